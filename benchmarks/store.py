@@ -1,0 +1,136 @@
+"""Store benchmark: write cost by table size, durable throughput, load time, memory.
+
+Prints one JSON object. Usage: ``python benchmarks/store.py [--sizes 1000,100000,1000000]``.
+Every loop is bounded by a count; the whole run takes a few minutes at 1M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_opensink.store import Insert, TableSpec, TinyStore
+
+SPECS = [TableSpec("items", indexes=("sink_id", "workspace_id"))]
+SAMPLE_WRITES = 2000
+CONCURRENT_WRITERS = 16
+CONCURRENT_WRITES_EACH = 1500
+
+
+def make_doc(i: int) -> dict:
+    """About 330 bytes of JSON once the store adds id and timestamps."""
+    return {
+        "sink_id": f"sink-{i % 10}",
+        "workspace_id": "default",
+        "title": f"Item number {i}",
+        "body": "Observed a change in the upstream dataset; details follow. " * 2,
+        "type": "note",
+        "fields": {"score": i % 100, "ok": True},
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed_inserts(store: TinyStore, count: int) -> dict:
+    costs = []
+    for i in range(count):
+        start = time.perf_counter()
+        await store.insert("items", make_doc(i))
+        costs.append((time.perf_counter() - start) * 1e6)
+    return {"median_us": round(statistics.median(costs), 1), "p99_us": round(percentile(costs, 0.99), 1)}
+
+
+async def concurrent_throughput(store: TinyStore) -> dict:
+    async def writer(offset: int) -> None:
+        for i in range(CONCURRENT_WRITES_EACH):
+            await store.insert("items", make_doc(offset + i))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(writer(w * CONCURRENT_WRITES_EACH) for w in range(CONCURRENT_WRITERS)))
+    elapsed = time.perf_counter() - start
+    total = CONCURRENT_WRITERS * CONCURRENT_WRITES_EACH
+    return {"writers": CONCURRENT_WRITERS, "writes": total, "writes_per_s": round(total / elapsed)}
+
+
+async def preload(directory: Path, size: int) -> None:
+    store = TinyStore.open(directory, SPECS, fsync="never")
+    for start in range(0, size, 1000):
+        await store.batch([Insert("items", make_doc(i)) for i in range(start, min(size, start + 1000))])
+    await store.close()
+
+
+def measure_load(directory: Path) -> dict:
+    """Open the database in a fresh process: load time and the memory it takes."""
+    code = (
+        "import json, time, psutil, gc\n"
+        "from jupyter_opensink.store import TinyStore\n"
+        "from benchmarks.store import SPECS\n"
+        "base = psutil.Process().memory_info().rss\n"
+        "t = time.perf_counter()\n"
+        f"s = TinyStore.open({str(directory)!r}, SPECS, fsync='never')\n"
+        "elapsed = time.perf_counter() - t\n"
+        "gc.collect()\n"
+        "print(json.dumps({'seconds': elapsed, 'rss_bytes': psutil.Process().memory_info().rss - base}))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    return json.loads(out.stdout)
+
+
+async def run_size(base: Path, size: int) -> dict:
+    directory = base / f"db-{size}"
+    t = time.perf_counter()
+    await preload(directory, size)
+    result: dict = {"records": size, "preload_s": round(time.perf_counter() - t, 2)}
+    snapshot_bytes = (directory / "opensink.json").stat().st_size
+    result["snapshot_bytes"] = snapshot_bytes
+    load = measure_load(directory)
+    result["load_s"] = round(load["seconds"], 2)
+    result["memory_bytes"] = load["rss_bytes"]
+    result["memory_over_snapshot"] = round(load["rss_bytes"] / snapshot_bytes, 2)
+    for policy in ("never", "always"):
+        store = TinyStore.open(directory, SPECS, fsync=policy)
+        result[f"insert_fsync_{policy}"] = await timed_inserts(store, SAMPLE_WRITES)
+        if policy == "always":
+            result["concurrent_fsync_always"] = await concurrent_throughput(store)
+        t = time.perf_counter()
+        await store.close()
+        result[f"close_with_snapshot_s_{policy}"] = round(time.perf_counter() - t, 2)
+    shutil.rmtree(directory)
+    return result
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,100000,1000000")
+    parser.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = Path(args.dir or tempfile.mkdtemp(prefix="opensink-bench-"))
+    results = {"benchmark": "store", "sizes": []}
+    for size in sizes:
+        results["sizes"].append(await run_size(base, size))
+    by_size = {r["records"]: r for r in results["sizes"]}
+    if 1000 in by_size and 1_000_000 in by_size:
+        for policy in ("never", "always"):
+            key = f"insert_fsync_{policy}"
+            results[f"cost_1m_over_1k_{policy}"] = round(
+                by_size[1_000_000][key]["median_us"] / by_size[1000][key]["median_us"], 2)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

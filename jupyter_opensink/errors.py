@@ -1,0 +1,41 @@
+"""Domain errors shared by every layer.
+
+Services and the store raise these; the HTTP layer maps each class to one
+status code in a single place, so no service ever knows about HTTP.
+"""
+
+
+class OpenSinkError(Exception):
+    """Base class: ``str(error)`` is the message shown to the caller."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(OpenSinkError):
+    """The input breaks a rule (a field is missing, too long, of the wrong type...)."""
+
+
+class NotFound(OpenSinkError):
+    """No such object, or it belongs to another workspace."""
+
+
+class Conflict(OpenSinkError):
+    """The object's current state forbids the change (taken name, resolved request...)."""
+
+
+class StoreError(OpenSinkError):
+    """The database cannot do what was asked; never the caller's fault."""
+
+
+class StoreLocked(StoreError):
+    """Another process owns the database directory."""
+
+
+class CorruptDatabase(StoreError):
+    """A database file cannot be read; the message names the file."""
+
+
+class StoreFailed(StoreError):
+    """A write could not be made durable; the store refuses further writes."""
