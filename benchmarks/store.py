@@ -64,6 +64,29 @@ async def concurrent_throughput(store: TinyStore) -> dict:
     return {"writers": CONCURRENT_WRITERS, "writes": total, "writes_per_s": round(total / elapsed)}
 
 
+async def compaction_stall(store: TinyStore) -> dict:
+    """Compact while a ticker measures how long the event loop goes without running it."""
+    worst = 0.0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            worst = max(worst, now - last - 0.001)
+            last = now
+
+    tick = asyncio.ensure_future(ticker())
+    start = time.perf_counter()
+    await store.compact()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await tick
+    return {"seconds": round(elapsed, 2), "max_loop_stall_ms": round(worst * 1000, 1)}
+
+
 async def preload(directory: Path, size: int) -> None:
     store = TinyStore.open(directory, SPECS, fsync="never")
     for start in range(0, size, 1000):
@@ -106,6 +129,7 @@ async def run_size(base: Path, size: int) -> dict:
         result[f"insert_fsync_{policy}"] = await timed_inserts(store, SAMPLE_WRITES)
         if policy == "always":
             result["concurrent_fsync_always"] = await concurrent_throughput(store)
+            result["compaction_fsync_always"] = await compaction_stall(store)
         t = time.perf_counter()
         await store.close()
         result[f"close_with_snapshot_s_{policy}"] = round(time.perf_counter() - t, 2)
