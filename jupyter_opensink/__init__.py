@@ -2,4 +2,11 @@
 
 from ._version import __version__
 
+
+def _jupyter_server_extension_points() -> list[dict]:
+    from .app import OpenSinkApp
+
+    return [{"module": "jupyter_opensink", "app": OpenSinkApp}]
+
+
 __all__ = ["__version__"]

@@ -39,3 +39,11 @@ class CorruptDatabase(StoreError):
 
 class StoreFailed(StoreError):
     """A write could not be made durable; the store refuses further writes."""
+
+
+class Unauthorized(OpenSinkError):
+    """No credential, or one that is unknown, revoked or expired."""
+
+
+class Forbidden(OpenSinkError):
+    """A valid credential that may not do this (a missing scope, a key on an admin route)."""

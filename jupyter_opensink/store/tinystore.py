@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from .. import ids
-from ..errors import Conflict, NotFound, StoreError
+from ..errors import Conflict, Invalid, NotFound, StoreError
 from .base import Delete, Doc, Insert, Op, Order, Page, Store, TableSpec, Update, check_tables
 from .journal import Journal, list_segments, read_segment
 from .lock import DirectoryLock
@@ -43,7 +43,7 @@ def _encode(doc: Mapping[str, Any]) -> bytes:
     try:
         return orjson.dumps(doc)
     except TypeError as exc:
-        raise ValueError(f"document is not JSON-serialisable: {exc}") from exc
+        raise Invalid(f"a value cannot be stored as JSON ({exc}); integers are limited to 64 bits") from exc
 
 
 class TinyStore(Store):

@@ -1,0 +1,219 @@
+"""The single request handler class behind every route.
+
+It parses (JSON body within the size limit, paging), authenticates (an API
+key or the Jupyter user), authorizes (the route's scope), calls the route's
+endpoint and renders the result or the error as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel
+from tornado import web
+
+from ..errors import NotFound, Unauthorized
+from ..services import Services
+from ..services.access import Principal
+from ..services.secrets import KEY_PREFIX
+from . import errors
+from .paging import Paging, parse_paging
+from .routing import ADMIN, ANY, Route
+from .validation import parse_body
+
+log = logging.getLogger("jupyter_opensink.api")
+M = TypeVar("M", bound=BaseModel)
+WORKSPACE_HEADER = "X-OpenSink-Workspace"
+
+
+@dataclass
+class ApiContext:
+    """Long-lived objects the handlers need, built once by the extension app."""
+
+    services: Services
+    max_body_size: int
+
+
+class Call:
+    """What an endpoint sees of a request."""
+
+    def __init__(self, handler: OpenSinkHandler, route: Route, params: dict[str, str]):
+        self._handler = handler
+        self.route = route
+        self.params = params
+        self.principal: Principal = handler.principal
+        self.services = handler.context.services
+
+    @property
+    def workspace_id(self) -> str:
+        return self.principal.workspace_id
+
+    def body(self, model: type[M]) -> M:
+        return parse_body(model, self._handler.body_bytes)
+
+    def arg(self, name: str) -> str | None:
+        return self._handler.get_query_argument(name, None)
+
+    def paging(self) -> Paging:
+        return parse_paging(self.arg)
+
+    def header(self, name: str) -> str | None:
+        return self._handler.request.headers.get(name)
+
+
+def api_key_from(authorization: str | None) -> str | None:
+    """The workspace key in ``Authorization: Bearer osk_...`` (or ``token osk_...``), else None."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() in ("bearer", "token") and value.startswith(KEY_PREFIX):
+        return value
+    return None
+
+
+@web.stream_request_body
+class OpenSinkHandler(APIHandler):
+    """See the module docstring. ``routes`` maps HTTP methods to this path's routes."""
+
+    principal: Principal
+
+    def initialize(self, context: ApiContext, routes: dict[str, Route]) -> None:  # type: ignore[override]
+        self.context = context
+        self.routes = routes
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._too_large = False
+
+    # -- body ---------------------------------------------------------------
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_large:
+            return
+        self._received += len(chunk)
+        if self._received > self.context.max_body_size:
+            self._too_large, self._chunks = True, []  # keep reading, keep nothing: answered 413
+        else:
+            self._chunks.append(chunk)
+
+    @property
+    def body_bytes(self) -> bytes:
+        return b"".join(self._chunks)
+
+    # -- authentication -------------------------------------------------------
+    async def prepare(self) -> None:  # type: ignore[override]
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.context.max_body_size:
+            raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
+        if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
+            await super().prepare()
+            return
+        key = api_key_from(self.request.headers.get("Authorization"))
+        if key is not None:
+            await self._prepare_key(key)
+        else:
+            await self._prepare_user()
+
+    async def _prepare_key(self, key: str) -> None:
+        # Jupyter's prepare() would reject the key as a bad token, so we do its
+        # protective checks ourselves: Host header (DNS rebinding), CORS, Origin.
+        if not self.check_host():
+            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        self.current_user = self._jupyter_current_user = None
+        self.set_cors_headers()
+        if not self.check_origin():
+            raise web.HTTPError(404)
+        self.principal = await self.context.services.api_keys.authenticate(key)
+        asked = self.request.headers.get(WORKSPACE_HEADER)
+        if asked and asked != self.principal.workspace_id:
+            raise NotFound(f"workspace {asked} not found")
+
+    async def _prepare_user(self) -> None:
+        await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
+        user = self.current_user
+        if user is None:
+            raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
+        workspaces = self.context.services.workspaces
+        asked = self.request.headers.get(WORKSPACE_HEADER)
+        if asked:
+            if not await workspaces.exists(asked):
+                raise NotFound(f"workspace {asked} not found")
+            workspace_id = asked
+        else:
+            workspace_id = await workspaces.default_id()
+        self.principal = Principal(workspace_id=workspace_id, is_user=True,
+                                   user_name=getattr(user, "username", None))
+
+    def check_xsrf_cookie(self) -> None:
+        # Without any credential the answer is 401, not the XSRF check's 403.
+        if getattr(self, "_jupyter_current_user", "unset") is None:
+            raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
+        super().check_xsrf_cookie()
+
+    # -- dispatch -------------------------------------------------------------
+    async def _dispatch(self, params: dict[str, str]) -> None:
+        route = self.routes.get(self.request.method or "")
+        if route is None:
+            allowed = ", ".join(sorted(self.routes))
+            raise web.HTTPError(405, f"{self.request.method} is not allowed here; use {allowed}")
+        if self._too_large:
+            raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
+        if route.scope == ADMIN:
+            self.principal.require_user(f"call {route.method} /v1{route.path}")
+        elif route.scope != ANY:
+            self.principal.require(route.scope)
+        result = await route.endpoint(Call(self, route, params))
+        self.set_status(route.status)
+        self.finish(orjson.dumps(result))
+
+    @allow_unauthenticated
+    async def get(self, **params: str) -> None:
+        await self._dispatch(params)
+
+    @allow_unauthenticated
+    async def post(self, **params: str) -> None:
+        await self._dispatch(params)
+
+    @allow_unauthenticated
+    async def put(self, **params: str) -> None:
+        await self._dispatch(params)
+
+    @allow_unauthenticated
+    async def patch(self, **params: str) -> None:
+        await self._dispatch(params)
+
+    @allow_unauthenticated
+    async def delete(self, **params: str) -> None:
+        await self._dispatch(params)
+
+    # -- errors ---------------------------------------------------------------
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        super().send_error(errors.status_for(exc, status_code), **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
+        if errors.is_expected(value):
+            return
+        if errors.status_for(value, 500) >= 500 and not isinstance(value, web.HTTPError):
+            log.error("%s %s failed", self.request.method, self.request.path, exc_info=(typ, value, tb))
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="opensink"')
+        elif status_code == 405 and self.routes:
+            self.set_header("Allow", ", ".join(sorted(self.routes)))
+        self.finish(orjson.dumps({"error": errors.message_for(exc, status_code)}))
+
+
+class NotFoundHandler(OpenSinkHandler):
+    """Anything under the API prefix that no route matches."""
+
+    async def _dispatch(self, params: dict[str, str]) -> None:
+        raise NotFound(f"no such route: {self.request.method} {self.request.path}")

@@ -1,0 +1,52 @@
+"""The route table: one declaration per operation registers the handler and
+(later) feeds the OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from .handler import Call
+
+API_ROOT = "/opensink/api"
+PREFIX = API_ROOT + "/v1"
+#: ``scope`` value for operations only the Jupyter user may call.
+ADMIN = "admin"
+#: ``scope`` value for operations any valid credential may call.
+ANY = "any"
+
+Endpoint = Callable[["Call"], Awaitable[Any]]
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # below /v1, e.g. "/api-keys/{id}"
+    endpoint: Endpoint
+    scope: str  # "<resource>:<read|write>", ADMIN or ANY
+    summary: str
+    body: type[BaseModel] | None = None
+    status: int = 200
+    tag: str = ""
+
+    @property
+    def pattern(self) -> str:
+        return PREFIX + _PARAM.sub(r"(?P<\1>[^/]+)", self.path)
+
+
+def group_by_path(routes: Iterable[Route]) -> dict[str, dict[str, Route]]:
+    """{tornado pattern: {HTTP method: route}}, refusing duplicates."""
+    grouped: dict[str, dict[str, Route]] = {}
+    for route in routes:
+        methods = grouped.setdefault(route.pattern, {})
+        if route.method in methods:
+            raise ValueError(f"{route.method} {route.path} is declared twice")
+        methods[route.method] = route
+    return grouped

@@ -1,0 +1,47 @@
+"""/v1/workspaces: the Jupyter user manages workspaces."""
+
+from __future__ import annotations
+
+from ..models.workspaces import WorkspaceCreate, WorkspaceUpdate
+from ..services.workspaces import render
+from .handler import Call
+from .paging import render_page
+from .routing import ADMIN, Route
+from .validation import Empty
+
+
+async def create_workspace(call: Call) -> dict:
+    body = call.body(WorkspaceCreate)
+    return render(await call.services.workspaces.create(body.name))
+
+
+async def list_workspaces(call: Call) -> dict:
+    paging = call.paging()
+    page = await call.services.workspaces.list(limit=paging.limit, after=paging.after, order=paging.order)
+    return render_page(page, paging.order, render)
+
+
+async def get_workspace(call: Call) -> dict:
+    return render(await call.services.workspaces.get(call.params["id"]))
+
+
+async def update_workspace(call: Call) -> dict:
+    changes = call.body(WorkspaceUpdate).changes()
+    return render(await call.services.workspaces.update(call.params["id"], changes))
+
+
+async def rotate_secret(call: Call) -> dict:
+    call.body(Empty)
+    return render(await call.services.workspaces.rotate_secret(call.params["id"]))
+
+
+ROUTES = [
+    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces"),
+    Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", body=WorkspaceCreate,
+          status=201, tag="workspaces"),
+    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces"),
+    Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace.", body=WorkspaceUpdate,
+          tag="workspaces"),
+    Route("POST", "/workspaces/{id}/rotate-secret", rotate_secret, ADMIN,
+          "Replace the workspace's execution secret.", body=Empty, tag="workspaces"),
+]

@@ -1,0 +1,63 @@
+"""Who is calling and what they may do: principals and key scopes.
+
+Scope grammar: ``<resource>:<read|write|all>``, with ``all`` as a resource
+wildcard (``all:all`` grants everything, ``all:read`` every read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Forbidden, Invalid
+
+RESOURCES = (
+    "sinks", "sink_items", "agents", "agent_configurations", "agent_sessions",
+    "agent_session_input_requests", "agent_session_activities", "background_jobs",
+    "states", "webhooks",
+)
+ACCESS = ("read", "write", "all")
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    """Check each scope against the grammar; returns them de-duplicated, in order."""
+    if not scopes:
+        raise Invalid("scopes: give at least one scope, e.g. \"all:all\"")
+    for scope in scopes:
+        resource, _, access = scope.partition(":")
+        if resource not in RESOURCES + ("all",) or access not in ACCESS:
+            raise Invalid(
+                f"scopes: {scope!r} is not <resource>:<read|write|all> with resource one of "
+                f"{', '.join(RESOURCES)} or all"
+            )
+    return list(dict.fromkeys(scopes))
+
+
+def grants(scopes: list[str], resource: str, access: str) -> bool:
+    for scope in scopes:
+        have_resource, _, have_access = scope.partition(":")
+        if have_resource in (resource, "all") and have_access in (access, "all"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the Jupyter user (admin of every workspace) or a workspace API key."""
+
+    workspace_id: str
+    is_user: bool
+    scopes: tuple[str, ...] = field(default=())
+    key_id: str | None = None
+    user_name: str | None = None
+
+    def require(self, scope: str) -> None:
+        """Raise ``Forbidden`` unless this principal holds ``resource:access``."""
+        if self.is_user:
+            return
+        resource, _, access = scope.partition(":")
+        if not grants(list(self.scopes), resource, access):
+            raise Forbidden(f"this API key lacks the scope {scope}")
+
+    def require_user(self, what: str) -> None:
+        if not self.is_user:
+            raise Forbidden(f"only the Jupyter user can {what}; API keys cannot")

@@ -1,0 +1,109 @@
+"""Workspace API keys: shown once, stored as a hash, scoped, expiring, revocable."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from typing import Any
+
+from .. import ids
+from ..errors import Invalid, NotFound, Unauthorized
+from ..store import Store, TableSpec
+from .access import Principal, validate_scopes
+from .secrets import KEY_PREFIX, hash_secret, new_api_key
+from .workspaces import Workspaces
+
+log = logging.getLogger(__name__)
+
+TABLES = [TableSpec("api_keys", indexes=("workspace_id",), unique=("key_hash",))]
+PREFIX_SHOWN = len(KEY_PREFIX) + 8
+LAST_USED_GRANULARITY_S = 60.0  # last_used_at is refreshed at most once a minute per key
+
+
+def render(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in (
+        "id", "workspace_id", "name", "prefix", "scopes", "expires_at", "last_used_at", "created_at", "updated_at",
+    )}
+
+
+class ApiKeys:
+    def __init__(self, store: Store, workspaces: Workspaces):
+        self.store = store
+        self.workspaces = workspaces
+        self._touching: set[asyncio.Task] = set()
+        self._touched_at: dict[str, float] = {}  # key id -> when we last scheduled a last_used_at write
+
+    async def create(self, *, name: str, scopes: list[str], workspace_id: str | None,
+                     expires_at: str | None) -> dict[str, Any]:
+        """Returns the key's record plus ``key``, the only time the secret is shown."""
+        scopes = validate_scopes(scopes)
+        if workspace_id is None:
+            workspace_id = await self.workspaces.default_id()
+        else:
+            await self.workspaces.get(workspace_id)
+        if expires_at is not None and ids.parse_time(expires_at).timestamp() <= time.time():
+            raise Invalid("expires_at must be in the future")
+        secret = new_api_key()
+        doc = await self.store.insert("api_keys", {
+            "workspace_id": workspace_id, "name": name, "prefix": secret[:PREFIX_SHOWN],
+            "key_hash": hash_secret(secret), "scopes": scopes, "expires_at": expires_at, "last_used_at": None,
+        })
+        return {**render(doc), "key": secret}
+
+    async def list(self, *, workspace_id: str | None, limit: int, after: str | None, order: str):
+        where = {"workspace_id": workspace_id} if workspace_id else {}
+        page = await self.store.query("api_keys", where, limit=limit, after=after, order=order)
+        page.items = [render(d) for d in page.items]
+        return page
+
+    async def get(self, key_id: str) -> dict[str, Any]:
+        doc = await self.store.get("api_keys", key_id)
+        if doc is None:
+            raise NotFound(f"API key {key_id} not found")
+        return render(doc)
+
+    async def revoke(self, key_id: str) -> dict[str, Any]:
+        await self.get(key_id)
+        self._touched_at.pop(key_id, None)
+        return render(await self.store.delete("api_keys", key_id))
+
+    async def authenticate(self, secret: str) -> Principal:
+        """The principal for a presented key, or ``Unauthorized``."""
+        digest = hash_secret(secret)
+        page = await self.store.query("api_keys", {"key_hash": digest}, limit=1)
+        doc = page.items[0] if page.items else None
+        if doc is None or not hmac.compare_digest(doc["key_hash"], digest):
+            raise Unauthorized("invalid API key")
+        now = time.time()
+        if doc.get("expires_at") and ids.parse_time(doc["expires_at"]).timestamp() <= now:
+            raise Unauthorized("API key expired")
+        self._touch(doc, now)
+        return Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=tuple(doc["scopes"]),
+                         key_id=doc["id"])
+
+    def _touch(self, doc: dict[str, Any], now: float) -> None:
+        """Refresh last_used_at off the request path, at most once per granularity period."""
+        last = self._touched_at.get(doc["id"])
+        if last is None and doc.get("last_used_at"):
+            last = ids.parse_time(doc["last_used_at"]).timestamp()
+        if last is not None and now - last < LAST_USED_GRANULARITY_S:
+            return
+        self._touched_at[doc["id"]] = now
+        task = asyncio.ensure_future(self._write_last_used(doc["id"], ids.format_time(now)))
+        self._touching.add(task)
+        task.add_done_callback(self._touching.discard)
+
+    async def _write_last_used(self, key_id: str, at: str) -> None:
+        try:
+            await self.store.update("api_keys", key_id, {"last_used_at": at})
+        except NotFound:
+            pass  # revoked meanwhile
+        except Exception:
+            log.exception("could not record last_used_at for API key %s", key_id)
+
+    async def drain(self) -> None:
+        """Wait for pending last_used_at writes (at shutdown)."""
+        if self._touching:
+            await asyncio.gather(*self._touching, return_exceptions=True)
