@@ -1,0 +1,86 @@
+"""Start real Jupyter servers as child processes (127.0.0.1, a free port)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    proc: subprocess.Popen
+    url: str  # the OpenSink root, e.g. http://127.0.0.1:PORT/base/opensink
+    token: str
+    log_path: Path
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api/v1"
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        auth = f"Bearer {key}" if key else f"token {self.token}"
+        return httpx.Client(base_url=self.api, headers={"Authorization": auth}, timeout=30)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",
+                 timeout: float = 60, app: str = "server") -> RunningServer:
+    """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config."""
+    port = free_port()
+    token = secrets.token_hex(16)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"server-{port}.log"
+    args = [
+        str(Path(sys.executable).parent / "jupyter"), app,
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={base_url}", f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False", f"--ServerApp.root_dir={workdir}",
+        f"--OpenSinkApp.db_dir={db_dir}", *extra,
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime")}
+    log_file = open(log_path, "ab")
+    proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    log_file.close()
+    server = RunningServer(proc, f"http://127.0.0.1:{port}{base_url}opensink", token, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+        try:
+            reply = httpx.get(server.api + "/workspaces", headers={"Authorization": f"token {token}"}, timeout=2)
+            if reply.status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not answer within {timeout}s:\n{server.log()}")

@@ -1,0 +1,85 @@
+"""The installed extension in real server processes: enabling, restarts, kills."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jupyter_opensink import __version__
+
+from .servers import start_server
+
+
+def test_extension_is_enabled_by_installation():
+    """``pip install`` alone enables it: the config file ships as the wheel's shared data."""
+    jupyter = Path(sys.executable).parent / "jupyter"
+    out = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, check=True)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+    assert re.search(r"^\s*jupyter_opensink enabled$", text, re.M), text
+    assert re.search(rf"^\s*jupyter_opensink {re.escape(__version__)} OK$", text, re.M), text
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
+def test_keys_and_workspaces_survive_a_restart(tmp_path, stop_signal):
+    db = tmp_path / "db"
+    server = start_server(tmp_path / "one", db)
+    try:
+        with server.client() as admin:
+            team = admin.post("/workspaces", json={"name": "Team"}).json()
+            created = admin.post("/api-keys", json={"name": "agent", "workspace_id": team["id"],
+                                                    "scopes": ["sinks:read"]})
+            assert created.status_code == 201
+            key = created.json()["key"]
+            default = [w for w in admin.get("/workspaces").json()["items"] if w["is_default"]][0]
+    finally:
+        code = server.stop(stop_signal)
+    if stop_signal == signal.SIGTERM:
+        # A clean stop flushes the store: the journal is folded into the TinyDB snapshot.
+        assert code == 0, server.log()
+        assert "Traceback" not in server.log(), server.log()
+        assert (db / "opensink.json").exists()
+    else:
+        assert not (db / "opensink.json").exists()  # only the journal holds the writes
+    server = start_server(tmp_path / "two", db)
+    try:
+        with server.client() as admin:
+            workspaces = admin.get("/workspaces").json()["items"]
+            assert {w["id"] for w in workspaces} == {team["id"], default["id"]}
+            assert [w for w in workspaces if w["is_default"]][0]["execution_secret"] == default["execution_secret"]
+            keys = admin.get("/api-keys").json()["items"]
+            assert [k["name"] for k in keys] == ["agent"] and keys[0]["scopes"] == ["sinks:read"]
+        with server.client(key) as agent:
+            # The key still authenticates (it is only refused for its role here).
+            reply = agent.get("/api-keys")
+            assert reply.status_code == 403 and "only the Jupyter user" in reply.json()["error"]
+    finally:
+        server.stop()
+
+
+def test_second_server_on_the_same_database_is_refused(tmp_path):
+    db = tmp_path / "db"
+    server = start_server(tmp_path / "one", db)
+    try:
+        with pytest.raises(RuntimeError, match="in use by another process"):
+            start_server(tmp_path / "two", db, "--ServerApp.reraise_server_extension_failures=True", timeout=30)
+    finally:
+        server.stop()
+
+
+def test_jupyterlab_serves_the_api_and_the_lab_page(tmp_path):
+    """What the README's run command starts: JupyterLab with the API beside it."""
+    server = start_server(tmp_path / "lab", tmp_path / "db", app="lab")
+    try:
+        with server.client() as admin:
+            assert admin.get("/workspaces").status_code == 200
+        lab = httpx.get(server.url.removesuffix("opensink") + "lab", params={"token": server.token}, timeout=30)
+        assert lab.status_code == 200 and "jupyter" in lab.text.lower()
+    finally:
+        assert server.stop() == 0
