@@ -10,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Int, Unicode, default
 
 from .api import ApiContext, build_handlers
+from .runtime.events import EventBus
 from .services import TABLES, Services
 from .store import TinyStore
 
@@ -49,7 +50,8 @@ class OpenSinkApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self.store = TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync,
                                     compact_min_bytes=self.compact_min_bytes)
-        self.services = Services(self.store)
+        self.events = EventBus()
+        self.services = Services(self.store, self.events)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
         self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from . import keys, workspaces
+from . import keys, sinks, workspaces
 from .handler import ApiContext, NotFoundHandler, OpenSinkHandler
 from .routing import API_ROOT, Route, group_by_path
 
-ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES]
+ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES, *sinks.ROUTES]
 
 
 def build_handlers(context: ApiContext, routes: list[Route] = ROUTES) -> list[tuple]:
     """Tornado handler specs (without base_url: the extension app prepends it)."""
     specs: list[tuple] = [
         (pattern + "/?", OpenSinkHandler, {"context": context, "routes": methods})
-        for pattern, methods in group_by_path(routes).items()
+        # literal paths first, so /sink-items/many is never taken for an id
+        for pattern, methods in sorted(group_by_path(routes).items(), key=lambda kv: "(?P<" in kv[0])
     ]
     specs.append((API_ROOT + "(?:/.*)?", NotFoundHandler, {"context": context, "routes": {}}))
     return specs

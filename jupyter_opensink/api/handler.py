@@ -23,12 +23,13 @@ from ..services.access import Principal
 from ..services.secrets import KEY_PREFIX
 from . import errors
 from .paging import Paging, parse_paging
-from .routing import ADMIN, ANY, Route
+from .routing import ADMIN, ANY, PUBLIC, Route
 from .validation import parse_body
 
 log = logging.getLogger("jupyter_opensink.api")
 M = TypeVar("M", bound=BaseModel)
 WORKSPACE_HEADER = "X-OpenSink-Workspace"
+SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Call:
         self._handler = handler
         self.route = route
         self.params = params
-        self.principal: Principal = handler.principal
+        self.principal: Principal = getattr(handler, "principal", None)  # type: ignore[assignment]
         self.services = handler.context.services
 
     @property
@@ -112,13 +113,21 @@ class OpenSinkHandler(APIHandler):
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()
             return
+        route = self.routes.get(self.request.method or "")
+        if route is not None and route.scope == PUBLIC:
+            if not self.check_host():
+                raise web.HTTPError(403, "the Host header names a host this server does not serve")
+            return
         key = api_key_from(self.request.headers.get("Authorization"))
+        sink_secret = self.request.headers.get(SINK_SECRET_HEADER)
         if key is not None:
             await self._prepare_key(key)
+        elif sink_secret and route is not None and route.sink_secret and "Authorization" not in self.request.headers:
+            await self._prepare_key(None, sink_secret=sink_secret)
         else:
             await self._prepare_user()
 
-    async def _prepare_key(self, key: str) -> None:
+    async def _prepare_key(self, key: str | None, *, sink_secret: str | None = None) -> None:
         # Jupyter's prepare() would reject the key as a bad token, so we do its
         # protective checks ourselves: Host header (DNS rebinding), CORS, Origin.
         if not self.check_host():
@@ -127,7 +136,11 @@ class OpenSinkHandler(APIHandler):
         self.set_cors_headers()
         if not self.check_origin():
             raise web.HTTPError(404)
-        self.principal = await self.context.services.api_keys.authenticate(key)
+        if key is not None:
+            self.principal = await self.context.services.api_keys.authenticate(key)
+        else:
+            sink_id = self.path_kwargs.get("sink_id", "")
+            self.principal = await self.context.services.sinks.principal_for_secret(sink_id, sink_secret or "")
         asked = self.request.headers.get(WORKSPACE_HEADER)
         if asked and asked != self.principal.workspace_id:
             raise NotFound(f"workspace {asked} not found")
@@ -164,7 +177,7 @@ class OpenSinkHandler(APIHandler):
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if route.scope == ADMIN:
             self.principal.require_user(f"call {route.method} /v1{route.path}")
-        elif route.scope != ANY:
+        elif route.scope not in (ANY, PUBLIC):
             self.principal.require(route.scope)
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)

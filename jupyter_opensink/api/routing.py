@@ -20,6 +20,8 @@ PREFIX = API_ROOT + "/v1"
 ADMIN = "admin"
 #: ``scope`` value for operations any valid credential may call.
 ANY = "any"
+#: ``scope`` value for operations that need no credential at all.
+PUBLIC = "public"
 
 Endpoint = Callable[["Call"], Awaitable[Any]]
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -35,10 +37,12 @@ class Route:
     body: type[BaseModel] | None = None
     status: int = 200
     tag: str = ""
+    base: str = PREFIX  # what ``path`` is below
+    sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path
 
     @property
     def pattern(self) -> str:
-        return PREFIX + _PARAM.sub(r"(?P<\1>[^/]+)", self.path)
+        return self.base + _PARAM.sub(r"(?P<\1>[^/]+)", self.path)
 
 
 def group_by_path(routes: Iterable[Route]) -> dict[str, dict[str, Route]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from ..ids import to_iso
 
@@ -28,6 +29,13 @@ def _render(value: Any) -> Any:
     return to_iso(value) if isinstance(value, datetime) else value
 
 
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a timezone (for example a trailing Z)")
@@ -36,5 +44,33 @@ def _aware(value: datetime) -> datetime:
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_web_url)]
 Time = Annotated[datetime, AfterValidator(_aware)]
+
+
+def _where(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """One message per problem, each naming the field; unknown fields first, together."""
+    unknown: list[str] = []
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        kind, loc = error["type"], error["loc"]
+        if kind == "json_invalid":
+            return [f"the request body is not valid JSON ({error.get('ctx', {}).get('error', 'syntax error')})"]
+        if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
+            return ["the request body must be a JSON object"]
+        if kind == "extra_forbidden":
+            unknown.append(_where(loc))
+        elif kind == "missing":
+            problems.append(f"{_where(loc)} is required")
+        else:
+            message = error["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, "):]
+            problems.append(f"{_where(loc)}: {message}")
+    if unknown:
+        problems.insert(0, f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+    return problems

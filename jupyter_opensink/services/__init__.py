@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from ..runtime.events import EventBus
 from ..store import Store, TableSpec
-from . import keys, workspaces
+from . import keys, sinks, workspaces
 from .keys import ApiKeys
+from .sinks import SinkItems, Sinks
 from .workspaces import Workspaces
 
-TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES]
+TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES]
 
 
 class Services:
     """Every service, built once per server over one store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, events: EventBus):
         self.store = store
+        self.events = events
         self.workspaces = Workspaces(store)
         self.api_keys = ApiKeys(store, self.workspaces)
+        self.sinks = Sinks(store, events)
+        self.sink_items = SinkItems(store, self.sinks, events)
 
     async def start(self) -> None:
         await self.workspaces.default_id()

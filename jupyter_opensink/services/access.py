@@ -49,6 +49,7 @@ class Principal:
     scopes: tuple[str, ...] = field(default=())
     key_id: str | None = None
     user_name: str | None = None
+    sink_id: str | None = None  # set for a sink's ingest secret: it may write that sink's items only
 
     def require(self, scope: str) -> None:
         """Raise ``Forbidden`` unless this principal holds ``resource:access``."""

@@ -92,12 +92,16 @@ class Store(ABC):
         after: str | None = None,
         order: Order = "desc",
         match: Callable[[Doc], bool] | None = None,
+        search: str | None = None,
     ) -> Page:
         """Documents whose fields equal ``where``, ordered by id (newest first by default).
 
         ``after`` is the id of the last document of the previous page (keyset
         paging: writes during paging never cause skips or repeats). ``match``
-        is an extra predicate evaluated on each candidate document.
+        is an extra predicate evaluated on each candidate document. ``search``
+        is a pre-filter hint: only documents whose JSON text contains it,
+        case-insensitively, can match (a backend may ignore it; ``match``
+        still decides).
         """
 
     @abstractmethod

@@ -26,6 +26,14 @@ def index_key(value: Any) -> Any:
     return ("json", orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
 
 
+def _byte_needle(search: str | None) -> bytes | None:
+    """The search text as it must appear in a document's JSON bytes, or None when that
+    cannot be known cheaply (non-ASCII case folding, characters JSON escapes)."""
+    if not search or not search.isascii() or not search.isprintable() or '"' in search or "\\" in search:
+        return None
+    return search.lower().encode()
+
+
 class Table:
     __slots__ = ("spec", "docs", "order", "indexes", "unique")
 
@@ -122,8 +130,9 @@ class Table:
         return best, rest
 
     def scan(self, where: Mapping[str, Any], after: str | None, order: Order,
-             match: Callable[[Doc], bool] | None) -> Iterator[Doc]:
+             match: Callable[[Doc], bool] | None, search: str | None = None) -> Iterator[Doc]:
         """Matching documents in id order, starting after the cursor id."""
+        needle = _byte_needle(search)
         ids, rest = self._candidates(where)
         reverse = order == "desc"
         if after is None:
@@ -133,8 +142,12 @@ class Table:
         else:
             id_iter = ids.irange(minimum=after, inclusive=(False, True))
         checks = [(f, index_key(v)) for f, v in rest.items()]
+        docs = self.docs
         for doc_id in id_iter:
-            doc = orjson.loads(self.docs[doc_id])
+            raw = docs[doc_id]
+            if needle is not None and needle not in raw.lower():
+                continue
+            doc = orjson.loads(raw)
             if checks and any(index_key(doc.get(f)) != key for f, key in checks):
                 continue
             if match is not None and not match(doc):

@@ -150,13 +150,13 @@ class TinyStore(Store):
 
     async def query(self, table: str, where: Mapping[str, Any] | None = None, *, limit: int = 50,
                     after: str | None = None, order: Order = "desc",
-                    match: Callable[[Doc], bool] | None = None) -> Page:
+                    match: Callable[[Doc], bool] | None = None, search: str | None = None) -> Page:
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         if order not in ("asc", "desc"):
             raise ValueError("order must be 'asc' or 'desc'")
         page = Page()
-        for doc in self._table(table).scan(where or {}, after, order, match):
+        for doc in self._table(table).scan(where or {}, after, order, match, search):
             if len(page.items) == limit:
                 page.next_after = page.items[-1]["id"]
                 break

@@ -1,0 +1,226 @@
+"""Sinks and their items: durable records agents write and people read."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from .. import ids
+from ..errors import Conflict, Invalid, NotFound, Unauthorized
+from ..models.common import validation_messages
+from ..models.sinks import ItemCreate, ItemFields
+from ..runtime.events import EventBus
+from ..store import Delete, Insert, Page, Store, TableSpec
+from .access import Principal
+from .secrets import new_token
+
+TABLES = [
+    TableSpec("sinks", indexes=("workspace_id",), unique=("public_slug",)),
+    TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type")),
+]
+DELETE_CHUNK = 500
+PUBLIC_ITEMS = 50
+
+
+class Sinks:
+    def __init__(self, store: Store, events: EventBus):
+        self.store = store
+        self.events = events
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("public_slug") is not None:
+            await self._slug_free(values["public_slug"])
+        doc = await self.store.insert("sinks", {
+            "workspace_id": workspace_id, **values, "secret": "sks_" + new_token(24),
+        })
+        self.events.emit("sink.created", workspace_id, doc)
+        return doc
+
+    async def _slug_free(self, slug: str, sink_id: str | None = None) -> None:
+        taken = await self.store.query("sinks", {"public_slug": slug}, limit=1)
+        if taken.items and taken.items[0]["id"] != sink_id:
+            raise Conflict(f"public_slug {slug!r} is already taken")
+
+    async def get(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
+        doc = await self.store.get("sinks", sink_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"sink {sink_id} not found")
+        return doc
+
+    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
+        return await self.store.query("sinks", {"workspace_id": workspace_id}, limit=limit, after=after, order=order)
+
+    async def update(self, workspace_id: str, sink_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        await self.get(workspace_id, sink_id)
+        if changes.get("public_slug") is not None:
+            await self._slug_free(changes["public_slug"], sink_id)
+        doc = await self.store.update("sinks", sink_id, changes)
+        self.events.emit("sink.updated", workspace_id, doc)
+        return doc
+
+    async def delete(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
+        """Delete the items in chunks (the loop stays responsive), then the sink with the last chunk."""
+        await self.get(workspace_id, sink_id)
+        while True:
+            page = await self.store.query("sink_items", {"sink_id": sink_id}, limit=DELETE_CHUNK)
+            ops = [Delete("sink_items", item["id"]) for item in page.items]
+            if page.next_after is None:
+                done = await self.store.batch([*ops, Delete("sinks", sink_id)])
+                doc = done[-1]
+                break
+            await self.store.batch(ops)
+        self.events.emit("sink.deleted", workspace_id, doc)
+        return doc
+
+    async def principal_for_secret(self, sink_id: str, secret: str) -> Principal:
+        """Who a caller holding a sink's ingest secret is: a writer of that one sink's items."""
+        doc = await self.store.get("sinks", sink_id)
+        if doc is None or not hmac.compare_digest(doc["secret"].encode(), secret.encode()):
+            raise Unauthorized("invalid sink secret")
+        return Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=("sink_items:write",),
+                         sink_id=sink_id)
+
+    async def public(self, slug: str) -> dict[str, Any]:
+        page = await self.store.query("sinks", {"public_slug": slug}, limit=1)
+        sink = page.items[0] if page.items else None
+        if sink is None or not sink.get("is_public"):
+            raise NotFound(f"no public sink {slug!r}")
+        items = await self.store.query("sink_items", {"sink_id": sink["id"]}, limit=PUBLIC_ITEMS)
+        shown = {k: sink[k] for k in ("id", "name", "description", "color", "public_slug", "created_at",
+                                      "updated_at")}
+        return {"sink": shown, "items": [public_item(i) for i in items.items]}
+
+
+def public_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "workspace_id"}
+
+
+def _text_contains(value: Any, needle: str) -> bool:
+    if isinstance(value, str):
+        return needle in value.lower()
+    if isinstance(value, dict):
+        return any(_text_contains(v, needle) for v in value.values())
+    if isinstance(value, list):
+        return any(_text_contains(v, needle) for v in value)
+    if value is None:
+        return False
+    return needle in orjson.dumps(value).decode().lower()
+
+
+def item_filter(q: str | None, occurred_after: str | None, occurred_before: str | None
+                ) -> Callable[[dict[str, Any]], bool] | None:
+    """The predicate for the list filters that no index answers (None when there are none)."""
+    if not (q or occurred_after or occurred_before):
+        return None
+    needle = q.lower() if q else None
+
+    def matches(item: dict[str, Any]) -> bool:
+        occurred = item.get("occurred_at") or ""
+        if occurred_after and occurred <= occurred_after:
+            return False
+        if occurred_before and occurred >= occurred_before:
+            return False
+        if needle is not None:
+            return (_text_contains(item.get("title"), needle) or _text_contains(item.get("body"), needle)
+                    or _text_contains(item.get("fields"), needle))
+        return True
+
+    return matches
+
+
+class SinkItems:
+    def __init__(self, store: Store, sinks: Sinks, events: EventBus):
+        self.store = store
+        self.sinks = sinks
+        self.events = events
+
+    @staticmethod
+    def _new_doc(workspace_id: str, sink_id: str, values: dict[str, Any], now: str) -> dict[str, Any]:
+        values = {**values, "sink_id": sink_id, "workspace_id": workspace_id}
+        values["occurred_at"] = values.get("occurred_at") or now
+        return values
+
+    async def create(self, workspace_id: str, sink_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        await self.sinks.get(workspace_id, sink_id)
+        doc = await self.store.insert("sink_items", self._new_doc(workspace_id, sink_id, values, ids.now_iso()))
+        self.events.emit("item.created", workspace_id, doc)
+        return doc
+
+    async def create_many(self, workspace_id: str, raw_items: list[Any], *,
+                          only_sink: str | None = None) -> dict[str, Any]:
+        """All valid: every item is created in one atomic write. Any invalid: none is."""
+        invalid: list[dict[str, Any]] = []
+        docs: list[dict[str, Any]] = []
+        known_sinks: dict[str, bool] = {}
+        now = ids.now_iso()
+        for raw in raw_items:
+            try:
+                parsed = ItemCreate.model_validate_json(orjson.dumps(raw))
+            except ValidationError as exc:
+                invalid.append({"item": raw, "errors": validation_messages(exc)})
+                continue
+            except TypeError as exc:  # not representable as JSON (e.g. an integer over 64 bits)
+                invalid.append({"item": raw, "errors": [str(exc)]})
+                continue
+            sink_id = parsed.sink_id
+            if sink_id not in known_sinks:
+                try:
+                    await self.sinks.get(workspace_id, sink_id)
+                    known_sinks[sink_id] = only_sink in (None, sink_id)
+                except NotFound:
+                    known_sinks[sink_id] = False
+            if not known_sinks[sink_id]:
+                invalid.append({"item": raw, "errors": [f"sink_id: sink {sink_id} not found"]})
+                continue
+            values = parsed.values()
+            values.pop("sink_id")
+            docs.append(self._new_doc(workspace_id, sink_id, values, now))
+        if invalid:
+            return {"created": [], "failed": [], "invalid": invalid}
+        try:
+            created = await self.store.batch([Insert("sink_items", d) for d in docs])
+        except (Invalid, Conflict) as exc:
+            return {"created": [], "failed": [{"item": raw, "error": exc.message} for raw in raw_items],
+                    "invalid": []}
+        for doc in created:
+            self.events.emit("item.created", workspace_id, doc)
+        return {"created": created, "failed": [], "invalid": []}
+
+    async def get(self, workspace_id: str, item_id: str) -> dict[str, Any]:
+        doc = await self.store.get("sink_items", item_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"sink item {item_id} not found")
+        return doc
+
+    async def list(self, workspace_id: str, *, sink_id: str | None, type: str | None, q: str | None,
+                   occurred_after: str | None, occurred_before: str | None,
+                   limit: int, after: str | None, order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        if sink_id:
+            where["sink_id"] = sink_id
+        if type:
+            where["type"] = type
+        return await self.store.query("sink_items", where, limit=limit, after=after, order=order,
+                                      match=item_filter(q, occurred_after, occurred_before), search=q or None)
+
+    async def update(self, workspace_id: str, item_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        current = await self.get(workspace_id, item_id)
+        if "sink_id" in changes:
+            if changes.pop("sink_id") != current["sink_id"]:
+                raise Invalid("sink_id cannot change: create the item in the other sink instead")
+        doc = await self.store.update("sink_items", item_id, changes)
+        self.events.emit("item.updated", workspace_id, doc)
+        return doc
+
+    async def delete(self, workspace_id: str, item_id: str) -> dict[str, Any]:
+        await self.get(workspace_id, item_id)
+        doc = await self.store.delete("sink_items", item_id)
+        self.events.emit("item.deleted", workspace_id, doc)
+        return doc
+
+
+__all__ = ["ItemFields", "SinkItems", "Sinks"]
