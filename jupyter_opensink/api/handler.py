@@ -8,6 +8,7 @@ endpoint and renders the result or the error as JSON.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -107,6 +108,7 @@ class OpenSinkHandler(APIHandler):
 
     # -- authentication -------------------------------------------------------
     async def prepare(self) -> None:  # type: ignore[override]
+        self._started = time.perf_counter()
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.context.max_body_size:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
@@ -181,7 +183,14 @@ class OpenSinkHandler(APIHandler):
             self.principal.require(route.scope)
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
+        self._set_server_timing()
         self.finish(orjson.dumps(result))
+
+    def _set_server_timing(self) -> None:
+        """How long the server spent on this request, for clients and benchmarks."""
+        started = getattr(self, "_started", None)
+        if started is not None:
+            self.set_header("Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}")
 
     @allow_unauthenticated
     async def get(self, **params: str) -> None:
@@ -222,6 +231,7 @@ class OpenSinkHandler(APIHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="opensink"')
         elif status_code == 405 and self.routes:
             self.set_header("Allow", ", ".join(sorted(self.routes)))
+        self._set_server_timing()
         self.finish(orjson.dumps({"error": errors.message_for(exc, status_code)}))
 
 

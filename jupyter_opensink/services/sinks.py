@@ -20,7 +20,7 @@ from .secrets import new_token
 
 TABLES = [
     TableSpec("sinks", indexes=("workspace_id",), unique=("public_slug",)),
-    TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type")),
+    TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type"), search=("title", "body", "fields")),
 ]
 DELETE_CHUNK = 500
 PUBLIC_ITEMS = 50
@@ -99,35 +99,14 @@ def public_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "workspace_id"}
 
 
-def _text_contains(value: Any, needle: str) -> bool:
-    if isinstance(value, str):
-        return needle in value.lower()
-    if isinstance(value, dict):
-        return any(_text_contains(v, needle) for v in value.values())
-    if isinstance(value, list):
-        return any(_text_contains(v, needle) for v in value)
-    if value is None:
-        return False
-    return needle in orjson.dumps(value).decode().lower()
-
-
-def item_filter(q: str | None, occurred_after: str | None, occurred_before: str | None
-                ) -> Callable[[dict[str, Any]], bool] | None:
-    """The predicate for the list filters that no index answers (None when there are none)."""
-    if not (q or occurred_after or occurred_before):
+def occurred_filter(after: str | None, before: str | None) -> Callable[[dict[str, Any]], bool] | None:
+    """The predicate for the time window (None without one); times are canonical UTC strings."""
+    if not (after or before):
         return None
-    needle = q.lower() if q else None
 
     def matches(item: dict[str, Any]) -> bool:
         occurred = item.get("occurred_at") or ""
-        if occurred_after and occurred <= occurred_after:
-            return False
-        if occurred_before and occurred >= occurred_before:
-            return False
-        if needle is not None:
-            return (_text_contains(item.get("title"), needle) or _text_contains(item.get("body"), needle)
-                    or _text_contains(item.get("fields"), needle))
-        return True
+        return (not after or occurred > after) and (not before or occurred < before)
 
     return matches
 
@@ -205,7 +184,7 @@ class SinkItems:
         if type:
             where["type"] = type
         return await self.store.query("sink_items", where, limit=limit, after=after, order=order,
-                                      match=item_filter(q, occurred_after, occurred_before), search=q or None)
+                                      match=occurred_filter(occurred_after, occurred_before), search=q or None)
 
     async def update(self, workspace_id: str, item_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         current = await self.get(workspace_id, item_id)

@@ -27,12 +27,15 @@ class TableSpec:
 
     ``indexes`` are fields usable for fast equality lookups in ``query``;
     ``unique`` fields are indexed too and refuse a second document with the
-    same non-null value (``Conflict``).
+    same non-null value (``Conflict``). ``search`` fields are what
+    ``query(search=...)`` looks in: their string values (nested ones too) and
+    their numbers and booleans as JSON text.
     """
 
     name: str
     indexes: tuple[str, ...] = ()
     unique: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME.match(self.name):
@@ -99,9 +102,8 @@ class Store(ABC):
         ``after`` is the id of the last document of the previous page (keyset
         paging: writes during paging never cause skips or repeats). ``match``
         is an extra predicate evaluated on each candidate document. ``search``
-        is a pre-filter hint: only documents whose JSON text contains it,
-        case-insensitively, can match (a backend may ignore it; ``match``
-        still decides).
+        keeps documents whose ``TableSpec.search`` fields contain it, ignoring
+        case.
         """
 
     @abstractmethod

@@ -26,16 +26,29 @@ def index_key(value: Any) -> Any:
     return ("json", orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
 
 
-def _byte_needle(search: str | None) -> bytes | None:
-    """The search text as it must appear in a document's JSON bytes, or None when that
-    cannot be known cheaply (non-ASCII case folding, characters JSON escapes)."""
-    if not search or not search.isascii() or not search.isprintable() or '"' in search or "\\" in search:
-        return None
-    return search.lower().encode()
+def _search_parts(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _search_parts(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _search_parts(v, out)
+    elif value is not None:
+        out.append(orjson.dumps(value).decode())
+
+
+def search_text(doc: Mapping[str, Any], fields: tuple[str, ...]) -> str:
+    """The lower-cased text ``query(search=...)`` looks in; parts apart so no match spans two."""
+    parts: list[str] = []
+    for f in fields:
+        _search_parts(doc.get(f), parts)
+    return "\x00".join(parts).lower()
 
 
 class Table:
-    __slots__ = ("spec", "docs", "order", "indexes", "unique")
+    __slots__ = ("spec", "docs", "order", "indexes", "unique", "texts")
 
     def __init__(self, spec: TableSpec):
         self.spec = spec
@@ -44,18 +57,21 @@ class Table:
         fields = dict.fromkeys(spec.indexes + spec.unique)
         self.indexes: dict[str, dict[Any, SortedList]] = {f: {} for f in fields}
         self.unique: dict[str, dict[Any, str]] = {f: {} for f in spec.unique}
+        self.texts: dict[str, str] | None = {} if spec.search else None  # id -> search text
 
     # -- bulk load -------------------------------------------------------
     def load(self, docs: dict[str, bytes]) -> None:
         """Take a whole table at start-up and build its order and indexes in one pass."""
         self.docs = docs
         self.order = SortedList(docs)
-        if not self.indexes:
+        if not self.indexes and self.texts is None:
             return
         buckets: dict[str, dict[Any, list[str]]] = {f: {} for f in self.indexes}
         for doc_id, raw in docs.items():
             doc = orjson.loads(raw)
             self.check_unique(doc_id, doc)
+            if self.texts is not None:
+                self.texts[doc_id] = search_text(doc, self.spec.search)
             for f, bucket in buckets.items():
                 key = index_key(doc.get(f))
                 bucket.setdefault(key, []).append(doc_id)
@@ -75,6 +91,8 @@ class Table:
         if old is None:
             self.order.add(doc_id)
         self.docs[doc_id] = raw
+        if self.texts is not None:
+            self.texts[doc_id] = search_text(doc, self.spec.search)
         for f, index in self.indexes.items():
             new_key = doc.get(f)
             if new_key is not None and new_key.__class__ is not str:
@@ -95,6 +113,8 @@ class Table:
     def remove(self, doc_id: str, old: Mapping[str, Any]) -> None:
         del self.docs[doc_id]
         self.order.remove(doc_id)
+        if self.texts is not None:
+            del self.texts[doc_id]
         for f in self.indexes:
             self._unindex(f, index_key(old.get(f)), doc_id)
 
@@ -132,7 +152,11 @@ class Table:
     def scan(self, where: Mapping[str, Any], after: str | None, order: Order,
              match: Callable[[Doc], bool] | None, search: str | None = None) -> Iterator[Doc]:
         """Matching documents in id order, starting after the cursor id."""
-        needle = _byte_needle(search)
+        texts = None
+        if search:
+            if self.texts is None:
+                raise ValueError(f"table {self.spec.name!r} declares no search fields")
+            texts, needle = self.texts, search.lower()
         ids, rest = self._candidates(where)
         reverse = order == "desc"
         if after is None:
@@ -142,12 +166,11 @@ class Table:
         else:
             id_iter = ids.irange(minimum=after, inclusive=(False, True))
         checks = [(f, index_key(v)) for f, v in rest.items()]
+        if texts is not None:
+            id_iter = (i for i in id_iter if needle in texts[i])
         docs = self.docs
         for doc_id in id_iter:
-            raw = docs[doc_id]
-            if needle is not None and needle not in raw.lower():
-                continue
-            doc = orjson.loads(raw)
+            doc = orjson.loads(docs[doc_id])
             if checks and any(index_key(doc.get(f)) != key for f, key in checks):
                 continue
             if match is not None and not match(doc):

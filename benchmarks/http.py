@@ -1,0 +1,167 @@
+"""HTTP benchmark: item-create throughput against a bare tornado handler, list and search times.
+
+Starts a real Jupyter server with the extension and, in the same run, a bare
+tornado app with a trivial JSON POST handler; drives both with wrk (Debian
+package ``wrk``) on 127.0.0.1 for a fixed duration. Prints one JSON object.
+
+Usage: ``python benchmarks/http.py [--seconds 10] [--connections 16] [--big 1000000]``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and this file would
+# shadow the standard library's ``http`` package: take the folder off, put the repo on.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import textwrap
+import time
+
+import httpx
+
+from tests.servers import free_port, start_server  # noqa: E402
+
+ITEM = {"title": "Benchmark item", "body": "Observed a change in the upstream dataset.", "type": "note",
+        "fields": {"score": 7, "ok": True}}
+
+BARE_APP = textwrap.dedent("""
+    import asyncio, json, sys
+    import tornado.web
+
+    class Items(tornado.web.RequestHandler):
+        def post(self):
+            doc = json.loads(self.request.body)
+            self.set_status(201)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"id": "x", **doc}))
+
+    async def main():
+        tornado.web.Application([(r"/items", Items)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+""")
+
+
+def wrk(url: str, body: dict, headers: dict[str, str], seconds: int, connections: int) -> dict:
+    """Drive POSTs at ``url`` for ``seconds``; requests/s and latency percentiles."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}",
+             'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    lines.append(textwrap.dedent("""
+        done = function(summary, latency, requests)
+          io.write(string.format("STATUS non2xx=%d errors=%d\\n", summary.errors.status,
+            summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+          for _, p in pairs({50, 90, 99}) do
+            io.write(string.format("PCT %d %.3f\\n", p, latency:percentile(p) / 1000.0))
+          end
+        end
+    """))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines))
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+                         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {int(p): float(v) for p, v in re.findall(r"PCT (\d+) ([\d.]+)", out)}
+    status = re.search(r"STATUS non2xx=(\d+) errors=(\d+)", out)
+    return {"requests_per_s": round(rps), "p50_ms": pct[50], "p90_ms": pct[90], "p99_ms": pct[99],
+            "non_2xx": int(status.group(1)), "socket_errors": int(status.group(2))}
+
+
+def server_ms(client: httpx.Client, path: str, params: dict, repeat: int = 20) -> dict:
+    """Median and max of the server's own time (Server-Timing) for a GET."""
+    times = []
+    for _ in range(repeat):
+        reply = client.get(path, params=params)
+        reply.raise_for_status()
+        times.append(float(reply.headers["Server-Timing"].split("dur=")[1]))
+    return {"median_ms": round(statistics.median(times), 2), "max_ms": round(max(times), 2)}
+
+
+def fill(client: httpx.Client, sink_id: str, count: int) -> float:
+    start = time.perf_counter()
+    for offset in range(0, count, 1000):
+        items = [{**ITEM, "sink_id": sink_id, "title": f"Benchmark item {i}",
+                  "fields": {"score": i % 100, "symbol": f"S{i % 500}"}}
+                 for i in range(offset, min(count, offset + 1000))]
+        reply = client.post("/sink-items/many", json={"items": items}, timeout=120)
+        reply.raise_for_status()
+        assert not reply.json()["invalid"]
+    return round(time.perf_counter() - start, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--medium", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--fsync", default="always")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
+    results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
+                     "fsync": args.fsync}
+
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/items", json={"x": 1}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        results["bare_tornado"] = wrk(f"http://127.0.0.1:{port}/items", ITEM, {}, args.seconds, args.connections)
+    finally:
+        bare.terminate()
+        bare.wait()
+
+    work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
+    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
+    try:
+        with server.client() as admin:
+            key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
+            empty = admin.post("/sinks", json={"name": "empty"}).json()
+            medium = admin.post("/sinks", json={"name": "medium"}).json()
+            big = admin.post("/sinks", json={"name": "big"}).json()
+        auth = {"Authorization": f"Bearer {key}"}
+        with server.client(key) as agent:
+            results["item_create_empty_sink"] = wrk(
+                server.api + "/sink-items", {**ITEM, "sink_id": empty["id"]}, auth, args.seconds, args.connections)
+            results["fill_medium_s"] = fill(agent, medium["id"], args.medium)
+            results["item_create_medium_sink"] = wrk(
+                server.api + "/sink-items", {**ITEM, "sink_id": medium["id"]}, auth, args.seconds,
+                args.connections)
+            results["search_q_medium_sink"] = server_ms(agent, "/sink-items",
+                                                        {"sink_id": medium["id"], "q": "s499"})
+            results["search_q_medium_sink"]["items_searched"] = args.medium
+            results["fill_big_s"] = fill(agent, big["id"], args.big)
+            results["list_page_50_big_sink"] = server_ms(agent, "/sink-items",
+                                                         {"sink_id": big["id"], "$limit": "50"})
+            results["list_page_50_big_sink"]["items_in_sink"] = args.big
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    bare_rps = results["bare_tornado"]["requests_per_s"]
+    results["create_empty_over_bare"] = round(results["item_create_empty_sink"]["requests_per_s"] / bare_rps, 2)
+    results["create_medium_over_empty"] = round(
+        results["item_create_medium_sink"]["requests_per_s"] / results["item_create_empty_sink"]["requests_per_s"], 2)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
