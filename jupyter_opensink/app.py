@@ -10,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Int, Unicode, default
 
 from .api import ApiContext, build_handlers
+from .api.access_log import wrap_log_function
 from .runtime.events import EventBus
 from .services import TABLES, Services
 from .store import TinyStore
@@ -53,6 +54,8 @@ class OpenSinkApp(ExtensionApp):
         self.events = EventBus()
         self.services = Services(self.store, self.events)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
+        web_settings = self.serverapp.web_app.settings if self.serverapp else {}
+        self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)
 
     def initialize_handlers(self) -> None:
