@@ -12,6 +12,7 @@ from traitlets import Enum, Float, Int, Unicode, default
 from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
 from .runtime.events import EventBus
+from .runtime.expiry import ExpiryScheduler
 from .services import TABLES, Services
 from .store import TinyStore
 
@@ -53,6 +54,8 @@ class OpenSinkApp(ExtensionApp):
                                     compact_min_bytes=self.compact_min_bytes)
         self.events = EventBus()
         self.services = Services(self.store, self.events)
+        self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
+                                      pending=self.services.input_requests.pending_with_expiry)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
@@ -63,7 +66,9 @@ class OpenSinkApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.services.start()
+        await self.expiry.start()
 
     async def stop_extension(self) -> None:
+        await self.expiry.stop()
         await self.services.stop()
         await self.store.close()

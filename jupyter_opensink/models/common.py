@@ -18,11 +18,11 @@ class Model(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the caller sent (PATCH semantics), times rendered as API strings."""
-        return {k: _render(v) for k, v in self.model_dump(exclude_unset=True).items()}
+        return {k: _render(v) for k, v in self.model_dump(exclude_unset=True, by_alias=True).items()}
 
     def values(self) -> dict[str, Any]:
         """Every field, defaults included, times rendered as API strings."""
-        return {k: _render(v) for k, v in self.model_dump().items()}
+        return {k: _render(v) for k, v in self.model_dump(by_alias=True).items()}
 
 
 def _render(value: Any) -> Any:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ..runtime.events import EventBus
 from ..store import Store, TableSpec
-from . import keys, sinks, workspaces
+from . import agents, keys, sessions, sinks, workspaces
+from .agents import Agents, Configurations
 from .keys import ApiKeys
+from .sessions import Activities, InputRequests, Sessions
 from .sinks import SinkItems, Sinks
 from .workspaces import Workspaces
 
-TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES]
+TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES]
 
 
 class Services:
@@ -22,6 +24,11 @@ class Services:
         self.api_keys = ApiKeys(store, self.workspaces)
         self.sinks = Sinks(store, events)
         self.sink_items = SinkItems(store, self.sinks, events)
+        self.agents = Agents(store, events)
+        self.configurations = Configurations(store, self.agents, events)
+        self.sessions = Sessions(store, self.agents, events)
+        self.activities = Activities(store, self.sessions, events)
+        self.input_requests = InputRequests(store, self.sessions, events)
 
     async def start(self) -> None:
         await self.workspaces.default_id()

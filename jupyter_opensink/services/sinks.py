@@ -14,15 +14,15 @@ from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..models.common import validation_messages
 from ..models.sinks import ItemCreate, ItemFields
 from ..runtime.events import EventBus
-from ..store import Delete, Insert, Page, Store, TableSpec
+from ..store import Insert, Page, Store, TableSpec
 from .access import Principal
+from .cascade import delete_with_children
 from .secrets import new_token
 
 TABLES = [
     TableSpec("sinks", indexes=("workspace_id",), unique=("public_slug",)),
     TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type"), search=("title", "body", "fields")),
 ]
-DELETE_CHUNK = 500
 PUBLIC_ITEMS = 50
 
 
@@ -63,16 +63,8 @@ class Sinks:
         return doc
 
     async def delete(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
-        """Delete the items in chunks (the loop stays responsive), then the sink with the last chunk."""
         await self.get(workspace_id, sink_id)
-        while True:
-            page = await self.store.query("sink_items", {"sink_id": sink_id}, limit=DELETE_CHUNK)
-            ops = [Delete("sink_items", item["id"]) for item in page.items]
-            if page.next_after is None:
-                done = await self.store.batch([*ops, Delete("sinks", sink_id)])
-                doc = done[-1]
-                break
-            await self.store.batch(ops)
+        doc = await delete_with_children(self.store, "sinks", sink_id, [("sink_items", {"sink_id": sink_id})])
         self.events.emit("sink.deleted", workspace_id, doc)
         return doc
 

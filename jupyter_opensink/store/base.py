@@ -50,11 +50,16 @@ class Insert:
 
 @dataclass(frozen=True)
 class Update:
-    """Replace the given top-level fields of one document (others are kept)."""
+    """Replace the given top-level fields of one document (others are kept).
+
+    ``expect``: fields the document must still have, or the update is a
+    ``Conflict`` (compare-and-set: two concurrent resolves cannot both win).
+    """
 
     table: str
     id: str
     changes: Mapping[str, Any]
+    expect: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,9 @@ class Store(ABC):
     async def insert(self, table: str, doc: Mapping[str, Any]) -> Doc:
         return (await self.batch([Insert(table, doc)]))[0]
 
-    async def update(self, table: str, id: str, changes: Mapping[str, Any]) -> Doc:
-        return (await self.batch([Update(table, id, changes)]))[0]
+    async def update(self, table: str, id: str, changes: Mapping[str, Any],
+                     expect: Mapping[str, Any] | None = None) -> Doc:
+        return (await self.batch([Update(table, id, changes, expect)]))[0]
 
     async def delete(self, table: str, id: str) -> Doc:
         return (await self.batch([Delete(table, id)]))[0]

@@ -208,6 +208,9 @@ class TinyStore(Store):
                 raise NotFound(f"{op.table} {op.id} not found")
             if op.changes.get("id", op.id) != op.id:
                 raise ValueError("id cannot change")
+            for field, expected in (op.expect or {}).items():
+                if old.get(field) != expected:
+                    raise Conflict(f"{op.table} {op.id} has {field} {old.get(field)!r}, not {expected!r}")
             doc = {**old, **op.changes}
             if "updated_at" not in op.changes:
                 doc["updated_at"] = now

@@ -165,8 +165,8 @@ async def test_item_filters(api, new_sink):
 
 
 async def test_delete_sink_deletes_its_items(api, new_sink, opensink_app, monkeypatch):
-    from jupyter_opensink.services import sinks as sinks_module
-    monkeypatch.setattr(sinks_module, "DELETE_CHUNK", 7)  # several chunks
+    from jupyter_opensink.services import cascade
+    monkeypatch.setattr(cascade, "CHUNK", 7)  # several chunks
     sink, keep = await new_sink(), await new_sink(name="keep")
     await api("POST", "/v1/sink-items/many",
               {"items": [{"sink_id": sink["id"], "title": str(i)} for i in range(30)]})

@@ -1,0 +1,204 @@
+"""/v1/agents, /v1/agent-configurations, /v1/agent-sessions, input requests and activities."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from ..errors import Invalid
+from ..models.agents import (ActivityCreate, ActivityType, AgentCreate, AgentUpdate, ConfigurationCreate,
+                             InputRequestCreate, Resolve, SessionCreate, SessionStatus, SessionUpdate)
+from .handler import Call
+from .paging import render_page
+from .routing import Route
+
+REQUEST_STATUSES = ("pending", "resolved", "expired")
+
+
+def _choice(call: Call, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = call.arg(name)
+    if value is not None and value not in allowed:
+        raise Invalid(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _required_arg(call: Call, name: str) -> str:
+    value = call.arg(name)
+    if not value:
+        raise Invalid(f"{name} is required")
+    return value
+
+
+# -- agents -------------------------------------------------------------------
+async def create_agent(call: Call) -> dict:
+    return await call.services.agents.create(call.workspace_id, call.body(AgentCreate).values())
+
+
+async def list_agents(call: Call) -> dict:
+    p = call.paging()
+    return render_page(await call.services.agents.list(call.workspace_id, limit=p.limit, after=p.after,
+                                                       order=p.order), p.order)
+
+
+async def get_agent(call: Call) -> dict:
+    return await call.services.agents.get(call.workspace_id, call.params["id"])
+
+
+async def update_agent(call: Call) -> dict:
+    return await call.services.agents.update(call.workspace_id, call.params["id"], call.body(AgentUpdate).changes())
+
+
+async def delete_agent(call: Call) -> dict:
+    return await call.services.agents.delete(call.workspace_id, call.params["id"])
+
+
+# -- configurations -----------------------------------------------------------
+async def create_configuration(call: Call) -> dict:
+    body = call.body(ConfigurationCreate)
+    return await call.services.configurations.create(call.workspace_id, body.values(),
+                                                     explicit_schema="schema" in body.changes())
+
+
+async def list_configurations(call: Call) -> dict:
+    p = call.paging()
+    page = await call.services.configurations.list(call.workspace_id, agent_id=call.arg("agent_id"),
+                                                   variant=call.arg("variant"), limit=p.limit, after=p.after,
+                                                   order=p.order)
+    return render_page(page, p.order)
+
+
+async def configuration_variants(call: Call) -> dict:
+    items = await call.services.configurations.variants(call.workspace_id, _required_arg(call, "agent_id"))
+    return {"items": items, "trail": None}
+
+
+async def active_configuration(call: Call) -> dict:
+    return await call.services.configurations.active(call.workspace_id, call.params["agent_id"])
+
+
+async def get_configuration(call: Call) -> dict:
+    return await call.services.configurations.get(call.workspace_id, call.params["id"])
+
+
+# -- sessions -----------------------------------------------------------------
+async def create_session(call: Call) -> dict:
+    return await call.services.sessions.create(call.workspace_id, call.body(SessionCreate).values())
+
+
+async def list_sessions(call: Call) -> dict:
+    p = call.paging()
+    page = await call.services.sessions.list(call.workspace_id, agent_id=call.arg("agent_id"),
+                                             status=_choice(call, "status", get_args(SessionStatus)),
+                                             limit=p.limit, after=p.after, order=p.order)
+    return render_page(page, p.order)
+
+
+async def get_session(call: Call) -> dict:
+    return await call.services.sessions.get(call.workspace_id, call.params["id"])
+
+
+async def update_session(call: Call) -> dict:
+    return await call.services.sessions.update(call.workspace_id, call.params["id"],
+                                               call.body(SessionUpdate).changes())
+
+
+async def delete_session(call: Call) -> dict:
+    return await call.services.sessions.delete(call.workspace_id, call.params["id"])
+
+
+# -- input requests -----------------------------------------------------------
+async def create_input_request(call: Call) -> dict:
+    return await call.services.input_requests.create(call.workspace_id, call.body(InputRequestCreate).values())
+
+
+async def list_input_requests(call: Call) -> dict:
+    p = call.paging()
+    filters = {"session_id": call.arg("session_id"), "agent_id": call.arg("agent_id"),
+               "status": _choice(call, "status", REQUEST_STATUSES)}
+    page = await call.services.input_requests.list(call.workspace_id, filters=filters, limit=p.limit,
+                                                   after=p.after, order=p.order)
+    return render_page(page, p.order)
+
+
+async def get_input_request(call: Call) -> dict:
+    return await call.services.input_requests.get(call.workspace_id, call.params["id"])
+
+
+async def resolve_input_request(call: Call) -> dict:
+    return await call.services.input_requests.resolve(call.workspace_id, call.params["id"],
+                                                      call.body(Resolve).response)
+
+
+# -- activities ---------------------------------------------------------------
+async def create_activity(call: Call) -> dict:
+    return await call.services.activities.create(call.principal, call.body(ActivityCreate).values())
+
+
+async def list_activities(call: Call) -> dict:
+    p = call.paging()
+    filters = {"session_id": call.arg("session_id"), "agent_id": call.arg("agent_id"),
+               "type": _choice(call, "type", get_args(ActivityType)),
+               "source": _choice(call, "source", ("system", "agent", "user"))}
+    page = await call.services.activities.list(call.workspace_id, filters=filters, limit=p.limit,
+                                               after=p.after, order=p.order)
+    return render_page(page, p.order)
+
+
+async def get_activity(call: Call) -> dict:
+    return await call.services.activities.get(call.workspace_id, call.params["id"])
+
+
+AGENTS, CONFIGS = "agents", "agent-configurations"
+SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests", "agent-session-activities"
+
+ROUTES = [
+    Route("POST", "/agents", create_agent, "agents:write", "Create an agent (and its default configuration).",
+          body=AgentCreate, status=201, tag=AGENTS),
+    Route("GET", "/agents", list_agents, "agents:read", "List agents.", tag=AGENTS),
+    Route("GET", "/agents/{id}", get_agent, "agents:read", "Get an agent.", tag=AGENTS),
+    Route("PATCH", "/agents/{id}", update_agent, "agents:write",
+          "Change an agent; config_id activates any of its configurations.", body=AgentUpdate, tag=AGENTS),
+    Route("DELETE", "/agents/{id}", delete_agent, "agents:write",
+          "Delete an agent with its configurations, sessions, input requests and activities.", tag=AGENTS),
+
+    Route("POST", "/agent-configurations", create_configuration, "agent_configurations:write",
+          "Create a configuration version (active when in the active variant).", body=ConfigurationCreate,
+          status=201, tag=CONFIGS),
+    Route("GET", "/agent-configurations", list_configurations, "agent_configurations:read",
+          "List configurations (filters: agent_id, variant).", tag=CONFIGS),
+    Route("GET", "/agent-configurations/variants", configuration_variants, "agent_configurations:read",
+          "The latest configuration of each variant of an agent (agent_id required).", tag=CONFIGS),
+    Route("GET", "/agent-configurations/agent/{agent_id}", active_configuration, "agent_configurations:read",
+          "The agent's active configuration.", tag=CONFIGS),
+    Route("GET", "/agent-configurations/{id}", get_configuration, "agent_configurations:read",
+          "Get a configuration (configurations are immutable).", tag=CONFIGS),
+
+    Route("POST", "/agent-sessions", create_session, "agent_sessions:write", "Start a session.",
+          body=SessionCreate, status=201, tag=SESSIONS),
+    Route("GET", "/agent-sessions", list_sessions, "agent_sessions:read",
+          "List sessions (filters: agent_id, status).", tag=SESSIONS),
+    Route("GET", "/agent-sessions/{id}", get_session, "agent_sessions:read", "Get a session.", tag=SESSIONS),
+    Route("PATCH", "/agent-sessions/{id}", update_session, "agent_sessions:write",
+          "Change a session's status, state, metadata or error_message.", body=SessionUpdate, tag=SESSIONS),
+    Route("DELETE", "/agent-sessions/{id}", delete_session, "agent_sessions:write",
+          "Delete a session with its input requests and activities.", tag=SESSIONS),
+
+    Route("POST", "/agent-session-input-requests", create_input_request, "agent_session_input_requests:write",
+          "Ask a human: the session waits for input.", body=InputRequestCreate, status=201, tag=REQUESTS),
+    Route("GET", "/agent-session-input-requests", list_input_requests, "agent_session_input_requests:read",
+          "List input requests (filters: session_id, agent_id, status).", tag=REQUESTS),
+    Route("GET", "/agent-session-input-requests/{id}", get_input_request, "agent_session_input_requests:read",
+          "Get an input request.", tag=REQUESTS),
+    Route("POST", "/agent-session-input-requests/{id}/resolve", resolve_input_request,
+          "agent_session_input_requests:write",
+          "Answer a pending request; the session resumes and the agent's endpoint is called.", body=Resolve,
+          tag=REQUESTS),
+
+    Route("POST", "/agent-session-activities", create_activity, "agent_session_activities:write",
+          "Log an activity (message, sink_item_created or state_updated).", body=ActivityCreate, status=201,
+          tag=ACTIVITIES),
+    Route("GET", "/agent-session-activities", list_activities, "agent_session_activities:read",
+          "List activities (filters: session_id, agent_id, type, source); $order=asc for a timeline.",
+          tag=ACTIVITIES),
+    Route("GET", "/agent-session-activities/{id}", get_activity, "agent_session_activities:read",
+          "Get an activity.", tag=ACTIVITIES),
+]

@@ -1,0 +1,159 @@
+"""Agents and their configurations (immutable, versioned)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ids
+from ..errors import Conflict, Invalid, NotFound
+from ..runtime.events import EventBus
+from ..store import Insert, Page, Store, TableSpec, Update
+from .cascade import delete_with_children
+from .schemas import check_schema, require_valid
+
+TABLES = [
+    TableSpec("agents", indexes=("workspace_id",)),
+    # version_key ("<agent id>:<version>") is unique, so two concurrent creations can never share a version.
+    TableSpec("agent_configurations", indexes=("agent_id", "workspace_id"), unique=("version_key",)),
+]
+#: What belongs to an agent and goes with it.
+AGENT_CHILDREN = ("agent_configurations", "input_requests", "activities", "agent_sessions")
+
+
+def render_configuration(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "version_key"}
+
+
+class Agents:
+    def __init__(self, store: Store, events: EventBus):
+        self.store = store
+        self.events = events
+
+    async def render(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The agent with its derived ``status``: its newest session's, or null."""
+        newest = await self.store.query("agent_sessions", {"agent_id": doc["id"]}, limit=1)
+        return {**doc, "status": newest.items[0]["status"] if newest.items else None}
+
+    async def get_doc(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
+        doc = await self.store.get("agents", agent_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"agent {agent_id} not found")
+        return doc
+
+    async def get(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
+        return await self.render(await self.get_doc(workspace_id, agent_id))
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The agent and its default configuration (variant ``default``, version 1), in one write."""
+        agent_id, config_id = ids.new_id(), ids.new_id()
+        agent, config = await self.store.batch([
+            Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id, **values}),
+            Insert("agent_configurations", {
+                "id": config_id, "agent_id": agent_id, "workspace_id": workspace_id, "variant": "default",
+                "version": 1, "variant_version": 1, "schema_version": 1, "schema": {}, "value": {},
+                "version_key": f"{agent_id}:1",
+            }),
+        ])
+        rendered = {**agent, "status": None}
+        self.events.emit("agent.created", workspace_id, rendered)
+        self.events.emit("configuration.created", workspace_id, render_configuration(config))
+        return rendered
+
+    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
+        page = await self.store.query("agents", {"workspace_id": workspace_id}, limit=limit, after=after,
+                                      order=order)
+        page.items = [await self.render(d) for d in page.items]
+        return page
+
+    async def update(self, workspace_id: str, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        await self.get_doc(workspace_id, agent_id)
+        if "config_id" in changes:
+            config = await self.store.get("agent_configurations", changes["config_id"])
+            if config is None or config["agent_id"] != agent_id:
+                raise Invalid(f"config_id: {changes['config_id']} is not a configuration of this agent")
+        doc = await self.render(await self.store.update("agents", agent_id, changes))
+        self.events.emit("agent.updated", workspace_id, doc)
+        return doc
+
+    async def delete(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
+        doc = await self.get(workspace_id, agent_id)
+        await delete_with_children(self.store, "agents", agent_id,
+                                   [(table, {"agent_id": agent_id}) for table in AGENT_CHILDREN])
+        self.events.emit("agent.deleted", workspace_id, doc)
+        return doc
+
+
+class Configurations:
+    def __init__(self, store: Store, agents: Agents, events: EventBus):
+        self.store = store
+        self.agents = agents
+        self.events = events
+
+    async def get(self, workspace_id: str, config_id: str) -> dict[str, Any]:
+        doc = await self.store.get("agent_configurations", config_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"agent configuration {config_id} not found")
+        return render_configuration(doc)
+
+    async def _history(self, agent_id: str) -> list[dict[str, Any]]:
+        return await self.store.all("agent_configurations", {"agent_id": agent_id})
+
+    async def create(self, workspace_id: str, values: dict[str, Any], *, explicit_schema: bool) -> dict[str, Any]:
+        """A new immutable version; it becomes active when it is in the active variant."""
+        agent = await self.agents.get_doc(workspace_id, values["agent_id"])
+        history = await self._history(agent["id"])
+        variant = values["variant"]
+        in_variant = [c for c in history if c["variant"] == variant]
+        latest = max(in_variant, key=lambda c: c["variant_version"], default=None)
+        if explicit_schema:
+            schema = values["schema"]
+            check_schema(schema)
+        else:
+            schema = latest["schema"] if latest else {}
+        require_valid(schema, values["value"], field="value")
+        schema_version = 1 if latest is None else latest["schema_version"] + (schema != latest["schema"])
+        version = max((c["version"] for c in history), default=0) + 1
+        active = await self.store.get("agent_configurations", agent["config_id"]) if agent.get("config_id") else None
+        doc = {
+            "id": ids.new_id(), "agent_id": agent["id"], "workspace_id": workspace_id, "variant": variant,
+            "version": version, "variant_version": (latest["variant_version"] + 1) if latest else 1,
+            "schema_version": schema_version, "schema": schema, "value": values["value"],
+            "version_key": f"{agent['id']}:{version}",
+        }
+        ops: list = [Insert("agent_configurations", doc)]
+        activates = active is None or active["variant"] == variant
+        if activates:
+            ops.append(Update("agents", agent["id"], {"config_id": doc["id"]}))
+        try:
+            done = await self.store.batch(ops)
+        except Conflict:
+            raise Conflict("another configuration of this agent was created at the same moment; retry") from None
+        created = render_configuration(done[0])
+        self.events.emit("configuration.created", workspace_id, created)
+        if activates:
+            self.events.emit("agent.updated", workspace_id, await self.agents.render(done[1]))
+        return created
+
+    async def list(self, workspace_id: str, *, agent_id: str | None, variant: str | None, limit: int,
+                   after: str | None, order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        if agent_id:
+            where["agent_id"] = agent_id
+        if variant:
+            where["variant"] = variant
+        page = await self.store.query("agent_configurations", where, limit=limit, after=after, order=order)
+        page.items = [render_configuration(d) for d in page.items]
+        return page
+
+    async def variants(self, workspace_id: str, agent_id: str) -> list[dict[str, Any]]:
+        """The latest configuration of each variant, newest first."""
+        await self.agents.get_doc(workspace_id, agent_id)
+        latest: dict[str, dict[str, Any]] = {}
+        for config in await self._history(agent_id):
+            if config["variant"] not in latest or config["variant_version"] > latest[config["variant"]]["variant_version"]:
+                latest[config["variant"]] = config
+        return [render_configuration(c) for c in sorted(latest.values(), key=lambda c: c["id"], reverse=True)]
+
+    async def active(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
+        agent = await self.agents.get_doc(workspace_id, agent_id)
+        return await self.get(workspace_id, agent["config_id"])

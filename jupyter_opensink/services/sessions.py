@@ -1,0 +1,228 @@
+"""Agent sessions, their activity timeline, and the input requests that pause them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ids
+from ..errors import Conflict, Invalid, NotFound
+from ..models.agents import SYSTEM_ACTIVITY_TYPES
+from ..runtime.events import EventBus
+from ..store import Insert, Op, Page, Store, TableSpec, Update
+from .access import Principal
+from .agents import Agents
+from .cascade import delete_with_children
+from .schemas import check_schema, require_valid
+
+TABLES = [
+    TableSpec("agent_sessions", indexes=("agent_id", "workspace_id", "status")),
+    TableSpec("input_requests", indexes=("session_id", "agent_id", "workspace_id", "status")),
+    TableSpec("activities", indexes=("session_id", "agent_id", "workspace_id", "type", "source")),
+]
+TERMINAL = ("completed", "failed")
+
+
+def system_activity(session: dict[str, Any], type: str, message: str,
+                    related_entity_id: str | None = None, payload: Any = None) -> Insert:
+    return Insert("activities", {
+        "session_id": session["id"], "agent_id": session["agent_id"], "workspace_id": session["workspace_id"],
+        "type": type, "source": "system", "message": message, "payload": payload,
+        "related_entity_id": related_entity_id, "links": [],
+    })
+
+
+def status_change(session: dict[str, Any], changes: dict[str, Any]) -> list[Op]:
+    """The session update plus ``session_ended`` when it enters a terminal status."""
+    ops: list[Op] = [Update("agent_sessions", session["id"], changes)]
+    new_status = changes.get("status", session["status"])
+    if new_status in TERMINAL and session["status"] != new_status:
+        message = f"Session {new_status}" + (f": {changes['error_message']}" if changes.get("error_message") else "")
+        ops.append(system_activity(session, "session_ended", message, payload={"status": new_status}))
+    return ops
+
+
+class Sessions:
+    def __init__(self, store: Store, agents: Agents, events: EventBus):
+        self.store = store
+        self.agents = agents
+        self.events = events
+
+    async def get(self, workspace_id: str, session_id: str) -> dict[str, Any]:
+        doc = await self.store.get("agent_sessions", session_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"agent session {session_id} not found")
+        return doc
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        await self.agents.get_doc(workspace_id, values["agent_id"])
+        session = {"id": ids.new_id(), "workspace_id": workspace_id, **values}
+        ops: list[Op] = [Insert("agent_sessions", session),
+                         system_activity(session, "session_started", "Session started")]
+        if session["status"] in TERMINAL:
+            ops.append(system_activity(session, "session_ended", f"Session {session['status']}",
+                                       payload={"status": session["status"]}))
+        done = await self.store.batch(ops)
+        self.events.emit("session.created", workspace_id, done[0])
+        self.emit_activities(workspace_id, done[1:])
+        return done[0]
+
+    def emit_activities(self, workspace_id: str, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            self.events.emit("activity.created", workspace_id, doc)
+
+    async def list(self, workspace_id: str, *, agent_id: str | None, status: str | None, limit: int,
+                   after: str | None, order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        if agent_id:
+            where["agent_id"] = agent_id
+        if status:
+            where["status"] = status
+        return await self.store.query("agent_sessions", where, limit=limit, after=after, order=order)
+
+    async def update(self, workspace_id: str, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        session = await self.get(workspace_id, session_id)
+        done = await self.store.batch(status_change(session, changes))
+        self.events.emit("session.updated", workspace_id, done[0])
+        self.emit_activities(workspace_id, done[1:])
+        return done[0]
+
+    async def fail(self, workspace_id: str, session_id: str, error_message: str) -> dict[str, Any] | None:
+        """Mark a session failed (a failed callback, an expired request); None if it is gone."""
+        try:
+            return await self.update(workspace_id, session_id, {"status": "failed", "error_message": error_message})
+        except NotFound:
+            return None
+
+    async def delete(self, workspace_id: str, session_id: str) -> dict[str, Any]:
+        await self.get(workspace_id, session_id)
+        doc = await delete_with_children(self.store, "agent_sessions", session_id,
+                                         [("input_requests", {"session_id": session_id}),
+                                          ("activities", {"session_id": session_id})])
+        self.events.emit("session.deleted", workspace_id, doc)
+        return doc
+
+
+class Activities:
+    def __init__(self, store: Store, sessions: Sessions, events: EventBus):
+        self.store = store
+        self.sessions = sessions
+        self.events = events
+
+    async def get(self, workspace_id: str, activity_id: str) -> dict[str, Any]:
+        doc = await self.store.get("activities", activity_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"activity {activity_id} not found")
+        return doc
+
+    async def create(self, principal: Principal, values: dict[str, Any]) -> dict[str, Any]:
+        """Agents and users log their own activities; the four system types are the server's."""
+        if values["type"] in SYSTEM_ACTIVITY_TYPES:
+            raise Invalid(f"type: {values['type']} activities are written by the server itself; "
+                          "log message, sink_item_created or state_updated")
+        session = await self.sessions.get(principal.workspace_id, values["session_id"])
+        if values.get("agent_id") not in (None, session["agent_id"]):
+            raise Invalid("agent_id: this session belongs to another agent")
+        source = values.get("source") or ("user" if principal.is_user else "agent")
+        doc = await self.store.insert("activities", {
+            **values, "agent_id": session["agent_id"], "workspace_id": principal.workspace_id, "source": source,
+        })
+        self.events.emit("activity.created", principal.workspace_id, doc)
+        return doc
+
+    async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
+                   order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        where.update({k: v for k, v in filters.items() if v})
+        return await self.store.query("activities", where, limit=limit, after=after, order=order)
+
+
+class InputRequests:
+    def __init__(self, store: Store, sessions: Sessions, events: EventBus):
+        self.store = store
+        self.sessions = sessions
+        self.events = events
+
+    async def get(self, workspace_id: str, request_id: str) -> dict[str, Any]:
+        doc = await self.store.get("input_requests", request_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"input request {request_id} not found")
+        return doc
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A pending request; the session waits for input and the timeline says so."""
+        session = await self.sessions.get(workspace_id, values["session_id"])
+        if session["agent_id"] != values["agent_id"]:
+            raise Invalid("agent_id: this agent does not own the session")
+        check_schema(values["schema"], object_only=True)
+        if values.get("expires_at") and values["expires_at"] <= ids.now_iso():
+            raise Invalid("expires_at must be in the future")
+        request = {"id": ids.new_id(), **values, "workspace_id": workspace_id, "response": None,
+                   "status": "pending", "resolved_at": None, "expires_at": values.get("expires_at")}
+        ops: list[Op] = [Insert("input_requests", request),
+                         *status_change(session, {"status": "waiting_for_input"}),
+                         system_activity(session, "input_request_created", f"Asked: {values['title']}",
+                                         related_entity_id=request["id"])]
+        done = await self.store.batch(ops)
+        self.events.emit("input_request.created", workspace_id, done[0])
+        self.events.emit("session.updated", workspace_id, done[1])
+        self.sessions.emit_activities(workspace_id, done[2:])
+        return done[0]
+
+    async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
+                   order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        where.update({k: v for k, v in filters.items() if v})
+        return await self.store.query("input_requests", where, limit=limit, after=after, order=order)
+
+    def _not_pending(self, request: dict[str, Any]) -> Conflict:
+        return Conflict(f"input request {request['id']} is already {request['status']}")
+
+    async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any]) -> dict[str, Any]:
+        """Answer a pending request: validated against its schema, then the session resumes."""
+        request = await self.get(workspace_id, request_id)
+        if request["status"] != "pending":
+            raise self._not_pending(request)
+        if request.get("expires_at") and request["expires_at"] <= ids.now_iso():
+            await self.expire(workspace_id, request_id)
+            raise Conflict(f"input request {request_id} expired at {request['expires_at']}")
+        require_valid(request["schema"], response, field="response")
+        session = await self.sessions.get(workspace_id, request["session_id"])
+        now = ids.now_iso()
+        try:
+            done = await self.store.batch([
+                Update("input_requests", request_id, {"status": "resolved", "response": response, "resolved_at": now},
+                       expect={"status": "pending"}),
+                *status_change(session, {"status": "processing_input"}),
+                system_activity(session, "input_request_resolved", f"Answered: {request['title']}",
+                                related_entity_id=request_id),
+            ])
+        except Conflict:
+            raise self._not_pending(await self.get(workspace_id, request_id)) from None
+        self.events.emit("input_request.resolved", workspace_id, done[0])
+        self.events.emit("session.updated", workspace_id, done[1])
+        self.sessions.emit_activities(workspace_id, done[2:])
+        return done[0]
+
+    async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:
+        """A pending request whose time ran out: it expires and its session fails saying so."""
+        request = await self.store.get("input_requests", request_id)
+        if request is None or request["status"] != "pending":
+            return None
+        session = await self.store.get("agent_sessions", request["session_id"])
+        message = (f"input request {request['key']!r} expired at {request['expires_at']} "
+                   "without an answer")
+        ops: list[Op] = [Update("input_requests", request_id, {"status": "expired"}, expect={"status": "pending"})]
+        if session is not None:
+            ops += status_change(session, {"status": "failed", "error_message": message})
+        try:
+            done = await self.store.batch(ops)
+        except Conflict:
+            return None  # resolved at the same moment
+        self.events.emit("input_request.expired", workspace_id, done[0])
+        if session is not None:
+            self.events.emit("session.updated", workspace_id, done[1])
+            self.sessions.emit_activities(workspace_id, done[2:])
+        return done[0]
+
+    async def pending_with_expiry(self) -> list[dict[str, Any]]:
+        return [r for r in await self.store.all("input_requests", {"status": "pending"}) if r.get("expires_at")]
