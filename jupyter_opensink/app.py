@@ -7,11 +7,13 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Int, Unicode, default
+from traitlets import Enum, Float, Int, List, Unicode, default
 
 from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
+from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
+from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.expiry import ExpiryScheduler
 from .services import TABLES, Services
 from .store import TinyStore
@@ -39,6 +41,15 @@ class OpenSinkApp(ExtensionApp):
     callback_timeout = Float(
         10.0, config=True, help="Seconds to wait for an agent's execution endpoint before marking it failed.",
     )
+    callback_allowed_networks = List(
+        Unicode(), list(DEFAULT_ALLOWED), config=True,
+        help="Networks (CIDR) execution endpoints and job targets may resolve to. Default: any address.",
+    )
+    callback_blocked_networks = List(
+        Unicode(), list(DEFAULT_BLOCKED), config=True,
+        help="Networks (CIDR) they may never resolve to, checked at send time. Default: link-local "
+             "(cloud metadata, 169.254.0.0/16 and fe80::/10) and fd00:ec2::254.",
+    )
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -53,7 +64,11 @@ class OpenSinkApp(ExtensionApp):
         self.store = TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync,
                                     compact_min_bytes=self.compact_min_bytes)
         self.events = EventBus()
-        self.services = Services(self.store, self.events)
+        self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
+                                 blocked=self.callback_blocked_networks)
+        self.services = Services(self.store, self.events, self.outbound)
+        self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
+        self.dispatcher.start()
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
@@ -70,5 +85,7 @@ class OpenSinkApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.expiry.stop()
+        await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
+        await self.outbound.close()
         await self.store.close()

@@ -102,3 +102,14 @@ def make_key(api):
         return reply.body["key"]
 
     return create
+
+
+@pytest.fixture
+def receiver(jp_asyncio_loop):
+    """A live HTTP receiver on 127.0.0.1 (see tests/receivers.py)."""
+    from .receivers import start_receiver
+
+    recv, server = start_receiver()
+    yield recv
+    server.stop()
+    jp_asyncio_loop.run_until_complete(server.close_all_connections())

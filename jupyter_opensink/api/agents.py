@@ -128,6 +128,19 @@ async def resolve_input_request(call: Call) -> dict:
                                                       call.body(Resolve).response)
 
 
+# -- execution deliveries -----------------------------------------------------
+async def list_deliveries(call: Call) -> dict:
+    p = call.paging()
+    page = await call.services.deliveries.list(call.workspace_id, session_id=call.arg("session_id"),
+                                               agent_id=call.arg("agent_id"), limit=p.limit, after=p.after,
+                                               order=p.order)
+    return render_page(page, p.order)
+
+
+async def get_delivery(call: Call) -> dict:
+    return await call.services.deliveries.get(call.workspace_id, call.params["id"])
+
+
 # -- activities ---------------------------------------------------------------
 async def create_activity(call: Call) -> dict:
     return await call.services.activities.create(call.principal, call.body(ActivityCreate).values())
@@ -149,6 +162,7 @@ async def get_activity(call: Call) -> dict:
 
 AGENTS, CONFIGS = "agents", "agent-configurations"
 SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests", "agent-session-activities"
+DELIVERIES = "execution-deliveries"
 
 ROUTES = [
     Route("POST", "/agents", create_agent, "agents:write", "Create an agent (and its default configuration).",
@@ -192,6 +206,11 @@ ROUTES = [
           "agent_session_input_requests:write",
           "Answer a pending request; the session resumes and the agent's endpoint is called.", body=Resolve,
           tag=REQUESTS),
+
+    Route("GET", "/execution-deliveries", list_deliveries, "agents:read",
+          "Every call made to agents' execution endpoints (filters: session_id, agent_id).", tag=DELIVERIES),
+    Route("GET", "/execution-deliveries/{id}", get_delivery, "agents:read", "Get one delivery record.",
+          tag=DELIVERIES),
 
     Route("POST", "/agent-session-activities", create_activity, "agent_session_activities:write",
           "Log an activity (message, sink_item_created or state_updated).", body=ActivityCreate, status=201,

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from ..runtime.events import EventBus
+from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, keys, sessions, sinks, workspaces
+from . import agents, deliveries, keys, sessions, sinks, workspaces
 from .agents import Agents, Configurations
+from .deliveries import ExecutionDeliveries
 from .keys import ApiKeys
 from .sessions import Activities, InputRequests, Sessions
 from .sinks import SinkItems, Sinks
 from .workspaces import Workspaces
 
-TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES]
+TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
+                           *deliveries.TABLES]
 
 
 class Services:
     """Every service, built once per server over one store."""
 
-    def __init__(self, store: Store, events: EventBus):
+    def __init__(self, store: Store, events: EventBus, outbound: Outbound):
         self.store = store
         self.events = events
         self.workspaces = Workspaces(store)
@@ -29,6 +32,7 @@ class Services:
         self.sessions = Sessions(store, self.agents, events)
         self.activities = Activities(store, self.sessions, events)
         self.input_requests = InputRequests(store, self.sessions, events)
+        self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
 
     async def start(self) -> None:
         await self.workspaces.default_id()

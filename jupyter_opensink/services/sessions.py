@@ -97,7 +97,8 @@ class Sessions:
         await self.get(workspace_id, session_id)
         doc = await delete_with_children(self.store, "agent_sessions", session_id,
                                          [("input_requests", {"session_id": session_id}),
-                                          ("activities", {"session_id": session_id})])
+                                          ("activities", {"session_id": session_id}),
+                                          ("execution_deliveries", {"session_id": session_id})])
         self.events.emit("session.deleted", workspace_id, doc)
         return doc
 

@@ -1,0 +1,179 @@
+"""Outbound HTTP for execution-endpoint callbacks and background jobs.
+
+One shared ``httpx.AsyncClient`` (pooled connections, no redirects), a URL
+policy checked against the address the name resolves to at send time (the
+request then goes to that very address, so a DNS answer cannot change
+between the check and the connection), Standard Webhooks signatures, and a
+bounded read of the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+DEFAULT_ALLOWED = ("0.0.0.0/0", "::/0")
+#: Link-local (cloud metadata lives there: 169.254.169.254) and the IPv6 metadata address.
+DEFAULT_BLOCKED = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
+MAX_REPLY_BYTES = 64 * 1024
+USER_AGENT = "jupyter-opensink"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Iterable[str], setting: str) -> list[Network]:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(f"{setting}: {value!r} is not a network (e.g. 10.0.0.0/8)") from None
+    return networks
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256>`` over ``id.timestamp.body`` (Standard Webhooks)."""
+    key = secret.split("_", 1)[1] if secret.startswith("whsec_") else secret
+    try:
+        key_bytes = base64.b64decode(key, validate=True)
+    except ValueError:
+        key_bytes = secret.encode()
+    mac = hmac.new(key_bytes, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+@dataclass
+class Outcome:
+    """What happened to one outbound request."""
+
+    url: str
+    method: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Blocked(Exception):
+    pass
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """The operating system's reason ("connection refused"...) behind a connect error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno).lower()
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or type(exc).__name__
+
+
+class Outbound:
+    def __init__(self, *, timeout: float, allowed: Iterable[str] = DEFAULT_ALLOWED,
+                 blocked: Iterable[str] = DEFAULT_BLOCKED):
+        self.timeout = timeout
+        self.allowed = parse_networks(allowed, "allowed networks")
+        self.blocked = parse_networks(blocked, "blocked networks")
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:  # made lazily: it must belong to the running loop
+            self._client = httpx.AsyncClient(
+                follow_redirects=False, timeout=httpx.Timeout(self.timeout),
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                headers={"User-Agent": USER_AGENT})
+        return self._client
+
+    def permitted(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if any(ip in net for net in self.blocked if net.version == ip.version):
+            return False
+        return any(ip in net for net in self.allowed if net.version == ip.version)
+
+    async def _resolve(self, host: str, port: int) -> str:
+        """The address to connect to; every address the name has must be permitted."""
+        try:
+            addresses = [ipaddress.ip_address(host).compressed]
+        except ValueError:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for address in addresses:
+            if not self.permitted(address):
+                raise Blocked(address)
+        return addresses[0]
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str], body: Any | None,
+                   secret: str | None = None, message_id: str | None = None) -> Outcome:
+        """Send once (no retry, no redirect); never raises for network trouble: it is in the Outcome."""
+        started = time.perf_counter()
+        payload = orjson.dumps(body) if body is not None else b""
+        sent_headers = {**headers, "Content-Type": "application/json"}
+        if secret is not None and message_id is not None:
+            timestamp = int(time.time())
+            sent_headers.update({"webhook-id": message_id, "webhook-timestamp": str(timestamp),
+                                 "webhook-signature": sign(secret, message_id, timestamp, payload)})
+
+        def outcome(status: int | None, error: str | None) -> Outcome:
+            return Outcome(url, method, status, error, round((time.perf_counter() - started) * 1000, 2))
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            address = await self._resolve(host, port)
+        except Blocked as exc:
+            return outcome(None, f"{host} resolves to {exc.args[0]}, which the callback URL policy blocks")
+        except OSError as exc:
+            return outcome(None, f"could not resolve {host}: {exc.strerror or exc}")
+        target = httpx.URL(url)
+        extensions = {}
+        if address != host:
+            target = target.copy_with(host=address)
+            sent_headers.setdefault("Host", parts.netloc.rsplit("@", 1)[-1])
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = host
+        request = self.client.build_request(method, target, headers=sent_headers,
+                                            content=payload if body is not None else None,
+                                            extensions=extensions)
+        try:
+            response = await self.client.send(request, stream=True)
+            try:
+                received = 0
+                async for chunk in response.aiter_raw():
+                    received += len(chunk)
+                    if received > MAX_REPLY_BYTES:
+                        break  # we never need more of the reply
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException:
+            return outcome(None, f"timed out after {self.timeout:g} s")
+        except httpx.ConnectError as exc:
+            return outcome(None, f"could not connect: {_connect_reason(exc)}")
+        except httpx.HTTPError as exc:
+            return outcome(None, f"request failed: {exc or type(exc).__name__}")
+        if not 200 <= response.status_code < 300:
+            return outcome(response.status_code,
+                           f"answered {response.status_code} {response.reason_phrase}".rstrip())
+        return outcome(response.status_code, None)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,90 @@
+"""Calling an agent's execution endpoint, and the record of every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ids
+from ..errors import NotFound
+from ..runtime.events import EventBus
+from ..runtime.outbound import Outbound, Outcome
+from ..store import Page, Store, TableSpec
+from .sessions import Sessions
+from .workspaces import Workspaces
+
+TABLES = [TableSpec("execution_deliveries", indexes=("session_id", "agent_id", "workspace_id", "request_id"))]
+
+
+def callback_request(endpoint: dict[str, Any], secret: str, *, session_id: str | None,
+                     request_id: str | None) -> tuple[dict[str, str], Any]:
+    """Headers and body for a call to ``endpoint``: configured values first, ours on top."""
+    headers = dict(endpoint.get("headers") or {})
+    headers["X-OpenSink-Secret"] = secret
+    if session_id is not None:
+        headers["X-OpenSink-Session-Id"] = session_id
+    if request_id is not None:
+        headers["X-OpenSink-Request-Id"] = request_id
+    body = None
+    if endpoint.get("method", "POST") != "GET":
+        body = dict(endpoint.get("body") or {})
+        if session_id is not None:
+            body["session_id"] = session_id  # configured body fields never override the ids
+        if request_id is not None:
+            body["request_id"] = request_id
+    return headers, body
+
+
+class ExecutionDeliveries:
+    def __init__(self, store: Store, outbound: Outbound, workspaces: Workspaces, sessions: Sessions,
+                 events: EventBus):
+        self.store = store
+        self.outbound = outbound
+        self.workspaces = workspaces
+        self.sessions = sessions
+        self.events = events
+
+    async def call_agent(self, agent: dict[str, Any], *, session_id: str | None = None,
+                         request_id: str | None = None, trigger: str = "input_request") -> dict[str, Any]:
+        """One attempt at the agent's endpoint, recorded whatever happens; returns the record."""
+        endpoint = agent["execution_endpoint"]
+        workspace = await self.workspaces.get(agent["workspace_id"])
+        headers, body = callback_request(endpoint, workspace["execution_secret"], session_id=session_id,
+                                         request_id=request_id)
+        delivery_id = ids.new_id()
+        outcome: Outcome = await self.outbound.send(endpoint.get("method", "POST"), endpoint["url"],
+                                                    headers=headers, body=body,
+                                                    secret=workspace["execution_secret"], message_id=delivery_id)
+        record = await self.store.insert("execution_deliveries", {
+            "id": delivery_id, "workspace_id": agent["workspace_id"], "agent_id": agent["id"],
+            "session_id": session_id, "request_id": request_id, "trigger": trigger, "url": outcome.url,
+            "method": outcome.method, "status_code": outcome.status_code, "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+        })
+        self.events.emit("execution.delivered", agent["workspace_id"], record)
+        return record
+
+    async def on_resolved(self, request: dict[str, Any]) -> None:
+        """The human answered: call the agent; a failed call fails the session, saying why."""
+        agent = await self.store.get("agents", request["agent_id"])
+        if agent is None or not agent.get("execution_endpoint"):
+            return  # an agent without an endpoint polls for the answer instead
+        record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
+        if record["error"] is not None:
+            await self.sessions.fail(request["workspace_id"], request["session_id"],
+                                     f"execution endpoint {record['method']} {record['url']}: {record['error']}")
+
+    async def list(self, workspace_id: str, *, session_id: str | None, agent_id: str | None, limit: int,
+                   after: str | None, order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        if session_id:
+            where["session_id"] = session_id
+        if agent_id:
+            where["agent_id"] = agent_id
+        page = await self.store.query("execution_deliveries", where, limit=limit, after=after, order=order)
+        return page
+
+    async def get(self, workspace_id: str, delivery_id: str) -> dict[str, Any]:
+        doc = await self.store.get("execution_deliveries", delivery_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"execution delivery {delivery_id} not found")
+        return doc

@@ -1,0 +1,164 @@
+"""Execution-endpoint callbacks against a real receiver on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import time
+
+import pytest
+
+from ..servers import free_port
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+@pytest.fixture
+def ask(api):
+    """``await ask(endpoint)`` -> (agent, session, pending request)."""
+
+    async def make(endpoint: dict | None, **agent_fields) -> tuple[dict, dict, dict]:
+        agent = (await api("POST", "/v1/agents", {"name": "a", "execution_endpoint": endpoint, **agent_fields})).body
+        session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+        request = (await api("POST", "/v1/agent-session-input-requests", {
+            "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
+            "schema": SCHEMA})).body
+        return agent, session, request
+
+    return make
+
+
+async def resolve(api, request: dict) -> None:
+    reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve", {"response": {"ok": True}})
+    assert reply.status == 200, reply.body
+
+
+def verify_signature(secret: str, headers: dict, body: bytes) -> bool:
+    """An independent Standard Webhooks check, as a receiver would write it."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['Webhook-Id']}.{headers['Webhook-Timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    fresh = abs(time.time() - int(headers["Webhook-Timestamp"])) < 300
+    return fresh and any(hmac.compare_digest(expected, sig.split(",", 1)[1])
+                         for sig in headers["Webhook-Signature"].split() if sig.startswith("v1,"))
+
+
+async def default_secret(api) -> str:
+    workspaces = (await api("GET", "/v1/workspaces")).body["items"]
+    return [w for w in workspaces if w["is_default"]][0]["execution_secret"]
+
+
+async def deliveries(api, session_id: str) -> list[dict]:
+    return (await api("GET", "/v1/execution-deliveries", params={"session_id": session_id})).body["items"]
+
+
+async def test_post_callback_carries_everything(api, ask, receiver):
+    endpoint = {"url": receiver.url("/agents/trader"), "headers": {"X-Team": "quant"},
+                "body": {"mode": "live", "session_id": "must not win", "request_id": "nor this"}}
+    agent, session, request = await ask(endpoint)
+    await resolve(api, request)
+    (call,) = await receiver.wait_for(1)
+    assert call.method == "POST" and call.path == "/agents/trader"
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.headers["X-Team"] == "quant"
+    assert call.headers["X-Opensink-Session-Id"] == session["id"]
+    assert call.headers["X-Opensink-Request-Id"] == request["id"]
+    secret = await default_secret(api)
+    assert call.headers["X-Opensink-Secret"] == secret
+    assert call.json == {"mode": "live", "session_id": session["id"], "request_id": request["id"]}
+    assert verify_signature(secret, call.headers, call.body)
+    (record,) = await deliveries(api, session["id"])
+    assert record["status_code"] == 200 and record["error"] is None and record["request_id"] == request["id"]
+    assert record["id"] == call.headers["Webhook-Id"]  # one stable id per delivery, for deduplication
+    assert record["url"] == endpoint["url"] and record["method"] == "POST" and record["duration_ms"] > 0
+    by_agent = (await api("GET", "/v1/execution-deliveries", params={"agent_id": agent["id"]})).body["items"]
+    assert by_agent == [record]
+    assert (await api("GET", f"/v1/agent-sessions/{session['id']}")).body["status"] == "processing_input"
+
+
+async def test_get_callback_has_no_body(api, ask, receiver):
+    _, session, request = await ask({"url": receiver.url("/poke?x=1"), "method": "GET"})
+    await resolve(api, request)
+    (call,) = await receiver.wait_for(1)
+    assert call.method == "GET" and call.body == b""
+    assert call.headers["X-Opensink-Request-Id"] == request["id"]
+    assert verify_signature(await default_secret(api), call.headers, b"")
+
+
+async def test_resolve_does_not_wait_for_the_callback(api, ask, receiver):
+    receiver.delay = 1.0
+    _, session, request = await ask({"url": receiver.url()})
+    started = time.monotonic()
+    await resolve(api, request)
+    assert time.monotonic() - started < 0.5
+    await receiver.wait_for(1)
+
+
+async def assert_failed(api, agent: dict, session: dict, expected: str) -> dict:
+    for _ in range(200):
+        current = (await api("GET", f"/v1/agent-sessions/{session['id']}")).body
+        if current["status"] == "failed":
+            break
+        await asyncio.sleep(0.02)
+    assert current["status"] == "failed" and expected in current["error_message"], current
+    assert (await api("GET", f"/v1/agents/{agent['id']}")).body["status"] == "failed"
+    types = [a["type"] for a in (await api("GET", "/v1/agent-session-activities",
+                                           params={"session_id": session["id"], "$order": "asc"})).body["items"]]
+    assert types[-1] == "session_ended"
+    (record,) = await deliveries(api, session["id"])
+    assert expected in record["error"]
+    return record
+
+
+async def test_error_reply_fails_the_session(api, ask, receiver):
+    receiver.status = 500
+    agent, session, request = await ask({"url": receiver.url()})
+    await resolve(api, request)
+    record = await assert_failed(api, agent, session, "answered 500")
+    assert record["status_code"] == 500
+
+
+async def test_redirects_are_not_followed(api, ask, receiver):
+    receiver.status = 302
+    receiver.headers_out = {"Location": "http://127.0.0.1:1/elsewhere"}
+    agent, session, request = await ask({"url": receiver.url()})
+    await resolve(api, request)
+    await assert_failed(api, agent, session, "answered 302")
+    assert len(receiver.calls) == 1
+
+
+async def test_closed_port_fails_the_session(api, ask):
+    agent, session, request = await ask({"url": f"http://127.0.0.1:{free_port()}/run"})
+    await resolve(api, request)
+    await assert_failed(api, agent, session, "connection refused")
+
+
+async def test_blocked_address_fails_the_session(api, ask):
+    agent, session, request = await ask({"url": "http://169.254.169.254/latest/meta-data"})
+    await resolve(api, request)
+    record = await assert_failed(api, agent, session, "169.254.169.254, which the callback URL policy blocks")
+    assert record["status_code"] is None
+
+
+async def test_rotated_secret_is_used_for_the_next_callback(api, ask, receiver):
+    _, _, first = await ask({"url": receiver.url()})
+    await resolve(api, first)
+    workspaces = (await api("GET", "/v1/workspaces")).body["items"]
+    default = [w for w in workspaces if w["is_default"]][0]
+    rotated = (await api("POST", f"/v1/workspaces/{default['id']}/rotate-secret")).body["execution_secret"]
+    _, _, second = await ask({"url": receiver.url()})
+    await resolve(api, second)
+    calls = await receiver.wait_for(2)
+    assert calls[0].headers["X-Opensink-Secret"] == default["execution_secret"]
+    assert calls[1].headers["X-Opensink-Secret"] == rotated
+    assert verify_signature(rotated, calls[1].headers, calls[1].body)
+    assert not verify_signature(default["execution_secret"], calls[1].headers, calls[1].body)
+
+
+async def test_agent_without_endpoint_is_not_called(api, ask, receiver):
+    _, session, request = await ask(None)
+    await resolve(api, request)
+    assert await deliveries(api, session["id"]) == []
+    assert (await api("GET", f"/v1/agent-sessions/{session['id']}")).body["status"] == "processing_input"
