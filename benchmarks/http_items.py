@@ -4,31 +4,27 @@ Starts a real Jupyter server with the extension and, in the same run, a bare
 tornado app with a trivial JSON POST handler; drives both with wrk (Debian
 package ``wrk``) on 127.0.0.1 for a fixed duration. Prints one JSON object.
 
-Usage: ``python benchmarks/http.py [--seconds 10] [--connections 16] [--big 1000000]``
+Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]``
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and this file would
-# shadow the standard library's ``http`` package: take the folder off, put the repo on.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import argparse  # noqa: E402
+import argparse
 import json
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
+from pathlib import Path
 
-import httpx
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
 
 from tests.servers import free_port, start_server  # noqa: E402
 
