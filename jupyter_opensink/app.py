@@ -14,8 +14,10 @@ from .api.access_log import wrap_log_function
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
 from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
+from .runtime.scheduler import JobScheduler
 from .runtime.expiry import ExpiryScheduler
 from .services import TABLES, Services
+from .services.jobs import specs_of
 from .store import TinyStore
 
 
@@ -69,6 +71,7 @@ class OpenSinkApp(ExtensionApp):
         self.services = Services(self.store, self.events, self.outbound)
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
         self.dispatcher.start()
+        self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
@@ -82,8 +85,11 @@ class OpenSinkApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.services.start()
         await self.expiry.start()
+        await self.services.jobs.fail_interrupted_runs()
+        self.scheduler.start(await self.services.jobs.all_jobs())
 
     async def stop_extension(self) -> None:
+        await self.scheduler.stop()  # nothing fires after this
         await self.expiry.stop()
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jupyter_opensink import __version__
+from jupyter_opensink import __version__, ids
 
 from .servers import start_server
 
@@ -83,3 +83,33 @@ def test_jupyterlab_serves_the_api_and_the_lab_page(tmp_path):
         assert lab.status_code == 200 and "jupyter" in lab.text.lower()
     finally:
         assert server.stop() == 0
+
+
+def test_jobs_are_reloaded_at_start(tmp_path):
+    """A job created before a restart fires after it (runs against a closed port still get recorded)."""
+    import time
+
+    from .servers import free_port
+
+    db = tmp_path / "db"
+    server = start_server(tmp_path / "one", db)
+    try:
+        with server.client() as admin:
+            job = admin.post("/background-jobs", json={"name": "tick", "cron": "* * * * * *",
+                                                       "url": f"http://127.0.0.1:{free_port()}/x"}).json()
+    finally:
+        server.stop()
+    restarted_at = time.time()
+    server = start_server(tmp_path / "two", db)
+    try:
+        with server.client() as admin:
+            deadline = time.monotonic() + 10
+            runs = []
+            while time.monotonic() < deadline and len(runs) < 2:
+                time.sleep(0.2)
+                runs = [r for r in admin.get("/background-job-runs", params={"job_id": job["id"]}).json()["items"]
+                        if r["status"] == "failed" and r["started_at"] > ids.format_time(restarted_at)]
+            assert len(runs) >= 2, runs
+            assert "connection refused" in runs[0]["error_message"]
+    finally:
+        server.stop()

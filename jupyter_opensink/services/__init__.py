@@ -5,16 +5,17 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, deliveries, keys, sessions, sinks, workspaces
+from . import agents, deliveries, jobs, keys, sessions, sinks, workspaces
 from .agents import Agents, Configurations
 from .deliveries import ExecutionDeliveries
+from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .sessions import Activities, InputRequests, Sessions
 from .sinks import SinkItems, Sinks
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
-                           *deliveries.TABLES]
+                           *deliveries.TABLES, *jobs.TABLES]
 
 
 class Services:
@@ -33,9 +34,11 @@ class Services:
         self.activities = Activities(store, self.sessions, events)
         self.input_requests = InputRequests(store, self.sessions, events)
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
+        self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
 
     async def start(self) -> None:
         await self.workspaces.default_id()
 
     async def stop(self) -> None:
+        await self.jobs.drain()
         await self.api_keys.drain()

@@ -218,7 +218,7 @@ async def test_input_request_rules(api, post, flow):
 
 
 async def test_expired_request_fails_the_session(api, flow, jp_serverapp):
-    await jp_serverapp._post_start()  # starts the expiry timers
+    await jp_serverapp._post_start()  # the start hook starts the expiry timers
     soon = (datetime.now(timezone.utc) + timedelta(seconds=0.6)).isoformat()
     _, session, request = await flow(expires_at=soon)
     assert request["expires_at"].endswith("Z")

@@ -1,0 +1,242 @@
+"""Background jobs: an HTTP request (or an agent run) on a schedule, and the record of every run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import ids
+from ..errors import Invalid, NotFound
+from ..runtime.events import EventBus
+from ..runtime.outbound import Outbound
+from ..store import Insert, Page, Store, TableSpec, Update
+from .agents import Agents
+from .cascade import delete_with_children
+from .deliveries import ExecutionDeliveries
+from .schedules import Schedule, build_schedule
+
+TABLES = [
+    TableSpec("background_jobs", indexes=("workspace_id", "agent_id")),
+    TableSpec("background_job_runs", indexes=("job_id", "workspace_id", "status")),
+]
+SCHEDULE_FIELDS = ("interval_minutes", "start_minute", "cron", "timezone")
+TARGET_FIELDS = ("url", "method", "headers", "body", "agent_id")
+STATS = ("total_runs", "successful_runs", "failed_runs", "skipped_runs")
+
+
+def schedule_of(job: dict[str, Any]) -> Schedule:
+    return build_schedule(job)
+
+
+def specs_of(job: dict[str, Any]) -> tuple[tuple[str, ...], str] | None:
+    """What the scheduler fires, or None for a disabled job."""
+    if not job.get("enabled"):
+        return None
+    schedule = schedule_of(job)
+    return schedule.specs, schedule.timezone
+
+
+class BackgroundJobs:
+    def __init__(self, store: Store, outbound: Outbound, agents: Agents, deliveries: ExecutionDeliveries,
+                 events: EventBus):
+        self.store = store
+        self.outbound = outbound
+        self.agents = agents
+        self.deliveries = deliveries
+        self.events = events
+        self._running: set[str] = set()  # job ids with a run in flight
+        self._manual: set[asyncio.Task] = set()  # manually triggered runs in flight
+
+    # -- jobs -------------------------------------------------------------------
+    def render(self, job: dict[str, Any]) -> dict[str, Any]:
+        next_run = None
+        if job.get("enabled"):
+            next_run = ids.to_iso(schedule_of(job).next_after(datetime.now(timezone.utc)))
+        return {**job, "next_run_at": next_run}
+
+    async def _check(self, workspace_id: str, job: dict[str, Any]) -> dict[str, Any]:
+        """Validate a whole job (after a create or a patch); returns it with defaults filled."""
+        schedule = build_schedule(job)
+        if job.get("cron") is not None:
+            job["timezone"] = schedule.timezone
+        else:
+            job["start_minute"] = job.get("start_minute") or 0
+            job["timezone"] = None
+        has_url, has_agent = job.get("url") is not None, job.get("agent_id") is not None
+        if has_url == has_agent:
+            raise Invalid("give exactly one target: url (with method, headers, body) or agent_id")
+        if has_agent:
+            if any(job.get(f) is not None for f in ("method", "headers", "body")):
+                raise Invalid("method, headers and body go with url; an agent_id job calls the agent's "
+                              "execution endpoint as configured")
+            agent = await self.agents.get_doc(workspace_id, job["agent_id"])
+            if not agent.get("execution_endpoint"):
+                raise Invalid(f"agent_id: agent {agent['id']} has no execution_endpoint to call")
+        else:
+            job["method"] = job.get("method") or "POST"
+            job["headers"] = job.get("headers") or {}
+        return job
+
+    async def get_doc(self, workspace_id: str, job_id: str) -> dict[str, Any]:
+        doc = await self.store.get("background_jobs", job_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"background job {job_id} not found")
+        return doc
+
+    async def get(self, workspace_id: str, job_id: str) -> dict[str, Any]:
+        return self.render(await self.get_doc(workspace_id, job_id))
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        job = await self._check(workspace_id, {**values})
+        doc = await self.store.insert("background_jobs", {
+            **job, "workspace_id": workspace_id, "last_run_at": None, **dict.fromkeys(STATS, 0)})
+        rendered = self.render(doc)
+        self.events.emit("job.created", workspace_id, doc)
+        return rendered
+
+    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
+        page = await self.store.query("background_jobs", {"workspace_id": workspace_id}, limit=limit,
+                                      after=after, order=order)
+        page.items = [self.render(d) for d in page.items]
+        return page
+
+    async def update(self, workspace_id: str, job_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        current = await self.get_doc(workspace_id, job_id)
+        merged = {**current, **changes}
+        # Switching schedule form or target form clears the other form's fields.
+        if changes.get("cron") is not None and "interval_minutes" not in changes:
+            merged["interval_minutes"] = merged["start_minute"] = None
+        if changes.get("interval_minutes") is not None and "cron" not in changes:
+            merged["cron"] = merged["timezone"] = None
+        if changes.get("agent_id") is not None and "url" not in changes:
+            merged.update(url=None, method=None, headers=None, body=None)
+        if changes.get("url") is not None and "agent_id" not in changes:
+            merged["agent_id"] = None
+        job = await self._check(workspace_id, merged)
+        doc = await self.store.update("background_jobs", job_id,
+                                      {k: job.get(k) for k in (*SCHEDULE_FIELDS, *TARGET_FIELDS, "name", "enabled")})
+        self.events.emit("job.updated", workspace_id, doc)
+        return self.render(doc)
+
+    async def delete(self, workspace_id: str, job_id: str) -> dict[str, Any]:
+        doc = await self.get(workspace_id, job_id)
+        await delete_with_children(self.store, "background_jobs", job_id,
+                                   [("background_job_runs", {"job_id": job_id})])
+        self.events.emit("job.deleted", workspace_id, doc)
+        return doc
+
+    async def all_jobs(self) -> list[dict[str, Any]]:
+        return await self.store.all("background_jobs")
+
+    # -- runs -------------------------------------------------------------------
+    async def trigger(self, workspace_id: str, job_id: str) -> dict[str, Any]:
+        """Start a run now; returns it as started (it finishes in the background)."""
+        job = await self.get_doc(workspace_id, job_id)
+        run, finish = await self.start_run(job, "manual", None)
+        if finish is not None:
+            task = asyncio.ensure_future(finish)
+            self._manual.add(task)
+            task.add_done_callback(self._manual.discard)
+        return run
+
+    async def run_scheduled(self, job: dict[str, Any], due: float) -> None:
+        current = await self.store.get("background_jobs", job["id"])
+        if current is None or not current.get("enabled"):
+            return
+        _, finish = await self.start_run(current, "schedule", due)
+        if finish is not None:
+            await finish
+
+    async def start_run(self, job: dict[str, Any], trigger: str, due: float | None):
+        """Record the run (or a skipped one if the job is still running); returns (run, completion)."""
+        now = ids.now_iso()
+        base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
+                "scheduled_for": ids.format_time(due) if due is not None else None}
+        if job["id"] in self._running:
+            run, _ = await self.store.batch([
+                Insert("background_job_runs", {**base, "status": "skipped", "finished_at": now, "duration_ms": 0,
+                                               "response_status": None,
+                                               "error_message": "the previous run was still going"}),
+                Update("background_jobs", job["id"], {"total_runs": job["total_runs"] + 1,
+                                                      "skipped_runs": job.get("skipped_runs", 0) + 1}),
+            ])
+            self.events.emit("job.run.finished", job["workspace_id"], run)
+            return run, None
+        self._running.add(job["id"])
+        try:
+            run = await self.store.insert("background_job_runs", {
+                **base, "status": "running", "finished_at": None, "duration_ms": None, "response_status": None,
+                "error_message": None})
+        except BaseException:
+            self._running.discard(job["id"])
+            raise
+        self.events.emit("job.run.started", job["workspace_id"], run)
+        return run, self._finish_run(job, run)
+
+    async def _finish_run(self, job: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            status_code, error = await self._call_target(job)
+        except Exception as exc:  # a bug, not the target's fault: still record it
+            status_code, error = None, f"the run failed inside the server: {type(exc).__name__}"
+        finally:
+            self._running.discard(job["id"])
+        ok = error is None
+        current = await self.store.get("background_jobs", job["id"])
+        ops: list = [Update("background_job_runs", run["id"], {
+            "status": "success" if ok else "failed", "finished_at": ids.now_iso(),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2), "response_status": status_code,
+            "error_message": error})]
+        if current is not None:
+            ops.append(Update("background_jobs", job["id"], {
+                "last_run_at": run["started_at"], "total_runs": current["total_runs"] + 1,
+                "successful_runs": current["successful_runs"] + ok, "failed_runs": current["failed_runs"] + (not ok)}))
+        try:
+            done = await self.store.batch(ops)
+        except NotFound:
+            return run  # the job was deleted while it ran
+        self.events.emit("job.run.finished", job["workspace_id"], done[0])
+        return done[0]
+
+    async def _call_target(self, job: dict[str, Any]) -> tuple[int | None, str | None]:
+        if job.get("agent_id"):
+            agent = await self.store.get("agents", job["agent_id"])
+            if agent is None or not agent.get("execution_endpoint"):
+                return None, "the agent is gone or has no execution_endpoint"
+            record = await self.deliveries.call_agent(agent, trigger="job")
+            return record["status_code"], record["error"]
+        workspace = await self.store.get("workspaces", job["workspace_id"])
+        method = job.get("method") or "POST"
+        outcome = await self.outbound.send(method, job["url"], headers=job.get("headers") or {},
+                                           body=None if method == "GET" else (job.get("body") or {}),
+                                           secret=workspace["execution_secret"] if workspace else None,
+                                           message_id=ids.new_id())
+        return outcome.status_code, outcome.error
+
+    async def runs(self, workspace_id: str, *, job_id: str | None, limit: int, after: str | None,
+                   order: str) -> Page:
+        where: dict[str, Any] = {"workspace_id": workspace_id}
+        if job_id:
+            where["job_id"] = job_id
+        return await self.store.query("background_job_runs", where, limit=limit, after=after, order=order)
+
+    async def get_run(self, workspace_id: str, run_id: str) -> dict[str, Any]:
+        doc = await self.store.get("background_job_runs", run_id)
+        if doc is None or doc["workspace_id"] != workspace_id:
+            raise NotFound(f"background job run {run_id} not found")
+        return doc
+
+    async def drain(self) -> None:
+        if self._manual:
+            await asyncio.gather(*list(self._manual), return_exceptions=True)
+
+    async def fail_interrupted_runs(self) -> int:
+        """Runs left ``running`` by a stopped server never finished: say so."""
+        stale = await self.store.all("background_job_runs", {"status": "running"})
+        for run in stale:
+            await self.store.update("background_job_runs", run["id"], {
+                "status": "failed", "finished_at": ids.now_iso(),
+                "error_message": "the server stopped before the run finished"})
+        return len(stale)
