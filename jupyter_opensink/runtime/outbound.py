@@ -29,6 +29,9 @@ DEFAULT_ALLOWED = ("0.0.0.0/0", "::/0")
 #: Link-local (cloud metadata lives there: 169.254.169.254) and the IPv6 metadata address.
 DEFAULT_BLOCKED = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 MAX_REPLY_BYTES = 64 * 1024
+#: httpcore scans every pooled connection for each request it assigns, so a big pool costs
+#: more than it saves under bursts (100 jobs firing at once): measured in benchmarks/cron.py.
+MAX_CONNECTIONS = 24
 USER_AGENT = "jupyter-opensink"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -97,7 +100,7 @@ class Outbound:
         if self._client is None:  # made lazily: it must belong to the running loop
             self._client = httpx.AsyncClient(
                 follow_redirects=False, timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
                 headers={"User-Agent": USER_AGENT})
         return self._client
 

@@ -134,24 +134,24 @@ class BackgroundJobs:
     async def trigger(self, workspace_id: str, job_id: str) -> dict[str, Any]:
         """Start a run now; returns it as started (it finishes in the background)."""
         job = await self.get_doc(workspace_id, job_id)
-        run, finish = await self.start_run(job, "manual", None)
+        run, finish = await self.start_run(job, "manual", None, time.time())
         if finish is not None:
             task = asyncio.ensure_future(finish)
             self._manual.add(task)
             task.add_done_callback(self._manual.discard)
         return run
 
-    async def run_scheduled(self, job: dict[str, Any], due: float) -> None:
+    async def run_scheduled(self, job: dict[str, Any], due: float, fired: float) -> None:
         current = await self.store.get("background_jobs", job["id"])
         if current is None or not current.get("enabled"):
             return
-        _, finish = await self.start_run(current, "schedule", due)
+        _, finish = await self.start_run(current, "schedule", due, fired)
         if finish is not None:
             await finish
 
-    async def start_run(self, job: dict[str, Any], trigger: str, due: float | None):
+    async def start_run(self, job: dict[str, Any], trigger: str, due: float | None, fired: float):
         """Record the run (or a skipped one if the job is still running); returns (run, completion)."""
-        now = ids.now_iso()
+        now = ids.format_time(fired)
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
                 "scheduled_for": ids.format_time(due) if due is not None else None}
         if job["id"] in self._running:

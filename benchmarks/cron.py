@@ -1,0 +1,113 @@
+"""Cron jitter: 100 jobs firing every second for 30 s against a local receiver.
+
+Starts a real Jupyter server with the extension and a receiver on a free
+loopback port in this process. Reports, per run, the start time recorded by
+the server minus the scheduled second, and the arrival at the receiver minus
+the scheduled second (p50/p99), plus missed and doubled runs.
+Usage: ``python benchmarks/cron.py [--jobs 100] [--seconds 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import tornado.httpserver  # noqa: E402
+import tornado.web  # noqa: E402
+from tornado.testing import bind_unused_port  # noqa: E402
+
+from jupyter_opensink import ids  # noqa: E402
+from tests.servers import start_server  # noqa: E402
+
+
+class Arrivals(tornado.web.RequestHandler):
+    def initialize(self, arrivals: list) -> None:
+        self.arrivals = arrivals
+
+    def post(self, job: str) -> None:
+        self.arrivals.append((job, time.time()))
+        self.finish("ok")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
+    arrivals: list[tuple[str, float]] = []
+    sock, port = bind_unused_port()
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/job/(.*)", Arrivals,
+                                                                      {"arrivals": arrivals})]))
+    server.add_sockets([sock])
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"token {token}"}, timeout=60) as client:
+        created = []
+        for i in range(jobs):
+            reply = await client.post("/background-jobs", json={
+                "name": f"tick {i}", "cron": "* * * * * *", "url": f"http://127.0.0.1:{port}/job/{i}"})
+            created.append(reply.json()["id"])
+        window_start = time.time()
+        await asyncio.sleep(seconds)
+        window_end = time.time()
+        for job_id in created:
+            await client.patch(f"/background-jobs/{job_id}", json={"enabled": False})
+        await asyncio.sleep(1.5)
+        runs = []
+        for job_id in created:
+            trail = None
+            while True:
+                params = {"job_id": job_id, "$limit": "500", **({"$trail": trail} if trail else {})}
+                page = (await client.get("/background-job-runs", params=params)).json()
+                runs += page["items"]
+                trail = page["trail"]
+                if not trail:
+                    break
+    server.stop()
+    started_lag = [(ids.parse_time(r["started_at"]) - ids.parse_time(r["scheduled_for"])).total_seconds() * 1000
+                   for r in runs if r["scheduled_for"]]
+    arrival_lag = [(at - round(at)) * 1000 for _, at in arrivals]
+    per_job = Counter((r["job_id"], r["scheduled_for"]) for r in runs)
+    doubled = sum(1 for n in per_job.values() if n > 1)
+    # Every whole second well inside the window should have one run per job.
+    expected = {ids.format_time(float(s)) for s in range(int(window_start) + 2, int(window_end) - 1)}
+    missed = sum(1 for job_id in created for second in expected if (job_id, second) not in per_job)
+    return {
+        "jobs": jobs, "seconds": seconds, "runs": len(runs), "arrivals": len(arrivals),
+        "statuses": dict(Counter(r["status"] for r in runs)),
+        "started_minus_scheduled_ms": {"p50": pct(started_lag, 0.5), "p99": pct(started_lag, 0.99),
+                                       "max": round(max(started_lag), 2)},
+        "received_minus_scheduled_ms": {"p50": pct(arrival_lag, 0.5), "p99": pct(arrival_lag, 0.99),
+                                        "max": round(max(arrival_lag), 2)},
+        "missed_runs": missed, "doubled_runs": doubled,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--fsync", default="always")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="opensink-cron-bench-"))
+    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
+    try:
+        result = asyncio.run(run(server.api, server.token, args.jobs, args.seconds))
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"benchmark": "cron", "fsync": args.fsync, **result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
