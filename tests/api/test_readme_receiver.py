@@ -1,0 +1,54 @@
+"""The README's callback receiver example, run for real against a callback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ..servers import free_port
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def receiver_code(secret: str, port: int) -> str:
+    text = README.read_text()
+    block = re.search(r"A receiver,\s+with the standard library only:\s+```python\n(.*?)```", text, re.S).group(1)
+    block = block.replace('SECRET = "whsec_..."', f"SECRET = {secret!r}")
+    return block.replace('("127.0.0.1", 8700)', f'("127.0.0.1", {port})')
+
+
+async def test_readme_receiver_verifies_real_callbacks(api):
+    workspaces = (await api("GET", "/v1/workspaces")).body["items"]
+    secret = [w for w in workspaces if w["is_default"]][0]["execution_secret"]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", receiver_code(secret, port)], stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(0.5)
+        statuses = []
+        for signing_secret in (secret, "whsec_" + "A" * 44):  # the real secret, then a wrong one
+            if signing_secret != secret:
+                proc.kill()
+                proc.wait()
+                proc = subprocess.Popen([sys.executable, "-c", receiver_code(signing_secret, port)],
+                                        stderr=subprocess.DEVNULL)
+                await asyncio.sleep(0.5)
+            agent = (await api("POST", "/v1/agents", {"name": "readme",
+                                                      "execution_endpoint": {"url": f"http://127.0.0.1:{port}/"}})).body
+            session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+            request = (await api("POST", "/v1/agent-session-input-requests", {
+                "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
+                "schema": {"type": "object"}})).body
+            await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve", {"response": {}})
+            for _ in range(100):
+                records = (await api("GET", "/v1/execution-deliveries", params={"session_id": session["id"]})).body
+                if records["items"]:
+                    break
+                await asyncio.sleep(0.05)
+            statuses.append(records["items"][0]["status_code"])
+        assert statuses == [204, 401]  # accepted when signed with its secret, refused otherwise
+    finally:
+        proc.kill()
+        proc.wait()
