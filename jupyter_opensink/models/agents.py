@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Text, Time, Url
+from .common import Model, Name, Text, Time, Url, patch_of
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
 HeaderValue = Annotated[str, StringConstraints(max_length=8192)]
@@ -23,11 +23,7 @@ class AgentCreate(Model):
     execution_endpoint: ExecutionEndpoint | None = None
 
 
-class AgentUpdate(Model):
-    name: Name = None  # type: ignore[assignment]
-    description: Text | None = None
-    execution_endpoint: ExecutionEndpoint | None = None
-    config_id: str = None  # type: ignore[assignment]
+AgentUpdate = patch_of(AgentCreate, "AgentUpdate", config_id=(str, None))
 
 
 class ConfigurationCreate(Model):
@@ -48,11 +44,7 @@ class SessionCreate(Model):
     error_message: Text | None = None
 
 
-class SessionUpdate(Model):
-    status: SessionStatus = None  # type: ignore[assignment]
-    state: dict[str, Any] = None  # type: ignore[assignment]
-    metadata: dict[str, Any] = None  # type: ignore[assignment]
-    error_message: Text | None = None
+SessionUpdate = patch_of(SessionCreate, "SessionUpdate", drop=("agent_id",))
 
 
 class InputRequestCreate(Model):

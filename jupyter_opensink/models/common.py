@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from ..ids import to_iso
 
@@ -23,6 +24,24 @@ class Model(BaseModel):
     def values(self) -> dict[str, Any]:
         """Every field, defaults included, times rendered as API strings."""
         return {k: _render(v) for k, v in self.model_dump(by_alias=True).items()}
+
+
+def patch_of(model: type[Model], name: str, *, drop: tuple[str, ...] = (), **extra: Any) -> type[Model]:
+    """The PATCH model of a create model: the same fields and rules, each one optional.
+
+    A field left out is not changed; a field sent must still be valid, so
+    ``null`` is accepted only where the create model accepts it (defaults are
+    never validated).
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in drop:
+            continue
+        optional = FieldInfo.merge_field_infos(info, default=None)
+        optional.default_factory = None
+        fields[field_name] = (info.annotation, optional)
+    fields.update(extra)
+    return create_model(name, __base__=Model, __doc__=f"PATCH body of {model.__name__}.", **fields)
 
 
 def _render(value: Any) -> Any:

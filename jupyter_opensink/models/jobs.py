@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import StringConstraints
 
 from .agents import HeaderName, HeaderValue
-from .common import Model, Name, Url
+from .common import Model, Name, Url, patch_of
 
 CronExpr = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -24,18 +24,7 @@ class JobCreate(Model):
     agent_id: str | None = None
 
 
-class JobUpdate(Model):
-    name: Name = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
-    interval_minutes: int | None = None
-    start_minute: int | None = None
-    cron: CronExpr | None = None
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    url: Url | None = None
-    method: Literal["POST", "GET", "PUT", "DELETE", "PATCH"] | None = None
-    headers: dict[HeaderName, HeaderValue] | None = None
-    body: dict[str, Any] | None = None
-    agent_id: str | None = None
+JobUpdate = patch_of(JobCreate, "JobUpdate")
 
 
 RunStatus = Literal["running", "success", "failed", "skipped"]

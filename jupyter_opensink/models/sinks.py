@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Text, Time, Url
+from .common import Model, Name, Text, Time, Url, patch_of
 
 Color = Literal["neutral", "blue", "green", "yellow", "orange", "red", "purple", "pink"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -18,13 +18,7 @@ class SinkCreate(Model):
     public_slug: Slug | None = None
 
 
-class SinkUpdate(Model):
-    # PATCH: every field may be left out; only description and public_slug may be null.
-    name: Name = None  # type: ignore[assignment]
-    description: Text | None = None
-    color: Color = None  # type: ignore[assignment]
-    is_public: bool = None  # type: ignore[assignment]
-    public_slug: Slug | None = None
+SinkUpdate = patch_of(SinkCreate, "SinkUpdate")
 
 
 class Link(Model):
@@ -49,15 +43,8 @@ class ItemCreate(ItemFields):
     sink_id: str
 
 
-class ItemUpdate(Model):
-    sink_id: str = None  # type: ignore[assignment]  # accepted only when unchanged
-    title: Name = None  # type: ignore[assignment]
-    body: Text | None = None
-    type: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    url: Url | None = None
-    fields: dict[str, Any] = None  # type: ignore[assignment]
-    resources: list[Link] = Field(default=None, max_length=100)  # type: ignore[assignment]
-    occurred_at: Time = None  # type: ignore[assignment]
+# sink_id is accepted only when unchanged (the service says so otherwise).
+ItemUpdate = patch_of(ItemFields, "ItemUpdate", sink_id=(str, None))
 
 
 MAX_MANY = 1000

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .scoping import get_owned, scoped
 from .. import ids
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..runtime.events import EventBus
 from ..store import Insert, Page, Store, TableSpec, Update
 from .cascade import delete_with_children
@@ -35,10 +36,7 @@ class Agents:
         return {**doc, "status": newest.items[0]["status"] if newest.items else None}
 
     async def get_doc(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
-        doc = await self.store.get("agents", agent_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"agent {agent_id} not found")
-        return doc
+        return await get_owned(self.store, "agents", agent_id, workspace_id, "agent")
 
     async def get(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
         return await self.render(await self.get_doc(workspace_id, agent_id))
@@ -90,10 +88,8 @@ class Configurations:
         self.events = events
 
     async def get(self, workspace_id: str, config_id: str) -> dict[str, Any]:
-        doc = await self.store.get("agent_configurations", config_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"agent configuration {config_id} not found")
-        return render_configuration(doc)
+        return render_configuration(await get_owned(self.store, "agent_configurations", config_id, workspace_id,
+                                                    "agent configuration"))
 
     async def _history(self, agent_id: str) -> list[dict[str, Any]]:
         return await self.store.all("agent_configurations", {"agent_id": agent_id})
@@ -136,11 +132,7 @@ class Configurations:
 
     async def list(self, workspace_id: str, *, agent_id: str | None, variant: str | None, limit: int,
                    after: str | None, order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        if agent_id:
-            where["agent_id"] = agent_id
-        if variant:
-            where["variant"] = variant
+        where = scoped(workspace_id, {"agent_id": agent_id, "variant": variant})
         page = await self.store.query("agent_configurations", where, limit=limit, after=after, order=order)
         page.items = [render_configuration(d) for d in page.items]
         return page

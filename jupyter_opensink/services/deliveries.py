@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .scoping import get_owned, scoped
 from .. import ids
-from ..errors import NotFound
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
 from ..store import Page, Store, TableSpec
@@ -75,16 +75,8 @@ class ExecutionDeliveries:
 
     async def list(self, workspace_id: str, *, session_id: str | None, agent_id: str | None, limit: int,
                    after: str | None, order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        if session_id:
-            where["session_id"] = session_id
-        if agent_id:
-            where["agent_id"] = agent_id
-        page = await self.store.query("execution_deliveries", where, limit=limit, after=after, order=order)
-        return page
+        where = scoped(workspace_id, {"session_id": session_id, "agent_id": agent_id})
+        return await self.store.query("execution_deliveries", where, limit=limit, after=after, order=order)
 
     async def get(self, workspace_id: str, delivery_id: str) -> dict[str, Any]:
-        doc = await self.store.get("execution_deliveries", delivery_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"execution delivery {delivery_id} not found")
-        return doc
+        return await get_owned(self.store, "execution_deliveries", delivery_id, workspace_id, "execution delivery")

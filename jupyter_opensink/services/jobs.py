@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Invalid, NotFound
 from ..runtime.events import EventBus
@@ -80,10 +81,7 @@ class BackgroundJobs:
         return job
 
     async def get_doc(self, workspace_id: str, job_id: str) -> dict[str, Any]:
-        doc = await self.store.get("background_jobs", job_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"background job {job_id} not found")
-        return doc
+        return await get_owned(self.store, "background_jobs", job_id, workspace_id, "background job")
 
     async def get(self, workspace_id: str, job_id: str) -> dict[str, Any]:
         return self.render(await self.get_doc(workspace_id, job_id))
@@ -217,16 +215,10 @@ class BackgroundJobs:
 
     async def runs(self, workspace_id: str, *, job_id: str | None, limit: int, after: str | None,
                    order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        if job_id:
-            where["job_id"] = job_id
-        return await self.store.query("background_job_runs", where, limit=limit, after=after, order=order)
+        return await self.store.query("background_job_runs", scoped(workspace_id, {"job_id": job_id}), limit=limit, after=after, order=order)
 
     async def get_run(self, workspace_id: str, run_id: str) -> dict[str, Any]:
-        doc = await self.store.get("background_job_runs", run_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"background job run {run_id} not found")
-        return doc
+        return await get_owned(self.store, "background_job_runs", run_id, workspace_id, "background job run")
 
     async def drain(self) -> None:
         if self._manual:

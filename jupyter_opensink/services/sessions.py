@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound
 from ..models.agents import SYSTEM_ACTIVITY_TYPES
@@ -48,10 +49,7 @@ class Sessions:
         self.events = events
 
     async def get(self, workspace_id: str, session_id: str) -> dict[str, Any]:
-        doc = await self.store.get("agent_sessions", session_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"agent session {session_id} not found")
-        return doc
+        return await get_owned(self.store, "agent_sessions", session_id, workspace_id, "agent session")
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
         await self.agents.get_doc(workspace_id, values["agent_id"])
@@ -72,11 +70,7 @@ class Sessions:
 
     async def list(self, workspace_id: str, *, agent_id: str | None, status: str | None, limit: int,
                    after: str | None, order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        if agent_id:
-            where["agent_id"] = agent_id
-        if status:
-            where["status"] = status
+        where = scoped(workspace_id, {"agent_id": agent_id, "status": status})
         return await self.store.query("agent_sessions", where, limit=limit, after=after, order=order)
 
     async def update(self, workspace_id: str, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -110,10 +104,7 @@ class Activities:
         self.events = events
 
     async def get(self, workspace_id: str, activity_id: str) -> dict[str, Any]:
-        doc = await self.store.get("activities", activity_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"activity {activity_id} not found")
-        return doc
+        return await get_owned(self.store, "activities", activity_id, workspace_id, "activity")
 
     async def create(self, principal: Principal, values: dict[str, Any]) -> dict[str, Any]:
         """Agents and users log their own activities; the four system types are the server's."""
@@ -132,9 +123,7 @@ class Activities:
 
     async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
                    order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        where.update({k: v for k, v in filters.items() if v})
-        return await self.store.query("activities", where, limit=limit, after=after, order=order)
+        return await self.store.query("activities", scoped(workspace_id, filters), limit=limit, after=after, order=order)
 
 
 class InputRequests:
@@ -144,10 +133,7 @@ class InputRequests:
         self.events = events
 
     async def get(self, workspace_id: str, request_id: str) -> dict[str, Any]:
-        doc = await self.store.get("input_requests", request_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"input request {request_id} not found")
-        return doc
+        return await get_owned(self.store, "input_requests", request_id, workspace_id, "input request")
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
         """A pending request; the session waits for input and the timeline says so."""
@@ -171,9 +157,7 @@ class InputRequests:
 
     async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
                    order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        where.update({k: v for k, v in filters.items() if v})
-        return await self.store.query("input_requests", where, limit=limit, after=after, order=order)
+        return await self.store.query("input_requests", scoped(workspace_id, filters), limit=limit, after=after, order=order)
 
     def _not_pending(self, request: dict[str, Any]) -> Conflict:
         return Conflict(f"input request {request['id']} is already {request['status']}")

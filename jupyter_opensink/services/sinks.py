@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..models.common import validation_messages
@@ -46,10 +47,7 @@ class Sinks:
             raise Conflict(f"public_slug {slug!r} is already taken")
 
     async def get(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
-        doc = await self.store.get("sinks", sink_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"sink {sink_id} not found")
-        return doc
+        return await get_owned(self.store, "sinks", sink_id, workspace_id, "sink")
 
     async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
         return await self.store.query("sinks", {"workspace_id": workspace_id}, limit=limit, after=after, order=order)
@@ -162,19 +160,12 @@ class SinkItems:
         return {"created": created, "failed": [], "invalid": []}
 
     async def get(self, workspace_id: str, item_id: str) -> dict[str, Any]:
-        doc = await self.store.get("sink_items", item_id)
-        if doc is None or doc["workspace_id"] != workspace_id:
-            raise NotFound(f"sink item {item_id} not found")
-        return doc
+        return await get_owned(self.store, "sink_items", item_id, workspace_id, "sink item")
 
     async def list(self, workspace_id: str, *, sink_id: str | None, type: str | None, q: str | None,
                    occurred_after: str | None, occurred_before: str | None,
                    limit: int, after: str | None, order: str) -> Page:
-        where: dict[str, Any] = {"workspace_id": workspace_id}
-        if sink_id:
-            where["sink_id"] = sink_id
-        if type:
-            where["type"] = type
+        where = scoped(workspace_id, {"sink_id": sink_id, "type": type})
         return await self.store.query("sink_items", where, limit=limit, after=after, order=order,
                                       match=occurred_filter(occurred_after, occurred_before), search=q or None)
 

@@ -15,7 +15,7 @@ import random
 import signal
 import sys
 
-from jupyter_opensink.store import Delete, Insert, TinyStore, Update
+from jupyter_opensink.store import Insert, TinyStore
 
 from .specs import SPECS
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
 from jupyter_opensink.errors import Conflict, NotFound
-from jupyter_opensink.store import Delete, Insert, TinyStore, Update
+from jupyter_opensink.store import Insert, TinyStore, Update
 
 from .specs import SPECS
 

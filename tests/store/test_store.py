@@ -312,7 +312,7 @@ async def test_compaction_while_writing_keeps_everything(open_store):
 
 async def test_automatic_compaction_bounds_the_journal(open_store, tmp_path):
     store = await open_store(compact_min_bytes=50_000, compact_ratio=0.0)
-    for i in range(600):
+    for _ in range(600):
         await store.insert("items", {"sink_id": "s", "title": "x" * 200})
     await store._wait_compaction()
     assert (tmp_path / "db" / "opensink.json").exists()
