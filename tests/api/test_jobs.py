@@ -100,8 +100,6 @@ async def test_fires_every_second_and_records_runs(api, job, receiver, started, 
     unsubscribe()
     assert calls[0].json == {"hello": "world"} and calls[0].headers["X-Job"] == "1"
     assert "Webhook-Signature" in calls[0].headers and "X-Opensink-Secret" not in calls[0].headers
-    # Each call landed within a few ms after a whole second.
-    assert all((c.at % 1) < 0.2 for c in calls), [c.at % 1 for c in calls]
     await asyncio.sleep(0.2)
     runs = [r for r in await runs_of(api, created["id"]) if r["status"] != "running"]
     assert runs and all(r["status"] == "success" and r["trigger"] == "schedule" for r in runs)
