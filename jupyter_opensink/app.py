@@ -15,6 +15,7 @@ from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
 from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
+from .runtime.streams import EventStreams
 from .runtime.expiry import ExpiryScheduler
 from .services import TABLES, Services
 from .services.jobs import specs_of
@@ -52,6 +53,13 @@ class OpenSinkApp(ExtensionApp):
         help="Networks (CIDR) they may never resolve to, checked at send time. Default: link-local "
              "(cloud metadata, 169.254.0.0/16 and fe80::/10) and fd00:ec2::254.",
     )
+    event_replay_size = Int(
+        10_000, config=True, help="Events kept for streams resuming with Last-Event-ID (older ids get a reset).",
+    )
+    event_queue_size = Int(
+        1_000, config=True, help="Events one stream may fall behind before it is dropped with a reset.",
+    )
+    event_keepalive_seconds = Float(15.0, config=True, help="Seconds between keep-alive comments on idle streams.")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -65,7 +73,7 @@ class OpenSinkApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self.store = TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync,
                                     compact_min_bytes=self.compact_min_bytes)
-        self.events = EventBus()
+        self.events = EventBus(replay_size=self.event_replay_size)
         self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
                                  blocked=self.callback_blocked_networks)
         self.services = Services(self.store, self.events, self.outbound)
@@ -74,7 +82,10 @@ class OpenSinkApp(ExtensionApp):
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
-        self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size)
+        self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
+                                    keepalive=self.event_keepalive_seconds)
+        self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
+                                      streams=self.streams)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)
@@ -82,13 +93,26 @@ class OpenSinkApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(build_handlers(self.api_context))
 
+    def kernel_url(self) -> str:
+        """The OpenSink root as kernels on this machine reach it."""
+        server = self.serverapp
+        ip = server.ip
+        host = "127.0.0.1" if ip in ("", "0.0.0.0", "*", "localhost") else "[::1]" if ip == "::" else ip
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        scheme = "https" if server.certfile else "http"
+        return f"{scheme}://{host}:{server.port}{server.base_url}opensink"
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.services.start()
+        # Kernels launched from now on inherit these: Client() needs no arguments there.
+        os.environ["OPENSINK_URL"] = self.kernel_url()
+        os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key()
         await self.expiry.start()
         await self.services.jobs.fail_interrupted_runs()
         self.scheduler.start(await self.services.jobs.all_jobs())
 
     async def stop_extension(self) -> None:
+        self.streams.close_all()  # live event streams end
         await self.scheduler.stop()  # nothing fires after this
         await self.expiry.stop()
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)

@@ -7,6 +7,7 @@ endpoint and renders the result or the error as JSON.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..errors import NotFound, Unauthorized
+from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import Principal
 from ..services.secrets import KEY_PREFIX
@@ -39,6 +42,30 @@ class ApiContext:
 
     services: Services
     max_body_size: int
+    streams: EventStreams | None = None
+
+
+class SseResponse:
+    """Writes Server-Sent Events to one client; a client that stops reading is cut off."""
+
+    WRITE_TIMEOUT = 30.0
+
+    def __init__(self, handler: OpenSinkHandler):
+        self._handler = handler
+        handler.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        handler.set_header("Cache-Control", "no-cache")
+        handler.set_header("X-Accel-Buffering", "no")
+
+    async def _write(self, text: bytes) -> None:
+        self._handler.write(text)
+        await asyncio.wait_for(self._handler.flush(), self.WRITE_TIMEOUT)
+
+    async def event(self, event_id: str | None, type: str, data: Any) -> None:
+        head = f"id: {event_id}\n" if event_id else ""
+        await self._write(f"{head}event: {type}\ndata: ".encode() + orjson.dumps(data) + b"\n\n")
+
+    async def comment(self, text: str) -> None:
+        await self._write(f": {text}\n\n".encode())
 
 
 class Call:
@@ -50,6 +77,7 @@ class Call:
         self.params = params
         self.principal: Principal = getattr(handler, "principal", None)  # type: ignore[assignment]
         self.services = handler.context.services
+        self.services_streams = handler.context.streams
 
     @property
     def workspace_id(self) -> str:
@@ -66,6 +94,9 @@ class Call:
 
     def header(self, name: str) -> str | None:
         return self._handler.request.headers.get(name)
+
+    def sse(self) -> SseResponse:
+        return SseResponse(self._handler)
 
 
 def api_key_from(authorization: str | None) -> str | None:
@@ -181,6 +212,14 @@ class OpenSinkHandler(APIHandler):
             self.principal.require_user(f"call {route.method} /v1{route.path}")
         elif route.scope not in (ANY, PUBLIC):
             self.principal.require(route.scope)
+        if route.stream:
+            try:
+                await route.endpoint(Call(self, route, params))
+            except (StreamClosedError, asyncio.TimeoutError):
+                pass  # the client went away or stopped reading
+            if not self._finished:
+                self.finish()
+            return
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
         self._set_server_timing()

@@ -39,6 +39,7 @@ class Route:
     tag: str = ""
     base: str = PREFIX  # what ``path`` is below
     sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path
+    stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
 
     @property
     def pattern(self) -> str:

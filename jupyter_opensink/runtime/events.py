@@ -1,15 +1,21 @@
 """The in-process event bus: every state change is announced here.
 
-Subscribers (the live event stream, the callback dispatcher, ...) are plain
-callables run synchronously on the event loop; they must not block. A
-subscriber that raises is logged and kept, so one bad consumer cannot stop
-the others or the write that emitted the event.
+Subscribers (the live event stream, the callback dispatcher, the scheduler,
+...) are plain callables run synchronously on the event loop; they must not
+block. A subscriber that raises is logged and kept, so one bad consumer
+cannot stop the others or the write that emitted the event.
+
+The bus keeps the last events in a bounded replay buffer so a stream can
+resume after a disconnect. Event ids are ``<boot>:<seq>``: a new boot token
+per server run, so an id from before a restart is recognised as unknown.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,15 +32,22 @@ class Event:
     workspace_id: str
     data: dict[str, Any]
     at: str
+    boot: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.boot}:{self.seq}"
 
 
 Subscriber = Callable[[Event], None]
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, replay_size: int = 10_000) -> None:
         self._subscribers: list[Subscriber] = []
         self._seq = itertools.count(1)
+        self.boot = secrets.token_hex(4)
+        self._replay: deque[Event] = deque(maxlen=replay_size)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns the function that removes it."""
@@ -42,10 +55,28 @@ class EventBus:
         return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers else None
 
     def emit(self, type: str, workspace_id: str, data: dict[str, Any]) -> Event:
-        event = Event(next(self._seq), type, workspace_id, data, ids.now_iso())
+        event = Event(next(self._seq), type, workspace_id, data, ids.now_iso(), self.boot)
+        self._replay.append(event)
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)
             except Exception:
                 log.exception("event subscriber failed on %s", type)
         return event
+
+    @property
+    def last_id(self) -> str | None:
+        return self._replay[-1].id if self._replay else None
+
+    def since(self, event_id: str) -> list[Event] | None:
+        """The events after ``event_id``, or None when they are no longer all known (a reset)."""
+        boot, _, seq_text = event_id.partition(":")
+        if boot != self.boot or not seq_text.isdigit():
+            return None
+        seq = int(seq_text)
+        if not self._replay:
+            return [] if seq == 0 else None
+        oldest = self._replay[0].seq
+        if seq < oldest - 1 or seq > self._replay[-1].seq:
+            return None
+        return [e for e in self._replay if e.seq > seq]

@@ -17,7 +17,7 @@ from .workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
-TABLES = [TableSpec("api_keys", indexes=("workspace_id",), unique=("key_hash",))]
+TABLES = [TableSpec("api_keys", indexes=("workspace_id", "managed"), unique=("key_hash",))]
 PREFIX_SHOWN = len(KEY_PREFIX) + 8
 LAST_USED_GRANULARITY_S = 60.0  # last_used_at is refreshed at most once a minute per key
 
@@ -51,6 +51,20 @@ class ApiKeys:
             "key_hash": hash_secret(secret), "scopes": scopes, "expires_at": expires_at, "last_used_at": None,
         })
         return {**render(doc), "key": secret}
+
+    async def mint_kernel_key(self) -> str:
+        """A fresh all-scopes key of the default workspace for the kernels this server starts.
+
+        Minted at every server start (the previous one is revoked): kernels
+        get it through ``OPENSINK_API_KEY``, which works whether the server
+        uses a token, a password or no authentication at all.
+        """
+        for old in await self.store.all("api_keys", {"managed": "kernel"}):
+            await self.store.delete("api_keys", old["id"])
+        created = await self.create(name="Jupyter kernels (managed: replaced at each server start)",
+                                    scopes=["all:all"], workspace_id=None, expires_at=None)
+        await self.store.update("api_keys", created["id"], {"managed": "kernel"})
+        return created["key"]
 
     async def list(self, *, workspace_id: str | None, limit: int, after: str | None, order: str):
         where = {"workspace_id": workspace_id} if workspace_id else {}

@@ -1,0 +1,78 @@
+"""GET /v1/events: the caller's events as Server-Sent Events, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..runtime.events import Event
+from ..runtime.streams import CLOSE, RESET
+from ..services.access import Principal, grants
+from .handler import Call
+from .routing import ANY, Route
+
+#: Which scope lets a key see an event, by the event type's first word.
+EVENT_RESOURCES = {
+    "item": "sink_items", "sink": "sinks", "agent": "agents", "configuration": "agent_configurations",
+    "session": "agent_sessions", "input_request": "agent_session_input_requests",
+    "activity": "agent_session_activities", "job": "background_jobs", "execution": "agents",
+}
+
+
+def may_read(principal: Principal, event: Event) -> bool:
+    if principal.is_user:
+        return True
+    resource = EVENT_RESOURCES.get(event.type.split(".", 1)[0])
+    return resource is not None and grants(list(principal.scopes), resource, "read")
+
+
+async def stream_events(call: Call) -> None:
+    principal = call.principal
+    everywhere = call.arg("workspaces") == "all"
+    if everywhere:
+        principal.require_user("stream every workspace's events")
+    types = {t.strip() for t in (call.arg("types") or "").split(",") if t.strip()} or None
+
+    def accepts(event: Event) -> bool:
+        return ((everywhere or event.workspace_id == principal.workspace_id)
+                and (types is None or event.type in types) and may_read(principal, event))
+
+    streams = call.services_streams
+    sub = streams.open(accepts)  # opened before the replay, so nothing falls between the two
+    out = call.sse()
+    last_sent = 0
+    try:
+        resume = call.header("Last-Event-ID") or call.arg("last_event_id")
+        if resume:
+            missed = streams.events.since(resume)
+            if missed is None:
+                await out.event(streams.events.last_id, "reset", {"reason": "events since that id are no longer "
+                                                                  "known: list what you show again"})
+            else:
+                for event in missed:
+                    if accepts(event):
+                        await out.event(event.id, event.type, event.data)
+                    last_sent = event.seq
+        await out.comment("connected")
+        while not streams.closing:
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), streams.keepalive)
+            except asyncio.TimeoutError:
+                await out.comment("keep-alive")
+                continue
+            if item is CLOSE:
+                break
+            if item is RESET:
+                await out.event(streams.events.last_id, "reset",
+                                {"reason": "this stream fell too far behind: list what you show again"})
+                break
+            if item.seq > last_sent:
+                await out.event(item.id, item.type, item.data)
+    finally:
+        streams.close(sub)
+
+
+ROUTES = [
+    Route("GET", "/events", stream_events, ANY,
+          "Live events of the caller's workspace as Server-Sent Events (types=a,b; workspaces=all for the "
+          "Jupyter user); resume with Last-Event-ID.", tag="events", stream=True),
+]

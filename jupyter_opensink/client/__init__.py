@@ -1,0 +1,310 @@
+"""The Python client: ``Client`` (sync) and ``AsyncClient`` over httpx.
+
+With no arguments it connects to the server that launched the kernel
+(``OPENSINK_URL``, ``OPENSINK_API_KEY``, set by the extension); elsewhere
+give ``url`` (the OpenSink root, e.g. ``http://127.0.0.1:8888/opensink``)
+and ``api_key``, or set the same variables. It only speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
+                     OpenSinkError, PayloadTooLarge, ServerError, Unauthorized, error_for)
+from .resources import NAMESPACES
+from .sse import Event, SseParser
+
+__all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
+           "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "ServerError", "Unauthorized"]
+
+RESOLUTION_EVENTS = "input_request.resolved,input_request.expired"
+
+
+def _settings(url: str | None, api_key: str | None) -> tuple[str, str]:
+    url = url or os.environ.get("OPENSINK_URL")
+    api_key = api_key or os.environ.get("OPENSINK_API_KEY")
+    if not url or not api_key:
+        raise ValueError("give url and api_key, or set OPENSINK_URL and OPENSINK_API_KEY "
+                         "(a kernel started by a Jupyter server with jupyter_opensink has both)")
+    return url.rstrip("/") + "/api/v1", api_key
+
+
+def _result(response: httpx.Response) -> Any:
+    body = response.json() if response.content else None
+    if response.status_code >= 400:
+        raise error_for(response.status_code, body)
+    return body
+
+
+def _stream_request(types: str | list[str] | None, last_event_id: str | None,
+                    read_timeout: float | None) -> dict[str, Any]:
+    names = types if isinstance(types, str) or types is None else ",".join(types)
+    return {"params": {"types": names} if names else {},
+            "headers": {"Last-Event-ID": last_event_id} if last_event_id else {},
+            "timeout": httpx.Timeout(30.0, read=read_timeout)}
+
+
+DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)
+
+
+class EventStream:
+    """A subscription to ``/events`` (sync). Iterate it; ``close()`` it (or use ``with``)."""
+
+    def __init__(self, http: httpx.Client, types: Any, last_event_id: str | None, read_timeout: float | None):
+        self._http, self._types, self._read_timeout = http, types, read_timeout
+        self.last_event_id = last_event_id
+        self._context: Any = None
+        self._open()
+
+    def _open(self) -> None:
+        self._context = self._http.stream("GET", "/events", **_stream_request(self._types, self.last_event_id,
+                                                                               self._read_timeout))
+        response = self._context.__enter__()
+        if response.status_code >= 400:
+            response.read()
+            self.close()
+            _result(response)
+        self._lines = response.iter_lines()
+        self._parser = SseParser()
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        while True:
+            try:
+                line = next(self._lines)
+            except (StopIteration, *DROPPED):
+                self.close()
+                time.sleep(0.2)
+                self._open()  # dropped or ended: reconnect and resume from the last id
+                continue
+            event = self._parser.feed(line)
+            if event is not None:
+                self.last_event_id = event.id or self.last_event_id
+                return event
+
+    def close(self) -> None:
+        if self._context is not None:
+            context, self._context = self._context, None
+            context.__exit__(None, None, None)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class AsyncEventStream:
+    """A subscription to ``/events`` (async). ``await open()``, then ``async for``; ``await aclose()``."""
+
+    def __init__(self, http: httpx.AsyncClient, types: Any, last_event_id: str | None,
+                 read_timeout: float | None):
+        self._http, self._types, self._read_timeout = http, types, read_timeout
+        self.last_event_id = last_event_id
+        self._context: Any = None
+
+    async def open(self) -> AsyncEventStream:
+        if self._context is None:
+            self._context = self._http.stream("GET", "/events", **_stream_request(
+                self._types, self.last_event_id, self._read_timeout))
+            response = await self._context.__aenter__()
+            if response.status_code >= 400:
+                await response.aread()
+                await self.aclose()
+                _result(response)
+            self._lines = response.aiter_lines()
+            self._parser = SseParser()
+        return self
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        await self.open()
+        while True:
+            try:
+                line = await self._lines.__anext__()
+            except (StopAsyncIteration, *DROPPED):
+                await self.aclose()
+                await asyncio.sleep(0.2)
+                await self.open()
+                continue
+            event = self._parser.feed(line)
+            if event is not None:
+                self.last_event_id = event.id or self.last_event_id
+                return event
+
+    async def aclose(self) -> None:
+        if self._context is not None:
+            context, self._context = self._context, None
+            await context.__aexit__(None, None, None)
+
+
+class _Namespaces:
+    def _attach(self) -> None:
+        for name, (cls, path) in NAMESPACES.items():
+            setattr(self, name, cls(self, path))
+
+
+def _concerns(event: Event, request_id: str) -> bool:
+    return event.type == "reset" or (isinstance(event.data, dict) and event.data.get("id") == request_id)
+
+
+def _finished(request: dict[str, Any]) -> dict[str, Any] | None:
+    if request["status"] == "resolved":
+        return request
+    if request["status"] == "expired":
+        raise InputRequestExpired(409, f"input request {request['id']} expired without an answer", request)
+    return None
+
+
+class Client(_Namespaces):
+    """Blocking client; one attribute per resource (``sinks``, ``sink_items``, ...)."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
+                 headers: dict[str, str] | None = None):
+        self.base_url, api_key = _settings(url, api_key)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout,
+                                  headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
+        self._attach()
+
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        return _result(self._http.request(method, path, json=json, params=params))
+
+    def _iterate(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        params = dict(params)
+        while True:
+            page = self._request("GET", path, params=params)
+            yield from page["items"]
+            if not page["trail"]:
+                return
+            params["$trail"] = page["trail"]
+
+    def events(self, types: str | list[str] | None = None, *, last_event_id: str | None = None,
+               read_timeout: float | None = None) -> EventStream:
+        """The live event stream, subscribed as this returns; iterate it for ``Event`` objects.
+
+        It reconnects after a drop and resumes from the last id seen. A
+        ``reset`` event means events were missed: re-list what you show.
+        """
+        return EventStream(self._http, types, last_event_id, read_timeout)
+
+    def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the input request is resolved and return it (no polling: the event stream wakes us).
+
+        Raises ``InputRequestExpired`` if it expires, ``TimeoutError`` after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
+            try:
+                with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
+                                       timeout=httpx.Timeout(30.0, read=remaining)) as resp:
+                    if resp.status_code >= 400:
+                        resp.read()
+                        _result(resp)
+                    # The stream is open (the server subscribes before replying): now look.
+                    done = _finished(self.input_requests.get(request_id))
+                    if done:
+                        return done
+                    parser = SseParser()
+                    for line in resp.iter_lines():
+                        event = parser.feed(line)
+                        if event is not None and _concerns(event, request_id):
+                            done = _finished(self.input_requests.get(request_id))
+                            if done:
+                                return done
+                        if deadline is not None and time.monotonic() > deadline:
+                            break
+            except httpx.ReadTimeout:
+                pass
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                continue  # dropped: reopen and look again
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"input request {request_id} was not answered within {timeout} s")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class AsyncClient(_Namespaces):
+    """The same API with coroutines and async iterators."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
+                 headers: dict[str, str] | None = None):
+        self.base_url, api_key = _settings(url, api_key)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                       headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
+        self._attach()
+
+    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        return _result(await self._http.request(method, path, json=json, params=params))
+
+    async def _iterate(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        params = dict(params)
+        while True:
+            page = await self._request("GET", path, params=params)
+            for item in page["items"]:
+                yield item
+            if not page["trail"]:
+                return
+            params["$trail"] = page["trail"]
+
+    def events(self, types: str | list[str] | None = None, *, last_event_id: str | None = None,
+               read_timeout: float | None = None) -> AsyncEventStream:
+        """The live event stream (``await stream.open()`` to subscribe before iterating, else the first
+        ``async for`` does)."""
+        return AsyncEventStream(self._http, types, last_event_id, read_timeout)
+
+    async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the input request is resolved and return it (no polling: the event stream wakes us)."""
+
+        async def wait() -> dict[str, Any]:
+            while True:
+                try:
+                    async with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
+                                                 timeout=httpx.Timeout(30.0, read=None)) as resp:
+                        if resp.status_code >= 400:
+                            await resp.aread()
+                            _result(resp)
+                        done = _finished(await self.input_requests.get(request_id))
+                        if done:
+                            return done
+                        parser = SseParser()
+                        async for line in resp.aiter_lines():
+                            event = parser.feed(line)
+                            if event is not None and _concerns(event, request_id):
+                                done = _finished(await self.input_requests.get(request_id))
+                                if done:
+                                    return done
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    continue
+
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"input request {request_id} was not answered within {timeout} s") from None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()

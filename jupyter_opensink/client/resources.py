@@ -1,0 +1,94 @@
+"""Resource namespaces shared by the sync and the async client.
+
+Each method builds one request and hands it to the client's ``_request``;
+the sync client returns the result, the async one a coroutine, so the
+namespaces are written once for both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[{"limit": "$limit", "trail": "$trail", "order": "$order"}.get(key, key)] = value
+    return out
+
+
+class Resource:
+    """``create``, ``get``, ``update``, ``delete``, ``list`` (one page) and ``iter`` (every page)."""
+
+    def __init__(self, client: Any, path: str):
+        self._client = client
+        self.path = path
+
+    def create(self, **fields: Any) -> Any:
+        return self._client._request("POST", self.path, json=fields)
+
+    def get(self, id: str) -> Any:
+        return self._client._request("GET", f"{self.path}/{id}")
+
+    def update(self, id: str, **fields: Any) -> Any:
+        return self._client._request("PATCH", f"{self.path}/{id}", json=fields)
+
+    def delete(self, id: str) -> Any:
+        return self._client._request("DELETE", f"{self.path}/{id}")
+
+    def list(self, **filters: Any) -> Any:
+        """One page: ``{"items": [...], "trail": ...}``; ``limit``, ``trail``, ``order`` page it."""
+        return self._client._request("GET", self.path, params=_clean(filters))
+
+    def iter(self, **filters: Any) -> Any:
+        """Every matching object, fetching pages lazily."""
+        return self._client._iterate(self.path, _clean(filters))
+
+
+class SinkItems(Resource):
+    def many(self, items: list[dict[str, Any]]) -> Any:
+        """Create up to 1000 items at once: all, or none if any is invalid."""
+        return self._client._request("POST", f"{self.path}/many", json={"items": items})
+
+
+class AgentConfigurations(Resource):
+    def variants(self, agent_id: str) -> Any:
+        return self._client._request("GET", f"{self.path}/variants", params={"agent_id": agent_id})
+
+    def active(self, agent_id: str) -> Any:
+        return self._client._request("GET", f"{self.path}/agent/{agent_id}")
+
+
+class InputRequests(Resource):
+    def resolve(self, id: str, response: dict[str, Any]) -> Any:
+        return self._client._request("POST", f"{self.path}/{id}/resolve", json={"response": response})
+
+
+class BackgroundJobs(Resource):
+    def trigger(self, id: str) -> Any:
+        return self._client._request("POST", f"{self.path}/{id}/trigger")
+
+    def runs(self, job_id: str | None = None, **filters: Any) -> Any:
+        return self._client._request("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
+
+
+class Workspaces(Resource):
+    def rotate_secret(self, id: str) -> Any:
+        return self._client._request("POST", f"{self.path}/{id}/rotate-secret")
+
+
+NAMESPACES = {
+    "sinks": (Resource, "/sinks"),
+    "sink_items": (SinkItems, "/sink-items"),
+    "agents": (Resource, "/agents"),
+    "agent_configurations": (AgentConfigurations, "/agent-configurations"),
+    "agent_sessions": (Resource, "/agent-sessions"),
+    "input_requests": (InputRequests, "/agent-session-input-requests"),
+    "activities": (Resource, "/agent-session-activities"),
+    "background_jobs": (BackgroundJobs, "/background-jobs"),
+    "execution_deliveries": (Resource, "/execution-deliveries"),
+    "api_keys": (Resource, "/api-keys"),
+    "workspaces": (Workspaces, "/workspaces"),
+}

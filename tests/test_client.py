@@ -1,0 +1,212 @@
+"""The Python client against real servers: every namespace, paging, errors, events, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import httpx
+import pytest
+
+from jupyter_opensink.client import (AsyncClient, BadRequest, Client, Conflict, Forbidden, NotFound,
+                                     Unauthorized)
+
+from .servers import start_server
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("client")
+    running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never",
+                           "--OpenSinkApp.event_keepalive_seconds=0.5")
+    with running.client() as admin:
+        key = admin.post("/api-keys", json={"name": "client tests"}).json()["key"]
+    running.key = key
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server):
+    with Client(server.url, server.key) as c:
+        yield c
+
+
+def test_namespaces_round_trip(client, server):
+    sink = client.sinks.create(name="news")
+    assert client.sinks.get(sink["id"]) == sink
+    assert client.sinks.update(sink["id"], color="red")["color"] == "red"
+    item = client.sink_items.create(sink_id=sink["id"], title="hello", fields={"n": 1})
+    assert client.sink_items.get(item["id"])["title"] == "hello"
+    assert client.sink_items.update(item["id"], title="hi")["title"] == "hi"
+    many = client.sink_items.many([{"sink_id": sink["id"], "title": str(i)} for i in range(3)])
+    assert len(many["created"]) == 3
+    assert client.sink_items.list(sink_id=sink["id"], limit=2)["trail"] is not None
+    agent = client.agents.create(name="bot")
+    assert client.agent_configurations.active(agent["id"])["version"] == 1
+    config = client.agent_configurations.create(agent_id=agent["id"], value={"x": 1})
+    assert [c["id"] for c in client.agent_configurations.variants(agent["id"])["items"]] == [config["id"]]
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    assert client.agent_sessions.update(session["id"], state={"s": 1})["state"] == {"s": 1}
+    request = client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k", title="t",
+                                           message="m", schema=SCHEMA)
+    assert client.input_requests.resolve(request["id"], {"ok": True})["status"] == "resolved"
+    activity = client.activities.create(session_id=session["id"], type="message", message="note")
+    assert client.activities.get(activity["id"])["source"] == "agent"
+    job = client.background_jobs.create(name="j", interval_minutes=60, url="http://127.0.0.1:9/x", enabled=False)
+    run = client.background_jobs.trigger(job["id"])
+    assert run["trigger"] == "manual"
+    assert client.background_jobs.runs(job_id=job["id"])["items"][0]["id"] == run["id"]
+    assert client.execution_deliveries.list(agent_id=agent["id"])["items"] == []
+    assert client.sink_items.delete(item["id"])["id"] == item["id"]
+    assert client.sinks.delete(sink["id"])["id"] == sink["id"]
+    assert client.agents.delete(agent["id"])["id"] == agent["id"]
+    with Client(server.url, server.key) as keyed:
+        with pytest.raises(Forbidden):
+            keyed.api_keys.list()  # keys are for the Jupyter user
+    admin = Client(server.url, server.token)  # the Jupyter token works as a credential too
+    workspace = admin.workspaces.create(name="Team")
+    assert admin.workspaces.rotate_secret(workspace["id"])["execution_secret"] != workspace["execution_secret"]
+    new_key = admin.api_keys.create(name="x", workspace_id=workspace["id"])
+    assert any(k["id"] == new_key["id"] for k in admin.api_keys.iter())
+    assert admin.api_keys.delete(new_key["id"])["id"] == new_key["id"]
+    admin.close()
+
+
+def test_iter_pages_through_a_thousand_items(client):
+    sink = client.sinks.create(name="big")
+    for start in range(0, 1000, 500):
+        client.sink_items.many([{"sink_id": sink["id"], "title": str(i)} for i in range(start, start + 500)])
+    titles = [item["title"] for item in client.sink_items.iter(sink_id=sink["id"], limit=77, order="asc")]
+    assert titles == [str(i) for i in range(1000)]
+
+
+def test_errors_carry_status_and_message(client, server):
+    with pytest.raises(NotFound) as info:
+        client.sinks.get("missing")
+    assert info.value.status_code == 404 and info.value.message == "sink missing not found"
+    with pytest.raises(BadRequest, match="name is required"):
+        client.sinks.create()
+    agent = client.agents.create(name="a")
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    request = client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k", title="t",
+                                           message="m", schema=SCHEMA)
+    client.input_requests.resolve(request["id"], {"ok": False})
+    with pytest.raises(Conflict):
+        client.input_requests.resolve(request["id"], {"ok": False})
+    with pytest.raises(Unauthorized):
+        Client(server.url, "osk_wrong").sinks.list()
+    with pytest.raises(ValueError, match="OPENSINK_URL"):
+        env = {k: os.environ.pop(k) for k in ("OPENSINK_URL", "OPENSINK_API_KEY") if k in os.environ}
+        try:
+            Client()
+        finally:
+            os.environ.update(env)
+
+
+def test_client_reads_the_environment(server, monkeypatch):
+    monkeypatch.setenv("OPENSINK_URL", server.url)
+    monkeypatch.setenv("OPENSINK_API_KEY", server.key)
+    with Client() as c:
+        assert "items" in c.sinks.list()
+
+
+def test_events_resume_after_a_disconnect_without_loss(client):
+    sink = client.sinks.create(name="events")
+    seen: list = []
+    stream = client.events(types="item.created")
+    client.sink_items.create(sink_id=sink["id"], title="first")
+    for event in stream:
+        seen.append(event)
+        break
+    stream.close()  # disconnect, remembering the last id
+    last_id = seen[0].id
+    for i in range(5):  # written while nobody listens
+        client.sink_items.create(sink_id=sink["id"], title=f"missed {i}")
+    resumed = client.events(types="item.created", last_event_id=last_id)
+    for event in resumed:
+        seen.append(event)
+        if len(seen) == 6:
+            break
+    resumed.close()
+    assert [e.data["title"] for e in seen] == ["first"] + [f"missed {i}" for i in range(5)]
+    assert all(e.type == "item.created" for e in seen)
+    old = client.events(types="item.created", last_event_id="unknown-boot:1")
+    first = next(iter(old))
+    old.close()
+    assert first.type == "reset"
+
+
+def test_wait_for_resolution(client, server):
+    agent = client.agents.create(name="waiter")
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    request = client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k", title="t",
+                                           message="m", schema=SCHEMA)
+
+    def answer_later() -> None:
+        time.sleep(0.5)
+        with Client(server.url, server.key) as other:
+            other.input_requests.resolve(request["id"], {"ok": True})
+
+    threading.Thread(target=answer_later).start()
+    started = time.monotonic()
+    resolved = client.wait_for_resolution(request["id"], timeout=10)
+    assert resolved["response"] == {"ok": True} and time.monotonic() - started < 5
+    assert client.wait_for_resolution(request["id"], timeout=1)["status"] == "resolved"  # already answered
+    pending = client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k2", title="t",
+                                           message="m", schema=SCHEMA)
+    with pytest.raises(TimeoutError):
+        client.wait_for_resolution(pending["id"], timeout=1)
+
+
+def test_async_client(server):
+    async def main() -> None:
+        async with AsyncClient(server.url, server.key) as c:
+            sink = await c.sinks.create(name="async")
+            await c.sink_items.many([{"sink_id": sink["id"], "title": str(i)} for i in range(120)])
+            titles = [i["title"] async for i in c.sink_items.iter(sink_id=sink["id"], limit=50, order="asc")]
+            assert titles == [str(i) for i in range(120)]
+            with pytest.raises(NotFound):
+                await c.agents.get("missing")
+            agent = await c.agents.create(name="a")
+            session = await c.agent_sessions.create(agent_id=agent["id"])
+            request = await c.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k",
+                                                    title="t", message="m", schema=SCHEMA)
+            waiter = asyncio.ensure_future(c.wait_for_resolution(request["id"], timeout=10))
+            await asyncio.sleep(0.3)
+            await c.input_requests.resolve(request["id"], {"ok": True})
+            assert (await waiter)["status"] == "resolved"
+            events = await c.events(types=["item.created"]).open()
+            await c.sink_items.create(sink_id=sink["id"], title="live")
+            event = await asyncio.wait_for(events.__anext__(), 5)
+            assert event.type == "item.created" and event.data["title"] == "live"
+            await events.aclose()
+
+    asyncio.run(main())
+
+
+def test_events_respect_scopes_and_workspaces(server):
+    with server.client() as admin:
+        reader = admin.post("/api-keys", json={"name": "r", "scopes": ["agents:read"]}).json()["key"]
+        team = admin.post("/workspaces", json={"name": "other"}).json()
+        outsider = admin.post("/api-keys", json={"name": "o", "workspace_id": team["id"]}).json()["key"]
+    with Client(server.url, reader) as limited, Client(server.url, server.key) as writer, \
+            httpx.stream("GET", server.api + "/events", headers={"Authorization": f"Bearer {outsider}"},
+                         timeout=10) as other:
+        got_limited = limited.events()
+        sink = writer.sinks.create(name="scoped")
+        writer.sink_items.create(sink_id=sink["id"], title="secret")
+        agent = writer.agents.create(name="visible")
+        first = next(got_limited)
+        assert first.type == "agent.created" and first.data["id"] == agent["id"]  # no sink or item events
+        got_limited.close()
+        lines, deadline = [], time.monotonic() + 1.5
+        for line in other.iter_lines():  # keep-alive comments every 0.5 s end each wait
+            lines.append(line)
+            if time.monotonic() > deadline:
+                break
+        assert lines and all(line == "" or line.startswith(":") for line in lines), lines
