@@ -1,0 +1,126 @@
+"""GET /v1/events in-process: filters, replay, slow subscribers, keep-alive, stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from jupyter_opensink.client.sse import SseParser
+
+
+@pytest.fixture
+def opensink_config():
+    return {"fsync": "never", "event_queue_size": 5, "event_keepalive_seconds": 0.3, "event_replay_size": 50}
+
+
+@pytest.fixture
+def stream(jp_base_url, http_server_port, http_server, jp_serverapp):
+    """``async with stream(params, headers) as lines`` -> an async iterator of SSE lines."""
+    token = jp_serverapp.identity_provider.token
+    url = f"http://127.0.0.1:{http_server_port[1]}{jp_base_url}opensink/api/v1/events"
+
+    def open_stream(params=None, headers=None, auth=None):
+        client = httpx.AsyncClient(timeout=10)
+        sent = {"Authorization": auth or f"token {token}", **(headers or {})}
+        return _Stream(client, client.stream("GET", url, params=params or {}, headers=sent))
+
+    return open_stream
+
+
+class _Stream:
+    def __init__(self, client, context):
+        self.client, self.context = client, context
+
+    async def __aenter__(self):
+        self.response = await self.context.__aenter__()
+        self.lines = self.response.aiter_lines()
+        return self
+
+    async def events(self, count: int, timeout: float = 5) -> list:
+        parser, found = SseParser(), []
+
+        async def read():
+            async for line in self.lines:
+                event = parser.feed(line)
+                if event is not None:
+                    found.append(event)
+                    if len(found) == count:
+                        return
+
+        await asyncio.wait_for(read(), timeout)
+        return found
+
+    async def __aexit__(self, *exc):
+        await self.context.__aexit__(*exc)
+        await self.client.aclose()
+
+
+async def test_filtered_stream_and_replay(api, stream):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    async with stream({"types": "item.created"}) as live:
+        assert live.response.headers["Content-Type"].startswith("text/event-stream")
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "one"})
+        await api("PATCH", f"/v1/sinks/{sink['id']}", {"name": "renamed"})  # filtered out
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "two"})
+        first, second = await live.events(2)
+    assert (first.type, first.data["title"], second.data["title"]) == ("item.created", "one", "two")
+    async with stream({"types": "item.created"}, {"Last-Event-ID": first.id}) as resumed:
+        (again,) = await resumed.events(1)
+    assert again.id == second.id  # resumed right after the id given, from the replay buffer
+
+
+async def test_too_old_an_id_gets_a_reset(api, stream):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    async with stream() as live:
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "x"})
+        (first,) = await live.events(1)
+    for i in range(60):  # more than the replay buffer (50) holds
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": str(i)})
+    async with stream({}, {"Last-Event-ID": first.id}) as resumed:
+        (reset,) = await resumed.events(1)
+    assert reset.type == "reset" and "list what you show again" in reset.data["reason"]
+
+
+async def test_a_subscriber_too_far_behind_is_dropped(api, stream, opensink_app):
+    async with stream() as slow:
+        await asyncio.sleep(0.1)
+        assert opensink_app.streams.count == 1
+        workspace_id = await opensink_app.services.workspaces.default_id()
+        for i in range(20):  # one burst, with no await between: more than the queue (5) holds
+            opensink_app.events.emit("item.created", workspace_id, {"n": i})
+        events = await slow.events(1, timeout=5)
+        while events[-1].type != "reset":
+            events += await slow.events(1, timeout=5)
+        assert events[-1].type == "reset" and "fell too far behind" in events[-1].data["reason"]
+    await asyncio.sleep(0.1)
+    assert opensink_app.streams.count == 0  # nothing kept for it
+
+
+async def test_keep_alive_and_clean_close_on_stop(stream, opensink_app):
+    async with stream() as idle:
+        lines = []
+
+        async def read():
+            async for line in idle.lines:
+                lines.append(line)
+
+        reader = asyncio.ensure_future(read())
+        await asyncio.sleep(1.0)
+        assert lines.count(": keep-alive") >= 2
+        opensink_app.streams.close_all()
+        await asyncio.wait_for(reader, 5)  # the server ended the stream
+
+
+async def test_who_may_stream_what(api, stream, make_key):
+    reader = await make_key(scopes=["agents:read"])
+    async with stream({"workspaces": "all"}, auth=f"Bearer {reader}") as refused:
+        assert refused.response.status_code == 403
+    async with stream({"workspaces": "all"}) as everything:
+        team = (await api("POST", "/v1/workspaces", {"name": "Team"})).body
+        await api("POST", "/v1/agents", {"name": "a"}, headers={"X-OpenSink-Workspace": team["id"]})
+        (event,) = await everything.events(1)
+    assert event.type == "agent.created" and event.data["workspace_id"] == team["id"]
+    async with stream(auth="Bearer osk_nope") as unknown:
+        assert unknown.response.status_code == 401
