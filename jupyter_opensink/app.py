@@ -107,6 +107,8 @@ class OpenSinkApp(ExtensionApp):
         # Kernels launched from now on inherit these: Client() needs no arguments there.
         os.environ["OPENSINK_URL"] = self.kernel_url()
         os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key()
+        default = await self.services.workspaces.get(await self.services.workspaces.default_id())
+        os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
         await self.services.jobs.fail_interrupted_runs()
         self.scheduler.start(await self.services.jobs.all_jobs())
