@@ -1,0 +1,50 @@
+"""The layering rules, checked on the imports themselves."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "jupyter_opensink"
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            prefix = "." * node.level + (node.module or "")
+            found.add(prefix)
+    return found
+
+
+def modules(folder: str) -> list[Path]:
+    base = PACKAGE / folder
+    return [base] if base.suffix == ".py" else sorted(base.rglob("*.py"))
+
+
+def test_only_the_store_imports_tinydb():
+    for path in PACKAGE.rglob("*.py"):
+        if "store" not in path.parts:
+            assert not any(name.startswith("tinydb") for name in imports(path)), path
+
+
+def test_services_and_runtime_never_import_tornado_or_the_api():
+    for folder in ("services", "runtime"):
+        for path in modules(folder):
+            names = imports(path)
+            assert not any(n.startswith("tornado") for n in names), path
+            assert not any(n.startswith(("..api", ".api")) for n in names), path
+
+
+def test_runtime_never_imports_services():
+    for path in modules("runtime"):
+        assert not any("services" in n for n in imports(path)), path
+
+
+def test_kernel_side_speaks_only_http():
+    for path in [*modules("client"), PACKAGE / "agent.py"]:
+        for name in imports(path):
+            assert not any(part in name for part in ("services", "store", "runtime", "api", "app")), (path, name)
+            assert not name.startswith("ipywidgets")
