@@ -92,13 +92,14 @@ class _Endpoint(tornado.web.RequestHandler):
 
 
 class NotebookAgent:
-    def __init__(self, name: str, *, client: Client | None = None, secret: str | None = None,
-                 description: str | None = None):
+    def __init__(self, name: str, handler: Callable[[AgentCall], Any] | None = None, *,
+                 client: Client | None = None, secret: str | None = None, description: str | None = None):
+        """``handler`` here is the explicit form; ``@agent.handler`` the decorator form."""
         self.name = name
         self.description = description
         self.client = client or Client()
         self.secret = secret or os.environ.get("OPENSINK_EXECUTION_SECRET") or self._secret_from_server()
-        self._handler: Callable[[AgentCall], Any] | None = None
+        self._handler: Callable[[AgentCall], Any] | None = handler
         self._server: tornado.httpserver.HTTPServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self.agent: dict[str, Any] | None = None

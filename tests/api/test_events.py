@@ -124,3 +124,21 @@ async def test_who_may_stream_what(api, stream, make_key):
     assert event.type == "agent.created" and event.data["workspace_id"] == team["id"]
     async with stream(auth="Bearer osk_nope") as unknown:
         assert unknown.response.status_code == 401
+
+
+async def test_kernels_inherit_a_working_url_and_key(jp_serverapp, http_server, opensink_app):
+    import os
+
+    from jupyter_opensink.client import AsyncClient, Unauthorized
+
+    await jp_serverapp._post_start()
+    first_key = os.environ["OPENSINK_API_KEY"]
+    assert os.environ["OPENSINK_URL"].endswith("/a%40b/opensink")
+    assert os.environ["OPENSINK_EXECUTION_SECRET"].startswith("whsec_")
+    async with AsyncClient() as client:  # no arguments: what a kernel launched by this server does
+        sink = await client.sinks.create(name="from a kernel")
+        assert sink["workspace_id"] == await opensink_app.services.workspaces.default_id()
+    await opensink_app.services.api_keys.mint_kernel_key()  # a restart mints a new one ...
+    async with AsyncClient(api_key=first_key) as stale:
+        with pytest.raises(Unauthorized):  # ... and revokes the old
+            await stale.sinks.list()
