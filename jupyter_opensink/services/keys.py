@@ -24,7 +24,8 @@ LAST_USED_GRANULARITY_S = 60.0  # last_used_at is refreshed at most once a minut
 
 def render(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc.get(k) for k in (
-        "id", "workspace_id", "name", "prefix", "scopes", "expires_at", "last_used_at", "created_at", "updated_at",
+        "id", "workspace_id", "name", "prefix", "scopes", "expires_at", "last_used_at", "managed", "created_at",
+        "updated_at",
     )}
 
 
