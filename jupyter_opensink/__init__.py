@@ -9,4 +9,11 @@ def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "jupyter_opensink", "app": OpenSinkApp}]
 
 
-__all__ = ["__version__"]
+def inbox(**filters):
+    """The pending input requests of this server's workspace, answerable in place (a widget)."""
+    from .widgets import Inbox
+
+    return Inbox(**filters)
+
+
+__all__ = ["__version__", "inbox"]

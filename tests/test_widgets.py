@@ -1,0 +1,182 @@
+"""The notebook inbox and its generated forms, driven like a person would, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import ipywidgets as w
+import pytest
+
+from jupyter_opensink.client import AsyncClient, Client
+from jupyter_opensink.widgets import Inbox, RequestForm, build
+from jupyter_opensink.widgets.forms import Fixed, Group, JsonEditor, ListField, Simple
+
+from .receivers import start_receiver
+from .servers import start_server
+
+TRADE = json.loads((Path(__file__).parent / "fixtures" / "trade-approval-schema.json").read_text())
+EVERYTHING = {
+    "type": "object", "required": ["name", "approved"],
+    "properties": {
+        "name": {"type": "string", "title": "Your name", "description": "Who decides"},
+        "approved": {"type": "boolean", "default": True},
+        "notes": {"type": "string", "format": "textarea"},
+        "essay": {"type": "string", "maxLength": 5000},
+        "color": {"type": "string", "enum": ["red", "green"], "default": "green"},
+        "day": {"type": "string", "format": "date", "default": "2026-12-01"},
+        "at": {"type": "string", "format": "date-time"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 5, "default": 2},
+        "ratio": {"type": "number", "maximum": 1.5},
+        "tags": {"type": "array", "items": {"type": "string"}, "default": ["a"]},
+        "scores": {"type": "array", "items": {"type": "integer"}},
+        "fixed": {"type": "string", "const": "v1"},
+        "shown": {"type": "number", "readOnly": True, "default": 3},
+        "nested": {"type": "object", "title": "Nested group", "description": "Inner settings",
+                   "properties": {"deep": {"type": "boolean"}}},
+        "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("widgets")
+    running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never")
+    with running.client() as admin:
+        running.key = admin.post("/api-keys", json={"name": "widget tests"}).json()["key"]
+    yield running
+    running.stop()
+
+
+def new_request(client: Client, schema: dict, endpoint: dict | None = None) -> dict:
+    agent = client.agents.create(name="asker", execution_endpoint=endpoint)
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    return client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k",
+                                        title="Please decide", message="Details here", schema=schema)
+
+
+def test_every_schema_feature_becomes_the_right_input():
+    form = build(EVERYTHING, required=True, top=True)
+    assert isinstance(form, Group)
+    f = form.fields
+
+    def inner(field):  # the input itself; ``widget`` may wrap it with its description
+        return field.input
+
+    assert isinstance(inner(f["name"]), w.Text) and inner(f["name"]).description == "Your name *"
+    assert "Who decides" in f["name"].widget.children[1].value
+    assert isinstance(inner(f["approved"]), w.Checkbox) and inner(f["approved"]).value is True
+    assert isinstance(inner(f["notes"]), w.Textarea) and isinstance(inner(f["essay"]), w.Textarea)
+    assert isinstance(inner(f["color"]), w.Dropdown) and inner(f["color"]).value == "green"
+    assert isinstance(inner(f["day"]), w.DatePicker) and inner(f["day"]).value == dt.date(2026, 12, 1)
+    assert isinstance(inner(f["at"]), w.DatetimePicker)
+    count = inner(f["count"])
+    assert isinstance(count, w.BoundedIntText) and (count.min, count.max, count.value) == (1, 5, 2)
+    assert isinstance(inner(f["ratio"]), w.BoundedFloatText) and inner(f["ratio"]).max == 1.5
+    assert isinstance(f["tags"], ListField) and isinstance(f["tags"].input, w.TagsInput)
+    assert isinstance(f["scores"].input, w.IntsInput)
+    assert isinstance(f["fixed"], Fixed) and isinstance(f["shown"], Fixed)
+    assert isinstance(f["nested"], Group) and "Nested group" in f["nested"].widget.children[0].value
+    assert "Inner settings" in f["nested"].widget.children[1].value
+    assert isinstance(f["either"], JsonEditor)
+    inner(f["name"]).value = "Ada"
+    inner(f["at"]).value = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)
+    f["tags"].input.value = ["a", "b"]
+    f["either"].input.value = "7"
+    assert form.value() == {
+        "name": "Ada", "approved": True, "color": "green", "day": "2026-12-01", "at": "2026-12-01T09:30:00Z",
+        "count": 2, "ratio": 0.0, "tags": ["a", "b"], "scores": [], "fixed": "v1", "shown": 3,
+        "nested": {"deep": False}, "either": 7,
+    }
+    f["either"].input.value = "{not json"
+    with pytest.raises(ValueError, match="not valid JSON"):
+        form.value()
+    assert isinstance(build({"type": "object"}), JsonEditor)  # an object with no properties
+    assert isinstance(build({"type": "array", "items": {"type": "object"}}), JsonEditor)
+    assert isinstance(build({"type": "boolean"}), Simple)
+
+
+def test_trade_approval_form_resolves_and_calls_the_agent(server):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        client = Client(server.url, server.key)
+        request = new_request(client, TRADE, {"url": receiver.url("/agent")})
+        form = RequestForm(request, client)
+        trade_0, trade_1 = form.field.fields["trade_0"], form.field.fields["trade_1"]
+        assert trade_1.fields["approved"].input.value is False  # default prefilled; left as is
+        assert isinstance(trade_0.fields["symbol"], Fixed) and "AAPL" in trade_0.fields["symbol"].widget.value
+        assert "BUY 10 AAPL" in trade_0.widget.children[0].value
+        assert "Earnings beat" in trade_0.widget.children[1].value
+        trade_0.fields["approved"].input.value = True
+        form.field.fields["notes"].input.value = "go"
+        form.submit_button.click()
+        assert "Resolved at" in form.status.value and len(form.children) == 2  # collapsed
+        stored = client.input_requests.get(request["id"])
+        assert stored["status"] == "resolved"
+        assert stored["response"] == {
+            "trade_0": {"symbol": "AAPL", "action": "buy", "quantity": 10, "approved": True},
+            "trade_1": {"symbol": "BTC", "action": "sell", "quantity": 3, "approved": False}, "notes": "go"}
+        (call,) = await receiver.wait_for(1)
+        assert call.json["request_id"] == request["id"]
+        http.stop()
+        client.close()
+
+    asyncio.run(main())
+
+
+def test_server_validation_errors_keep_the_typed_values(server):
+    client = Client(server.url, server.key)
+    schema = {"type": "object", "required": ["approved", "reason"],
+              "properties": {"approved": {"type": "boolean"},
+                             "reason": {"type": "string", "minLength": 5}}}
+    request = new_request(client, schema)
+    form = RequestForm(request, client)
+    form.field.fields["reason"].input.value = "no"
+    form.submit_button.click()
+    assert "reason" in form.error.value and "too short" in form.error.value
+    assert form.field.fields["reason"].input.value == "no"  # nothing lost
+    assert client.input_requests.get(request["id"])["status"] == "pending"
+    form.field.fields["reason"].input.value = "too risky"
+    form.reject_button.click()  # the top-level boolean makes a Reject button
+    resolved = client.input_requests.get(request["id"])
+    assert resolved["status"] == "resolved" and resolved["response"] == {"approved": False, "reason": "too risky"}
+    bad_json = RequestForm(new_request(client, {"type": "object", "properties": {
+        "x": {"anyOf": [{"type": "string"}]}}}), client)
+    bad_json.field.fields["x"].input.value = "{"
+    bad_json.submit_button.click()
+    assert "not valid JSON" in bad_json.error.value
+    client.close()
+
+
+def test_inbox_follows_the_event_stream(server):
+    async def main() -> None:
+        client = Client(server.url, server.key)
+        async_client = AsyncClient(server.url, server.key)
+        first = new_request(client, {"type": "object", "properties": {"ok": {"type": "boolean"}}})
+        inbox = Inbox(client, async_client=async_client, agent_id=first["agent_id"])
+        assert inbox.pending_ids == [first["id"]] and "1 pending request" in inbox.count.value
+        await asyncio.sleep(0.3)  # the stream is open
+        session = client.agent_sessions.create(agent_id=first["agent_id"])
+        started = time.monotonic()
+        second = client.input_requests.create(session_id=session["id"], agent_id=first["agent_id"], key="k2",
+                                              title="Another", message="m", schema={"type": "object"})
+        while second["id"] not in inbox.pending_ids and time.monotonic() - started < 5:
+            await asyncio.sleep(0.02)
+        assert inbox.pending_ids == [second["id"], first["id"]]  # newest first, within a second
+        assert time.monotonic() - started < 1.0
+        client.input_requests.resolve(first["id"], {"ok": True})  # answered elsewhere: it leaves
+        while first["id"] in inbox.pending_ids and time.monotonic() - started < 5:
+            await asyncio.sleep(0.02)
+        assert inbox.pending_ids == [second["id"]]
+        inbox.forms[second["id"]].submit_button.click()  # answered here
+        assert inbox.pending_ids == [] and inbox.empty.layout.display == ""
+        assert "0 pending requests" in inbox.count.value
+        inbox.stop()
+        await async_client.aclose()
+        client.close()
+
+    asyncio.run(main())
