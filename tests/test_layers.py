@@ -44,7 +44,12 @@ def test_runtime_never_imports_services():
 
 
 def test_kernel_side_speaks_only_http():
-    for path in [*modules("client"), PACKAGE / "agent.py"]:
+    for path in [*modules("client"), *modules("widgets"), PACKAGE / "agent.py"]:
         for name in imports(path):
             assert not any(part in name for part in ("services", "store", "runtime", "api", "app")), (path, name)
-            assert not name.startswith("ipywidgets")
+
+
+def test_server_side_never_imports_ipywidgets():
+    for folder in ("api", "services", "runtime", "store", "models", "app.py"):
+        for path in modules(folder):
+            assert not any(n.startswith("ipywidgets") for n in imports(path)), path

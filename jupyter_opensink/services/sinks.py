@@ -13,7 +13,7 @@ from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..models.common import validation_messages
-from ..models.sinks import ItemCreate, ItemFields
+from ..models.sinks import ItemCreate
 from ..runtime.events import EventBus
 from ..store import Insert, Page, Store, TableSpec
 from .access import Principal
@@ -184,5 +184,3 @@ class SinkItems:
         self.events.emit("item.deleted", workspace_id, doc)
         return doc
 
-
-__all__ = ["ItemFields", "SinkItems", "Sinks"]
