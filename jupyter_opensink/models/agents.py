@@ -7,7 +7,8 @@ from pydantic import Field, StringConstraints
 from .common import Model, Name, Text, Time, Url, patch_of
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
-HeaderValue = Annotated[str, StringConstraints(max_length=8192)]
+# No CR, LF or NUL: a header value must not be able to start another header or request.
+HeaderValue = Annotated[str, StringConstraints(max_length=8192, pattern=r"^[^\r\n\x00]*$")]
 
 
 class ExecutionEndpoint(Model):

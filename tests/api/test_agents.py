@@ -66,6 +66,8 @@ async def test_execution_endpoint_validation(api):
         ({"url": "https://x.example", "method": "PATCH"}, "execution_endpoint.method"),
         ({"url": "https://x.example", "headers": {"X-N": 5}}, "execution_endpoint.headers"),
         ({"url": "https://x.example", "headers": {"bad header": "v"}}, "execution_endpoint.headers"),
+        ({"url": "https://x.example", "headers": {"X-A": "v\r\nX-Injected: 1"}}, "execution_endpoint.headers"),
+        ({"url": "https://x.example", "headers": {"X-A": "v\nGET / HTTP/1.1"}}, "execution_endpoint.headers"),
         ({"url": "https://x.example", "body": [1]}, "execution_endpoint.body"),
         ({"method": "POST"}, "execution_endpoint.url is required"),
         ({"url": "https://x.example", "timeout": 3}, "unknown field: execution_endpoint.timeout"),

@@ -256,3 +256,14 @@ async def test_item_created_event_is_emitted(api, new_sink, opensink_app):
     unsubscribe()
     created = [e for e in seen if e.type == "item.created"]
     assert len(created) == 1 and created[0].data == item and created[0].workspace_id == sink["workspace_id"]
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(api, new_sink):
+    sink = await new_sink()
+    for depth in (300, 5000):
+        nested = '{"a":' * depth + "1" + "}" * depth
+        raw = ('{"sink_id": "%s", "title": "deep", "fields": %s}' % (sink["id"], nested)).encode()
+        reply = await api("POST", "/v1/sink-items", raw=raw)
+        assert reply.status in (201, 400), (depth, reply.status, reply.body)
+        if reply.status == 400:
+            assert reply.error
