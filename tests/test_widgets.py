@@ -167,7 +167,7 @@ def test_inbox_follows_the_event_stream(server):
         while second["id"] not in inbox.pending_ids and time.monotonic() - started < 5:
             await asyncio.sleep(0.02)
         assert inbox.pending_ids == [second["id"], first["id"]]  # newest first, within a second
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0  # typically a few ms; the margin is for a loaded machine
         client.input_requests.resolve(first["id"], {"ok": True})  # answered elsewhere: it leaves
         while first["id"] in inbox.pending_ids and time.monotonic() - started < 5:
             await asyncio.sleep(0.02)

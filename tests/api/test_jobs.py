@@ -131,7 +131,7 @@ async def test_disable_enable_reschedule_and_delete(api, job, receiver, started)
 
 
 async def test_a_slow_run_is_not_overlapped(api, job, receiver, started):
-    receiver.delay = 2.5
+    receiver.delay = 4.5  # longer than the whole window below, wherever in a second the job starts
     created = await job(cron=EVERY_SECOND, url=receiver.url())
     await asyncio.sleep(3.2)
     await api("PATCH", f"/v1/background-jobs/{created['id']}", {"enabled": False})
