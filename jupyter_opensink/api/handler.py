@@ -174,15 +174,15 @@ class OpenSinkHandler(APIHandler):
         else:
             sink_id = self.path_kwargs.get("sink_id", "")
             self.principal = await self.context.services.sinks.principal_for_secret(sink_id, sink_secret or "")
+        if self.principal.is_user:  # the kernels' key acts as the Jupyter user
+            self.principal = await self._user_principal(self.principal.user_name)
+            return
         asked = self.request.headers.get(WORKSPACE_HEADER)
         if asked and asked != self.principal.workspace_id:
             raise NotFound(f"workspace {asked} not found")
 
-    async def _prepare_user(self) -> None:
-        await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
-        user = self.current_user
-        if user is None:
-            raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
+    async def _user_principal(self, user_name: str | None) -> Principal:
+        """The Jupyter user, in the workspace ``X-OpenSink-Workspace`` names (default otherwise)."""
         workspaces = self.context.services.workspaces
         asked = self.request.headers.get(WORKSPACE_HEADER)
         if asked:
@@ -191,8 +191,14 @@ class OpenSinkHandler(APIHandler):
             workspace_id = asked
         else:
             workspace_id = await workspaces.default_id()
-        self.principal = Principal(workspace_id=workspace_id, is_user=True,
-                                   user_name=getattr(user, "username", None))
+        return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name)
+
+    async def _prepare_user(self) -> None:
+        await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
+        user = self.current_user
+        if user is None:
+            raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
+        self.principal = await self._user_principal(getattr(user, "username", None))
 
     def check_xsrf_cookie(self) -> None:
         # Without any credential the answer is 401, not the XSRF check's 403.

@@ -54,7 +54,7 @@ class ApiKeys:
         return {**render(doc), "key": secret}
 
     async def mint_kernel_key(self) -> str:
-        """A fresh all-scopes key of the default workspace for the kernels this server starts.
+        """A fresh key for the kernels this server starts, acting as the Jupyter user.
 
         Minted at every server start (the previous one is revoked): kernels
         get it through ``OPENSINK_API_KEY``, which works whether the server
@@ -95,6 +95,11 @@ class ApiKeys:
         if doc.get("expires_at") and ids.parse_time(doc["expires_at"]).timestamp() <= now:
             raise Unauthorized("API key expired")
         self._touch(doc, now)
+        if doc.get("managed") == "kernel":
+            # Kernel code already runs as the Jupyter user (it can read the server's files):
+            # its key may do what the user does, so notebooks can manage keys and workspaces too.
+            return Principal(workspace_id=doc["workspace_id"], is_user=True, key_id=doc["id"],
+                             user_name="kernel")
         return Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=tuple(doc["scopes"]),
                          key_id=doc["id"])
 

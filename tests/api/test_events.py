@@ -138,6 +138,9 @@ async def test_kernels_inherit_a_working_url_and_key(jp_serverapp, http_server, 
     async with AsyncClient() as client:  # no arguments: what a kernel launched by this server does
         sink = await client.sinks.create(name="from a kernel")
         assert sink["workspace_id"] == await opensink_app.services.workspaces.default_id()
+        # It acts as the Jupyter user: a notebook can make keys for its external agents.
+        made = await client.api_keys.create(name="for an external agent", scopes=["sink_items:write"])
+        assert made["key"].startswith("osk_")
     await opensink_app.services.api_keys.mint_kernel_key()  # a restart mints a new one ...
     async with AsyncClient(api_key=first_key) as stale:
         with pytest.raises(Unauthorized):  # ... and revokes the old
