@@ -50,7 +50,7 @@ class AgentCall:
     """What the handler gets for one callback."""
 
     agent: dict[str, Any]
-    session: dict[str, Any]
+    session: dict[str, Any] | None  # None for a fresh run (a background job calling the agent)
     request: dict[str, Any] | None
     body: dict[str, Any]
     client: Client
@@ -169,9 +169,10 @@ class NotebookAgent:
     # -- one callback ------------------------------------------------------------
     async def _handle(self, body: dict[str, Any]) -> None:
         session_id, request_id = body.get("session_id"), body.get("request_id")
-        if not session_id or self._handler is None:
+        if self._handler is None:
             return
-        call = AgentCall(agent=self.agent or {}, session=self.client.agent_sessions.get(session_id),
+        call = AgentCall(agent=self.agent or {},
+                         session=self.client.agent_sessions.get(session_id) if session_id else None,
                          request=self.client.input_requests.get(request_id) if request_id else None,
                          body=body, client=self.client)
         try:
@@ -180,9 +181,12 @@ class NotebookAgent:
                 result = await result
         except Exception as exc:
             log.exception("agent %s failed on session %s", self.name, session_id)
-            self.client.agent_sessions.update(session_id, status="failed",
-                                              error_message=f"{type(exc).__name__}: {exc}")
+            if session_id:
+                self.client.agent_sessions.update(session_id, status="failed",
+                                                  error_message=f"{type(exc).__name__}: {exc}")
             return
+        if not session_id:
+            return  # a fresh run: there is no session to complete
         changes = dict(result) if isinstance(result, dict) else {}
         current = self.client.agent_sessions.get(session_id)
         if current["status"] == "processing_input":  # not waiting on a new question

@@ -51,7 +51,7 @@ class RunningServer:
 
 
 def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",
-                 timeout: float = 60, app: str = "server") -> RunningServer:
+                 timeout: float = 60, app: str = "server", env: dict[str, str] | None = None) -> RunningServer:
     """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config."""
     port = free_port()
     token = secrets.token_hex(16)
@@ -66,7 +66,7 @@ def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/
     ]
     if os.geteuid() == 0:
         args.append("--allow-root")
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime")}
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}
     log_file = open(log_path, "ab")
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     log_file.close()
