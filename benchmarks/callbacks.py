@@ -10,22 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 import tornado.httpserver  # noqa: E402
 import tornado.web  # noqa: E402
 from tornado.testing import bind_unused_port  # noqa: E402
 
-from tests.servers import start_server  # noqa: E402
+from benchmarks.common import percentile, temporary_server  # noqa: E402
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
 
@@ -38,10 +35,6 @@ class Arrivals(tornado.web.RequestHandler):
         self.arrivals[self.request.headers["X-OpenSink-Request-Id"]] = time.perf_counter()
         self.finish("ok")
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
 async def run(api: str, token: str, count: int) -> dict:
@@ -88,10 +81,10 @@ async def run(api: str, token: str, count: int) -> dict:
     server.stop()
     return {
         "resolves": count,
-        "callback_after_resolve_sent_ms": {"p50": pct(latencies, 0.5), "p90": pct(latencies, 0.9),
-                                           "p99": pct(latencies, 0.99), "max": round(max(latencies), 2),
+        "callback_after_resolve_sent_ms": {"p50": percentile(latencies, 0.5), "p90": percentile(latencies, 0.9),
+                                           "p99": percentile(latencies, 0.99), "max": round(max(latencies), 2),
                                            "mean": round(statistics.mean(latencies), 2)},
-        "resolve_round_trip_ms": {"p50": pct(resolve_ms, 0.5), "p99": pct(resolve_ms, 0.99)},
+        "resolve_round_trip_ms": {"p50": percentile(resolve_ms, 0.5), "p99": percentile(resolve_ms, 0.99)},
     }
 
 
@@ -100,13 +93,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="opensink-callback-bench-"))
-    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
-    try:
+    with temporary_server("callbacks", f"--OpenSinkApp.fsync={args.fsync}") as server:
         result = asyncio.run(run(server.api, server.token, args.count))
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"benchmark": "callbacks", "fsync": args.fsync, **result}, indent=2))
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 import tornado.httpserver  # noqa: E402
@@ -28,7 +25,7 @@ import tornado.web  # noqa: E402
 from tornado.testing import bind_unused_port  # noqa: E402
 
 from jupyter_opensink import ids  # noqa: E402
-from tests.servers import start_server  # noqa: E402
+from benchmarks.common import percentile, temporary_server  # noqa: E402
 
 
 class Arrivals(tornado.web.RequestHandler):
@@ -39,10 +36,6 @@ class Arrivals(tornado.web.RequestHandler):
         self.arrivals.append((job, time.time()))
         self.finish("ok")
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
 async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
@@ -85,9 +78,9 @@ async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
     return {
         "jobs": jobs, "seconds": seconds, "runs": len(runs), "arrivals": len(arrivals),
         "statuses": dict(Counter(r["status"] for r in runs)),
-        "started_minus_scheduled_ms": {"p50": pct(started_lag, 0.5), "p99": pct(started_lag, 0.99),
+        "started_minus_scheduled_ms": {"p50": percentile(started_lag, 0.5), "p99": percentile(started_lag, 0.99),
                                        "max": round(max(started_lag), 2)},
-        "received_minus_scheduled_ms": {"p50": pct(arrival_lag, 0.5), "p99": pct(arrival_lag, 0.99),
+        "received_minus_scheduled_ms": {"p50": percentile(arrival_lag, 0.5), "p99": percentile(arrival_lag, 0.99),
                                         "max": round(max(arrival_lag), 2)},
         "missed_runs": missed, "doubled_runs": doubled,
     }
@@ -99,13 +92,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="opensink-cron-bench-"))
-    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
-    try:
+    with temporary_server("cron", f"--OpenSinkApp.fsync={args.fsync}") as server:
         result = asyncio.run(run(server.api, server.token, args.jobs, args.seconds))
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"benchmark": "cron", "fsync": args.fsync, **result}, indent=2))
 
 

@@ -20,6 +20,9 @@ from pathlib import Path
 
 from jupyter_opensink.store import Insert, TableSpec, TinyStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import percentile  # noqa: E402
+
 SPECS = [TableSpec("items", indexes=("sink_id", "workspace_id"))]
 SAMPLE_WRITES = 2000
 CONCURRENT_WRITERS = 16
@@ -36,11 +39,6 @@ def make_doc(i: int) -> dict:
         "type": "note",
         "fields": {"score": i % 100, "ok": True},
     }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def timed_inserts(store: TinyStore, count: int) -> dict:

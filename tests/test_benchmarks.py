@@ -1,0 +1,41 @@
+"""The benchmark scripts still run (tiny sizes: this checks they work, not how fast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def run(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_store_benchmark():
+    result = run("store.py", "--sizes", "1000")
+    assert result["sizes"][0]["records"] == 1000 and result["sizes"][0]["memory_over_snapshot"] > 0
+
+
+def test_callbacks_benchmark():
+    result = run("callbacks.py", "--count", "10", "--fsync", "never")
+    assert result["resolves"] == 10 and result["callback_after_resolve_sent_ms"]["p50"] > 0
+
+
+def test_cron_benchmark():
+    result = run("cron.py", "--jobs", "2", "--seconds", "3", "--fsync", "never")
+    assert result["runs"] >= 2 and result["doubled_runs"] == 0
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk); .ci/run installs it")
+def test_http_items_benchmark():
+    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--fsync", "never")
+    assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
