@@ -7,6 +7,7 @@ from typing import get_args
 from ..errors import Invalid
 from ..models.agents import (ActivityCreate, ActivityType, AgentCreate, AgentUpdate, ConfigurationCreate,
                              InputRequestCreate, Resolve, SessionCreate, SessionStatus, SessionUpdate)
+from .crud import one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import Route
@@ -39,18 +40,6 @@ async def list_agents(call: Call) -> dict:
                                                        order=p.order), p.order)
 
 
-async def get_agent(call: Call) -> dict:
-    return await call.services.agents.get(call.workspace_id, call.params["id"])
-
-
-async def update_agent(call: Call) -> dict:
-    return await call.services.agents.update(call.workspace_id, call.params["id"], call.body(AgentUpdate).changes())
-
-
-async def delete_agent(call: Call) -> dict:
-    return await call.services.agents.delete(call.workspace_id, call.params["id"])
-
-
 # -- configurations -----------------------------------------------------------
 async def create_configuration(call: Call) -> dict:
     body = call.body(ConfigurationCreate)
@@ -75,10 +64,6 @@ async def active_configuration(call: Call) -> dict:
     return await call.services.configurations.active(call.workspace_id, call.params["agent_id"])
 
 
-async def get_configuration(call: Call) -> dict:
-    return await call.services.configurations.get(call.workspace_id, call.params["id"])
-
-
 # -- sessions -----------------------------------------------------------------
 async def create_session(call: Call) -> dict:
     return await call.services.sessions.create(call.workspace_id, call.body(SessionCreate).values())
@@ -90,19 +75,6 @@ async def list_sessions(call: Call) -> dict:
                                              status=_choice(call, "status", get_args(SessionStatus)),
                                              limit=p.limit, after=p.after, order=p.order)
     return render_page(page, p.order)
-
-
-async def get_session(call: Call) -> dict:
-    return await call.services.sessions.get(call.workspace_id, call.params["id"])
-
-
-async def update_session(call: Call) -> dict:
-    return await call.services.sessions.update(call.workspace_id, call.params["id"],
-                                               call.body(SessionUpdate).changes())
-
-
-async def delete_session(call: Call) -> dict:
-    return await call.services.sessions.delete(call.workspace_id, call.params["id"])
 
 
 # -- input requests -----------------------------------------------------------
@@ -119,10 +91,6 @@ async def list_input_requests(call: Call) -> dict:
     return render_page(page, p.order)
 
 
-async def get_input_request(call: Call) -> dict:
-    return await call.services.input_requests.get(call.workspace_id, call.params["id"])
-
-
 async def resolve_input_request(call: Call) -> dict:
     return await call.services.input_requests.resolve(call.workspace_id, call.params["id"],
                                                       call.body(Resolve).response)
@@ -135,10 +103,6 @@ async def list_deliveries(call: Call) -> dict:
                                                agent_id=call.arg("agent_id"), limit=p.limit, after=p.after,
                                                order=p.order)
     return render_page(page, p.order)
-
-
-async def get_delivery(call: Call) -> dict:
-    return await call.services.deliveries.get(call.workspace_id, call.params["id"])
 
 
 # -- activities ---------------------------------------------------------------
@@ -156,10 +120,6 @@ async def list_activities(call: Call) -> dict:
     return render_page(page, p.order)
 
 
-async def get_activity(call: Call) -> dict:
-    return await call.services.activities.get(call.workspace_id, call.params["id"])
-
-
 AGENTS, CONFIGS = "agents", "agent-configurations"
 SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests", "agent-session-activities"
 DELIVERIES = "execution-deliveries"
@@ -168,10 +128,10 @@ ROUTES = [
     Route("POST", "/agents", create_agent, "agents:write", "Create an agent (and its default configuration).",
           body=AgentCreate, status=201, tag=AGENTS),
     Route("GET", "/agents", list_agents, "agents:read", "List agents.", tag=AGENTS),
-    Route("GET", "/agents/{id}", get_agent, "agents:read", "Get an agent.", tag=AGENTS),
-    Route("PATCH", "/agents/{id}", update_agent, "agents:write",
+    Route("GET", "/agents/{id}", one("agents"), "agents:read", "Get an agent.", tag=AGENTS),
+    Route("PATCH", "/agents/{id}", patch("agents", AgentUpdate), "agents:write",
           "Change an agent; config_id activates any of its configurations.", body=AgentUpdate, tag=AGENTS),
-    Route("DELETE", "/agents/{id}", delete_agent, "agents:write",
+    Route("DELETE", "/agents/{id}", one("agents", "delete"), "agents:write",
           "Delete an agent with its configurations, sessions, input requests and activities.", tag=AGENTS),
 
     Route("POST", "/agent-configurations", create_configuration, "agent_configurations:write",
@@ -183,24 +143,24 @@ ROUTES = [
           "The latest configuration of each variant of an agent (agent_id required).", tag=CONFIGS),
     Route("GET", "/agent-configurations/agent/{agent_id}", active_configuration, "agent_configurations:read",
           "The agent's active configuration.", tag=CONFIGS),
-    Route("GET", "/agent-configurations/{id}", get_configuration, "agent_configurations:read",
+    Route("GET", "/agent-configurations/{id}", one("configurations"), "agent_configurations:read",
           "Get a configuration (configurations are immutable).", tag=CONFIGS),
 
     Route("POST", "/agent-sessions", create_session, "agent_sessions:write", "Start a session.",
           body=SessionCreate, status=201, tag=SESSIONS),
     Route("GET", "/agent-sessions", list_sessions, "agent_sessions:read",
           "List sessions (filters: agent_id, status).", tag=SESSIONS),
-    Route("GET", "/agent-sessions/{id}", get_session, "agent_sessions:read", "Get a session.", tag=SESSIONS),
-    Route("PATCH", "/agent-sessions/{id}", update_session, "agent_sessions:write",
+    Route("GET", "/agent-sessions/{id}", one("sessions"), "agent_sessions:read", "Get a session.", tag=SESSIONS),
+    Route("PATCH", "/agent-sessions/{id}", patch("sessions", SessionUpdate), "agent_sessions:write",
           "Change a session's status, state, metadata or error_message.", body=SessionUpdate, tag=SESSIONS),
-    Route("DELETE", "/agent-sessions/{id}", delete_session, "agent_sessions:write",
+    Route("DELETE", "/agent-sessions/{id}", one("sessions", "delete"), "agent_sessions:write",
           "Delete a session with its input requests and activities.", tag=SESSIONS),
 
     Route("POST", "/agent-session-input-requests", create_input_request, "agent_session_input_requests:write",
           "Ask a human: the session waits for input.", body=InputRequestCreate, status=201, tag=REQUESTS),
     Route("GET", "/agent-session-input-requests", list_input_requests, "agent_session_input_requests:read",
           "List input requests (filters: session_id, agent_id, status).", tag=REQUESTS),
-    Route("GET", "/agent-session-input-requests/{id}", get_input_request, "agent_session_input_requests:read",
+    Route("GET", "/agent-session-input-requests/{id}", one("input_requests"), "agent_session_input_requests:read",
           "Get an input request.", tag=REQUESTS),
     Route("POST", "/agent-session-input-requests/{id}/resolve", resolve_input_request,
           "agent_session_input_requests:write",
@@ -209,7 +169,7 @@ ROUTES = [
 
     Route("GET", "/execution-deliveries", list_deliveries, "agents:read",
           "Every call made to agents' execution endpoints (filters: session_id, agent_id).", tag=DELIVERIES),
-    Route("GET", "/execution-deliveries/{id}", get_delivery, "agents:read", "Get one delivery record.",
+    Route("GET", "/execution-deliveries/{id}", one("deliveries"), "agents:read", "Get one delivery record.",
           tag=DELIVERIES),
 
     Route("POST", "/agent-session-activities", create_activity, "agent_session_activities:write",
@@ -218,6 +178,6 @@ ROUTES = [
     Route("GET", "/agent-session-activities", list_activities, "agent_session_activities:read",
           "List activities (filters: session_id, agent_id, type, source); $order=asc for a timeline.",
           tag=ACTIVITIES),
-    Route("GET", "/agent-session-activities/{id}", get_activity, "agent_session_activities:read",
+    Route("GET", "/agent-session-activities/{id}", one("activities"), "agent_session_activities:read",
           "Get an activity.", tag=ACTIVITIES),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..models.jobs import JobCreate, JobUpdate
+from .crud import one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import Route
@@ -19,18 +20,6 @@ async def list_jobs(call: Call) -> dict:
                                                      order=p.order), p.order)
 
 
-async def get_job(call: Call) -> dict:
-    return await call.services.jobs.get(call.workspace_id, call.params["id"])
-
-
-async def update_job(call: Call) -> dict:
-    return await call.services.jobs.update(call.workspace_id, call.params["id"], call.body(JobUpdate).changes())
-
-
-async def delete_job(call: Call) -> dict:
-    return await call.services.jobs.delete(call.workspace_id, call.params["id"])
-
-
 async def trigger_job(call: Call) -> dict:
     call.body(Empty)
     return await call.services.jobs.trigger(call.workspace_id, call.params["id"])
@@ -43,24 +32,20 @@ async def list_runs(call: Call) -> dict:
     return render_page(page, p.order)
 
 
-async def get_run(call: Call) -> dict:
-    return await call.services.jobs.get_run(call.workspace_id, call.params["id"])
-
-
 JOBS, RUNS = "background-jobs", "background-job-runs"
 ROUTES = [
     Route("POST", "/background-jobs", create_job, "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
           "(url, or agent_id).", body=JobCreate, status=201, tag=JOBS),
     Route("GET", "/background-jobs", list_jobs, "background_jobs:read", "List jobs.", tag=JOBS),
-    Route("GET", "/background-jobs/{id}", get_job, "background_jobs:read", "Get a job.", tag=JOBS),
-    Route("PATCH", "/background-jobs/{id}", update_job, "background_jobs:write",
+    Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS),
+    Route("PATCH", "/background-jobs/{id}", patch("jobs", JobUpdate), "background_jobs:write",
           "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS),
-    Route("DELETE", "/background-jobs/{id}", delete_job, "background_jobs:write",
+    Route("DELETE", "/background-jobs/{id}", one("jobs", "delete"), "background_jobs:write",
           "Delete a job and its runs; it stops at once.", tag=JOBS),
     Route("POST", "/background-jobs/{id}/trigger", trigger_job, "background_jobs:write",
           "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS),
     Route("GET", "/background-job-runs", list_runs, "background_jobs:read", "List runs (filter: job_id).",
           tag=RUNS),
-    Route("GET", "/background-job-runs/{id}", get_run, "background_jobs:read", "Get a run.", tag=RUNS),
+    Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.", tag=RUNS),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import ids
 from ..errors import Invalid
 from ..models.sinks import ItemCreate, ItemFields, ItemsMany, ItemUpdate, SinkCreate, SinkUpdate
+from .crud import one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import PUBLIC, Route
@@ -21,18 +22,6 @@ async def list_sinks(call: Call) -> dict:
     page = await call.services.sinks.list(call.workspace_id, limit=paging.limit, after=paging.after,
                                           order=paging.order)
     return render_page(page, paging.order)
-
-
-async def get_sink(call: Call) -> dict:
-    return await call.services.sinks.get(call.workspace_id, call.params["id"])
-
-
-async def update_sink(call: Call) -> dict:
-    return await call.services.sinks.update(call.workspace_id, call.params["id"], call.body(SinkUpdate).changes())
-
-
-async def delete_sink(call: Call) -> dict:
-    return await call.services.sinks.delete(call.workspace_id, call.params["id"])
 
 
 async def create_item(call: Call) -> dict:
@@ -71,19 +60,6 @@ async def list_items(call: Call) -> dict:
     return render_page(page, paging.order)
 
 
-async def get_item(call: Call) -> dict:
-    return await call.services.sink_items.get(call.workspace_id, call.params["id"])
-
-
-async def update_item(call: Call) -> dict:
-    return await call.services.sink_items.update(call.workspace_id, call.params["id"],
-                                                 call.body(ItemUpdate).changes())
-
-
-async def delete_item(call: Call) -> dict:
-    return await call.services.sink_items.delete(call.workspace_id, call.params["id"])
-
-
 async def public_sink(call: Call) -> dict:
     return await call.services.sinks.public(call.params["slug"])
 
@@ -92,9 +68,9 @@ ROUTES = [
     Route("POST", "/sinks", create_sink, "sinks:write", "Create a sink.", body=SinkCreate, status=201,
           tag="sinks"),
     Route("GET", "/sinks", list_sinks, "sinks:read", "List sinks.", tag="sinks"),
-    Route("GET", "/sinks/{id}", get_sink, "sinks:read", "Get a sink.", tag="sinks"),
-    Route("PATCH", "/sinks/{id}", update_sink, "sinks:write", "Change a sink.", body=SinkUpdate, tag="sinks"),
-    Route("DELETE", "/sinks/{id}", delete_sink, "sinks:write", "Delete a sink and its items.", tag="sinks"),
+    Route("GET", "/sinks/{id}", one("sinks"), "sinks:read", "Get a sink.", tag="sinks"),
+    Route("PATCH", "/sinks/{id}", patch("sinks", SinkUpdate), "sinks:write", "Change a sink.", body=SinkUpdate, tag="sinks"),
+    Route("DELETE", "/sinks/{id}", one("sinks", "delete"), "sinks:write", "Delete a sink and its items.", tag="sinks"),
     Route("POST", "/sinks/{sink_id}/items", create_item_in_sink, "sink_items:write",
           "Create an item in this sink (an API key, or the sink's secret in X-OpenSink-Sink-Secret).",
           body=ItemFields, status=201, tag="sink-items", sink_secret=True),
@@ -104,10 +80,10 @@ ROUTES = [
           "Create up to 1000 items: all of them, or none if any is invalid.", body=ItemsMany, tag="sink-items"),
     Route("GET", "/sink-items", list_items, "sink_items:read",
           "List items (filters: sink_id, type, q, occurred_after, occurred_before).", tag="sink-items"),
-    Route("GET", "/sink-items/{id}", get_item, "sink_items:read", "Get an item.", tag="sink-items"),
-    Route("PATCH", "/sink-items/{id}", update_item, "sink_items:write", "Change an item (not its sink).",
+    Route("GET", "/sink-items/{id}", one("sink_items"), "sink_items:read", "Get an item.", tag="sink-items"),
+    Route("PATCH", "/sink-items/{id}", patch("sink_items", ItemUpdate), "sink_items:write", "Change an item (not its sink).",
           body=ItemUpdate, tag="sink-items"),
-    Route("DELETE", "/sink-items/{id}", delete_item, "sink_items:write", "Delete an item.", tag="sink-items"),
+    Route("DELETE", "/sink-items/{id}", one("sink_items", "delete"), "sink_items:write", "Delete an item.", tag="sink-items"),
     Route("GET", "/public/{slug}", public_sink, PUBLIC, "A public sink and its newest items; no credential.",
           tag="public", base=ROOT),
 ]
