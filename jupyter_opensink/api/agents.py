@@ -7,7 +7,7 @@ from typing import get_args
 from ..errors import Invalid
 from ..models.agents import (ActivityCreate, ActivityType, AgentCreate, AgentUpdate, ConfigurationCreate,
                              InputRequestCreate, Resolve, SessionCreate, SessionStatus, SessionUpdate)
-from .crud import one, patch
+from .crud import create, listing, one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import Route
@@ -30,14 +30,6 @@ def _required_arg(call: Call, name: str) -> str:
 
 
 # -- agents -------------------------------------------------------------------
-async def create_agent(call: Call) -> dict:
-    return await call.services.agents.create(call.workspace_id, call.body(AgentCreate).values())
-
-
-async def list_agents(call: Call) -> dict:
-    p = call.paging()
-    return render_page(await call.services.agents.list(call.workspace_id, limit=p.limit, after=p.after,
-                                                       order=p.order), p.order)
 
 
 # -- configurations -----------------------------------------------------------
@@ -65,8 +57,6 @@ async def active_configuration(call: Call) -> dict:
 
 
 # -- sessions -----------------------------------------------------------------
-async def create_session(call: Call) -> dict:
-    return await call.services.sessions.create(call.workspace_id, call.body(SessionCreate).values())
 
 
 async def list_sessions(call: Call) -> dict:
@@ -78,8 +68,6 @@ async def list_sessions(call: Call) -> dict:
 
 
 # -- input requests -----------------------------------------------------------
-async def create_input_request(call: Call) -> dict:
-    return await call.services.input_requests.create(call.workspace_id, call.body(InputRequestCreate).values())
 
 
 async def list_input_requests(call: Call) -> dict:
@@ -125,9 +113,9 @@ SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests
 DELIVERIES = "execution-deliveries"
 
 ROUTES = [
-    Route("POST", "/agents", create_agent, "agents:write", "Create an agent (and its default configuration).",
+    Route("POST", "/agents", create("agents", AgentCreate), "agents:write", "Create an agent (and its default configuration).",
           body=AgentCreate, status=201, tag=AGENTS),
-    Route("GET", "/agents", list_agents, "agents:read", "List agents.", tag=AGENTS),
+    Route("GET", "/agents", listing("agents"), "agents:read", "List agents.", tag=AGENTS),
     Route("GET", "/agents/{id}", one("agents"), "agents:read", "Get an agent.", tag=AGENTS),
     Route("PATCH", "/agents/{id}", patch("agents", AgentUpdate), "agents:write",
           "Change an agent; config_id activates any of its configurations.", body=AgentUpdate, tag=AGENTS),
@@ -146,7 +134,7 @@ ROUTES = [
     Route("GET", "/agent-configurations/{id}", one("configurations"), "agent_configurations:read",
           "Get a configuration (configurations are immutable).", tag=CONFIGS),
 
-    Route("POST", "/agent-sessions", create_session, "agent_sessions:write", "Start a session.",
+    Route("POST", "/agent-sessions", create("sessions", SessionCreate), "agent_sessions:write", "Start a session.",
           body=SessionCreate, status=201, tag=SESSIONS),
     Route("GET", "/agent-sessions", list_sessions, "agent_sessions:read",
           "List sessions (filters: agent_id, status).", tag=SESSIONS),
@@ -156,7 +144,7 @@ ROUTES = [
     Route("DELETE", "/agent-sessions/{id}", one("sessions", "delete"), "agent_sessions:write",
           "Delete a session with its input requests and activities.", tag=SESSIONS),
 
-    Route("POST", "/agent-session-input-requests", create_input_request, "agent_session_input_requests:write",
+    Route("POST", "/agent-session-input-requests", create("input_requests", InputRequestCreate), "agent_session_input_requests:write",
           "Ask a human: the session waits for input.", body=InputRequestCreate, status=201, tag=REQUESTS),
     Route("GET", "/agent-session-input-requests", list_input_requests, "agent_session_input_requests:read",
           "List input requests (filters: session_id, agent_id, status).", tag=REQUESTS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from .handler import Call
+from .paging import render_page
 from .routing import Endpoint
 
 
@@ -26,4 +27,27 @@ def patch(service: str, model: type[BaseModel]) -> Endpoint:
                                                             call.body(model).changes())
 
     endpoint.__name__ = f"update_{service}"
+    return endpoint
+
+
+def create(service: str, model: type[BaseModel]) -> Endpoint:
+    """``services.<service>.create(workspace_id, <every field, defaults filled>)``."""
+
+    async def endpoint(call: Call) -> dict:
+        return await getattr(call.services, service).create(call.workspace_id, call.body(model).values())
+
+    endpoint.__name__ = f"create_{service}"
+    return endpoint
+
+
+def listing(service: str) -> Endpoint:
+    """``services.<service>.list(workspace_id, ...paging)`` for listings without filters."""
+
+    async def endpoint(call: Call) -> dict:
+        p = call.paging()
+        page = await getattr(call.services, service).list(call.workspace_id, limit=p.limit, after=p.after,
+                                                          order=p.order)
+        return render_page(page, p.order)
+
+    endpoint.__name__ = f"list_{service}"
     return endpoint

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from ..models.jobs import JobCreate, JobUpdate
-from .crud import one, patch
+from .crud import create, listing, one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import Route
 from .validation import Empty
-
-
-async def create_job(call: Call) -> dict:
-    return await call.services.jobs.create(call.workspace_id, call.body(JobCreate).values())
-
-
-async def list_jobs(call: Call) -> dict:
-    p = call.paging()
-    return render_page(await call.services.jobs.list(call.workspace_id, limit=p.limit, after=p.after,
-                                                     order=p.order), p.order)
 
 
 async def trigger_job(call: Call) -> dict:
@@ -34,10 +24,10 @@ async def list_runs(call: Call) -> dict:
 
 JOBS, RUNS = "background-jobs", "background-job-runs"
 ROUTES = [
-    Route("POST", "/background-jobs", create_job, "background_jobs:write",
+    Route("POST", "/background-jobs", create("jobs", JobCreate), "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
           "(url, or agent_id).", body=JobCreate, status=201, tag=JOBS),
-    Route("GET", "/background-jobs", list_jobs, "background_jobs:read", "List jobs.", tag=JOBS),
+    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS),
     Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS),
     Route("PATCH", "/background-jobs/{id}", patch("jobs", JobUpdate), "background_jobs:write",
           "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS),

@@ -5,23 +5,12 @@ from __future__ import annotations
 from .. import ids
 from ..errors import Invalid
 from ..models.sinks import ItemCreate, ItemFields, ItemsMany, ItemUpdate, SinkCreate, SinkUpdate
-from .crud import one, patch
+from .crud import create, listing, one, patch
 from .handler import Call
 from .paging import render_page
 from .routing import PUBLIC, Route
 
 ROOT = "/opensink"
-
-
-async def create_sink(call: Call) -> dict:
-    return await call.services.sinks.create(call.workspace_id, call.body(SinkCreate).values())
-
-
-async def list_sinks(call: Call) -> dict:
-    paging = call.paging()
-    page = await call.services.sinks.list(call.workspace_id, limit=paging.limit, after=paging.after,
-                                          order=paging.order)
-    return render_page(page, paging.order)
 
 
 async def create_item(call: Call) -> dict:
@@ -65,9 +54,9 @@ async def public_sink(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("POST", "/sinks", create_sink, "sinks:write", "Create a sink.", body=SinkCreate, status=201,
+    Route("POST", "/sinks", create("sinks", SinkCreate), "sinks:write", "Create a sink.", body=SinkCreate, status=201,
           tag="sinks"),
-    Route("GET", "/sinks", list_sinks, "sinks:read", "List sinks.", tag="sinks"),
+    Route("GET", "/sinks", listing("sinks"), "sinks:read", "List sinks.", tag="sinks"),
     Route("GET", "/sinks/{id}", one("sinks"), "sinks:read", "Get a sink.", tag="sinks"),
     Route("PATCH", "/sinks/{id}", patch("sinks", SinkUpdate), "sinks:write", "Change a sink.", body=SinkUpdate, tag="sinks"),
     Route("DELETE", "/sinks/{id}", one("sinks", "delete"), "sinks:write", "Delete a sink and its items.", tag="sinks"),
