@@ -74,5 +74,5 @@ async def stream_events(call: Call) -> None:
 ROUTES = [
     Route("GET", "/events", stream_events, ANY,
           "Live events of the caller's workspace as Server-Sent Events (types=a,b; workspaces=all for the "
-          "Jupyter user); resume with Last-Event-ID.", tag="events", stream=True),
+          "Jupyter user); resume with Last-Event-ID.", tag="events", stream=True, query=('types', 'workspaces', 'last_event_id')),
 ]

@@ -95,6 +95,10 @@ class Call:
     def header(self, name: str) -> str | None:
         return self._handler.request.headers.get(name)
 
+    @property
+    def base_url(self) -> str:
+        return self._handler.base_url
+
     def sse(self) -> SseResponse:
         return SseResponse(self._handler)
 

@@ -27,7 +27,7 @@ ROUTES = [
     Route("POST", "/background-jobs", create("jobs", JobCreate), "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
           "(url, or agent_id).", body=JobCreate, status=201, tag=JOBS),
-    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS),
+    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS, paged=True),
     Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS),
     Route("PATCH", "/background-jobs/{id}", patch("jobs", JobUpdate), "background_jobs:write",
           "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS),
@@ -36,6 +36,6 @@ ROUTES = [
     Route("POST", "/background-jobs/{id}/trigger", trigger_job, "background_jobs:write",
           "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS),
     Route("GET", "/background-job-runs", list_runs, "background_jobs:read", "List runs (filter: job_id).",
-          tag=RUNS),
+          tag=RUNS, query=('job_id',), paged=True),
     Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.", tag=RUNS),
 ]

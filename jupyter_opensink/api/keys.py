@@ -35,7 +35,7 @@ ROUTES = [
     Route("POST", "/api-keys", create_key, ADMIN, "Create an API key (its secret is shown only in this reply).",
           body=ApiKeyCreate, status=201, tag="api-keys"),
     Route("GET", "/api-keys", list_keys, ADMIN, "List the API keys of every workspace (never their secrets).",
-          tag="api-keys"),
+          tag="api-keys", query=('workspace_id',), paged=True),
     Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys"),
     Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys"),
 ]

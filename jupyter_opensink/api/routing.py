@@ -40,6 +40,8 @@ class Route:
     base: str = PREFIX  # what ``path`` is below
     sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path
     stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
+    query: tuple[str, ...] = ()  # the query parameters (filters) it reads
+    paged: bool = False  # a listing: $limit, $trail, $order and {"items", "trail"}
 
     @property
     def pattern(self) -> str:

@@ -56,7 +56,7 @@ async def public_sink(call: Call) -> dict:
 ROUTES = [
     Route("POST", "/sinks", create("sinks", SinkCreate), "sinks:write", "Create a sink.", body=SinkCreate, status=201,
           tag="sinks"),
-    Route("GET", "/sinks", listing("sinks"), "sinks:read", "List sinks.", tag="sinks"),
+    Route("GET", "/sinks", listing("sinks"), "sinks:read", "List sinks.", tag="sinks", paged=True),
     Route("GET", "/sinks/{id}", one("sinks"), "sinks:read", "Get a sink.", tag="sinks"),
     Route("PATCH", "/sinks/{id}", patch("sinks", SinkUpdate), "sinks:write", "Change a sink.", body=SinkUpdate, tag="sinks"),
     Route("DELETE", "/sinks/{id}", one("sinks", "delete"), "sinks:write", "Delete a sink and its items.", tag="sinks"),
@@ -68,7 +68,7 @@ ROUTES = [
     Route("POST", "/sink-items/many", create_items, "sink_items:write",
           "Create up to 1000 items: all of them, or none if any is invalid.", body=ItemsMany, tag="sink-items"),
     Route("GET", "/sink-items", list_items, "sink_items:read",
-          "List items (filters: sink_id, type, q, occurred_after, occurred_before).", tag="sink-items"),
+          "List items (filters: sink_id, type, q, occurred_after, occurred_before).", tag="sink-items", query=('sink_id', 'type', 'q', 'occurred_after', 'occurred_before'), paged=True),
     Route("GET", "/sink-items/{id}", one("sink_items"), "sink_items:read", "Get an item.", tag="sink-items"),
     Route("PATCH", "/sink-items/{id}", patch("sink_items", ItemUpdate), "sink_items:write", "Change an item (not its sink).",
           body=ItemUpdate, tag="sink-items"),

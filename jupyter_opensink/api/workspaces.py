@@ -36,7 +36,7 @@ async def rotate_secret(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces"),
+    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces", paged=True),
     Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", body=WorkspaceCreate,
           status=201, tag="workspaces"),
     Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces"),
