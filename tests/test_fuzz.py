@@ -1,0 +1,39 @@
+"""Property-based fuzzing of every operation in the OpenAPI description: no input may cause a 5xx."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from jupyter_opensink.api import ROUTES
+from jupyter_opensink.api.openapi import build_openapi
+
+from .servers import start_server
+
+STATUSES: Counter = Counter()
+SPEC = build_openapi([r for r in ROUTES if not r.stream], server_url="/jp/opensink")
+schema = schemathesis.openapi.from_dict(SPEC)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fuzz")
+    running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never", base_url="/jp/")
+    yield running
+    running.stop()
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_causes_a_server_error(case, server):
+    response = case.call(base_url=server.url, headers={"Authorization": f"token {server.token}"}, timeout=30)
+    STATUSES[response.status_code // 100] += 1
+    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:500])
+
+
+def test_the_fuzzer_reached_the_handlers():
+    """Runs after the fuzzing above: it must have got real answers, not only refusals."""
+    assert STATUSES[2] > 50 and STATUSES[4] > 50, STATUSES
