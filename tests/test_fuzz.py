@@ -27,7 +27,8 @@ def server(tmp_path_factory):
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples on every run, so CI is reproducible; explore with other seeds locally.
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_causes_a_server_error(case, server):
     response = case.call(base_url=server.url, headers={"Authorization": f"token {server.token}"}, timeout=30)
     STATUSES[response.status_code // 100] += 1

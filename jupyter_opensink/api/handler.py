@@ -8,6 +8,7 @@ endpoint and renders the result or the error as JSON.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -101,6 +102,15 @@ class Call:
 
     def sse(self) -> SseResponse:
         return SseResponse(self._handler)
+
+
+def render_json(value: Any) -> bytes:
+    """orjson, or the standard library for what orjson refuses (an integer over 64 bits that a
+    caller sent and a reply echoes back, as /sink-items/many does for invalid items)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def api_key_from(authorization: str | None) -> str | None:
@@ -233,7 +243,7 @@ class OpenSinkHandler(APIHandler):
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
         self._set_server_timing()
-        self.finish(orjson.dumps(result))
+        self.finish(render_json(result))
 
     def _set_server_timing(self) -> None:
         """How long the server spent on this request, for clients and benchmarks."""

@@ -132,8 +132,8 @@ class SinkItems:
             except ValidationError as exc:
                 invalid.append({"item": raw, "errors": validation_messages(exc)})
                 continue
-            except TypeError as exc:  # not representable as JSON (e.g. an integer over 64 bits)
-                invalid.append({"item": raw, "errors": [str(exc)]})
+            except TypeError:  # not storable as JSON: an integer over 64 bits
+                invalid.append({"item": raw, "errors": ["a number is too large (integers are limited to 64 bits)"]})
                 continue
             sink_id = parsed.sink_id
             if sink_id not in known_sinks:

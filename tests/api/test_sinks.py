@@ -125,6 +125,12 @@ async def test_many_is_all_or_nothing(api, new_sink):
     assert "not found" in invalid[1]["errors"][0]
     listed = await api("GET", "/v1/sink-items", params={"sink_id": sink["id"], "$limit": "100"})
     assert len(listed.body["items"]) == 5  # nothing from the rejected call
+    # Found by the fuzzer: an integer over 64 bits in an item was a 500 (the reply echoes the item).
+    reply = await api("POST", "/v1/sink-items/many", raw=b'{"items": [-9223372036854775809, {"sink_id": "x", '
+                                                              b'"title": "t", "fields": {"n": 99999999999999999999}}]}')
+    assert reply.status == 200 and reply.body["created"] == []
+    assert reply.body["invalid"][0]["item"] == -9223372036854775809
+    assert "too large" in reply.body["invalid"][1]["errors"][0]
     for body, expected in (({"items": []}, "items:"), ({"items": [{}] * 1001}, "items:"), ({}, "items is required")):
         reply = await api("POST", "/v1/sink-items/many", body)
         assert reply.status == 400 and expected in reply.error
