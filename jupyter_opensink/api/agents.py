@@ -9,17 +9,9 @@ from ..models.agents import (ActivityCreate, ActivityType, AgentCreate, AgentUpd
                              InputRequestCreate, Resolve, SessionCreate, SessionStatus, SessionUpdate)
 from .crud import create, listing, one, patch
 from .handler import Call
-from .paging import render_page
 from .routing import Route
 
 REQUEST_STATUSES = ("pending", "resolved", "expired")
-
-
-def _choice(call: Call, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = call.arg(name)
-    if value is not None and value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}")
-    return value
 
 
 def _required_arg(call: Call, name: str) -> str:
@@ -39,14 +31,6 @@ async def create_configuration(call: Call) -> dict:
                                                      explicit_schema="schema" in body.changes())
 
 
-async def list_configurations(call: Call) -> dict:
-    p = call.paging()
-    page = await call.services.configurations.list(call.workspace_id, agent_id=call.arg("agent_id"),
-                                                   variant=call.arg("variant"), limit=p.limit, after=p.after,
-                                                   order=p.order)
-    return render_page(page, p.order)
-
-
 async def configuration_variants(call: Call) -> dict:
     items = await call.services.configurations.variants(call.workspace_id, _required_arg(call, "agent_id"))
     return {"items": items, "trail": None}
@@ -59,24 +43,7 @@ async def active_configuration(call: Call) -> dict:
 # -- sessions -----------------------------------------------------------------
 
 
-async def list_sessions(call: Call) -> dict:
-    p = call.paging()
-    page = await call.services.sessions.list(call.workspace_id, agent_id=call.arg("agent_id"),
-                                             status=_choice(call, "status", get_args(SessionStatus)),
-                                             limit=p.limit, after=p.after, order=p.order)
-    return render_page(page, p.order)
-
-
 # -- input requests -----------------------------------------------------------
-
-
-async def list_input_requests(call: Call) -> dict:
-    p = call.paging()
-    filters = {"session_id": call.arg("session_id"), "agent_id": call.arg("agent_id"),
-               "status": _choice(call, "status", REQUEST_STATUSES)}
-    page = await call.services.input_requests.list(call.workspace_id, filters=filters, limit=p.limit,
-                                                   after=p.after, order=p.order)
-    return render_page(page, p.order)
 
 
 async def resolve_input_request(call: Call) -> dict:
@@ -85,27 +52,11 @@ async def resolve_input_request(call: Call) -> dict:
 
 
 # -- execution deliveries -----------------------------------------------------
-async def list_deliveries(call: Call) -> dict:
-    p = call.paging()
-    page = await call.services.deliveries.list(call.workspace_id, session_id=call.arg("session_id"),
-                                               agent_id=call.arg("agent_id"), limit=p.limit, after=p.after,
-                                               order=p.order)
-    return render_page(page, p.order)
 
 
 # -- activities ---------------------------------------------------------------
 async def create_activity(call: Call) -> dict:
     return await call.services.activities.create(call.principal, call.body(ActivityCreate).values())
-
-
-async def list_activities(call: Call) -> dict:
-    p = call.paging()
-    filters = {"session_id": call.arg("session_id"), "agent_id": call.arg("agent_id"),
-               "type": _choice(call, "type", get_args(ActivityType)),
-               "source": _choice(call, "source", ("system", "agent", "user"))}
-    page = await call.services.activities.list(call.workspace_id, filters=filters, limit=p.limit,
-                                               after=p.after, order=p.order)
-    return render_page(page, p.order)
 
 
 AGENTS, CONFIGS = "agents", "agent-configurations"
@@ -125,7 +76,7 @@ ROUTES = [
     Route("POST", "/agent-configurations", create_configuration, "agent_configurations:write",
           "Create a configuration version (active when in the active variant).", body=ConfigurationCreate,
           status=201, tag=CONFIGS),
-    Route("GET", "/agent-configurations", list_configurations, "agent_configurations:read",
+    Route("GET", "/agent-configurations", listing("configurations"), "agent_configurations:read",
           "List configurations (filters: agent_id, variant).", tag=CONFIGS, query=('agent_id', 'variant'), paged=True),
     Route("GET", "/agent-configurations/variants", configuration_variants, "agent_configurations:read",
           "The latest configuration of each variant of an agent (agent_id required).", tag=CONFIGS, query=('agent_id',)),
@@ -136,7 +87,7 @@ ROUTES = [
 
     Route("POST", "/agent-sessions", create("sessions", SessionCreate), "agent_sessions:write", "Start a session.",
           body=SessionCreate, status=201, tag=SESSIONS),
-    Route("GET", "/agent-sessions", list_sessions, "agent_sessions:read",
+    Route("GET", "/agent-sessions", listing("sessions", choices={"status": get_args(SessionStatus)}), "agent_sessions:read",
           "List sessions (filters: agent_id, status).", tag=SESSIONS, query=('agent_id', 'status'), paged=True),
     Route("GET", "/agent-sessions/{id}", one("sessions"), "agent_sessions:read", "Get a session.", tag=SESSIONS),
     Route("PATCH", "/agent-sessions/{id}", patch("sessions", SessionUpdate), "agent_sessions:write",
@@ -146,7 +97,7 @@ ROUTES = [
 
     Route("POST", "/agent-session-input-requests", create("input_requests", InputRequestCreate), "agent_session_input_requests:write",
           "Ask a human: the session waits for input.", body=InputRequestCreate, status=201, tag=REQUESTS),
-    Route("GET", "/agent-session-input-requests", list_input_requests, "agent_session_input_requests:read",
+    Route("GET", "/agent-session-input-requests", listing("input_requests", choices={"status": REQUEST_STATUSES}), "agent_session_input_requests:read",
           "List input requests (filters: session_id, agent_id, status).", tag=REQUESTS, query=('session_id', 'agent_id', 'status'), paged=True),
     Route("GET", "/agent-session-input-requests/{id}", one("input_requests"), "agent_session_input_requests:read",
           "Get an input request.", tag=REQUESTS),
@@ -155,7 +106,7 @@ ROUTES = [
           "Answer a pending request; the session resumes and the agent's endpoint is called.", body=Resolve,
           tag=REQUESTS),
 
-    Route("GET", "/execution-deliveries", list_deliveries, "agents:read",
+    Route("GET", "/execution-deliveries", listing("deliveries"), "agents:read",
           "Every call made to agents' execution endpoints (filters: session_id, agent_id).", tag=DELIVERIES, query=('session_id', 'agent_id'), paged=True),
     Route("GET", "/execution-deliveries/{id}", one("deliveries"), "agents:read", "Get one delivery record.",
           tag=DELIVERIES),
@@ -163,7 +114,8 @@ ROUTES = [
     Route("POST", "/agent-session-activities", create_activity, "agent_session_activities:write",
           "Log an activity (message, sink_item_created or state_updated).", body=ActivityCreate, status=201,
           tag=ACTIVITIES),
-    Route("GET", "/agent-session-activities", list_activities, "agent_session_activities:read",
+    Route("GET", "/agent-session-activities", listing("activities", choices={
+              "type": get_args(ActivityType), "source": ("system", "agent", "user")}), "agent_session_activities:read",
           "List activities (filters: session_id, agent_id, type, source); $order=asc for a timeline.",
           tag=ACTIVITIES, query=('session_id', 'agent_id', 'type', 'source'), paged=True),
     Route("GET", "/agent-session-activities/{id}", one("activities"), "agent_session_activities:read",

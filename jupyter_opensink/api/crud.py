@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ..errors import Invalid
+
 from .handler import Call
 from .paging import render_page
 from .routing import Endpoint
@@ -40,14 +42,23 @@ def create(service: str, model: type[BaseModel]) -> Endpoint:
     return endpoint
 
 
-def listing(service: str) -> Endpoint:
-    """``services.<service>.list(workspace_id, ...paging)`` for listings without filters."""
+def listing(service: str, method: str = "list", choices: dict[str, tuple[str, ...]] | None = None) -> Endpoint:
+    """``services.<service>.<method>(workspace_id, filters, ...paging)``.
+
+    The filters are the route's declared ``query`` parameters (declared once:
+    the OpenAPI description reads the same tuple); ``choices`` names the ones
+    limited to a set of values (400 otherwise).
+    """
 
     async def endpoint(call: Call) -> dict:
+        filters = {name: call.arg(name) for name in call.route.query}
+        for name, allowed in (choices or {}).items():
+            if filters.get(name) is not None and filters[name] not in allowed:
+                raise Invalid(f"{name} must be one of {', '.join(allowed)}")
         p = call.paging()
-        page = await getattr(call.services, service).list(call.workspace_id, limit=p.limit, after=p.after,
-                                                          order=p.order)
+        page = await getattr(getattr(call.services, service), method)(
+            call.workspace_id, filters, limit=p.limit, after=p.after, order=p.order)
         return render_page(page, p.order)
 
-    endpoint.__name__ = f"list_{service}"
+    endpoint.__name__ = f"{method}_{service}"
     return endpoint

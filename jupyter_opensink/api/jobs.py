@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..models.jobs import JobCreate, JobUpdate
 from .crud import create, listing, one, patch
 from .handler import Call
-from .paging import render_page
 from .routing import Route
 from .validation import Empty
 
@@ -13,13 +12,6 @@ from .validation import Empty
 async def trigger_job(call: Call) -> dict:
     call.body(Empty)
     return await call.services.jobs.trigger(call.workspace_id, call.params["id"])
-
-
-async def list_runs(call: Call) -> dict:
-    p = call.paging()
-    page = await call.services.jobs.runs(call.workspace_id, job_id=call.arg("job_id"), limit=p.limit,
-                                         after=p.after, order=p.order)
-    return render_page(page, p.order)
 
 
 JOBS, RUNS = "background-jobs", "background-job-runs"
@@ -35,7 +27,7 @@ ROUTES = [
           "Delete a job and its runs; it stops at once.", tag=JOBS),
     Route("POST", "/background-jobs/{id}/trigger", trigger_job, "background_jobs:write",
           "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS),
-    Route("GET", "/background-job-runs", list_runs, "background_jobs:read", "List runs (filter: job_id).",
+    Route("GET", "/background-job-runs", listing("jobs", "runs"), "background_jobs:read", "List runs (filter: job_id).",
           tag=RUNS, query=('job_id',), paged=True),
     Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.", tag=RUNS),
 ]

@@ -57,8 +57,9 @@ class Agents:
         self.events.emit("configuration.created", workspace_id, render_configuration(config))
         return rendered
 
-    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
-        page = await self.store.query("agents", {"workspace_id": workspace_id}, limit=limit, after=after,
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        page = await self.store.query("agents", scoped(workspace_id, filters), limit=limit, after=after,
                                       order=order)
         page.items = [await self.render(d) for d in page.items]
         return page
@@ -130,10 +131,10 @@ class Configurations:
             self.events.emit("agent.updated", workspace_id, await self.agents.render(done[1]))
         return created
 
-    async def list(self, workspace_id: str, *, agent_id: str | None, variant: str | None, limit: int,
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
-        where = scoped(workspace_id, {"agent_id": agent_id, "variant": variant})
-        page = await self.store.query("agent_configurations", where, limit=limit, after=after, order=order)
+        page = await self.store.query("agent_configurations", scoped(workspace_id, filters), limit=limit,
+                                      after=after, order=order)
         page.items = [render_configuration(d) for d in page.items]
         return page
 

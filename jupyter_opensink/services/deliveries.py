@@ -73,10 +73,10 @@ class ExecutionDeliveries:
             await self.sessions.fail(request["workspace_id"], request["session_id"],
                                      f"execution endpoint {record['method']} {record['url']}: {record['error']}")
 
-    async def list(self, workspace_id: str, *, session_id: str | None, agent_id: str | None, limit: int,
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
-        where = scoped(workspace_id, {"session_id": session_id, "agent_id": agent_id})
-        return await self.store.query("execution_deliveries", where, limit=limit, after=after, order=order)
+        return await self.store.query("execution_deliveries", scoped(workspace_id, filters), limit=limit,
+                                      after=after, order=order)
 
     async def get(self, workspace_id: str, delivery_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "execution_deliveries", delivery_id, workspace_id, "execution delivery")

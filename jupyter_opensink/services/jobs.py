@@ -94,8 +94,9 @@ class BackgroundJobs:
         self.events.emit("job.created", workspace_id, doc)
         return rendered
 
-    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
-        page = await self.store.query("background_jobs", {"workspace_id": workspace_id}, limit=limit,
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        page = await self.store.query("background_jobs", scoped(workspace_id, filters), limit=limit,
                                       after=after, order=order)
         page.items = [self.render(d) for d in page.items]
         return page
@@ -213,9 +214,10 @@ class BackgroundJobs:
                                            message_id=ids.new_id())
         return outcome.status_code, outcome.error
 
-    async def runs(self, workspace_id: str, *, job_id: str | None, limit: int, after: str | None,
-                   order: str) -> Page:
-        return await self.store.query("background_job_runs", scoped(workspace_id, {"job_id": job_id}), limit=limit, after=after, order=order)
+    async def runs(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        return await self.store.query("background_job_runs", scoped(workspace_id, filters), limit=limit,
+                                      after=after, order=order)
 
     async def get_run(self, workspace_id: str, run_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "background_job_runs", run_id, workspace_id, "background job run")

@@ -68,10 +68,10 @@ class Sessions:
         for doc in docs:
             self.events.emit("activity.created", workspace_id, doc)
 
-    async def list(self, workspace_id: str, *, agent_id: str | None, status: str | None, limit: int,
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
-        where = scoped(workspace_id, {"agent_id": agent_id, "status": status})
-        return await self.store.query("agent_sessions", where, limit=limit, after=after, order=order)
+        return await self.store.query("agent_sessions", scoped(workspace_id, filters), limit=limit, after=after,
+                                      order=order)
 
     async def update(self, workspace_id: str, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         session = await self.get(workspace_id, session_id)
@@ -121,9 +121,10 @@ class Activities:
         self.events.emit("activity.created", principal.workspace_id, doc)
         return doc
 
-    async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
-                   order: str) -> Page:
-        return await self.store.query("activities", scoped(workspace_id, filters), limit=limit, after=after, order=order)
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        return await self.store.query("activities", scoped(workspace_id, filters), limit=limit, after=after,
+                                      order=order)
 
 
 class InputRequests:
@@ -155,9 +156,10 @@ class InputRequests:
         self.sessions.emit_activities(workspace_id, done[2:])
         return done[0]
 
-    async def list(self, workspace_id: str, *, filters: dict[str, str | None], limit: int, after: str | None,
-                   order: str) -> Page:
-        return await self.store.query("input_requests", scoped(workspace_id, filters), limit=limit, after=after, order=order)
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        return await self.store.query("input_requests", scoped(workspace_id, filters), limit=limit, after=after,
+                                      order=order)
 
     def _not_pending(self, request: dict[str, Any]) -> Conflict:
         return Conflict(f"input request {request['id']} is already {request['status']}")

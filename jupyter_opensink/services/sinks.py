@@ -49,8 +49,10 @@ class Sinks:
     async def get(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "sinks", sink_id, workspace_id, "sink")
 
-    async def list(self, workspace_id: str, *, limit: int, after: str | None, order: str) -> Page:
-        return await self.store.query("sinks", {"workspace_id": workspace_id}, limit=limit, after=after, order=order)
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        return await self.store.query("sinks", scoped(workspace_id, filters), limit=limit, after=after,
+                                      order=order)
 
     async def update(self, workspace_id: str, sink_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         await self.get(workspace_id, sink_id)
