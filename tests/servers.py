@@ -51,8 +51,12 @@ class RunningServer:
 
 
 def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",
-                 timeout: float = 60, app: str = "server", env: dict[str, str] | None = None) -> RunningServer:
-    """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config."""
+                 timeout: float = 60, app: str = "server", env: dict[str, str] | None = None,
+                 ready_path: str = "opensink/api/v1/workspaces") -> RunningServer:
+    """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config.
+
+    Ready once ``ready_path`` (under the base URL) answers 200 to the token.
+    """
     port = free_port()
     token = secrets.token_hex(16)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +80,7 @@ def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
         try:
-            reply = httpx.get(server.api + "/workspaces", headers={"Authorization": f"token {token}"}, timeout=2)
+            reply = httpx.get(f"http://127.0.0.1:{port}{base_url}{ready_path}", headers={"Authorization": f"token {token}"}, timeout=2)
             if reply.status_code == 200:
                 return server
         except httpx.TransportError:

@@ -19,27 +19,8 @@ from .receivers import start_receiver
 from .servers import start_server
 
 TRADE = json.loads((Path(__file__).parent / "fixtures" / "trade-approval-schema.json").read_text())
-EVERYTHING = {
-    "type": "object", "required": ["name", "approved"],
-    "properties": {
-        "name": {"type": "string", "title": "Your name", "description": "Who decides"},
-        "approved": {"type": "boolean", "default": True},
-        "notes": {"type": "string", "format": "textarea"},
-        "essay": {"type": "string", "maxLength": 5000},
-        "color": {"type": "string", "enum": ["red", "green"], "default": "green"},
-        "day": {"type": "string", "format": "date", "default": "2026-12-01"},
-        "at": {"type": "string", "format": "date-time"},
-        "count": {"type": "integer", "minimum": 1, "maximum": 5, "default": 2},
-        "ratio": {"type": "number", "maximum": 1.5},
-        "tags": {"type": "array", "items": {"type": "string"}, "default": ["a"]},
-        "scores": {"type": "array", "items": {"type": "integer"}},
-        "fixed": {"type": "string", "const": "v1"},
-        "shown": {"type": "number", "readOnly": True, "default": 3},
-        "nested": {"type": "object", "title": "Nested group", "description": "Inner settings",
-                   "properties": {"deep": {"type": "boolean"}}},
-        "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-    },
-}
+# The same schema drives the labextension form tests (labextension/test/forms.test.mjs).
+EVERYTHING = json.loads((Path(__file__).parent / "fixtures" / "every-schema-feature.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,77 @@
+/**
+ * The jupyter_opensink JupyterLab plugin: the Agent inbox in the left side
+ * bar, the workspace browser in the main area, and palette commands for both.
+ */
+
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget, Notification } from '@jupyterlab/apputils';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { EventFeed, NotInstalled, OpenSinkApi } from './api';
+import { BrowserPanel } from './browser';
+import { InboxPanel } from './inbox';
+
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path class="jp-icon3" fill="#616161" ' +
+  'd="M19 3H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V5a2 2 0 0 0-2-2zm0 12h-4a3 3 0 0 1-6 0H5V5h14v10z"/></svg>';
+export const inboxIcon = new LabIcon({ name: 'jupyter-opensink:inbox', svgstr: ICON_SVG });
+
+export const COMMANDS = { inbox: 'opensink:open-inbox', browser: 'opensink:open-browser' };
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-opensink:plugin',
+  description: 'Agent inbox and workspace browser for jupyter_opensink.',
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, shell: ILabShell, palette: ICommandPalette | null) => {
+    const api = new OpenSinkApi();
+    const feed = new EventFeed(api);
+    const inbox = new InboxPanel(api, feed, request => {
+      Notification.info(`An agent asks: ${request.title}`, {
+        autoClose: 8000,
+        actions: [{ label: 'Open inbox', callback: () => shell.activateById(inbox.id) }]
+      });
+    });
+    inbox.title.icon = inboxIcon;
+    shell.add(inbox, 'left', { rank: 600 });
+
+    let browser: MainAreaWidget<BrowserPanel> | null = null;
+    app.commands.addCommand(COMMANDS.inbox, {
+      label: 'Open the Agent inbox',
+      caption: 'Pending input requests of every workspace',
+      execute: () => shell.activateById(inbox.id)
+    });
+    app.commands.addCommand(COMMANDS.browser, {
+      label: 'Open the agent workspace browser',
+      caption: 'Agents, sessions, sinks, background jobs and deliveries',
+      execute: () => {
+        if (!browser || browser.isDisposed) {
+          browser = new MainAreaWidget({ content: new BrowserPanel(api, feed) });
+          browser.id = 'jp-opensink-browser-main';
+          browser.title.label = 'Agent workspace';
+          browser.title.icon = inboxIcon;
+        }
+        if (!browser.isAttached) {
+          shell.add(browser, 'main');
+        }
+        shell.activateById(browser.id);
+        return browser;
+      }
+    });
+    palette?.addItem({ command: COMMANDS.inbox, category: 'OpenSink' });
+    palette?.addItem({ command: COMMANDS.browser, category: 'OpenSink' });
+
+    // The feed only starts when the routes exist; otherwise the panels say why they are empty.
+    api.probe().then(
+      () => feed.start(),
+      error => {
+        if (!(error instanceof NotInstalled)) {
+          feed.start();
+        }
+      }
+    );
+  }
+};
+
+export default plugin;

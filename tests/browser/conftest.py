@@ -1,0 +1,95 @@
+"""A real JupyterLab with the extension, driven by headless Chromium through Playwright.
+
+Chromium is Debian's package (``/usr/bin/chromium``; ``.ci/run`` installs it);
+Playwright only drives it. Screenshots of every step land in
+``$OPENSINK_TEST_ARTIFACTS`` (default ``test-artifacts/``) so a failure can be seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ..servers import RunningServer, start_server
+
+CHROMIUM = os.environ.get("OPENSINK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("OPENSINK_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+
+def lab_server(base: Path, *extra: str, env: dict[str, str] | None = None, **kwargs) -> RunningServer:
+    """JupyterLab with its settings and workspaces under ``base`` (and no news prompt over the page)."""
+    settings = base / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    env = {"JUPYTERLAB_SETTINGS_DIR": str(base / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(base / "lab-workspaces"), **(env or {})}
+    return start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never",
+                        "--LabApp.expose_app_in_browser=True", *extra, app="lab", env=env, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    running = lab_server(tmp_path_factory.mktemp("lab"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_without_opensink(tmp_path_factory):
+    """JupyterLab whose server has the OpenSink server extension switched off (the labextension stays)."""
+    base = tmp_path_factory.mktemp("lab-off")
+    config = base / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_opensink": False}}}))
+    running = lab_server(base, env={"JUPYTER_CONFIG_DIR": str(config)}, ready_path="api/status")
+    yield running
+    running.stop()
+
+
+class Steps:
+    """Saves a numbered screenshot per step of one test."""
+
+    def __init__(self, page, name: str):
+        self.page, self.folder, self.n = page, ARTIFACTS / name, 0
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+
+    async def shot(self, label: str) -> None:
+        self.n += 1
+        await self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{label}.png"))
+
+
+@contextlib.asynccontextmanager
+async def open_lab(server: RunningServer, name: str, path: str = "lab") -> AsyncIterator[tuple[object, Steps]]:
+    """A fresh browser on ``path`` of the server, signed in with the token, once the app has started."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)", pytrace=False)
+    root = server.url.removesuffix("opensink")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        steps = Steps(page, name)
+        try:
+            await page.goto(f"{root}{path}?reset&token={server.token}")  # reset: no layout from an earlier test
+            await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined",
+                                         timeout=60_000)
+            await page.evaluate("window.jupyterapp.started")
+            await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+            yield page, steps
+            assert not errors, errors
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await steps.shot("failure")
+            raise
+        finally:
+            await browser.close()

@@ -1,0 +1,231 @@
+"""The labextension in a real JupyterLab and a real browser: the inbox, the workspace browser,
+the notebook widget, and a server without the OpenSink routes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from playwright.async_api import expect
+
+from ..receivers import start_receiver
+from .conftest import open_lab
+
+INBOX_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-opensink-inbox"]'
+SCHEMA = {
+    "type": "object", "required": ["approved", "amount"],
+    "properties": {
+        "approved": {"type": "boolean", "title": "Approve"},
+        "amount": {"type": "integer", "title": "Amount", "minimum": 1, "maximum": 10},
+        "note": {"type": "string", "title": "Note"},
+    },
+}
+
+
+def api_client(lab) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=lab.api, headers={"Authorization": f"token {lab.token}"}, timeout=30)
+
+
+async def ok(reply: httpx.Response) -> dict:
+    assert reply.status_code < 300, (reply.status_code, reply.text)
+    return reply.json()
+
+
+async def agent_with_session(api: httpx.AsyncClient, name: str, url: str, state: dict | None = None):
+    agent = await ok(await api.post("/agents", json={"name": name, "execution_endpoint": {"url": url}}))
+    session = await ok(await api.post("/agent-sessions", json={"agent_id": agent["id"], "state": state or {}}))
+    return agent, session
+
+
+async def ask(api: httpx.AsyncClient, agent: dict, session: dict, title: str, schema: dict) -> dict:
+    return await ok(await api.post("/agent-session-input-requests", json={
+        "session_id": session["id"], "agent_id": agent["id"], "key": "decision", "title": title,
+        "message": "Please decide before noon.", "schema": schema}))
+
+
+async def run_command(page, command: str) -> None:
+    """Starts a JupyterLab command without waiting for it (some, like running cells, finish much later)."""
+    await page.evaluate("(id) => { void window.jupyterapp.commands.execute(id); }", command)
+
+
+def test_inbox_shows_a_new_request_and_resolves_it(lab):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "transfer-bot", receiver.url("/agent"),
+                                                      {"step": "waiting", "orders": [{"id": 7, "qty": 3}]})
+            async with open_lab(lab, "inbox") as (page, steps):
+                await page.click(INBOX_TAB)
+                await expect(page.locator("#jp-opensink-inbox .jp-OpenSink-count")).to_have_text("0 pending requests")
+                await steps.shot("inbox-open")
+
+                request = await ask(api, agent, session, "Approve the transfer", SCHEMA)  # arrives by the stream
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                await expect(page.locator(f'{INBOX_TAB}[data-count="1"]')).to_be_visible()
+                await expect(page.get_by_text("An agent asks: Approve the transfer")).to_be_visible()
+                await expect(card).to_contain_text("agent transfer-bot")
+                await steps.shot("request-arrived-with-badge-and-notification")
+
+                await card.locator('input[name="amount"]').fill("50")  # over the schema's maximum
+                await card.get_by_role("button", name="Submit").click()
+                await expect(card.locator(".jp-OpenSink-error")).to_contain_text("amount")
+                await steps.shot("server-error-shown-inline")
+                assert (await ok(await api.get(f"/agent-session-input-requests/{request['id']}")))["status"] == "pending"
+
+                await card.locator('input[name="amount"]').fill("5")
+                await card.locator('input[name="approved"]').check()
+                await card.locator('input[name="note"]').fill("fine by me")
+                await card.get_by_role("button", name="Submit").click()
+                await card.wait_for(state="detached")
+                await expect(page.locator(INBOX_TAB)).not_to_have_attribute("data-count", "1")
+                await steps.shot("resolved")
+
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "resolved"
+                assert stored["response"] == {"approved": True, "amount": 5, "note": "fine by me"}
+                (call,) = await receiver.wait_for(1)
+                assert call.json["request_id"] == request["id"] and call.json["session_id"] == session["id"]
+
+                # The workspace browser, opened from the command palette, shows the session's timeline.
+                await page.keyboard.press("Control+Shift+C")
+                await page.keyboard.type("agent workspace browser")
+                await page.keyboard.press("Enter")
+                browser = page.locator("#jp-opensink-browser")
+                await expect(browser.locator(f'tr[data-id="{agent["id"]}"]')).to_contain_text("transfer-bot")
+                await steps.shot("browser-agents")
+                await browser.locator('.jp-OpenSink-tab[data-view="sessions"]').click()
+                await browser.locator(f'tr[data-id="{session["id"]}"] a').click()
+                detail = browser.locator(f'[data-session-id="{session["id"]}"]')
+                timeline = detail.locator(".jp-OpenSink-timeline li")
+                await expect(timeline.last).to_have_attribute("data-type", "input_request_resolved")
+                types = [await li.get_attribute("data-type") for li in await timeline.all()]
+                assert types == ["session_started", "input_request_created", "input_request_resolved"]
+                await expect(detail.locator(".jp-OpenSink-json").first).to_contain_text("orders")
+                await steps.shot("browser-session-timeline")
+                await browser.locator('.jp-OpenSink-tab[data-view="deliveries"]').click()
+                await expect(browser.locator("tr.jp-OpenSink-ok")).to_contain_text("200")
+                await steps.shot("browser-deliveries")
+        http.stop()
+
+    asyncio.run(main())
+
+
+def test_workspace_browser_sinks_jobs_and_failed_deliveries(lab):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        failing, failing_http = start_receiver()
+        failing.status = 500
+        async with api_client(lab) as api:
+            sink = await ok(await api.post("/sinks", json={"name": "research-notes"}))
+            for title in ("Quarterly invoice totals", "Meeting notes", "Supplier list"):
+                await ok(await api.post("/sink-items", json={"sink_id": sink["id"], "title": title, "body": "..."}))
+            job = await ok(await api.post("/background-jobs", json={
+                "name": "nightly-report", "cron": "0 2 * * *", "timezone": "Europe/Paris", "url": receiver.url("/job")}))
+            agent, session = await agent_with_session(api, "flaky-bot", failing.url("/agent"))
+            request = await ask(api, agent, session, "Go ahead?", {"type": "object", "properties": {}})
+            await ok(await api.post(f"/agent-session-input-requests/{request['id']}/resolve", json={"response": {}}))
+            await failing.wait_for(1)
+
+            async with open_lab(lab, "workspace-browser") as (page, steps):
+                await run_command(page, "opensink:open-browser")
+                browser = page.locator("#jp-opensink-browser")
+                await browser.locator('.jp-OpenSink-tab[data-view="sinks"]').click()
+                await browser.locator(f'tr[data-id="{sink["id"]}"] a').click()
+                items = browser.locator(".jp-OpenSink-items li")
+                await expect(items).to_have_count(3)
+                await expect(items.first).to_contain_text("Supplier list")  # newest first
+                await steps.shot("sink-newest-items")
+                await browser.locator(".jp-OpenSink-search").fill("invoice")
+                await browser.locator(".jp-OpenSink-search").press("Enter")
+                await expect(items).to_have_count(1)
+                await expect(items.first).to_contain_text("Quarterly invoice totals")
+                await steps.shot("sink-search")
+
+                await browser.locator('.jp-OpenSink-tab[data-view="jobs"]').click()
+                row = browser.locator(f'tr[data-id="{job["id"]}"]')
+                await expect(row).to_contain_text("0 2 * * * (Europe/Paris)")
+                assert "disabled" not in await row.inner_text()
+                await row.locator('[data-action="trigger"]').click()
+                await receiver.wait_for(1)
+                runs = browser.locator(".jp-OpenSink-detail tbody tr")
+                await expect(runs).to_have_count(1)
+                await expect(runs.first).to_contain_text("manual")
+                await expect(runs.first).to_contain_text("success")  # redrawn by job.run.finished
+                await steps.shot("job-run-history")
+                await browser.locator(f'tr[data-id="{job["id"]}"] [data-action="toggle"]').click()
+                await expect(browser.locator(f'tr[data-id="{job["id"]}"] [data-action="toggle"]')).to_have_text("Enable")
+                assert (await ok(await api.get(f"/background-jobs/{job['id']}")))["enabled"] is False
+                await expect(browser.locator(f'tr[data-id="{job["id"]}"]')).to_contain_text("disabled")
+                await steps.shot("job-disabled")
+
+                await browser.locator('.jp-OpenSink-tab[data-view="deliveries"]').click()
+                failed = browser.locator("tr.jp-OpenSink-failed")
+                await expect(failed).to_have_count(1)
+                await expect(failed).to_contain_text("500")
+                await browser.locator('.jp-OpenSink-tab[data-view="agents"]').click()
+                await expect(browser.locator(f'tr[data-id="{agent["id"]}"]')).to_contain_text("failed")
+                await steps.shot("failed-delivery-and-agent")
+        http.stop()
+        failing_http.stop()
+
+    asyncio.run(main())
+
+
+def test_notebook_widget_resolves_in_the_browser(lab):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "notebook-bot", receiver.url("/agent"))
+            schema = {"type": "object", "properties": {"approved": {"type": "boolean"}, "note": {"type": "string"}}}
+            request = await ask(api, agent, session, "Ship the release?", schema)
+            notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                   "source": "import jupyter_opensink\njupyter_opensink.inbox()"}],
+                        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                    "language": "python"}},
+                        "nbformat": 4, "nbformat_minor": 5}
+            contents = lab.url.removesuffix("opensink") + "api/contents/opensink-inbox.ipynb"
+            reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+            assert reply.status_code in (200, 201), reply.text
+
+            async with open_lab(lab, "notebook-widget", "lab/tree/opensink-inbox.ipynb") as (page, steps):
+                await page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+                dialog = page.locator(".jp-Dialog")  # JupyterLab may still ask which kernel to use
+                if await dialog.count():
+                    await dialog.get_by_role("button", name="Select", exact=True).click()
+                await run_command(page, "notebook:run-all-cells")
+                output = page.locator(".jp-OutputArea-output")
+                submit = output.get_by_role("button", name="Submit")
+                await expect(submit).to_be_visible(timeout=90_000)
+                await expect(output.locator(".widget-html").get_by_text("Ship the release?")).to_be_visible()
+                await steps.shot("widget-rendered")
+                await output.locator(".widget-checkbox input").check()
+                await output.locator(".widget-text input").fill("after lunch")
+                await submit.click()
+                await expect(output.get_by_text("0 pending requests")).to_be_visible()  # answered: it left the inbox
+                await steps.shot("widget-resolved")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "resolved"
+                assert stored["response"] == {"approved": True, "note": "after lunch"}
+                (call,) = await receiver.wait_for(1)
+                assert call.json["request_id"] == request["id"]
+                await run_command(page, "kernelmenu:shutdown")
+        http.stop()
+
+    asyncio.run(main())
+
+
+def test_without_the_server_extension_the_panels_explain_why(lab_without_opensink):
+    async def main() -> None:
+        async with open_lab(lab_without_opensink, "server-extension-disabled") as (page, steps):
+            await page.click(INBOX_TAB)
+            message = page.locator("#jp-opensink-inbox .jp-OpenSink-disabled")
+            await expect(message).to_contain_text("server extension is not enabled")
+            await run_command(page, "opensink:open-browser")
+            await expect(page.locator("#jp-opensink-browser .jp-OpenSink-disabled")).to_contain_text(
+                "jupyter server extension enable jupyter_opensink")
+            await steps.shot("clear-message")
+
+    asyncio.run(main())
+

@@ -1,0 +1,31 @@
+"""The JupyterLab extension as installed: listed and enabled, and its form rules' unit tests (Node)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+LABEXTENSION = Path(__file__).parents[1] / "labextension"
+
+
+def test_labextension_is_installed_and_enabled():
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    listing = subprocess.run([jupyter, "labextension", "list"], capture_output=True, text=True, timeout=120)
+    text = listing.stdout + listing.stderr
+    line = next((ln for ln in text.splitlines() if "jupyter-opensink" in ln), "")
+    assert "enabled" in line and "OK" in line, text
+    package = json.loads((Path(sys.prefix) / "share/jupyter/labextensions/jupyter-opensink/package.json").read_text())
+    assert package["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")
+
+
+def test_form_rules_unit_tests_pass():
+    node = shutil.which("node")
+    assert node, "Node.js is needed to build and test the labextension"
+    assert (LABEXTENSION / "lib" / "forms.js").exists(), "lib/ is built by the Python build (pip install)"
+    run = subprocess.run([node, "--no-warnings", "--test", "test/"], cwd=LABEXTENSION,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "# fail 0" in run.stdout and "# pass 6" in run.stdout, run.stdout
