@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import agents, events, jobs, keys, openapi, sinks, workspaces
+from .docs import docs_handlers
 from .handler import ApiContext, NotFoundHandler, OpenSinkHandler
 from .routing import API_ROOT, Route, group_by_path
 
@@ -18,7 +19,7 @@ def build_handlers(context: ApiContext, routes: list[Route] = ROUTES) -> list[tu
         for pattern, methods in sorted(group_by_path(routes).items(), key=lambda kv: "(?P<" in kv[0])
     ]
     specs.append((API_ROOT + "(?:/.*)?", NotFoundHandler, {"context": context, "routes": {}}))
-    return specs
+    return specs + docs_handlers()
 
 
 __all__ = ["ROUTES", "ApiContext", "build_handlers"]

@@ -66,8 +66,10 @@ class Steps:
 
 
 @contextlib.asynccontextmanager
-async def open_lab(server: RunningServer, name: str, path: str = "lab") -> AsyncIterator[tuple[object, Steps]]:
-    """A fresh browser on ``path`` of the server, signed in with the token, once the app has started."""
+async def open_lab(server: RunningServer, name: str, path: str = "lab",
+                   requests: list[str] | None = None) -> AsyncIterator[tuple[object, Steps]]:
+    """A fresh browser on ``path`` of the server, signed in with the token, once JupyterLab has started
+    (for a ``lab`` path). Every URL the page asks for is appended to ``requests``."""
     from playwright.async_api import async_playwright
 
     if not Path(CHROMIUM).exists():
@@ -78,13 +80,16 @@ async def open_lab(server: RunningServer, name: str, path: str = "lab") -> Async
         page = await browser.new_page(viewport={"width": 1400, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        if requests is not None:
+            page.on("request", lambda request: requests.append(request.url))
         steps = Steps(page, name)
         try:
             await page.goto(f"{root}{path}?reset&token={server.token}")  # reset: no layout from an earlier test
-            await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined",
-                                         timeout=60_000)
-            await page.evaluate("window.jupyterapp.started")
-            await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+            if path.startswith("lab"):
+                await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined",
+                                             timeout=60_000)
+                await page.evaluate("window.jupyterapp.started")
+                await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
             yield page, steps
             assert not errors, errors
         except BaseException:

@@ -229,3 +229,24 @@ def test_without_the_server_extension_the_panels_explain_why(lab_without_opensin
 
     asyncio.run(main())
 
+
+
+def test_api_docs_page_renders_every_operation_offline(lab):
+    async def main() -> None:
+        async with api_client(lab) as api:
+            spec = await ok(await api.get("/openapi.json"))
+        operations = sum(len(methods) for methods in spec["paths"].values())
+        requests: list[str] = []
+        async with open_lab(lab, "api-docs", "opensink/docs", requests) as (page, steps):
+            blocks = page.locator(".swagger-ui .opblock")
+            await expect(blocks).to_have_count(operations, timeout=60_000)
+            await expect(page.locator(".swagger-ui .info .title")).to_contain_text("jupyter_opensink")
+            await steps.shot("docs")
+            await page.locator(".opblock-summary", has_text="/v1/sinks").first.click()
+            await expect(page.locator(".opblock-body").first).to_be_visible()
+            await steps.shot("docs-operation-open")
+        origin = lab.url.split("/jp/")[0]
+        assert requests and all(url.startswith(origin) for url in requests), requests
+        assert any(url.endswith("/openapi.json") for url in requests)
+
+    asyncio.run(main())
