@@ -111,6 +111,8 @@ class OpenSinkApp(ExtensionApp):
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
         await self.services.jobs.fail_interrupted_runs()
+        for request in await self.services.deliveries.unsent():  # callbacks a stop or crash interrupted
+            self.dispatcher.submit("input_request.resolved", request)
         self.scheduler.start(await self.services.jobs.all_jobs())
 
     async def stop_extension(self) -> None:

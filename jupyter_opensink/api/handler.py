@@ -25,6 +25,7 @@ from ..errors import NotFound, Unauthorized
 from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import Principal
+from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
 from .paging import Paging, parse_paging
@@ -35,6 +36,7 @@ log = logging.getLogger("jupyter_opensink.api")
 M = TypeVar("M", bound=BaseModel)
 WORKSPACE_HEADER = "X-OpenSink-Workspace"
 SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass
@@ -240,10 +242,40 @@ class OpenSinkHandler(APIHandler):
             if not self._finished:
                 self.finish()
             return
+        idempotency_key = self.request.headers.get(IDEMPOTENCY_HEADER) if self.request.method == "POST" else None
+        if idempotency_key is not None:
+            await self._run_once(route, params, idempotency_key)
+            return
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
         self._set_server_timing()
         self.finish(render_json(result))
+
+    async def _run_once(self, route: Route, params: dict[str, str], key: str) -> None:
+        """A POST with Idempotency-Key: the first answer is kept and replayed; the effect happens once."""
+        keys = self.context.services.idempotency
+        request = fingerprint(self.request.method or "", self.request.path, self.body_bytes)
+        claim_id, replay = await keys.claim(self.principal.workspace_id, key, request)
+        if replay is not None:
+            self.set_status(replay.status)
+            self.set_header("Idempotent-Replayed", "true")
+            self._set_server_timing()
+            self.finish(replay.body)
+            return
+        try:
+            result = await route.endpoint(Call(self, route, params))
+        except Exception as exc:
+            status = errors.status_for(exc, 500)
+            if status >= 500:
+                await keys.release(claim_id)
+            else:
+                await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
+            raise
+        body = render_json(result)
+        await keys.answer(claim_id, route.status, body)
+        self.set_status(route.status)
+        self._set_server_timing()
+        self.finish(body)
 
     def _set_server_timing(self) -> None:
         """How long the server spent on this request, for clients and benchmarks."""

@@ -30,18 +30,20 @@ class Dispatcher:
             self._unsubscribe = self._events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        reaction = self._reactions.get(event.type)
-        if reaction is None:
-            return
-        task = asyncio.ensure_future(self._run(reaction, event))
+        if event.type in self._reactions:
+            self.submit(event.type, event.data)
+
+    def submit(self, event_type: str, data: dict[str, Any]) -> None:
+        """React to ``data`` as to an ``event_type`` event (also used to resume work after a restart)."""
+        task = asyncio.ensure_future(self._run(self._reactions[event_type], event_type, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, reaction: Reaction, event: Event) -> None:
+    async def _run(self, reaction: Reaction, event_type: str, data: dict[str, Any]) -> None:
         try:
-            await reaction(event.data)
+            await reaction(data)
         except Exception:
-            log.exception("reaction to %s %s failed", event.type, event.data.get("id"))
+            log.exception("reaction to %s %s failed", event_type, data.get("id"))
 
     async def drain(self) -> None:
         """Wait for work in flight (callbacks are bounded by their timeout)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, deliveries, jobs, keys, sessions, sinks, workspaces
+from . import agents, deliveries, idempotency, jobs, keys, sessions, sinks, workspaces
 from .agents import Agents, Configurations
 from .deliveries import ExecutionDeliveries
+from .idempotency import IdempotencyKeys
 from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .sessions import Activities, InputRequests, Sessions
@@ -15,7 +16,7 @@ from .sinks import SinkItems, Sinks
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
-                           *deliveries.TABLES, *jobs.TABLES]
+                           *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES]
 
 
 class Services:
@@ -35,6 +36,7 @@ class Services:
         self.input_requests = InputRequests(store, self.sessions, events)
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
         self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
+        self.idempotency = IdempotencyKeys(store)
 
     async def start(self) -> None:
         await self.workspaces.default_id()

@@ -8,8 +8,8 @@ from .scoping import get_owned, scoped
 from .. import ids
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
-from ..store import Page, Store, TableSpec
-from .sessions import Sessions
+from ..store import Delete, Page, Store, TableSpec
+from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
 
 TABLES = [TableSpec("execution_deliveries", indexes=("session_id", "agent_id", "workspace_id", "request_id"))]
@@ -45,7 +45,11 @@ class ExecutionDeliveries:
 
     async def call_agent(self, agent: dict[str, Any], *, session_id: str | None = None,
                          request_id: str | None = None, trigger: str = "input_request") -> dict[str, Any]:
-        """One attempt at the agent's endpoint, recorded whatever happens; returns the record."""
+        """One attempt at the agent's endpoint, recorded whatever happens; returns the record.
+
+        The signature's ``webhook-id`` is the request's id when there is one, so a call repeated
+        after a crash carries the same id and the agent can tell it is the same answer.
+        """
         endpoint = agent["execution_endpoint"]
         workspace = await self.workspaces.get(agent["workspace_id"])
         headers, body = callback_request(endpoint, workspace["execution_secret"], session_id=session_id,
@@ -53,7 +57,8 @@ class ExecutionDeliveries:
         delivery_id = ids.new_id()
         outcome: Outcome = await self.outbound.send(endpoint.get("method", "POST"), endpoint["url"],
                                                     headers=headers, body=body,
-                                                    secret=workspace["execution_secret"], message_id=delivery_id)
+                                                    secret=workspace["execution_secret"],
+                                                    message_id=request_id or delivery_id)
         record = await self.store.insert("execution_deliveries", {
             "id": delivery_id, "workspace_id": agent["workspace_id"], "agent_id": agent["id"],
             "session_id": session_id, "request_id": request_id, "trigger": trigger, "url": outcome.url,
@@ -64,14 +69,30 @@ class ExecutionDeliveries:
         return record
 
     async def on_resolved(self, request: dict[str, Any]) -> None:
-        """The human answered: call the agent; a failed call fails the session, saying why."""
+        """The human answered: call the agent; a failed call fails the session, saying why.
+
+        The request's outbox entry is cleared only once that is settled, so a crash before
+        then means the call is made at the next start (``unsent``).
+        """
         agent = await self.store.get("agents", request["agent_id"])
-        if agent is None or not agent.get("execution_endpoint"):
-            return  # an agent without an endpoint polls for the answer instead
-        record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
-        if record["error"] is not None:
-            await self.sessions.fail(request["workspace_id"], request["session_id"],
-                                     f"execution endpoint {record['method']} {record['url']}: {record['error']}")
+        if agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
+            record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
+            if record["error"] is not None:
+                await self.sessions.fail(request["workspace_id"], request["session_id"],
+                                         f"execution endpoint {record['method']} {record['url']}: {record['error']}")
+        if await self.store.get(OUTBOX, request["id"]) is not None:
+            await self.store.batch([Delete(OUTBOX, request["id"])])
+
+    async def unsent(self) -> list[dict[str, Any]]:
+        """Resolved requests whose callback a stop or crash interrupted; forgets those deleted since."""
+        pending = []
+        for entry in await self.store.all(OUTBOX):
+            request = await self.store.get("input_requests", entry["id"])
+            if request is None:
+                await self.store.batch([Delete(OUTBOX, entry["id"])])
+            else:
+                pending.append(request)
+        return pending
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:

@@ -15,7 +15,11 @@ from .agents import Agents
 from .cascade import delete_with_children
 from .schemas import check_schema, require_valid
 
+#: Resolved requests whose callback is not settled yet (sent, or the session failed). Written in the
+#: resolve's own batch, cleared by the deliveries service, re-run at start after a crash.
+OUTBOX = "callback_outbox"
 TABLES = [
+    TableSpec(OUTBOX),
     TableSpec("agent_sessions", indexes=("agent_id", "workspace_id", "status")),
     TableSpec("input_requests", indexes=("session_id", "agent_id", "workspace_id", "status")),
     TableSpec("activities", indexes=("session_id", "agent_id", "workspace_id", "type", "source")),
@@ -182,12 +186,13 @@ class InputRequests:
                 *status_change(session, {"status": "processing_input"}),
                 system_activity(session, "input_request_resolved", f"Answered: {request['title']}",
                                 related_entity_id=request_id),
+                Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
             ])
         except Conflict:
             raise self._not_pending(await self.get(workspace_id, request_id)) from None
         self.events.emit("input_request.resolved", workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
-        self.sessions.emit_activities(workspace_id, done[2:])
+        self.sessions.emit_activities(workspace_id, done[2:-1])
         return done[0]
 
     async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:

@@ -71,7 +71,8 @@ async def test_post_callback_carries_everything(api, ask, receiver):
     assert verify_signature(secret, call.headers, call.body)
     (record,) = await deliveries(api, session["id"])
     assert record["status_code"] == 200 and record["error"] is None and record["request_id"] == request["id"]
-    assert record["id"] == call.headers["Webhook-Id"]  # one stable id per delivery, for deduplication
+    # one stable id per answered request (also when the call is repeated after a crash), for deduplication
+    assert call.headers["Webhook-Id"] == request["id"]
     assert record["url"] == endpoint["url"] and record["method"] == "POST" and record["duration_ms"] > 0
     by_agent = (await api("GET", "/v1/execution-deliveries", params={"agent_id": agent["id"]})).body["items"]
     assert by_agent == [record]
