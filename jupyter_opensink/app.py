@@ -60,6 +60,9 @@ class OpenSinkApp(ExtensionApp):
         1_000, config=True, help="Events one stream may fall behind before it is dropped with a reset.",
     )
     event_keepalive_seconds = Float(15.0, config=True, help="Seconds between keep-alive comments on idle streams.")
+    shutdown_timeout = Float(
+        10.0, config=True,
+        help="At stop, seconds to let API requests in flight finish before the database closes.")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -118,6 +121,10 @@ class OpenSinkApp(ExtensionApp):
     async def stop_extension(self) -> None:
         self.streams.close_all()  # live event streams end
         await self.scheduler.stop()  # nothing fires after this
+        left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
+        if left:
+            self.log.warning("OpenSink: %d request(s) still running after %.0f s; stopping anyway",
+                             left, self.shutdown_timeout)
         await self.expiry.stop()
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()

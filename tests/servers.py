@@ -52,13 +52,14 @@ class RunningServer:
 
 def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",
                  timeout: float = 60, app: str = "server", env: dict[str, str] | None = None,
-                 ready_path: str = "opensink/api/v1/workspaces") -> RunningServer:
+                 ready_path: str = "opensink/api/v1/workspaces", port: int | None = None,
+                 token: str | None = None) -> RunningServer:
     """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config.
 
     Ready once ``ready_path`` (under the base URL) answers 200 to the token.
     """
-    port = free_port()
-    token = secrets.token_hex(16)
+    port = port or free_port()
+    token = token or secrets.token_hex(16)
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"server-{port}.log"
     args = [

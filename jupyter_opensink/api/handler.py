@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -46,6 +46,15 @@ class ApiContext:
     services: Services
     max_body_size: int
     streams: EventStreams | None = None
+    #: Requests being answered (event streams excluded), so a stop can let them finish.
+    in_flight: set = field(default_factory=set)
+
+    async def drain(self, timeout: float) -> int:
+        """Waits up to ``timeout`` seconds for requests in flight; returns how many are left."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return len(self.in_flight)
 
 
 class SseResponse:
@@ -139,6 +148,10 @@ class OpenSinkHandler(APIHandler):
         self._received = 0
         self._too_large = False
 
+    def on_finish(self) -> None:
+        self.context.in_flight.discard(self)
+        super().on_finish()
+
     # -- body ---------------------------------------------------------------
     def data_received(self, chunk: bytes) -> None:
         if self._too_large:
@@ -156,6 +169,9 @@ class OpenSinkHandler(APIHandler):
     # -- authentication -------------------------------------------------------
     async def prepare(self) -> None:  # type: ignore[override]
         self._started = time.perf_counter()
+        route = self.routes.get(self.request.method or "")
+        if route is None or not route.stream:
+            self.context.in_flight.add(self)
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.context.max_body_size:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")

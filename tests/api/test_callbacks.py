@@ -163,3 +163,22 @@ async def test_agent_without_endpoint_is_not_called(api, ask, receiver):
     await resolve(api, request)
     assert await deliveries(api, session["id"]) == []
     assert (await api("GET", f"/v1/agent-sessions/{session['id']}")).body["status"] == "processing_input"
+
+
+async def test_a_callback_interrupted_by_a_stop_is_made_at_the_next_start(api, ask, receiver, opensink_app):
+    """The resolve is durable with its outbox entry; if the server stops before the call is made,
+    the next start makes it (same webhook-id), and the entry is cleared once it is settled."""
+    agent, session, request = await ask({"url": receiver.url("/agent")})
+    await opensink_app.dispatcher.stop()  # as if the server died right after acknowledging the resolve
+    await resolve(api, request)
+    await asyncio.sleep(0.2)
+    assert receiver.calls == []
+    assert [r["id"] for r in await opensink_app.services.deliveries.unsent()] == [request["id"]]
+    opensink_app.dispatcher.start()
+    await opensink_app._start_jupyter_server_extension(opensink_app.serverapp)  # the next start
+    (call,) = await receiver.wait_for(1)
+    assert call.json["request_id"] == request["id"] and call.headers["Webhook-Id"] == request["id"]
+    await opensink_app.dispatcher.drain()
+    assert await opensink_app.services.deliveries.unsent() == []
+    session_now = (await api("GET", f"/v1/agent-sessions/{session['id']}")).body
+    assert session_now["status"] == "processing_input"
