@@ -60,6 +60,9 @@ class OpenSinkApp(ExtensionApp):
         1_000, config=True, help="Events one stream may fall behind before it is dropped with a reset.",
     )
     event_keepalive_seconds = Float(15.0, config=True, help="Seconds between keep-alive comments on idle streams.")
+    body_timeout = Float(
+        60.0, config=True,
+        help="Seconds a client gets to send a whole request body; a slower one is disconnected.")
     shutdown_timeout = Float(
         10.0, config=True,
         help="At stop, seconds to let API requests in flight finish before the database closes.")
@@ -88,7 +91,7 @@ class OpenSinkApp(ExtensionApp):
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
-                                      streams=self.streams)
+                                      streams=self.streams, body_timeout=self.body_timeout)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)

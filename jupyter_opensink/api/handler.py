@@ -46,6 +46,8 @@ class ApiContext:
     services: Services
     max_body_size: int
     streams: EventStreams | None = None
+    #: Seconds a client gets to send its whole request body (a trickling body holds a connection).
+    body_timeout: float = 60.0
     #: Requests being answered (event streams excluded), so a stop can let them finish.
     in_flight: set = field(default_factory=set)
 
@@ -149,8 +151,21 @@ class OpenSinkHandler(APIHandler):
         self._too_large = False
 
     def on_finish(self) -> None:
+        self._body_arrived()
         self.context.in_flight.discard(self)
         super().on_finish()
+
+    def _body_arrived(self) -> None:
+        deadline = getattr(self, "_body_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+            self._body_deadline = None
+
+    def _body_too_slow(self) -> None:
+        log.warning("%s %s: body not received within %.0f s; connection closed", self.request.method,
+                 self.request.path, self.context.body_timeout)
+        self.context.in_flight.discard(self)
+        self.request.connection.close()
 
     # -- body ---------------------------------------------------------------
     def data_received(self, chunk: bytes) -> None:
@@ -172,6 +187,9 @@ class OpenSinkHandler(APIHandler):
         route = self.routes.get(self.request.method or "")
         if route is None or not route.stream:
             self.context.in_flight.add(self)
+        if self.request.method in ("POST", "PUT", "PATCH"):
+            self._body_deadline = asyncio.get_running_loop().call_later(self.context.body_timeout,
+                                                                        self._body_too_slow)
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.context.max_body_size:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
@@ -240,6 +258,7 @@ class OpenSinkHandler(APIHandler):
 
     # -- dispatch -------------------------------------------------------------
     async def _dispatch(self, params: dict[str, str]) -> None:
+        self._body_arrived()
         route = self.routes.get(self.request.method or "")
         if route is None:
             allowed = ", ".join(sorted(self.routes))
