@@ -17,6 +17,7 @@ from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
 from .runtime.streams import EventStreams
 from .runtime.expiry import ExpiryScheduler
+from .runtime.periodic import Periodic
 from .services import TABLES, Services
 from .services.jobs import specs_of
 from .store import TinyStore
@@ -63,6 +64,8 @@ class OpenSinkApp(ExtensionApp):
     body_timeout = Float(
         60.0, config=True,
         help="Seconds a client gets to send a whole request body; a slower one is disconnected.")
+    state_purge_seconds = Float(
+        60.0, config=True, help="Seconds between purges of expired states from storage (0: never).")
     shutdown_timeout = Float(
         10.0, config=True,
         help="At stop, seconds to let API requests in flight finish before the database closes.")
@@ -86,6 +89,8 @@ class OpenSinkApp(ExtensionApp):
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
         self.dispatcher.start()
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
+        self.state_purge = Periodic("purging expired states", self.state_purge_seconds,
+                                    self.services.states.purge_expired)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
@@ -116,6 +121,7 @@ class OpenSinkApp(ExtensionApp):
         default = await self.services.workspaces.get(await self.services.workspaces.default_id())
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
+        self.state_purge.start()
         await self.services.jobs.fail_interrupted_runs()
         for request in await self.services.deliveries.unsent():  # callbacks a stop or crash interrupted
             self.dispatcher.submit("input_request.resolved", request)
@@ -129,6 +135,7 @@ class OpenSinkApp(ExtensionApp):
             self.log.warning("OpenSink: %d request(s) still running after %.0f s; stopping anyway",
                              left, self.shutdown_timeout)
         await self.expiry.stop()
+        await self.state_purge.stop()
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
         await self.outbound.close()

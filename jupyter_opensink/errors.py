@@ -25,6 +25,10 @@ class Conflict(OpenSinkError):
     """The object's current state forbids the change (taken name, resolved request...)."""
 
 
+class PreconditionFailed(OpenSinkError):
+    """A conditional write's condition (If-Match) does not hold."""
+
+
 class StoreError(OpenSinkError):
     """The database cannot do what was asked; never the caller's fault."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tornado.web import HTTPError
 
-from ..errors import (Conflict, CorruptDatabase, Forbidden, Invalid, NotFound, OpenSinkError, StoreError,
-                      StoreFailed, StoreLocked, Unauthorized)
+from ..errors import (Conflict, CorruptDatabase, Forbidden, Invalid, NotFound, OpenSinkError, PreconditionFailed,
+                      StoreError, StoreFailed, StoreLocked, Unauthorized)
 
 STATUS: dict[type[OpenSinkError], int] = {
     Invalid: 400,
@@ -13,6 +13,7 @@ STATUS: dict[type[OpenSinkError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     StoreFailed: 503,
     StoreLocked: 503,
     CorruptDatabase: 503,
@@ -21,7 +22,8 @@ STATUS: dict[type[OpenSinkError], int] = {
 
 PHRASES = {
     400: "bad request", 401: "authentication required", 403: "forbidden", 404: "not found",
-    405: "method not allowed", 409: "conflict", 413: "request body too large", 500: "internal server error",
+    405: "method not allowed", 409: "conflict", 412: "precondition failed", 413: "request body too large",
+    500: "internal server error",
     503: "the database is unavailable",
 }
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, deliveries, idempotency, jobs, keys, sessions, sinks, workspaces
+from . import agents, deliveries, idempotency, jobs, keys, sessions, sinks, states, workspaces
 from .agents import Agents, Configurations
 from .deliveries import ExecutionDeliveries
+from .discovery import Discovery
 from .idempotency import IdempotencyKeys
 from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .sessions import Activities, InputRequests, Sessions
 from .sinks import SinkItems, Sinks
+from .states import States
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
-                           *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES]
+                           *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
+                           *states.TABLES]
 
 
 class Services:
@@ -37,6 +40,8 @@ class Services:
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
         self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
         self.idempotency = IdempotencyKeys(store)
+        self.states = States(store, events)
+        self.discovery = Discovery(store, self.workspaces)
 
     async def start(self) -> None:
         await self.workspaces.default_id()
