@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -64,6 +65,9 @@ class OpenSinkApp(ExtensionApp):
     body_timeout = Float(
         60.0, config=True,
         help="Seconds a client gets to send a whole request body; a slower one is disconnected.")
+    request_log_max_entries = Int(
+        100_000, config=True, help="Request-log entries kept (the oldest go first); 0 turns the log off.")
+    request_log_max_days = Float(7.0, config=True, help="Days a request-log entry is kept.")
     state_purge_seconds = Float(
         60.0, config=True, help="Seconds between purges of expired states from storage (0: never).")
     shutdown_timeout = Float(
@@ -89,6 +93,9 @@ class OpenSinkApp(ExtensionApp):
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
         self.dispatcher.start()
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
+        self.services.request_log.max_entries = self.request_log_max_entries
+        self.services.request_log.max_age = datetime.timedelta(days=self.request_log_max_days)
+        self.request_log_flush = Periodic("writing the request log", 1.0, self.services.request_log.flush)
         self.state_purge = Periodic("purging expired states", self.state_purge_seconds,
                                     self.services.states.purge_expired)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
@@ -122,6 +129,7 @@ class OpenSinkApp(ExtensionApp):
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
         self.state_purge.start()
+        self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
         for request in await self.services.deliveries.unsent():  # callbacks a stop or crash interrupted
             self.dispatcher.submit("input_request.resolved", request)
@@ -136,6 +144,8 @@ class OpenSinkApp(ExtensionApp):
                              left, self.shutdown_timeout)
         await self.expiry.stop()
         await self.state_purge.stop()
+        await self.request_log_flush.stop()
+        await self.services.request_log.flush()  # what the last requests left
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
         await self.outbound.close()

@@ -153,7 +153,22 @@ class OpenSinkHandler(APIHandler):
     def on_finish(self) -> None:
         self._body_arrived()
         self.context.in_flight.discard(self)
+        self._log_request()
         super().on_finish()
+
+    def _log_request(self) -> None:
+        started = getattr(self, "_started", None)
+        if started is None or self.request.method == "OPTIONS":
+            return
+        principal: Principal | None = getattr(self, "principal", None)
+        length = self._headers.get("Content-Length")
+        self.context.services.request_log.record(
+            method=self.request.method or "", path=self.request.path, status=self.get_status(),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            key_id=principal.key_id if principal is not None and not principal.is_user else None,
+            user=principal.user_name if principal is not None and principal.is_user else None,
+            workspace_id=principal.workspace_id if principal is not None else None,
+            request_bytes=self._received, response_bytes=int(length) if length else None)
 
     def _body_arrived(self) -> None:
         deadline = getattr(self, "_body_deadline", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, deliveries, idempotency, jobs, keys, sessions, sinks, states, workspaces
+from . import agents, deliveries, idempotency, jobs, keys, request_log, sessions, sinks, states, workspaces
 from .agents import Agents, Configurations
 from .deliveries import ExecutionDeliveries
 from .discovery import Discovery
@@ -13,13 +13,14 @@ from .idempotency import IdempotencyKeys
 from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .sessions import Activities, InputRequests, Sessions
+from .request_log import RequestLog
 from .sinks import SinkItems, Sinks
 from .states import States
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
                            *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
-                           *states.TABLES]
+                           *states.TABLES, *request_log.TABLES]
 
 
 class Services:
@@ -42,6 +43,7 @@ class Services:
         self.idempotency = IdempotencyKeys(store)
         self.states = States(store, events)
         self.discovery = Discovery(store, self.workspaces)
+        self.request_log = RequestLog(store)
 
     async def start(self) -> None:
         await self.workspaces.default_id()
