@@ -243,7 +243,7 @@ class OpenSinkHandler(APIHandler):
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
         self._set_server_timing()
-        self.finish(render_json(result))
+        self.finish(render_json(route.render(result)))
 
     def _set_server_timing(self) -> None:
         """How long the server spent on this request, for clients and benchmarks."""

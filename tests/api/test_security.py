@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from jupyter_opensink.api import ROUTES
 from jupyter_opensink.api.routing import ADMIN, ANY, PUBLIC
 
+from .walk import url
+
 CHECKED = [r for r in ROUTES if r.scope != PUBLIC and not r.stream]
 SAMPLE = {"name": "x", "title": "t"}
-
-
-def url(route, ids: dict[str, str]) -> str:
-    path = route.path
-    for name in ("id", "sink_id", "agent_id"):
-        path = path.replace("{" + name + "}", ids.get(route_kind(route, name), "unknown"))
-    return "/v1" + path
-
-
-def route_kind(route, name: str) -> str:
-    """Which object a path parameter names, from the route's first path segment."""
-    if name == "sink_id":
-        return "sinks"
-    if name == "agent_id":
-        return "agents"
-    return route.path.strip("/").split("/")[0]
-
-
-@pytest.fixture
-def objects(api):
-    """One object of each kind in the default workspace: ids by first path segment."""
-
-    async def make() -> dict[str, str]:
-        sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-        item = (await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "t"})).body
-        agent = (await api("POST", "/v1/agents", {"name": "a"})).body
-        session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
-        request = (await api("POST", "/v1/agent-session-input-requests", {
-            "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
-            "schema": {"type": "object"}})).body
-        activity = (await api("POST", "/v1/agent-session-activities", {"session_id": session["id"],
-                                                                        "type": "message"})).body
-        job = (await api("POST", "/v1/background-jobs", {"name": "j", "interval_minutes": 60,
-                                                         "url": "http://127.0.0.1:9/x", "enabled": False})).body
-        run = (await api("POST", f"/v1/background-jobs/{job['id']}/trigger")).body
-        workspace = [w for w in (await api("GET", "/v1/workspaces")).body["items"] if w["is_default"]][0]
-        key = (await api("POST", "/v1/api-keys", {"name": "k"})).body
-        return {"sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
-                "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
-                "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
-                "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
-                "api-keys": key["id"], "execution-deliveries": "none-yet"}
-
-    return make
 
 
 async def test_every_route_refuses_missing_and_bad_credentials(api, make_key, objects):
