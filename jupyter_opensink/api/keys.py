@@ -37,5 +37,6 @@ ROUTES = [
     Route("GET", "/api-keys", list_keys, ADMIN, "List the API keys of every workspace (never their secrets).",
           tag="api-keys", query=('workspace_id',), paged=True, response=ApiKey),
     Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys", response=ApiKey),
-    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys", response=ApiKey),
+    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys",
+          response=ApiKey),
 ]

@@ -80,8 +80,9 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         ok = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     else:
         assert route.reply is not None
-        ok = {"description": (route.reply.__doc__ or route.reply.__name__).strip().splitlines()[0],
-              "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.reply.__name__}"}}}}
+        name = route.reply.__name__
+        ok = {"description": (route.reply.__doc__ or name).strip().splitlines()[0],
+              "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
     responses: dict[str, Any] = {str(route.status): ok}
     for code in error_statuses(route):
         text = PUBLIC_403 if code == 403 and route.scope == PUBLIC else ERRORS[code]

@@ -40,9 +40,11 @@ ROUTES = [
           response=Workspace),
     Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", body=WorkspaceCreate,
           status=201, tag="workspaces", response=Workspace),
-    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces", response=Workspace),
+    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces",
+          response=Workspace),
     Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace.", body=WorkspaceUpdate,
           tag="workspaces", response=Workspace),
     Route("POST", "/workspaces/{id}/rotate-secret", rotate_secret, ADMIN,
-          "Replace the workspace's execution secret.", body=Empty, tag="workspaces", response=Workspace),
+          "Replace the workspace's execution secret.", body=Empty, tag="workspaces",
+          response=Workspace),
 ]

@@ -98,7 +98,8 @@ class Agent(Stored):
     name: str
     description: str | None
     config_id: str = Field(description="The active configuration.")
-    status: SessionStatus | None = Field(description="The status of the agent's newest session; null without one.")
+    status: SessionStatus | None = Field(
+        description="The status of the agent's newest session; null without one.")
     execution_endpoint: ExecutionEndpoint | None
 
 
@@ -135,7 +136,8 @@ class InputRequest(Stored):
     key: str
     title: str
     message: str
-    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema (an object schema) of the response.")
+    schema_: dict[str, Any] = Field(alias="schema",
+                                    description="JSON Schema (an object schema) of the response.")
     response: dict[str, Any] | None = Field(description="The answer; null until resolved.")
     status: RequestStatus
     expires_at: datetime | None

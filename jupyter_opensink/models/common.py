@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      create_model)
 from pydantic.fields import FieldInfo
 
 from ..ids import to_iso
