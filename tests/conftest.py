@@ -17,6 +17,10 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
+
+
 @pytest.fixture
 def opensink_config() -> dict[str, Any]:
     """Traits of OpenSinkApp for this test; override or mutate in a test module."""
@@ -64,14 +68,18 @@ def api(http_server_client, jp_base_url, jp_serverapp):
 
     async def call(method: str, path: str, body: Any = None, *, key: str | None = None, auth: str | None = "token",
                    headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
-                   raw: bytes | None = None, chunked: bool = False) -> Reply:
+                   raw: bytes | None = None, chunked: bool = False, timeout: float = 30) -> Reply:
         sent = dict(headers or {})
         if key is not None:
             sent.setdefault("Authorization", f"Bearer {key}")
         elif auth == "token":
             sent.setdefault("Authorization", f"token {token}")
-        # "/v1/..." is below the API root; "/opensink/..." below the server's base URL.
-        url = jp_base_url.rstrip("/") + (path if path.startswith("/opensink/") else "/opensink/api" + path)
+        # "/v1/..." is below the API root, "/opensink/..." below the server's base URL, and a path
+        # starting with the base URL is taken as it is (Jupyter's own routes).
+        if path.startswith(jp_base_url):
+            url = path
+        else:
+            url = jp_base_url.rstrip("/") + (path if path.startswith("/opensink/") else "/opensink/api" + path)
         if params:
             from urllib.parse import urlencode
             url += "?" + urlencode(params)
@@ -87,7 +95,7 @@ def api(http_server_client, jp_base_url, jp_serverapp):
             stream, data = {"body_producer": produce}, None
         try:
             response: HTTPResponse = await http_server_client.fetch(
-                url, method=method, headers=sent, body=data, allow_nonstandard_methods=True, request_timeout=30,
+                url, method=method, headers=sent, body=data, allow_nonstandard_methods=True, request_timeout=timeout,
                 follow_redirects=False, **stream)
         except HTTPClientError as exc:
             if exc.response is None:
