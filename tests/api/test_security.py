@@ -277,6 +277,9 @@ async def status_of(reply) -> int:
 
 
 @pytest.mark.with_jupyterlab
+# JupyterLab's licenses handler never finishes an error reply (its finish() needs an argument tornado does
+# not pass); it times out for everyone alike.
+@pytest.mark.filterwarnings("ignore:coroutine 'LicensesHandler.finish' was never awaited:RuntimeWarning")
 async def test_api_keys_get_nothing_more_than_no_credential_on_jupyters_own_routes(
         call, make_key, jp_serverapp, jp_base_url):
     """Kernels, contents, terminals, sessions, shutdown...: a key is the same as no credential at all."""
