@@ -6,6 +6,7 @@ async factories; the async tests themselves run on pytest-jupyter's loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,10 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
 
 
 @pytest.fixture
@@ -56,28 +61,42 @@ def api(http_server_client, jp_base_url, jp_serverapp):
     """``await api(method, "/v1/...", body, key=..., auth=...)`` -> Reply.
 
     ``auth`` is "token" (the Jupyter token, the default), "key" (needs ``key``) or None (no
-    credential at all). Never raises on an error status.
+    credential at all). ``chunked=True`` streams the body without a Content-Length. Never raises
+    on an error status.
     """
     token = jp_serverapp.identity_provider.token
 
     async def call(method: str, path: str, body: Any = None, *, key: str | None = None, auth: str | None = "token",
                    headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
-                   raw: bytes | None = None) -> Reply:
+                   raw: bytes | None = None, chunked: bool = False, timeout: float = 30) -> Reply:
         sent = dict(headers or {})
         if key is not None:
             sent.setdefault("Authorization", f"Bearer {key}")
         elif auth == "token":
             sent.setdefault("Authorization", f"token {token}")
-        url = jp_base_url.rstrip("/") + "/opensink/api" + path
+        # "/v1/..." is below the API root, "/opensink/..." below the server's base URL, and a path
+        # starting with the base URL is taken as it is (Jupyter's own routes).
+        if path.startswith(jp_base_url):
+            url = path
+        else:
+            url = jp_base_url.rstrip("/") + (path if path.startswith("/opensink/") else "/opensink/api" + path)
         if params:
             from urllib.parse import urlencode
             url += "?" + urlencode(params)
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         if data is None and method in ("POST", "PUT", "PATCH"):
             data = b""
+        stream: dict[str, Any] = {}
+        if chunked and data:
+            async def produce(write, data=data):
+                for start in range(0, len(data), 16 * 1024):
+                    await write(data[start:start + 16 * 1024])
+
+            stream, data = {"body_producer": produce}, None
         try:
             response: HTTPResponse = await http_server_client.fetch(
-                url, method=method, headers=sent, body=data, allow_nonstandard_methods=True, request_timeout=30)
+                url, method=method, headers=sent, body=data, allow_nonstandard_methods=True, request_timeout=timeout,
+                follow_redirects=False, **stream)
         except HTTPClientError as exc:
             if exc.response is None:
                 raise
@@ -93,15 +112,82 @@ def api(http_server_client, jp_base_url, jp_serverapp):
 
 
 @pytest.fixture
-def make_key(api):
-    """``await make_key(scopes=[...], workspace_id=...)`` -> the secret of a new API key."""
+def make_key(api, opensink_app):
+    """``await make_key(scopes=[...], workspace_id=...)`` -> the secret of a new API key.
 
-    async def create(**fields: Any) -> str:
+    ``expired=True``: a key whose ``expires_at`` has just passed.
+    """
+
+    async def create(*, expired: bool = False, **fields: Any) -> str:
+        if expired:
+            fields["expires_at"] = "2999-01-01T00:00:00Z"
         reply = await api("POST", "/v1/api-keys", {"name": "test key", **fields})
         assert reply.status == 201, reply.body
+        if expired:  # the API only takes future times: move it into the past underneath
+            await opensink_app.store.update("api_keys", reply.body["id"], {"expires_at": "2020-01-01T00:00:00.000Z"})
         return reply.body["key"]
 
     return create
+
+
+@pytest.fixture
+def login_cookie(api):
+    """``await login_cookie()`` -> the Cookie header of a browser logged in to Jupyter (no XSRF token)."""
+
+    async def login() -> dict[str, str]:
+        first = await api("GET", "/v1/workspaces")  # token-authenticated: Jupyter sets its login cookie
+        cookies = [c.split(";")[0] for c in first.headers.get_list("Set-Cookie") if c.startswith("username-")]
+        assert cookies, first.headers
+        return {"Cookie": "; ".join(cookies)}
+
+    return login
+
+
+@pytest.fixture
+def objects(api):
+    """``await objects()`` -> one object of every kind in the default workspace, by kind.
+
+    Kinds are the routes' first path segments ("sinks", "agent-sessions"...), plus "public-slug" (a
+    public sink's slug) and "public-sinks" (its id). The agent's execution endpoint refuses
+    connections, so its deliveries are failures; the input request is pending.
+    """
+
+    async def post(path: str, body: Any = None) -> dict:
+        reply = await api("POST", path, body)
+        assert reply.status == 201, (path, reply.body)
+        return reply.body
+
+    async def make() -> dict[str, str]:
+        sink = await post("/v1/sinks", {"name": "s"})
+        public = await post("/v1/sinks", {"name": "public", "is_public": True, "public_slug": "walked-public"})
+        item = await post("/v1/sink-items", {"sink_id": sink["id"], "title": "t"})
+        await post("/v1/sink-items", {"sink_id": public["id"], "title": "shown"})
+        agent = await post("/v1/agents", {"name": "a", "execution_endpoint": {"url": "http://127.0.0.1:9/agent"}})
+        session = await post("/v1/agent-sessions", {"agent_id": agent["id"]})
+        request = await post("/v1/agent-session-input-requests", {
+            "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
+            "schema": {"type": "object"}})
+        activity = await post("/v1/agent-session-activities", {"session_id": session["id"], "type": "message"})
+        job = await post("/v1/background-jobs", {"name": "j", "interval_minutes": 60, "agent_id": agent["id"],
+                                                 "enabled": False})
+        run = await post(f"/v1/background-jobs/{job['id']}/trigger")
+        for _ in range(500):  # the run calls the agent's endpoint: a delivery record
+            deliveries = (await api("GET", "/v1/execution-deliveries")).body["items"]
+            if deliveries:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the triggered run made no delivery")
+        workspace = [w for w in (await api("GET", "/v1/workspaces")).body["items"] if w["is_default"]][0]
+        key = await post("/v1/api-keys", {"name": "k"})
+        return {"sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
+                "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
+                "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
+                "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
+                "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
+                "public-slug": public["public_slug"], "public-sinks": public["id"]}
+
+    return make
 
 
 @pytest.fixture

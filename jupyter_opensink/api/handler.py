@@ -299,7 +299,7 @@ class OpenSinkHandler(APIHandler):
         result = await route.endpoint(Call(self, route, params))
         self.set_status(route.status)
         self._set_server_timing()
-        self.finish(render_json(result))
+        self.finish(render_json(route.render(result)))
 
     async def _run_once(self, route: Route, params: dict[str, str], key: str) -> None:
         """A POST with Idempotency-Key: the first answer is kept and replayed; the effect happens once."""

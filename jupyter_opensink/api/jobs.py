@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.jobs import JobCreate, JobUpdate
+from ..models.jobs import BackgroundJob, BackgroundJobRun, JobCreate, JobUpdate
 from .crud import create, listing, one, patch
 from .handler import Call
 from .routing import Route
@@ -18,16 +18,20 @@ JOBS, RUNS = "background-jobs", "background-job-runs"
 ROUTES = [
     Route("POST", "/background-jobs", create("jobs", JobCreate), "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
-          "(url, or agent_id).", body=JobCreate, status=201, tag=JOBS),
-    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS, paged=True),
-    Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS),
+          "(url, or agent_id).", body=JobCreate, status=201, tag=JOBS, response=BackgroundJob),
+    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS, paged=True,
+          response=BackgroundJob),
+    Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS,
+          response=BackgroundJob),
     Route("PATCH", "/background-jobs/{id}", patch("jobs", JobUpdate), "background_jobs:write",
-          "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS),
+          "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS, response=BackgroundJob),
     Route("DELETE", "/background-jobs/{id}", one("jobs", "delete"), "background_jobs:write",
-          "Delete a job and its runs; it stops at once.", tag=JOBS),
+          "Delete a job and its runs; it stops at once.", tag=JOBS, response=BackgroundJob),
     Route("POST", "/background-jobs/{id}/trigger", trigger_job, "background_jobs:write",
-          "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS),
-    Route("GET", "/background-job-runs", listing("jobs", "runs"), "background_jobs:read", "List runs (filter: job_id).",
-          tag=RUNS, query=('job_id',), paged=True),
-    Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.", tag=RUNS),
+          "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS,
+          response=BackgroundJobRun),
+    Route("GET", "/background-job-runs", listing("jobs", "runs"), "background_jobs:read",
+          "List runs (filter: job_id).", tag=RUNS, query=("job_id",), paged=True, response=BackgroundJobRun),
+    Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.",
+          tag=RUNS, response=BackgroundJobRun),
 ]

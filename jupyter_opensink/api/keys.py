@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.keys import ApiKeyCreate
+from ..models.keys import ApiKey, ApiKeyCreate, NewApiKey
 from .handler import Call
 from .paging import render_page
 from .routing import ADMIN, Route
@@ -33,9 +33,10 @@ async def revoke_key(call: Call) -> dict:
 
 ROUTES = [
     Route("POST", "/api-keys", create_key, ADMIN, "Create an API key (its secret is shown only in this reply).",
-          body=ApiKeyCreate, status=201, tag="api-keys"),
+          body=ApiKeyCreate, status=201, tag="api-keys", response=NewApiKey),
     Route("GET", "/api-keys", list_keys, ADMIN, "List the API keys of every workspace (never their secrets).",
-          tag="api-keys", query=('workspace_id',), paged=True),
-    Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys"),
-    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys"),
+          tag="api-keys", query=('workspace_id',), paged=True, response=ApiKey),
+    Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys", response=ApiKey),
+    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys",
+          response=ApiKey),
 ]

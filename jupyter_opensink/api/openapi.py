@@ -1,8 +1,9 @@
-"""The OpenAPI 3.1 description, generated from the route table and the request models.
+"""The OpenAPI 3.1 description, generated from the route table and its models.
 
 Nothing here is written per route: a route added to a ``ROUTES`` list appears
-with its method, path parameters, query parameters, paging, body schema,
-scope and error responses.
+with its method, path parameters, query parameters, paging, request body
+schema (the request model), reply schema (the response model, wrapped in a
+page for listings), scope and the error statuses its shape implies.
 """
 
 from __future__ import annotations
@@ -10,23 +11,48 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import ConfigDict
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
+from ..models.common import Error, Resource
 from .handler import Call
+from .paging import DEFAULT_LIMIT, MAX_LIMIT
 from .routing import ADMIN, ANY, PUBLIC, Route
 
-ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}},
-         "description": "What is wrong, naming the field."}
 PAGE_PARAMETERS = [
-    {"name": "$limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    {"name": "$limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                                  "default": DEFAULT_LIMIT},
+     "description": f"Objects per page, 1 to {MAX_LIMIT} (400 beyond)."},
     {"name": "$trail", "in": "query", "schema": {"type": "string"},
      "description": "The trail of the previous page, passed back unchanged."},
     {"name": "$order", "in": "query", "schema": {"type": "string", "enum": ["desc", "asc"], "default": "desc"}},
 ]
-ERRORS = {"400": "Invalid input", "401": "No or bad credential", "403": "The credential lacks the scope",
-          "404": "Unknown id, or another workspace's", "409": "Conflict with the current state",
-          "413": "Request body too large"}
+#: Every error reply is ``{"error": str}``; which statuses a route can answer follows from its shape.
+ERRORS = {400: "Invalid input (body, query parameter or paging), naming the field",
+          401: "No credential, or an unknown, revoked or expired one",
+          403: "The credential lacks the scope, or the route is the Jupyter user's only",
+          404: "Unknown id, another workspace's object, or an unknown X-OpenSink-Workspace",
+          409: "Conflict with the current state",
+          413: "Request body too large",
+          503: "The database is unavailable"}
+PUBLIC_403 = "The Host header names a host this server does not serve"
+
+
+def error_statuses(route: Route) -> list[int]:
+    """The error statuses ``route`` can answer."""
+    codes = {404, 503, *route.errors}
+    if route.scope == PUBLIC:
+        codes.add(403)  # the Host check (DNS rebinding) still applies
+    else:
+        codes |= {401, 403}
+    if route.body is not None:
+        codes |= {400, 413}
+    if route.query or route.paged:
+        codes.add(400)
+    return sorted(codes)
+
+
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -52,20 +78,15 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
                            "description": "The Jupyter user's workspace (default workspace otherwise)."})
     if route.stream:
         ok = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
-    elif route.paged:
-        ok = {"description": "One page", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["items", "trail"],
-            "properties": {"items": {"type": "array", "items": {"type": "object"}},
-                           "trail": {"type": ["string", "null"]}}}}}}
     else:
-        ok = {"description": "The object", "content": {"application/json": {"schema": {"type": "object"}}}}
+        assert route.reply is not None
+        name = route.reply.__name__
+        ok = {"description": (route.reply.__doc__ or name).strip().splitlines()[0],
+              "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
     responses: dict[str, Any] = {str(route.status): ok}
-    for code, text in ERRORS.items():
-        if code in ("401", "403") and route.scope == PUBLIC:
-            continue
-        if code == "413" and route.body is None:
-            continue
-        responses[code] = {"description": text, "content": {"application/json": {"schema": {
+    for code in error_statuses(route):
+        text = PUBLIC_403 if code == 403 and route.scope == PUBLIC else ERRORS[code]
+        responses[str(code)] = {"description": text, "content": {"application/json": {"schema": {
             "$ref": "#/components/schemas/Error"}}}}
     operation: dict[str, Any] = {
         "operationId": f"{route.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', route.path).rstrip('_')}",
@@ -99,10 +120,15 @@ def _drop_null_defaults(schema: Any) -> None:
 
 
 def build_openapi(routes: list[Route], server_url: str = "/opensink") -> dict[str, Any]:
-    models = {route.body for route in routes if route.body is not None}
-    _, defs = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+    requests = {route.body for route in routes if route.body is not None}
+    replies = {route.reply for route in routes if route.reply is not None} | {Error}
+    by_name = lambda m: m.__name__  # noqa: E731
+    _, defs = models_json_schema([(m, "validation") for m in sorted(requests, key=by_name)]
+                                 + [(m, "serialization") for m in sorted(replies, key=by_name)],
                                  ref_template="#/components/schemas/{model}")
-    schemas = {**defs.get("$defs", {}), "Error": ERROR}
+    schemas = defs.get("$defs", {})
+    names = [m.__name__ for m in (*requests, *replies)]
+    assert len(names) == len(set(names)) and all(n in schemas for n in names), "two models share a name"
     _drop_null_defaults(schemas)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -133,6 +159,19 @@ async def openapi_document(call: Call) -> dict[str, Any]:
     return build_openapi(ROUTES, server_url=f"{base_url.rstrip('/')}/opensink")
 
 
+class OpenApiDocument(Resource):
+    """An OpenAPI 3.1 description."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    servers: list[dict[str, Any]]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
 ROUTES = [
-    Route("GET", "/openapi.json", openapi_document, ANY, "This description (OpenAPI 3.1).", tag="meta"),
+    Route("GET", "/openapi.json", openapi_document, ANY, "This description (OpenAPI 3.1).", tag="meta",
+          response=OpenApiDocument),
 ]

@@ -1,5 +1,5 @@
-"""The route table: one declaration per operation registers the handler and
-(later) feeds the OpenAPI description.
+"""The route table: one declaration per operation registers the handler,
+shapes its reply and feeds the OpenAPI description.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+from ..models.common import page_of, shaper
 
 if TYPE_CHECKING:
     from .handler import Call
@@ -42,6 +44,24 @@ class Route:
     stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
     query: tuple[str, ...] = ()  # the query parameters (filters) it reads
     paged: bool = False  # a listing: $limit, $trail, $order and {"items", "trail"}
+    #: The reply's model (for a paged route: one item's); only its fields leave the server.
+    response: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies (e.g. 409)
+
+    def __post_init__(self) -> None:
+        if self.response is None and not self.stream:
+            raise ValueError(f"{self.method} {self.path}: declare the reply's model (response=...)")
+
+    @property
+    def reply(self) -> type[BaseModel] | None:
+        """The whole reply's model: the page of ``response`` for a listing."""
+        if self.response is None:
+            return None
+        return page_of(self.response) if self.paged else self.response
+
+    def render(self, result: Any) -> Any:
+        """The endpoint's result as the reply declares it (undeclared fields never leave)."""
+        return shaper(self.reply)(result) if self.reply is not None else result
 
     @property
     def pattern(self) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import ids
 from ..errors import Invalid
-from ..models.sinks import ItemCreate, ItemFields, ItemsMany, ItemUpdate, SinkCreate, SinkUpdate
+from ..models.sinks import (ItemCreate, ItemFields, ItemsMany, ItemUpdate, ManyItems, PublicSink, Sink,
+                            SinkCreate, SinkItem, SinkUpdate)
 from .crud import create, listing, one, patch
 from .handler import Call
 from .paging import render_page
@@ -54,25 +55,31 @@ async def public_sink(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("POST", "/sinks", create("sinks", SinkCreate), "sinks:write", "Create a sink.", body=SinkCreate, status=201,
-          tag="sinks"),
-    Route("GET", "/sinks", listing("sinks"), "sinks:read", "List sinks.", tag="sinks", paged=True),
-    Route("GET", "/sinks/{id}", one("sinks"), "sinks:read", "Get a sink.", tag="sinks"),
-    Route("PATCH", "/sinks/{id}", patch("sinks", SinkUpdate), "sinks:write", "Change a sink.", body=SinkUpdate, tag="sinks"),
-    Route("DELETE", "/sinks/{id}", one("sinks", "delete"), "sinks:write", "Delete a sink and its items.", tag="sinks"),
+    Route("POST", "/sinks", create("sinks", SinkCreate), "sinks:write", "Create a sink.", body=SinkCreate,
+          status=201, tag="sinks", response=Sink, errors=(409,)),
+    Route("GET", "/sinks", listing("sinks"), "sinks:read", "List sinks.", tag="sinks", paged=True, response=Sink),
+    Route("GET", "/sinks/{id}", one("sinks"), "sinks:read", "Get a sink.", tag="sinks", response=Sink),
+    Route("PATCH", "/sinks/{id}", patch("sinks", SinkUpdate), "sinks:write", "Change a sink.", body=SinkUpdate,
+          tag="sinks", response=Sink, errors=(409,)),
+    Route("DELETE", "/sinks/{id}", one("sinks", "delete"), "sinks:write", "Delete a sink and its items.",
+          tag="sinks", response=Sink),
     Route("POST", "/sinks/{sink_id}/items", create_item_in_sink, "sink_items:write",
           "Create an item in this sink (an API key, or the sink's secret in X-OpenSink-Sink-Secret).",
-          body=ItemFields, status=201, tag="sink-items", sink_secret=True),
+          body=ItemFields, status=201, tag="sink-items", sink_secret=True, response=SinkItem),
     Route("POST", "/sink-items", create_item, "sink_items:write", "Create an item.", body=ItemCreate,
-          status=201, tag="sink-items"),
+          status=201, tag="sink-items", response=SinkItem),
     Route("POST", "/sink-items/many", create_items, "sink_items:write",
-          "Create up to 1000 items: all of them, or none if any is invalid.", body=ItemsMany, tag="sink-items"),
+          "Create up to 1000 items: all of them, or none if any is invalid.", body=ItemsMany, tag="sink-items",
+          response=ManyItems),
     Route("GET", "/sink-items", list_items, "sink_items:read",
-          "List items (filters: sink_id, type, q, occurred_after, occurred_before).", tag="sink-items", query=('sink_id', 'type', 'q', 'occurred_after', 'occurred_before'), paged=True),
-    Route("GET", "/sink-items/{id}", one("sink_items"), "sink_items:read", "Get an item.", tag="sink-items"),
-    Route("PATCH", "/sink-items/{id}", patch("sink_items", ItemUpdate), "sink_items:write", "Change an item (not its sink).",
-          body=ItemUpdate, tag="sink-items"),
-    Route("DELETE", "/sink-items/{id}", one("sink_items", "delete"), "sink_items:write", "Delete an item.", tag="sink-items"),
+          "List items (filters: sink_id, type, q, occurred_after, occurred_before).", tag="sink-items",
+          query=("sink_id", "type", "q", "occurred_after", "occurred_before"), paged=True, response=SinkItem),
+    Route("GET", "/sink-items/{id}", one("sink_items"), "sink_items:read", "Get an item.", tag="sink-items",
+          response=SinkItem),
+    Route("PATCH", "/sink-items/{id}", patch("sink_items", ItemUpdate), "sink_items:write",
+          "Change an item (not its sink).", body=ItemUpdate, tag="sink-items", response=SinkItem),
+    Route("DELETE", "/sink-items/{id}", one("sink_items", "delete"), "sink_items:write", "Delete an item.",
+          tag="sink-items", response=SinkItem),
     Route("GET", "/public/{slug}", public_sink, PUBLIC, "A public sink and its newest items; no credential.",
-          tag="public", base=ROOT),
+          tag="public", base=ROOT, response=PublicSink),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.workspaces import WorkspaceCreate, WorkspaceUpdate
+from ..models.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
 from ..services.workspaces import render
 from .handler import Call
 from .paging import render_page
@@ -36,12 +36,15 @@ async def rotate_secret(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces", paged=True),
+    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces", paged=True,
+          response=Workspace),
     Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", body=WorkspaceCreate,
-          status=201, tag="workspaces"),
-    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces"),
+          status=201, tag="workspaces", response=Workspace),
+    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces",
+          response=Workspace),
     Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace.", body=WorkspaceUpdate,
-          tag="workspaces"),
+          tag="workspaces", response=Workspace),
     Route("POST", "/workspaces/{id}/rotate-secret", rotate_secret, ADMIN,
-          "Replace the workspace's execution secret.", body=Empty, tag="workspaces"),
+          "Replace the workspace's execution secret.", body=Empty, tag="workspaces",
+          response=Workspace),
 ]

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Text, Time, Url, patch_of
+from .common import Model, Name, Stored, Text, Time, Url, patch_of
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
 # No CR, LF or NUL: a header value must not be able to start another header or request.
@@ -82,3 +83,91 @@ class ActivityCreate(Model):
     payload: Any = None
     related_entity_id: str | None = None
     links: list[ActivityLink] = Field(default_factory=list, max_length=50)
+
+
+# -- replies --------------------------------------------------------------------
+RequestStatus = Literal["pending", "resolved", "expired"]
+ActivitySource = Literal["system", "agent", "user"]
+DeliveryTrigger = Literal["input_request", "job"]
+
+
+class Agent(Stored):
+    """An agent; its status is derived from its newest session."""
+
+    workspace_id: str
+    name: str
+    description: str | None
+    config_id: str = Field(description="The active configuration.")
+    status: SessionStatus | None = Field(
+        description="The status of the agent's newest session; null without one.")
+    execution_endpoint: ExecutionEndpoint | None
+
+
+class AgentConfiguration(Stored):
+    """An immutable configuration version of an agent."""
+
+    agent_id: str
+    workspace_id: str
+    variant: str
+    version: int = Field(description="Per agent, +1 on every new configuration.")
+    variant_version: int = Field(description="+1 within the variant.")
+    schema_version: int = Field(description="+1 whenever the schema changes within the variant.")
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema that value validates against.")
+    value: Any
+
+
+class AgentSession(Stored):
+    """One run of an agent."""
+
+    agent_id: str
+    workspace_id: str
+    status: SessionStatus
+    state: dict[str, Any]
+    metadata: dict[str, Any]
+    error_message: str | None
+
+
+class InputRequest(Stored):
+    """A question to a human that a session waits on."""
+
+    session_id: str
+    agent_id: str
+    workspace_id: str
+    key: str
+    title: str
+    message: str
+    schema_: dict[str, Any] = Field(alias="schema",
+                                    description="JSON Schema (an object schema) of the response.")
+    response: dict[str, Any] | None = Field(description="The answer; null until resolved.")
+    status: RequestStatus
+    expires_at: datetime | None
+    resolved_at: datetime | None
+
+
+class Activity(Stored):
+    """One entry of a session's timeline."""
+
+    session_id: str
+    agent_id: str
+    workspace_id: str
+    type: ActivityType
+    source: ActivitySource
+    message: str | None
+    payload: Any
+    related_entity_id: str | None
+    links: list[ActivityLink]
+
+
+class ExecutionDelivery(Stored):
+    """One call made to an agent's execution endpoint, whatever its outcome."""
+
+    workspace_id: str
+    agent_id: str
+    session_id: str | None = Field(description="Null for a background job's run of the agent.")
+    request_id: str | None
+    trigger: DeliveryTrigger
+    url: str
+    method: str
+    status_code: int | None = Field(description="The endpoint's HTTP status; null when it was not reached.")
+    error: str | None = Field(description="Why the call failed; null on a 2xx answer.")
+    duration_ms: float

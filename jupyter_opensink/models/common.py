@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import types
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, create_model
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      create_model)
 from pydantic.fields import FieldInfo
 
 from ..ids import to_iso
@@ -93,3 +97,88 @@ def validation_messages(exc: ValidationError) -> list[str]:
     if unknown:
         problems.insert(0, f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
     return problems
+
+
+# -- responses ----------------------------------------------------------------
+class Resource(BaseModel):
+    """A reply's shape: every field is always present (``None`` where nullable), nothing else is.
+
+    Response models are declarations, not validators on the request path: the
+    HTTP layer renders each reply through :func:`shaper` (only declared fields
+    leave the server) and the OpenAPI description is generated from them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stored(Resource):
+    """What the store maintains on every object."""
+
+    id: str = Field(description="UUIDv7: time-ordered.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Error(Resource):
+    """Every error reply."""
+
+    error: str = Field(description="What is wrong, naming the field.")
+
+
+@functools.cache
+def page_of(model: type[Resource]) -> type[Resource]:
+    """``{"items": [model...], "trail": str | null}``: one page of a listing."""
+    return create_model(f"{model.__name__}Page", __base__=Resource,
+                        __doc__=f"One page of {model.__name__} objects, newest first unless $order=asc.",
+                        items=(list[model], ...),  # type: ignore[valid-type]
+                        trail=(str | None, Field(description="Pass back as $trail for the next page; "
+                                                             "null on the last page.")))
+
+
+def _resource_in(annotation: Any) -> tuple[str, type[Resource]] | None:
+    """("one" | "list", model) when a field holds response models (maybe nullable), else None."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        return _resource_in(options[0]) if len(options) == 1 else None
+    if origin is list:
+        inner = get_args(annotation)
+        if inner and isinstance(inner[0], type) and issubclass(inner[0], Resource):
+            return "list", inner[0]
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, Resource):
+        return "one", annotation
+    return None
+
+
+@functools.cache
+def shaper(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """A function rendering a plain value (dicts, lists) as ``model`` declares it.
+
+    It keeps the declared fields only, recursing into fields that hold other
+    response models; everything else passes as it is. A model that allows
+    extra fields passes whole. Costs a dict comprehension per object.
+    """
+    if model.model_config.get("extra") != "forbid":
+        return lambda value: value
+    plan: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for name, info in model.model_fields.items():
+        nested = _resource_in(info.annotation)
+        inner: Callable[[Any], Any] | None = None
+        if nested is not None:
+            kind, sub = nested
+            one = shaper(sub)
+            if kind == "list":
+                def inner(value: Any, one: Callable[[Any], Any] = one) -> Any:
+                    return [one(v) for v in value] if isinstance(value, list) else value
+            else:
+                def inner(value: Any, one: Callable[[Any], Any] = one) -> Any:
+                    return one(value) if isinstance(value, dict) else value
+        plan.append((info.alias or name, inner))
+
+    def shape(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {key: (convert(value[key]) if convert else value[key]) for key, convert in plan if key in value}
+
+    return shape

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from .agents import HeaderName, HeaderValue
-from .common import Model, Name, Url, patch_of
+from .common import Model, Name, Stored, Url, patch_of
 
 CronExpr = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -28,4 +29,43 @@ JobUpdate = patch_of(JobCreate, "JobUpdate")
 
 
 RunStatus = Literal["running", "success", "failed", "skipped"]
-RUN_TRIGGERS = ("schedule", "manual")
+RunTrigger = Literal["schedule", "manual"]
+
+
+# -- replies --------------------------------------------------------------------
+class BackgroundJob(Stored):
+    """A schedule (interval_minutes + start_minute, or cron + timezone) and a target (url, or agent_id)."""
+
+    workspace_id: str
+    name: str
+    enabled: bool
+    interval_minutes: int | None
+    start_minute: int | None
+    cron: str | None
+    timezone: str | None = Field(description="IANA name; set with cron, null with interval_minutes.")
+    url: str | None
+    method: Literal["POST", "GET", "PUT", "DELETE", "PATCH"] | None
+    headers: dict[str, str] | None
+    body: dict[str, Any] | None
+    agent_id: str | None
+    next_run_at: datetime | None = Field(description="Null while the job is disabled.")
+    last_run_at: datetime | None
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    skipped_runs: int
+
+
+class BackgroundJobRun(Stored):
+    """One run of a background job."""
+
+    job_id: str
+    workspace_id: str
+    status: RunStatus
+    trigger: RunTrigger
+    scheduled_for: datetime | None = Field(description="When a scheduled run was due; null for a manual one.")
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    response_status: int | None
+    error_message: str | None

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Text, Time, Url, patch_of
+from .common import Model, Name, Resource, Stored, Text, Time, Url, patch_of
 
 Color = Literal["neutral", "blue", "green", "yellow", "orange", "red", "purple", "pink"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -52,3 +53,66 @@ MAX_MANY = 1000
 
 class ItemsMany(Model):
     items: list[Any] = Field(min_length=1, max_length=MAX_MANY)
+
+
+# -- replies --------------------------------------------------------------------
+class PublicSinkInfo(Stored):
+    """What a public sink page shows of its sink."""
+
+    name: str
+    description: str | None
+    color: Color
+    public_slug: str | None
+
+
+class Sink(PublicSinkInfo):
+    """A sink: where agents write items for people to read."""
+
+    workspace_id: str
+    is_public: bool
+    secret: str = Field(description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in "
+                                    "this sink without an API key.")
+
+
+class PublicItem(Stored):
+    """An item as a public sink page shows it (everything but its workspace)."""
+
+    sink_id: str
+    title: str
+    body: str | None
+    type: str | None
+    url: str | None
+    fields: dict[str, Any]
+    resources: list[Link]
+    occurred_at: datetime
+
+
+class SinkItem(PublicItem):
+    """One item of a sink."""
+
+    workspace_id: str
+
+
+class PublicSink(Resource):
+    """A public sink and its newest items; nothing private."""
+
+    sink: PublicSinkInfo
+    items: list[PublicItem]
+
+
+class FailedItem(Resource):
+    item: Any
+    error: str
+
+
+class InvalidItem(Resource):
+    item: Any
+    errors: list[str]
+
+
+class ManyItems(Resource):
+    """The reply of /sink-items/many: all items created, or none (then ``invalid`` or ``failed`` say why)."""
+
+    created: list[SinkItem]
+    failed: list[FailedItem]
+    invalid: list[InvalidItem]

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ids
 from ..errors import Invalid, NotFound, Unauthorized
+from ..models.keys import ApiKey
 from ..store import Store, TableSpec
 from .access import Principal, validate_scopes
 from .secrets import KEY_PREFIX, hash_secret, new_api_key
@@ -23,10 +24,8 @@ LAST_USED_GRANULARITY_S = 60.0  # last_used_at is refreshed at most once a minut
 
 
 def render(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: doc.get(k) for k in (
-        "id", "workspace_id", "name", "prefix", "scopes", "expires_at", "last_used_at", "managed", "created_at",
-        "updated_at",
-    )}
+    """The key as the ``ApiKey`` model declares it: never its hash."""
+    return {k: doc.get(k) for k in ApiKey.model_fields}
 
 
 class ApiKeys:

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
-from ..models.common import validation_messages
-from ..models.sinks import ItemCreate
+from ..models.common import shaper, validation_messages
+from ..models.sinks import ItemCreate, PublicSink
 from ..runtime.events import EventBus
 from ..store import Insert, Page, Store, TableSpec
 from .access import Principal
@@ -82,13 +82,8 @@ class Sinks:
         if sink is None or not sink.get("is_public"):
             raise NotFound(f"no public sink {slug!r}")
         items = await self.store.query("sink_items", {"sink_id": sink["id"]}, limit=PUBLIC_ITEMS)
-        shown = {k: sink[k] for k in ("id", "name", "description", "color", "public_slug", "created_at",
-                                      "updated_at")}
-        return {"sink": shown, "items": [public_item(i) for i in items.items]}
-
-
-def public_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k != "workspace_id"}
+        # Only what the PublicSink model declares: never the secret or the workspace.
+        return shaper(PublicSink)({"sink": sink, "items": items.items})
 
 
 def occurred_filter(after: str | None, before: str | None) -> Callable[[dict[str, Any]], bool] | None:

@@ -219,6 +219,80 @@ async def test_input_request_rules(api, post, flow):
     assert (await api("GET", "/v1/agent-session-input-requests", params={"status": "open"})).status == 400
 
 
+@pytest.fixture
+def schema_host():
+    """A threaded HTTP server serving a JSON Schema, counting fetches (it answers even if the loop is blocked)."""
+    import http.server
+    import threading
+
+    fetched: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            body = b'{"type": "string"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/schema.json", fetched
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_schema_never_makes_the_server_fetch_a_url(api, post, flow, opensink_app, schema_host):
+    """Regression: jsonschema fetched a $ref URL from the server (blocking it, past the callback URL policy)."""
+    url, fetched = schema_host
+    agent, session, request = await flow()
+    remote = {"type": "object", "properties": {"a": {"$ref": url}}}
+    for path, body in (
+        ("/v1/agent-configurations", {"agent_id": agent["id"], "schema": remote, "value": {"a": 5}}),
+        ("/v1/agent-session-input-requests", {"session_id": session["id"], "agent_id": agent["id"], "key": "k",
+                                              "title": "t", "message": "m", "schema": remote}),
+    ):
+        reply = await api("POST", path, body)
+        assert reply.status == 400 and "$ref" in reply.error and "never to a URL" in reply.error, reply.body
+    # A schema stored before this check existed is still never followed to the URL.
+    await opensink_app.store.update("input_requests", request["id"], {"schema": remote})
+    reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve", {"response": {"a": 5}})
+    assert reply.status == 400 and "$ref" in reply.error
+    assert fetched == []
+
+
+async def test_schemas_that_would_exhaust_the_stack_are_refused(api, post, flow):
+    """Regression: a schema referring to itself was a 500 (RecursionError); refs and nesting are bounded too."""
+    agent, session, _ = await flow()
+    deep = {"type": "object"}
+    for _ in range(95):  # 190 levels: as deep as a request body may nest
+        deep = {"type": "object", "properties": {"a": deep}}
+    cases = [({"$ref": "#"}, "refers to itself"),
+             ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "refers to itself"),
+             ({"type": "object", "properties": {"a": {"$ref": "#/nowhere"}}}, "does not resolve"),
+             (deep, "nests deeper than 64 levels")]
+    for schema, expected in cases:
+        for path, body in (
+            ("/v1/agent-configurations", {"agent_id": agent["id"], "schema": schema, "value": {}}),
+            ("/v1/agent-session-input-requests", {"session_id": session["id"], "agent_id": agent["id"], "key": "k",
+                                                  "title": "t", "message": "m", "schema": schema}),
+        ):
+            reply = await api("POST", path, body)
+            assert reply.status == 400 and expected in reply.error, (path, schema, reply.body)
+    # A recursive schema (a tree) is fine, even with a value nested as deep as a request body allows.
+    tree = {"$defs": {"node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}},
+            "$ref": "#/$defs/node"}
+    value: dict = {}
+    for _ in range(190):
+        value = {"child": value}
+    reply = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "schema": tree, "value": value})
+    assert reply.status in (201, 400), reply.body
+
+
 async def test_expired_request_fails_the_session(api, flow, jp_serverapp):
     await jp_serverapp._post_start()  # the start hook starts the expiry timers
     soon = (datetime.now(timezone.utc) + timedelta(seconds=0.6)).isoformat()

@@ -1,104 +1,425 @@
-"""Walk every route of the table with every kind of wrong credential."""
+"""The security suite: every walk here goes over the whole route table (or Jupyter's own).
+
+Credentials (none, bad, revoked, expired), each missing scope, other workspaces' ids, sink
+secrets, public pages, API keys on Jupyter's routes, cookie writes without XSRF, oversized and
+deeply nested bodies, huge ``$limit`` and header injection through configured headers. A route
+added to the table is walked by every test here without editing this file (a new body route
+needs a valid body in tests/api/walk.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import re
+import secrets
+from collections import Counter
+from typing import Any
+
 import pytest
+from tornado.httpclient import HTTPClientError
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.api.handler import OpenSinkHandler
 from jupyter_opensink.api.routing import ADMIN, ANY, PUBLIC
+from jupyter_opensink.models.sinks import PublicSink
+from jupyter_opensink.services.access import RESOURCES
 
-CHECKED = [r for r in ROUTES if r.scope != PUBLIC and not r.stream]
+from . import walk
+
+try:
+    from re import _parser as regex_parser  # Python 3.11+
+except ImportError:  # pragma: no cover
+    import sre_parse as regex_parser  # type: ignore[no-redef]
+
+MAX_BODY = 64 * 1024
+CREDENTIALED = [r for r in walk.routes(stream=True) if r.scope != PUBLIC]  # every route that takes a credential
+CALLABLE = [r for r in walk.routes() if r.scope != PUBLIC]  # the same, without streams (they never end)
+BODY_ROUTES = [r for r in walk.routes() if r.body is not None]
+PAGED = [r for r in walk.routes() if r.paged]
+PUBLIC_ROUTES = [r for r in walk.routes() if r.scope == PUBLIC]
 SAMPLE = {"name": "x", "title": "t"}
-
-
-def url(route, ids: dict[str, str]) -> str:
-    path = route.path
-    for name in ("id", "sink_id", "agent_id"):
-        path = path.replace("{" + name + "}", ids.get(route_kind(route, name), "unknown"))
-    return "/v1" + path
-
-
-def route_kind(route, name: str) -> str:
-    """Which object a path parameter names, from the route's first path segment."""
-    if name == "sink_id":
-        return "sinks"
-    if name == "agent_id":
-        return "agents"
-    return route.path.strip("/").split("/")[0]
+#: test -> requests it made; the last test prints the totals (quoted in the README).
+REQUESTS: Counter = Counter()
 
 
 @pytest.fixture
-def objects(api):
-    """One object of each kind in the default workspace: ids by first path segment."""
-
-    async def make() -> dict[str, str]:
-        sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-        item = (await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "t"})).body
-        agent = (await api("POST", "/v1/agents", {"name": "a"})).body
-        session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
-        request = (await api("POST", "/v1/agent-session-input-requests", {
-            "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
-            "schema": {"type": "object"}})).body
-        activity = (await api("POST", "/v1/agent-session-activities", {"session_id": session["id"],
-                                                                        "type": "message"})).body
-        job = (await api("POST", "/v1/background-jobs", {"name": "j", "interval_minutes": 60,
-                                                         "url": "http://127.0.0.1:9/x", "enabled": False})).body
-        run = (await api("POST", f"/v1/background-jobs/{job['id']}/trigger")).body
-        workspace = [w for w in (await api("GET", "/v1/workspaces")).body["items"] if w["is_default"]][0]
-        key = (await api("POST", "/v1/api-keys", {"name": "k"})).body
-        return {"sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
-                "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
-                "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
-                "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
-                "api-keys": key["id"], "execution-deliveries": "none-yet"}
-
-    return make
+def opensink_config():
+    return {"fsync": "never", "max_body_size": MAX_BODY}
 
 
-async def test_every_route_refuses_missing_and_bad_credentials(api, make_key, objects):
+@pytest.fixture
+def jp_server_config(jp_server_config, request):
+    """Tests marked ``with_jupyterlab`` also load JupyterLab's server extension (its routes are Jupyter's too)."""
+    if request.node.get_closest_marker("with_jupyterlab"):
+        jp_server_config["ServerApp"]["jpserver_extensions"]["jupyterlab"] = True
+    return jp_server_config
+
+
+@pytest.fixture
+def call(api, request):
+    """``api``, counting this test's requests."""
+
+    async def counted(*args: Any, **kwargs: Any):
+        REQUESTS[request.node.name] += 1
+        return await api(*args, **kwargs)
+
+    return counted
+
+
+def test_the_walks_know_every_route():
+    assert CREDENTIALED and BODY_ROUTES and PAGED and PUBLIC_ROUTES
+    for route in BODY_ROUTES:  # a new body route needs a valid body to be walked
+        walk.valid_body(route, {kind: "some-id" for kind in ("sinks", "agents", "agent-sessions")})
+
+
+# -- credentials ---------------------------------------------------------------------------------
+async def test_every_route_refuses_missing_bad_revoked_and_expired_credentials(call, make_key, objects):
     ids = await objects()
     revoked = await make_key()
-    key_id = [k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key"][0]["id"]
-    await api("DELETE", f"/v1/api-keys/{key_id}")
-    checked = 0
-    for route in CHECKED:
-        body = SAMPLE if route.method in ("POST", "PATCH", "PUT") else None
-        for auth in ({"auth": None}, {"key": "osk_not-a-key"}, {"key": revoked}):
-            reply = await api(route.method, url(route, ids), body, **auth)
-            assert reply.status == 401, (route.method, route.path, auth, reply.status, reply.body)
-            checked += 1
-    assert checked == 3 * len(CHECKED)
+    key_id = [k for k in (await call("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key"][0]["id"]
+    assert (await call("DELETE", f"/v1/api-keys/{key_id}")).status == 200
+    expired = await make_key(expired=True)
+    credentials = {"none": {"auth": None}, "bad Jupyter token": {"headers": {"Authorization": "token not-it"}},
+                   "unknown key": {"key": "osk_not-a-key"}, "revoked key": {"key": revoked},
+                   "expired key": {"key": expired}}
+    for route in CREDENTIALED:
+        body = SAMPLE if route.body is not None else None
+        for what, auth in credentials.items():
+            reply = await call(route.method, walk.url(route, ids), body, **auth)
+            assert reply.status == 401, (walk.name(route), what, reply.status, reply.body)
+            assert reply.error and reply.headers["WWW-Authenticate"].startswith("Bearer")
+            if what == "expired key":
+                assert reply.error == "API key expired"
 
 
-async def test_every_scoped_route_needs_its_scope(api, make_key, objects):
+async def test_every_scoped_route_needs_its_own_scope(call, make_key, objects):
+    """A key holding every scope but the route's is refused (403 naming it); one holding just it passes."""
     ids = await objects()
-    unrelated = await make_key(scopes=["webhooks:all"])  # valid, but for nothing on these routes
-    for route in CHECKED:
-        body = SAMPLE if route.method in ("POST", "PATCH", "PUT") else None
-        reply = await api(route.method, url(route, ids), body, key=unrelated)
-        if route.scope == ANY:
-            assert reply.status == 200, (route.method, route.path, reply.body)
-        else:
-            assert reply.status == 403, (route.method, route.path, reply.status, reply.body)
-            expected = route.scope if route.scope != ADMIN else "only the Jupyter user"
-            assert expected in reply.error
+    keys: dict[tuple[str, ...], str] = {}
 
+    async def key_with(*scopes: str) -> str:
+        if scopes not in keys:
+            keys[scopes] = await make_key(scopes=list(scopes))
+        return keys[scopes]
 
-async def test_another_workspaces_objects_are_404(api, make_key, objects):
-    ids = await objects()
-    team = (await api("POST", "/v1/workspaces", {"name": "other"})).body
-    outsider = await make_key(workspace_id=team["id"])  # all scopes, other workspace
-    walked = 0
-    for route in CHECKED:
-        if "{" not in route.path or route.scope == ADMIN:
+    everything = await key_with("all:all")
+    for route in CALLABLE:
+        body = walk.valid_body(route, ids)
+        if route.scope == ADMIN:
+            reply = await call(route.method, walk.url(route, ids), body, key=everything)
+            assert reply.status == 403 and "only the Jupyter user" in reply.error, (walk.name(route), reply.body)
             continue
-        # A body valid for the route, so only ownership can refuse it.
-        body = {"PATCH": {}, "POST": {"title": "t"}}.get(route.method)
-        if route.path.endswith("/resolve"):
-            body = {"response": {}}
-        elif route.path.endswith("/trigger"):
-            body = None
-        reply = await api(route.method, url(route, ids), body, key=outsider)
-        assert reply.status == 404, (route.method, route.path, reply.status, reply.body)
-        walked += 1
-    assert walked >= 15
+        if route.scope == ANY:
+            reply = await call(route.method, walk.url(route, ids), body, key=await key_with("webhooks:read"))
+            assert reply.status == route.status, (walk.name(route), reply.body)
+            continue
+        resource, _, access = route.scope.partition(":")
+        other = "read" if access == "write" else "write"
+        all_but = await key_with(*[f"{r}:all" for r in RESOURCES if r != resource], f"{resource}:{other}")
+        reply = await call(route.method, walk.url(route, ids), body, key=all_but)
+        assert reply.status == 403 and reply.error == f"this API key lacks the scope {route.scope}", (
+            walk.name(route), reply.status, reply.body)
+        if route.method == "DELETE":
+            continue  # the positive side would delete what later routes use
+        reply = await call(route.method, walk.url(route, ids), body, key=await key_with(route.scope),
+                           params=walk.id_filters(route, ids))
+        assert reply.status not in (401, 403), (walk.name(route), reply.body)
+
+
+def mentions(value: Any, strings: set[str]) -> bool:
+    if isinstance(value, dict):
+        return any(mentions(v, strings) for v in value.values())
+    if isinstance(value, list):
+        return any(mentions(v, strings) for v in value)
+    return value in strings
+
+
+async def test_another_workspaces_objects_are_404(call, make_key, objects):
+    """Ids in the path, ids in the body and ids in filters: never found, never listed, never 403."""
+    ids = await objects()
+    team = (await call("POST", "/v1/workspaces", {"name": "other"})).body
+    outsider = await make_key(workspace_id=team["id"])  # all scopes, other workspace
+    known = set(ids.values())
+    walked = Counter()
+    for route in CALLABLE:
+        if route.scope == ADMIN:
+            continue
+        body = walk.valid_body(route, ids)
+        filters = walk.id_filters(route, ids)
+        refers = "{" in route.path or mentions(body, known)
+        if not (refers or filters):
+            continue
+        reply = await call(route.method, walk.url(route, ids), body, key=outsider, params=filters)
+        if route.path == "/sink-items/many":  # the batch reply names each item's problem
+            assert reply.status == 200 and reply.body["created"] == [], reply.body
+            assert all("not found" in e for i in reply.body["invalid"] for e in i["errors"])
+        elif "{" in route.path or refers:
+            assert reply.status == 404 and "not found" in reply.error, (walk.name(route), reply.status, reply.body)
+        else:  # a filter naming it: nothing listed (or 404 where the filter names the one object looked at)
+            assert (reply.status == 200 and reply.body["items"] == []) or (
+                reply.status == 404 and "not found" in reply.error), (walk.name(route), reply.body)
+        walked[route.method] += 1
+    assert sum(walked.values()) >= 30, walked
+    # Naming the other workspace in X-OpenSink-Workspace is a 404 too, on every route a key may call.
+    for route in CALLABLE:
+        if route.scope == ADMIN:
+            continue
+        reply = await call(route.method, walk.url(route, ids), walk.valid_body(route, ids), key=outsider,
+                           headers={"X-OpenSink-Workspace": ids["workspaces"]})
+        assert reply.status == 404 and "workspace" in reply.error, (walk.name(route), reply.body)
+
+
+# -- sink secrets and public pages -------------------------------------------------------------
+async def test_a_sink_secret_opens_only_its_own_sinks_ingest(call, objects):
+    ids = await objects()
+    sink = (await call("GET", f"/v1/sinks/{ids['sinks']}")).body
+    secret = {"X-OpenSink-Sink-Secret": sink["secret"]}
+    for route in CREDENTIALED:
+        body = walk.valid_body(route, ids) if route.body is not None else None
+        reply = await call(route.method, walk.url(route, ids), body, auth=None, headers=secret)
+        if route.sink_secret:
+            assert reply.status == 201 and reply.body["sink_id"] == sink["id"], reply.body
+            other = dict(ids, sinks=ids["public-sinks"])  # another sink of the same workspace
+            reply = await call(route.method, walk.url(route, other), body, auth=None, headers=secret)
+            assert reply.status == 401 and reply.error == "invalid sink secret", reply.body
+        else:
+            assert reply.status == 401, (walk.name(route), reply.status, reply.body)
+
+
+async def test_public_pages_show_nothing_private(call, make_key, objects):
+    ids = await objects()
+    key = await make_key()
+    sinks = (await call("GET", "/v1/sinks")).body["items"]
+    workspace = (await call("GET", f"/v1/workspaces/{ids['workspaces']}")).body
+    private = [s["secret"] for s in sinks] + [workspace["execution_secret"], workspace["id"], key, key[:12]]
+    declared = {"sink": set(PublicSink.model_fields["sink"].annotation.model_fields),
+                "items": set(PublicSink.model_fields["items"].annotation.__args__[0].model_fields)}
+    for route in PUBLIC_ROUTES:
+        replies = [await call(route.method, walk.url(route, ids), auth=None),
+                   await call(route.method, walk.url(route, ids), key=key),
+                   await call(route.method, walk.url(route, ids))]
+        assert [r.status for r in replies] == [200] * 3, [r.body for r in replies]
+        assert replies[0].body == replies[1].body == replies[2].body  # a credential shows no more
+        page = replies[0].body
+        assert set(page["sink"]) == declared["sink"] and page["items"]
+        assert all(set(item) == declared["items"] for item in page["items"])
+        text = str(page)
+        assert not [p for p in private if p in text] and "secret" not in text and "workspace" not in text
+        for method in walk.WRITES:  # read-only
+            assert (await call(method, walk.url(route, ids), {})).status == 405
+        # Not public (any more), or never: 404 alike.
+        await call("PATCH", f"/v1/sinks/{ids['public-sinks']}", {"is_public": False})
+        for slug in (ids["public-slug"], "no-such-slug"):
+            reply = await call(route.method, walk.url(route, {"public-slug": slug}), auth=None)
+            assert reply.status == 404 and reply.body == {"error": f"no public sink {slug!r}"}
+        await call("PATCH", f"/v1/sinks/{ids['sinks']}", {"public_slug": "has-a-slug"})  # a slug alone is not public
+        assert (await call(route.method, walk.url(route, {"public-slug": "has-a-slug"}), auth=None)).status == 404
+
+
+# -- Jupyter's own routes and cookies ----------------------------------------------------------
+def example_path(pattern: str) -> str:
+    """A short string the regular expression matches (first branch, one repetition)."""
+
+    def build(items) -> str:
+        out = []
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                out.append(chr(arg))
+            elif name == "ANY":
+                out.append("a")
+            elif name == "IN":
+                kinds = {str(o): a for o, a in arg}
+                if "NEGATE" in kinds:
+                    out.append("a")
+                elif "LITERAL" in kinds:
+                    out.append(chr(kinds["LITERAL"]))
+                elif "RANGE" in kinds:
+                    out.append(chr(kinds["RANGE"][0]))
+                else:
+                    out.append("1" if "DIGIT" in str(kinds.get("CATEGORY")) else "a")
+            elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+                low, high, sub = arg
+                out.append(build(sub) * max(low, min(1, high)))
+            elif name == "SUBPATTERN":
+                out.append(build(arg[-1]))
+            elif name == "BRANCH":
+                out.append(build(arg[1][0]))
+        return "".join(out)
+
+    return build(regex_parser.parse(pattern))
+
+
+def jupyter_routes(serverapp) -> list[tuple[str, str]]:
+    """(pattern, handler name) of every handler the server registered that is not ours."""
+    found = []
+
+    def visit(rules) -> None:
+        for rule in rules:
+            target = rule.target
+            if hasattr(target, "rules"):
+                visit(target.rules)
+            elif isinstance(target, type) and not issubclass(target, OpenSinkHandler):
+                regex = getattr(rule.matcher, "regex", None)
+                if regex is not None:
+                    found.append((regex.pattern, target.__name__))
+
+    visit(serverapp.web_app.default_router.rules)
+    return found
+
+
+async def status_of(reply) -> int:
+    """The reply's status; 599 when the server closed the connection without one."""
+    try:
+        return (await reply).status
+    except HTTPClientError as exc:
+        return exc.code
+
+
+@pytest.mark.with_jupyterlab
+# JupyterLab's licenses handler never finishes an error reply (its finish() needs an argument tornado does
+# not pass); it times out for everyone alike.
+@pytest.mark.filterwarnings("ignore:coroutine 'LicensesHandler.finish' was never awaited:RuntimeWarning")
+async def test_api_keys_get_nothing_more_than_no_credential_on_jupyters_own_routes(
+        call, make_key, jp_serverapp, jp_base_url):
+    """Kernels, contents, terminals, sessions, shutdown...: a key is the same as no credential at all."""
+    key = await make_key()
+    forms = {"Bearer": {"key": key}, "token scheme": {"headers": {"Authorization": f"token {key}"}},
+             "?token=": {"auth": None, "params": {"token": key}}}
+    walked = set()
+    for pattern, handler in jupyter_routes(jp_serverapp):
+        path = example_path(pattern)
+        if not path.startswith(jp_base_url) or not re.match(pattern, path):
+            continue
+        # All at once: some of Jupyter's handlers never answer an error (JupyterLab's licenses handler);
+        # they time out alike (599) for everyone.
+        methods = ("GET", *walk.WRITES)
+        statuses = await asyncio.gather(*[
+            status_of(call(method, path, {} if method != "GET" else None, timeout=5, **auth))
+            for method in methods for auth in ({"auth": None}, *forms.values())])
+        for i, method in enumerate(methods):
+            anonymous, *with_key = statuses[i * (1 + len(forms)):(i + 1) * (1 + len(forms))]
+            for form, status in zip(forms, with_key):
+                assert status == anonymous, (handler, method, path, form, status, anonymous)
+                assert status >= 300 or anonymous < 300, (handler, method, path, form)
+        walked.add(handler)
+    assert {"ContentsHandler", "MainKernelHandler", "TerminalRootHandler", "SessionRootHandler", "ShutdownHandler",
+            "LabHandler", "SettingsHandler", "WorkspacesHandler"} <= walked, walked
+    assert len(walked) >= 40, len(walked)
+
+
+async def test_cookie_writes_need_the_xsrf_token(call, login_cookie, objects):
+    """The Jupyter login cookie reads everything; it writes only with the XSRF token (a browser's own page)."""
+    ids = await objects()
+    cookie = await login_cookie()
+    xsrf = secrets.token_hex(16)
+    with_xsrf = {"Cookie": f"{cookie['Cookie']}; _xsrf={xsrf}", "X-XSRFToken": xsrf}
+    for route in CALLABLE:
+        if route.method not in walk.WRITES:
+            reply = await call(route.method, walk.url(route, ids), auth=None, headers=cookie,
+                               params=walk.id_filters(route, ids))
+            assert reply.status == route.status, (walk.name(route), reply.body)
+            continue
+        reply = await call(route.method, walk.url(route, ids), walk.valid_body(route, ids), auth=None, headers=cookie)
+        assert reply.status == 403 and "xsrf" in reply.error.lower(), (walk.name(route), reply.status, reply.body)
+        # The same request with the token pair gets past authentication (unknown ids: nothing changes).
+        reply = await call(route.method, walk.url(route), SAMPLE if route.body else None, auth=None,
+                           headers=with_xsrf)
+        assert reply.status not in (401, 403), (walk.name(route), reply.body)
+
+
+# -- hostile bodies and parameters -------------------------------------------------------------
+async def test_every_body_route_refuses_an_oversized_body(call, make_key, objects):
+    """Announced (Content-Length) or streamed (chunked), with the token or a key: 413 before any work."""
+    ids = await objects()
+    key = await make_key()
+    big = b'{"name": "' + b"x" * MAX_BODY + b'"}'
+    for route in BODY_ROUTES:
+        for auth in ({}, {"key": key}):
+            for chunked in (False, True):
+                reply = await call(route.method, walk.url(route, ids), raw=big, chunked=chunked, **auth)
+                assert reply.status == 413, (walk.name(route), auth, chunked, reply.status, reply.body)
+                assert reply.error == f"the request body is larger than {MAX_BODY} bytes"
+
+
+async def test_every_listing_refuses_a_huge_limit(call, objects):
+    """API.md: $limit is 1 to 500, and 400 beyond (never clamped, never a 500)."""
+    ids = await objects()
+    for route in PAGED:
+        for limit in ("501", "1000000", str(10**40), "9" * 5000, "-1", "0", "1e3", "", "ten"):
+            reply = await call(route.method, walk.url(route, ids), params={"$limit": limit})
+            assert reply.status == 400 and reply.error == "$limit must be an integer from 1 to 500", (
+                walk.name(route), limit[:20], reply.body)
+        reply = await call(route.method, walk.url(route, ids), params={"$limit": "500"})
+        assert reply.status == 200 and len(reply.body["items"]) <= 500
+
+
+def nested(depth: int) -> Any:
+    """``{"items": {"items": ... {}}}``: deep data, and a deep JSON Schema where a field holds one."""
+    value: Any = {}
+    for _ in range(depth - 1):
+        value = {"items": value}
+    return value
+
+
+async def test_deeply_nested_json_is_refused_on_every_body_route(call, objects):
+    """A whole body nested thousands deep is a 400; so is any field nested past what a body may hold;
+    a field nested as deep as a body may hold is accepted or refused, never a 500."""
+    ids = await objects()
+    for route in BODY_ROUTES:
+        target = walk.url(route, ids)
+        for raw in (b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" * 5000 + b"]" * 5000):
+            reply = await call(route.method, target, raw=raw)
+            assert reply.status == 400 and reply.error, (walk.name(route), reply.status, reply.body)
+        for name, field in route.body.model_fields.items():
+            for depth, allowed in ((197, range(200, 500)), (300, (400,))):
+                body = {**(walk.valid_body(route, ids) or {}), field.alias or name: nested(depth)}
+                reply = await call(route.method, target, body)
+                assert reply.status in allowed, (walk.name(route), name, depth, reply.status, reply.body)
+
+
+def header_holders(schema: dict, defs: dict, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths to every ``headers`` object in a request schema (following $refs)."""
+    if "$ref" in schema:
+        return header_holders(defs[schema["$ref"].rsplit("/", 1)[1]], defs, path)
+    found = []
+    for option in schema.get("anyOf", []):
+        found += header_holders(option, defs, path)
+    for name, sub in schema.get("properties", {}).items():
+        if name == "headers":
+            found.append((*path, name))
+        else:
+            found += header_holders(sub, defs, (*path, name))
+    return found
+
+
+async def test_header_injection_through_configured_headers_is_refused(call, objects):
+    """CR, LF or NUL in a configured header (an agent's execution endpoint, a job's target) is a 400."""
+    ids = await objects()
+    bad = [{"X-A": "v\r\nX-Injected: 1"}, {"X-A": "v\nGET / HTTP/1.1"}, {"X-A": "v\rX"}, {"X-A": "v\x00"},
+           {"X-A\r\nX-B": "v"}, {"X A": "v"}, {"X:A": "v"}, {"": "v"}]
+    holders = 0
+    for route in BODY_ROUTES:
+        schema = route.body.model_json_schema()
+        for path in header_holders(schema, schema.get("$defs", {})):
+            holders += 1
+            for headers in [*bad, {"X-Fine": "value; with=punctuation"}]:
+                body = copy.deepcopy(walk.valid_body(route, ids))
+                holder = body
+                for part in path[:-1]:  # whatever holds headers is an HTTP target: it has a url
+                    holder = holder.setdefault(part, {"url": "http://127.0.0.1:9/x"})
+                holder["url"] = "http://127.0.0.1:9/x"
+                holder["headers"] = headers
+                reply = await call(route.method, walk.url(route, ids), body)
+                if "X-Fine" in headers:
+                    assert reply.status == route.status, (walk.name(route), path, reply.body)
+                else:
+                    where = ".".join(path)
+                    assert reply.status == 400 and where in reply.error, (walk.name(route), headers, reply.body)
+    assert holders >= 4  # agents (create, patch) and jobs (create, patch)
+
+
+def test_zz_report_the_walks():
+    """Last in this file: how many requests each walk made (pytest -s shows it)."""
+    if REQUESTS:
+        print("\nsecurity suite requests:", dict(REQUESTS), "total:", sum(REQUESTS.values()))
