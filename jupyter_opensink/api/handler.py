@@ -321,7 +321,7 @@ class OpenSinkHandler(APIHandler):
             else:
                 await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
             raise
-        body = render_json(result)
+        body = render_json(route.render(result))
         await keys.answer(claim_id, route.status, body)
         self.set_status(route.status)
         self._set_server_timing()

@@ -33,7 +33,8 @@ ERRORS = {400: "Invalid input (body, query parameter or paging), naming the fiel
           401: "No credential, or an unknown, revoked or expired one",
           403: "The credential lacks the scope, or the route is the Jupyter user's only",
           404: "Unknown id, another workspace's object, or an unknown X-OpenSink-Workspace",
-          409: "Conflict with the current state",
+          409: "Conflict with the current state (or an Idempotency-Key reused for another request)",
+          412: "If-Match names a version the object is not at",
           413: "Request body too large",
           503: "The database is unavailable"}
 PUBLIC_403 = "The Host header names a host this server does not serve"
@@ -48,6 +49,8 @@ def error_statuses(route: Route) -> list[int]:
         codes |= {401, 403}
     if route.body is not None:
         codes |= {400, 413}
+    if route.method == "POST" and not route.stream and route.scope != PUBLIC:
+        codes |= {400, 409}  # Idempotency-Key: too long, or reused for another request
     if route.query or route.paged:
         codes.add(400)
     return sorted(codes)
@@ -76,6 +79,13 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.scope not in (PUBLIC,):
         parameters.append({"name": "X-OpenSink-Workspace", "in": "header", "schema": {"type": "string"},
                            "description": "The Jupyter user's workspace (default workspace otherwise)."})
+    if route.method == "POST" and route.scope != PUBLIC:
+        parameters.append({"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+                           "description": "Repeat the request with the same key to get the first reply again "
+                                          "without a second effect (kept 24 h per workspace)."})
+    if 412 in route.errors:
+        parameters.append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
+                           "description": "Only if the object is at this version (412 otherwise)."})
     if route.stream:
         ok = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     else:
