@@ -48,7 +48,8 @@ class Discovery:
         else:
             caller = {"type": "api_key", "key_id": principal.key_id}
         return {
-            "workspace": {"id": workspace["id"], "name": workspace["name"], "is_default": workspace["is_default"]},
+            "workspace": {"id": workspace["id"], "name": workspace["name"],
+                          "is_default": workspace.get("default_marker") is not None},
             "caller": {**caller, "scopes": scopes},
             "access": access,
             "counts": counts,

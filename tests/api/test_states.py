@@ -1,0 +1,96 @@
+"""/v1/states: versions, conditional writes, expiry and purge, paging by namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from jupyter_opensink import ids
+
+
+async def test_write_read_list_delete(api, make_key):
+    key = await make_key(scopes=["states:all"])
+    first = await api("PUT", "/v1/states/trader/portfolio", {"value": {"cash": 100}}, key=key)
+    assert first.status == 200 and first.body["version"] == 1 and first.body["value"] == {"cash": 100}
+    assert set(first.body) == {"id", "workspace_id", "namespace", "key", "value", "version", "expires_at",
+                               "created_at", "updated_at"}
+    second = await api("PUT", "/v1/states/trader/portfolio", {"value": [1, "two", None]}, key=key)
+    assert second.body["version"] == 2 and second.body["id"] == first.body["id"]
+    assert (await api("GET", "/v1/states/trader/portfolio", key=key)).body["value"] == [1, "two", None]
+    for name in ("orders-1", "orders-2", "notes"):
+        await api("PUT", f"/v1/states/trader/{name}", {"value": name}, key=key)
+    listed = await api("GET", "/v1/states/trader", key=key, params={"prefix": "orders-"})
+    assert sorted(s["key"] for s in listed.body["items"]) == ["orders-1", "orders-2"]
+    page = await api("GET", "/v1/states/trader", key=key, params={"$limit": 2})
+    rest = await api("GET", "/v1/states/trader", key=key, params={"$limit": 2, "$trail": page.body["trail"]})
+    assert len({s["key"] for s in page.body["items"] + rest.body["items"]}) == 4
+    assert (await api("GET", "/v1/states/other", key=key)).body["items"] == []
+    gone = await api("DELETE", "/v1/states/trader/notes", key=key)
+    assert gone.status == 200 and gone.body["key"] == "notes"
+    assert (await api("GET", "/v1/states/trader/notes", key=key)).status == 404
+    assert (await api("DELETE", "/v1/states/trader/notes", key=key)).status == 404
+
+
+async def test_if_match_and_if_none_match(api):
+    made = await api("PUT", "/v1/states/ns/k", {"value": 1}, headers={"If-None-Match": "*"})
+    assert made.status == 200
+    again = await api("PUT", "/v1/states/ns/k", {"value": 2}, headers={"If-None-Match": "*"})
+    assert again.status == 412 and "already exists" in again.error
+    stale = await api("PUT", "/v1/states/ns/k", {"value": 3}, headers={"If-Match": "7"})
+    assert stale.status == 412 and "version 1" in stale.error
+    ok = await api("PUT", "/v1/states/ns/k", {"value": 3}, headers={"If-Match": '"1"'})
+    assert ok.status == 200 and ok.body["version"] == 2
+    assert (await api("PUT", "/v1/states/ns/missing", {"value": 1}, headers={"If-Match": "1"})).status == 412
+    assert (await api("DELETE", "/v1/states/ns/k", headers={"If-Match": "1"})).status == 412
+    assert (await api("PUT", "/v1/states/ns/k", {"value": 1}, headers={"If-Match": "abc"})).status == 400
+    assert (await api("DELETE", "/v1/states/ns/k", headers={"If-Match": "2"})).status == 200
+
+
+async def test_two_concurrent_conditional_writers_exactly_one_wins(api):
+    await api("PUT", "/v1/states/race/counter", {"value": 0})
+    for round_ in range(5):
+        version = (await api("GET", "/v1/states/race/counter")).body["version"]
+        replies = await asyncio.gather(*[
+            api("PUT", "/v1/states/race/counter", {"value": f"writer {w} round {round_}"},
+                headers={"If-Match": str(version)}) for w in range(2)])
+        assert sorted(r.status for r in replies) == [200, 412], [r.body for r in replies]
+        assert (await api("GET", "/v1/states/race/counter")).body["version"] == version + 1
+
+
+async def test_bad_input(api, make_key):
+    assert (await api("PUT", "/v1/states/ns/k", {"value": 1, "extra": 2})).status == 400
+    assert (await api("PUT", "/v1/states/ns/k", {})).status == 400  # value is required (null is a value)
+    assert (await api("PUT", "/v1/states/ns/k", {"value": None})).status == 200
+    assert (await api("PUT", "/v1/states/bad%20name/k", {"value": 1})).status == 400
+    assert (await api("PUT", "/v1/states/ns/" + "k" * 256, {"value": 1})).status == 400
+    past = await api("PUT", "/v1/states/ns/k", {"value": 1, "expires_at": "2020-01-01T00:00:00Z"})
+    assert past.status == 400 and "expires_at" in past.error
+    reader = await make_key(scopes=["states:read"])
+    refused = await api("PUT", "/v1/states/ns/k", {"value": 1}, key=reader)
+    assert refused.status == 403 and "states:write" in refused.error
+    assert (await api("GET", "/v1/states/ns/k", key=reader)).status == 200
+
+
+async def test_states_are_per_workspace(api, make_key):
+    await api("PUT", "/v1/states/ns/secret", {"value": "mine"})
+    workspace = (await api("POST", "/v1/workspaces", {"name": "other"})).body
+    other = await make_key(workspace_id=workspace["id"])
+    assert (await api("GET", "/v1/states/ns/secret", key=other)).status == 404
+    assert (await api("GET", "/v1/states/ns", key=other)).body["items"] == []
+    assert (await api("PUT", "/v1/states/ns/secret", {"value": "theirs"}, key=other)).body["version"] == 1
+    assert (await api("GET", "/v1/states/ns/secret")).body["value"] == "mine"
+
+
+async def test_expired_states_vanish_at_once_and_are_purged(api, opensink_app):
+    soon = ids.format_time(time.time() + 0.6)
+    made = await api("PUT", "/v1/states/tmp/token", {"value": "abc", "expires_at": soon})
+    assert made.status == 200 and made.body["expires_at"] == soon
+    await api("PUT", "/v1/states/tmp/kept", {"value": "forever"})
+    await asyncio.sleep(0.8)
+    assert (await api("GET", "/v1/states/tmp/token")).status == 404
+    assert [s["key"] for s in (await api("GET", "/v1/states/tmp")).body["items"]] == ["kept"]
+    assert await opensink_app.store.count("states") == 2  # invisible, not yet purged
+    assert await opensink_app.services.states.purge_expired() == 1
+    assert await opensink_app.store.count("states") == 1
+    rewritten = await api("PUT", "/v1/states/tmp/token", {"value": "new"})
+    assert rewritten.body["version"] == 1  # a fresh state, not version 2 of the expired one
