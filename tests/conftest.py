@@ -144,7 +144,7 @@ def login_cookie(api):
 
 
 @pytest.fixture
-def objects(api):
+def objects(api, opensink_app):
     """``await objects()`` -> one object of every kind in the default workspace, by kind.
 
     Kinds are the routes' first path segments ("sinks", "agent-sessions"...), plus "public-slug" (a
@@ -180,7 +180,10 @@ def objects(api):
             raise AssertionError("the triggered run made no delivery")
         workspace = [w for w in (await api("GET", "/v1/workspaces")).body["items"] if w["is_default"]][0]
         key = await post("/v1/api-keys", {"name": "k"})
-        return {"sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
+        state = await api("PUT", "/v1/states/walked-ns/walked-key", {"value": 1})
+        assert state.status == 200, state.body
+        await opensink_app.services.request_log.flush()  # so the request log lists these calls
+        return {"states": "walked-ns", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
                 "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
                 "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],

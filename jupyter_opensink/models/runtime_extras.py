@@ -61,10 +61,9 @@ class Discovery(Resource):
     features: list[str]
 
 
-class RequestLogEntry(Resource):
+class RequestLogEntry(Stored):
     """One API request: no bodies, query strings, credentials or secrets."""
 
-    id: str
     at: datetime
     method: str
     path: str

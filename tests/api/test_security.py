@@ -150,7 +150,14 @@ async def test_another_workspaces_objects_are_404(call, make_key, objects):
         if not (refers or filters):
             continue
         reply = await call(route.method, walk.url(route, ids), body, key=outsider, params=filters)
-        if route.path == "/sink-items/many":  # the batch reply names each item's problem
+        if route.method == "PUT":  # an upsert by a name the caller picks: it writes its own workspace's object
+            assert reply.status == 200 and reply.body["workspace_id"] == team["id"], (walk.name(route), reply.body)
+            mine = await call("GET", walk.url(route, ids))
+            assert mine.body["workspace_id"] != team["id"] and mine.body["version"] == 1, mine.body
+            assert (await call("DELETE", walk.url(route, ids), key=outsider)).status == 200  # as before the walk
+        elif route.paged and "{namespace}" in route.path:  # a name, not an id: its own (empty) namespace
+            assert reply.status == 200 and reply.body["items"] == [], (walk.name(route), reply.body)
+        elif route.path == "/sink-items/many":  # the batch reply names each item's problem
             assert reply.status == 200 and reply.body["created"] == [], reply.body
             assert all("not found" in e for i in reply.body["invalid"] for e in i["errors"])
         elif "{" in route.path or refers:

@@ -12,7 +12,8 @@ from jupyter_opensink.api import ROUTES
 from jupyter_opensink.api.routing import Route
 
 #: Which object a path parameter names: ``id`` names one of the first path segment's objects.
-PARAMETER_KINDS = {"sink_id": "sinks", "agent_id": "agents", "slug": "public-slug"}
+PARAMETER_KINDS = {"sink_id": "sinks", "agent_id": "agents", "slug": "public-slug", "namespace": "states"}
+STATE_KEY = "walked-key"  # the key of the state the ``objects`` fixture writes in its namespace
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -27,9 +28,9 @@ def kind(route: Route, parameter: str) -> str:
 def url(route: Route, ids: dict[str, str] | None = None) -> str:
     """The route's path below the server's base URL, parameters filled from ``ids`` ("unknown" otherwise)."""
     path = route.path
-    for parameter in ("id", "sink_id", "agent_id", "slug"):
+    for parameter in ("id", "sink_id", "agent_id", "slug", "namespace"):
         path = path.replace("{" + parameter + "}", (ids or {}).get(kind(route, parameter), "unknown"))
-    return route.base + path
+    return route.base + path.replace("{key}", STATE_KEY)
 
 
 #: Query parameters that name an object, by the object's kind.
@@ -72,6 +73,7 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
                                   "enabled": False},
         "PATCH /background-jobs/{id}": {"name": "changed"},
         "POST /background-jobs/{id}/trigger": {},
+        "PUT /states/{namespace}/{key}": {"value": {"walked": True}},
     }
     return bodies[name(route)]
 
