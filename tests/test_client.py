@@ -210,3 +210,23 @@ def test_events_respect_scopes_and_workspaces(server):
             if time.monotonic() > deadline:
                 break
         assert lines and all(line == "" or line.startswith(":") for line in lines), lines
+
+
+def test_states_and_discovery(client):
+    from jupyter_opensink.client import PreconditionFailed
+
+    made = client.states.put("memory", "plan", {"step": 1}, only_new=True)
+    assert made["version"] == 1
+    with pytest.raises(PreconditionFailed):
+        client.states.put("memory", "plan", {"step": 9}, only_new=True)
+    with pytest.raises(PreconditionFailed) as stale:
+        client.states.put("memory", "plan", {"step": 2}, if_match=5)
+    assert stale.value.status_code == 412
+    assert client.states.put("memory", "plan", {"step": 2}, if_match=1)["version"] == 2
+    assert client.states.get("memory", "plan")["value"] == {"step": 2}
+    client.states.put("memory", "other", "x")
+    assert [s["key"] for s in client.states.iter("memory", prefix="pl")] == ["plan"]
+    assert client.states.delete("memory", "plan", if_match=2)["key"] == "plan"
+    found = client.discovery()
+    assert found["caller"]["type"] == "api_key" and found["access"]["states"]["write"] is True
+    assert found["counts"]["states"] == 1

@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 
 from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
-                     OpenSinkError, PayloadTooLarge, ServerError, Unauthorized, error_for)
+                     OpenSinkError, PayloadTooLarge, PreconditionFailed, ServerError, Unauthorized, error_for)
 from .resources import NAMESPACES
 from .sse import Event, SseParser
 
 __all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
-           "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "ServerError", "Unauthorized"]
+           "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "PreconditionFailed", "ServerError",
+           "Unauthorized"]
 
 RESOLUTION_EVENTS = "input_request.resolved,input_request.expired"
 
@@ -177,8 +178,9 @@ class Client(_Namespaces):
                                   headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
         self._attach()
 
-    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
-        return _result(self._http.request(method, path, json=json, params=params))
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+                 headers: dict[str, str] | None = None) -> Any:
+        return _result(self._http.request(method, path, json=json, params=params, headers=headers))
 
     def _iterate(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         params = dict(params)
@@ -252,8 +254,9 @@ class AsyncClient(_Namespaces):
                                        headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
         self._attach()
 
-    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
-        return _result(await self._http.request(method, path, json=json, params=params))
+    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+                       headers: dict[str, str] | None = None) -> Any:
+        return _result(await self._http.request(method, path, json=json, params=params, headers=headers))
 
     async def _iterate(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         params = dict(params)

@@ -39,6 +39,10 @@ class Conflict(OpenSinkError):
     pass
 
 
+class PreconditionFailed(OpenSinkError):
+    """A conditional write (``if_match``, ``only_new``) found another version."""
+
+
 class PayloadTooLarge(OpenSinkError):
     pass
 
@@ -52,7 +56,7 @@ class InputRequestExpired(OpenSinkError):
 
 
 BY_STATUS = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
-             409: Conflict, 413: PayloadTooLarge}
+             409: Conflict, 412: PreconditionFailed, 413: PayloadTooLarge}
 
 
 def error_for(status_code: int, body: Any) -> OpenSinkError:

@@ -79,7 +79,60 @@ class Workspaces(Resource):
         return self._client._request("POST", f"{self.path}/{id}/rotate-secret")
 
 
+class States:
+    """Namespaced key-value memory: ``put`` / ``get`` / ``delete`` / ``list`` / ``iter``.
+
+    ``if_match=<version>`` makes a write or delete conditional (``PreconditionFailed`` otherwise);
+    ``only_new=True`` writes only if the state does not exist.
+    """
+
+    def __init__(self, client: Any, path: str):
+        self._client = client
+        self.path = path
+
+    @staticmethod
+    def _conditions(if_match: int | None, only_new: bool = False) -> dict[str, str] | None:
+        headers = {}
+        if if_match is not None:
+            headers["If-Match"] = str(if_match)
+        if only_new:
+            headers["If-None-Match"] = "*"
+        return headers or None
+
+    def put(self, namespace: str, key: str, value: Any, *, expires_at: str | None = None,
+            if_match: int | None = None, only_new: bool = False) -> Any:
+        body = {"value": value, **({"expires_at": expires_at} if expires_at is not None else {})}
+        return self._client._request("PUT", f"{self.path}/{namespace}/{key}", json=body,
+                                     headers=self._conditions(if_match, only_new))
+
+    def get(self, namespace: str, key: str) -> Any:
+        return self._client._request("GET", f"{self.path}/{namespace}/{key}")
+
+    def delete(self, namespace: str, key: str, *, if_match: int | None = None) -> Any:
+        return self._client._request("DELETE", f"{self.path}/{namespace}/{key}", headers=self._conditions(if_match))
+
+    def list(self, namespace: str, **filters: Any) -> Any:
+        """One page of the namespace (``prefix=`` on keys; ``limit``, ``trail``, ``order``)."""
+        return self._client._request("GET", f"{self.path}/{namespace}", params=_clean(filters))
+
+    def iter(self, namespace: str, **filters: Any) -> Any:
+        return self._client._iterate(f"{self.path}/{namespace}", _clean(filters))
+
+
+class Discovery:
+    """``client.discovery()``: what this client's key can see and do."""
+
+    def __init__(self, client: Any, path: str):
+        self._client = client
+        self.path = path
+
+    def __call__(self) -> Any:
+        return self._client._request("GET", self.path)
+
+
 NAMESPACES = {
+    "states": (States, "/states"),
+    "discovery": (Discovery, "/discovery"),
     "sinks": (Resource, "/sinks"),
     "sink_items": (SinkItems, "/sink-items"),
     "agents": (Resource, "/agents"),
