@@ -11,13 +11,15 @@ import { ApiError, Doc, EventFeed, NotInstalled, OpenSinkApi } from './api';
 import { h, when } from './dom';
 import { jsonView } from './json';
 
-type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries';
-const VIEWS: [View, string][] = [
-  ['agents', 'Agents'],
-  ['sessions', 'Sessions'],
-  ['sinks', 'Sinks'],
-  ['jobs', 'Background jobs'],
-  ['deliveries', 'Deliveries']
+type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries' | 'requests';
+/** Each view, its label and the discovery count shown beside it. */
+const VIEWS: [View, string, string | null][] = [
+  ['agents', 'Agents', 'agents'],
+  ['sessions', 'Sessions', 'agent_sessions'],
+  ['sinks', 'Sinks', 'sinks'],
+  ['jobs', 'Background jobs', 'background_jobs'],
+  ['deliveries', 'Deliveries', null],
+  ['requests', 'Requests', null]
 ];
 const LIMIT = '50';
 
@@ -44,6 +46,7 @@ export class BrowserPanel extends Widget {
   private tabs = h('div', { className: 'jp-OpenSink-tabs' });
   private body = h('div', { className: 'jp-OpenSink-body' });
   private pending: number | null = null;
+  private server = h('span', { className: 'jp-OpenSink-server' });
 
   constructor(
     private api: OpenSinkApi,
@@ -54,7 +57,10 @@ export class BrowserPanel extends Widget {
     this.addClass('jp-OpenSink-browser');
     this.title.label = 'Agent workspace';
     this.title.closable = true;
-    this.node.append(h('div', { className: 'jp-OpenSink-toolbar' }, 'Workspace ', this.picker, this.tabs), this.body);
+    this.node.append(
+      h('div', { className: 'jp-OpenSink-toolbar' }, 'Workspace ', this.picker, this.tabs, this.server),
+      this.body
+    );
     feed.subscribe(event => {
       if (event.type === 'reset' || event.data?.workspace_id === this.workspace) {
         this.scheduleRedraw();
@@ -111,8 +117,19 @@ export class BrowserPanel extends Widget {
   }
 
   async redraw(): Promise<void> {
+    if (!this.workspace) {
+      return;
+    }
+    let counts: { [resource: string]: number } = {};
+    try {
+      const found = await this.api.request('discovery', { workspace: this.workspace });
+      counts = found.counts;
+      this.server.textContent = `${found.server.name} ${found.server.version}`;
+    } catch {
+      // the tabs still work without their counts
+    }
     this.tabs.replaceChildren(
-      ...VIEWS.map(([view, label]) =>
+      ...VIEWS.map(([view, label, counted]) =>
         h(
           'button',
           {
@@ -120,13 +137,10 @@ export class BrowserPanel extends Widget {
             'data-view': view,
             onclick: () => void this.showView(view)
           },
-          label
+          counted && counts[counted] !== undefined ? `${label} (${counts[counted]})` : label
         )
       )
     );
-    if (!this.workspace) {
-      return;
-    }
     try {
       const content = await this.draw();
       this.body.replaceChildren(content);
@@ -145,6 +159,8 @@ export class BrowserPanel extends Widget {
         return this.sinks();
       case 'jobs':
         return this.jobs();
+      case 'requests':
+        return this.requests();
       default:
         return this.deliveries();
     }
@@ -355,6 +371,26 @@ export class BrowserPanel extends Widget {
           h('td', {}, d.error ?? '')
         );
       })
+    );
+  }
+
+  /** The request log (every workspace's; the Jupyter user's view), failures highlighted. */
+  private async requests(): Promise<HTMLElement> {
+    const entries = await this.api.list('request-logs', { $limit: '100' }, undefined, 100);
+    return table(
+      ['When', 'Request', 'Status', 'Duration', 'Caller', 'Bytes in/out'],
+      entries.map(e =>
+        h(
+          'tr',
+          { 'data-id': e.id, className: e.status >= 400 ? 'jp-OpenSink-failed' : 'jp-OpenSink-ok' },
+          h('td', {}, when(e.at)),
+          h('td', {}, h('code', {}, `${e.method} ${e.path.replace(/^.*\/opensink\/api/, '')}`)),
+          h('td', {}, String(e.status)),
+          h('td', {}, `${e.duration_ms} ms`),
+          h('td', {}, e.key_id ? `key ${e.key_id.slice(-8)}` : e.user ? `user ${e.user}` : '—'),
+          h('td', {}, `${e.request_bytes} / ${e.response_bytes ?? '—'}`)
+        )
+      )
     );
   }
 }

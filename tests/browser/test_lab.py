@@ -4,6 +4,7 @@ the notebook widget, and a server without the OpenSink routes."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 from playwright.async_api import expect
@@ -165,7 +166,16 @@ def test_workspace_browser_sinks_jobs_and_failed_deliveries(lab):
                 await expect(failed).to_contain_text("500")
                 await browser.locator('.jp-OpenSink-tab[data-view="agents"]').click()
                 await expect(browser.locator(f'tr[data-id="{agent["id"]}"]')).to_contain_text("failed")
+                await expect(browser.locator('.jp-OpenSink-tab[data-view="agents"]')).to_have_text(
+                    re.compile(r"Agents \(\d+\)"))  # the count comes from /v1/discovery
                 await steps.shot("failed-delivery-and-agent")
+
+                assert (await api.get("/sinks/no-such-sink")).status_code == 404  # a failure for the request log
+                await asyncio.sleep(1.5)  # the log is written once a second
+                await browser.locator('.jp-OpenSink-tab[data-view="requests"]').click()
+                missing = browser.locator("tr.jp-OpenSink-failed", has_text="/v1/sinks/no-such-sink")
+                await expect(missing).to_contain_text("404")
+                await steps.shot("request-log")
         http.stop()
         failing_http.stop()
 
