@@ -92,5 +92,7 @@ def parse_time(value: str) -> datetime:
 
 
 def to_iso(moment: datetime) -> str:
-    """Render an aware datetime in the API's canonical UTC form."""
-    return format_time(moment.timestamp())
+    """Render an aware datetime in the API's canonical UTC form (from its fields: a float timestamp
+    would turn .096 into .095)."""
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"

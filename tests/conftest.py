@@ -181,7 +181,7 @@ def objects(api, opensink_app):
         workspace = [w for w in (await api("GET", "/v1/workspaces")).body["items"] if w["is_default"]][0]
         key = await post("/v1/api-keys", {"name": "k"})
         state = await api("PUT", "/v1/states/walked-ns/walked-key", {"value": 1})
-        assert state.status == 200, state.body
+        assert state.status == 201, state.body
         await opensink_app.services.request_log.flush()  # so the request log lists these calls
         return {"states": "walked-ns", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],

@@ -29,7 +29,7 @@ from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
 from .paging import Paging, parse_paging
-from .routing import ADMIN, ANY, PUBLIC, Route
+from .routing import ADMIN, ANY, PUBLIC, Route, Status
 from .validation import parse_body
 
 log = logging.getLogger("jupyter_opensink.api")
@@ -296,10 +296,16 @@ class OpenSinkHandler(APIHandler):
         if idempotency_key is not None:
             await self._run_once(route, params, idempotency_key)
             return
-        result = await route.endpoint(Call(self, route, params))
-        self.set_status(route.status)
+        status, body = self._reply(route, await route.endpoint(Call(self, route, params)))
+        self.set_status(status)
         self._set_server_timing()
-        self.finish(render_json(route.render(result)))
+        self.finish(body)
+
+    @staticmethod
+    def _reply(route: Route, result: Any) -> tuple[int, bytes]:
+        if isinstance(result, Status):
+            return result.code, render_json(route.render(result.body))
+        return route.status, render_json(route.render(result))
 
     async def _run_once(self, route: Route, params: dict[str, str], key: str) -> None:
         """A POST with Idempotency-Key: the first answer is kept and replayed; the effect happens once."""
@@ -321,9 +327,9 @@ class OpenSinkHandler(APIHandler):
             else:
                 await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
             raise
-        body = render_json(route.render(result))
-        await keys.answer(claim_id, route.status, body)
-        self.set_status(route.status)
+        status, body = self._reply(route, result)
+        await keys.answer(claim_id, status, body)
+        self.set_status(status)
         self._set_server_timing()
         self.finish(body)
 

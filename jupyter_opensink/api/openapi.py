@@ -93,7 +93,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         name = route.reply.__name__
         ok = {"description": (route.reply.__doc__ or name).strip().splitlines()[0],
               "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-    responses: dict[str, Any] = {str(route.status): ok}
+    responses: dict[str, Any] = {str(code): ok for code in (route.status, *route.also)}
     for code in error_statuses(route):
         text = PUBLIC_403 if code == 403 and route.scope == PUBLIC else ERRORS[code]
         responses[str(code)] = {"description": text, "content": {"application/json": {"schema": {

@@ -30,6 +30,14 @@ _PARAM = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
+class Status:
+    """An endpoint's result when its success status is not the route's usual one (201 for a created state)."""
+
+    code: int
+    body: Any
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str  # below /v1, e.g. "/api-keys/{id}"
@@ -38,6 +46,7 @@ class Route:
     summary: str
     body: type[BaseModel] | None = None
     status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses the endpoint answers with ``Status`` (same reply model)
     tag: str = ""
     base: str = PREFIX  # what ``path`` is below
     sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path

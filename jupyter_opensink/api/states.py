@@ -6,7 +6,7 @@ from ..errors import Invalid
 from ..models.runtime_extras import State, StatePut
 from .handler import Call
 from .paging import render_page
-from .routing import Route
+from .routing import Route, Status
 
 
 def _if_match(call: Call) -> int | None:
@@ -22,10 +22,10 @@ def _if_match(call: Call) -> int | None:
 
 async def put_state(call: Call) -> dict:
     body = call.body(StatePut).values()
-    state, _created = await call.services.states.put(
+    state, created = await call.services.states.put(
         call.workspace_id, call.params["namespace"], call.params["key"], body["value"],
         expires_at=body["expires_at"], if_match=_if_match(call), if_none_match=call.header("If-None-Match") == "*")
-    return state
+    return Status(201, state) if created else state
 
 
 async def get_state(call: Call) -> dict:
@@ -48,8 +48,8 @@ STATES = "states"
 ROUTES = [
     Route("PUT", "/states/{namespace}/{key}", put_state, "states:write",
           "Write a state (any JSON value, optional expires_at). If-Match: <version> writes only over that "
-          "version and If-None-Match: * only creates; otherwise 412.", body=StatePut, tag=STATES, response=State,
-          errors=(412,)),
+          "version and If-None-Match: * only creates; otherwise 412. 201 when created, 200 when replaced.",
+          body=StatePut, tag=STATES, response=State, errors=(412,), also=(201,)),
     Route("GET", "/states/{namespace}/{key}", get_state, "states:read", "Read a state.", tag=STATES,
           response=State),
     Route("DELETE", "/states/{namespace}/{key}", delete_state, "states:write",

@@ -55,6 +55,8 @@ class Discovery(Resource):
 
     workspace: DiscoveryWorkspace
     caller: Caller
+    scopes: list[str] = Field(description="The caller's scopes (all:all for the Jupyter user).")
+    version: str = Field(description="The server's version.")
     access: dict[str, Access] = Field(description="Per scope resource.")
     counts: dict[str, int] = Field(description="Objects per resource the caller may read.")
     server: ServerInfo

@@ -51,6 +51,8 @@ class Discovery:
             "workspace": {"id": workspace["id"], "name": workspace["name"],
                           "is_default": workspace.get("default_marker") is not None},
             "caller": {**caller, "scopes": scopes},
+            "scopes": scopes,
+            "version": __version__,
             "access": access,
             "counts": counts,
             "server": {"name": "jupyter_opensink", "version": __version__},

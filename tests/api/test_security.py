@@ -151,7 +151,7 @@ async def test_another_workspaces_objects_are_404(call, make_key, objects):
             continue
         reply = await call(route.method, walk.url(route, ids), body, key=outsider, params=filters)
         if route.method == "PUT":  # an upsert by a name the caller picks: it writes its own workspace's object
-            assert reply.status == 200 and reply.body["workspace_id"] == team["id"], (walk.name(route), reply.body)
+            assert reply.status == 201 and reply.body["workspace_id"] == team["id"], (walk.name(route), reply.body)
             mine = await call("GET", walk.url(route, ids))
             assert mine.body["workspace_id"] != team["id"] and mine.body["version"] == 1, mine.body
             assert (await call("DELETE", walk.url(route, ids), key=outsider)).status == 200  # as before the walk

@@ -11,11 +11,11 @@ from jupyter_opensink import ids
 async def test_write_read_list_delete(api, make_key):
     key = await make_key(scopes=["states:all"])
     first = await api("PUT", "/v1/states/trader/portfolio", {"value": {"cash": 100}}, key=key)
-    assert first.status == 200 and first.body["version"] == 1 and first.body["value"] == {"cash": 100}
+    assert first.status == 201 and first.body["version"] == 1 and first.body["value"] == {"cash": 100}
     assert set(first.body) == {"id", "workspace_id", "namespace", "key", "value", "version", "expires_at",
                                "created_at", "updated_at"}
     second = await api("PUT", "/v1/states/trader/portfolio", {"value": [1, "two", None]}, key=key)
-    assert second.body["version"] == 2 and second.body["id"] == first.body["id"]
+    assert second.status == 200 and second.body["version"] == 2 and second.body["id"] == first.body["id"]
     assert (await api("GET", "/v1/states/trader/portfolio", key=key)).body["value"] == [1, "two", None]
     for name in ("orders-1", "orders-2", "notes"):
         await api("PUT", f"/v1/states/trader/{name}", {"value": name}, key=key)
@@ -33,7 +33,7 @@ async def test_write_read_list_delete(api, make_key):
 
 async def test_if_match_and_if_none_match(api):
     made = await api("PUT", "/v1/states/ns/k", {"value": 1}, headers={"If-None-Match": "*"})
-    assert made.status == 200
+    assert made.status == 201
     again = await api("PUT", "/v1/states/ns/k", {"value": 2}, headers={"If-None-Match": "*"})
     assert again.status == 412 and "already exists" in again.error
     stale = await api("PUT", "/v1/states/ns/k", {"value": 3}, headers={"If-Match": "7"})
@@ -53,14 +53,14 @@ async def test_two_concurrent_conditional_writers_exactly_one_wins(api):
         replies = await asyncio.gather(*[
             api("PUT", "/v1/states/race/counter", {"value": f"writer {w} round {round_}"},
                 headers={"If-Match": str(version)}) for w in range(2)])
-        assert sorted(r.status for r in replies) == [200, 412], [r.body for r in replies]
+        assert sorted(r.status for r in replies) == [200, 412], [r.body for r in replies]  # exactly one wins
         assert (await api("GET", "/v1/states/race/counter")).body["version"] == version + 1
 
 
 async def test_bad_input(api, make_key):
     assert (await api("PUT", "/v1/states/ns/k", {"value": 1, "extra": 2})).status == 400
     assert (await api("PUT", "/v1/states/ns/k", {})).status == 400  # value is required (null is a value)
-    assert (await api("PUT", "/v1/states/ns/k", {"value": None})).status == 200
+    assert (await api("PUT", "/v1/states/ns/k", {"value": None})).status == 201
     assert (await api("PUT", "/v1/states/bad%20name/k", {"value": 1})).status == 400
     assert (await api("PUT", "/v1/states/ns/" + "k" * 256, {"value": 1})).status == 400
     past = await api("PUT", "/v1/states/ns/k", {"value": 1, "expires_at": "2020-01-01T00:00:00Z"})
@@ -84,7 +84,7 @@ async def test_states_are_per_workspace(api, make_key):
 async def test_expired_states_vanish_at_once_and_are_purged(api, opensink_app):
     soon = ids.format_time(time.time() + 0.6)
     made = await api("PUT", "/v1/states/tmp/token", {"value": "abc", "expires_at": soon})
-    assert made.status == 200 and made.body["expires_at"] == soon
+    assert made.status == 201 and made.body["expires_at"] == soon
     await api("PUT", "/v1/states/tmp/kept", {"value": "forever"})
     await asyncio.sleep(0.8)
     assert (await api("GET", "/v1/states/tmp/token")).status == 404
