@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from jupyter_opensink.services.access import Principal
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -182,8 +184,14 @@ def objects(api, opensink_app):
         key = await post("/v1/api-keys", {"name": "k"})
         state = await api("PUT", "/v1/states/walked-ns/walked-key", {"value": 1})
         assert state.status == 201, state.body
+        webhook = await post("/v1/webhooks", {"path": "walked-hook", "action": {
+            "type": "create_item", "sink_id": sink["id"], "title": "/title"}})
+        as_user = Principal(workspace_id=webhook["workspace_id"], is_user=True)
+        await opensink_app.services.webhooks.invoke("walked-hook", as_user, {}, b'{"title": "walked"}')
+        invocation = (await api("GET", "/v1/webhook-invocations")).body["items"][0]
         await opensink_app.services.request_log.flush()  # so the request log lists these calls
-        return {"states": "walked-ns", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
+        return {"states": "walked-ns", "webhooks": webhook["id"], "webhook-invocations": invocation["id"],
+                "hook-path": "walked-hook", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
                 "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
                 "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],

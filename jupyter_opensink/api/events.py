@@ -15,7 +15,7 @@ EVENT_RESOURCES = {
     "item": "sink_items", "sink": "sinks", "agent": "agents", "configuration": "agent_configurations",
     "session": "agent_sessions", "input_request": "agent_session_input_requests",
     "activity": "agent_session_activities", "job": "background_jobs", "execution": "agents",
-    "state": "states",
+    "state": "states", "webhook": "webhooks",
 }
 
 

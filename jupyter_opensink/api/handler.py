@@ -110,6 +110,16 @@ class Call:
         return self._handler.request.headers.get(name)
 
     @property
+    def headers(self) -> Any:
+        """Every request header (case-insensitive lookups)."""
+        return self._handler.request.headers
+
+    @property
+    def raw_body(self) -> bytes:
+        """The body as sent (a signature covers these exact bytes)."""
+        return self._handler.body_bytes
+
+    @property
     def base_url(self) -> str:
         return self._handler.base_url
 
@@ -212,7 +222,9 @@ class OpenSinkHandler(APIHandler):
             await super().prepare()
             return
         route = self.routes.get(self.request.method or "")
-        if route is not None and route.scope == PUBLIC:
+        if route is not None and (route.scope == PUBLIC
+                                  or (route.own_secret and "Authorization" not in self.request.headers)):
+            self.principal = None  # public, or the endpoint checks the caller's secret itself
             if not self.check_host():
                 raise web.HTTPError(403, "the Host header names a host this server does not serve")
             return
@@ -280,7 +292,9 @@ class OpenSinkHandler(APIHandler):
             raise web.HTTPError(405, f"{self.request.method} is not allowed here; use {allowed}")
         if self._too_large:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
-        if route.scope == ADMIN:
+        if self.principal is None:
+            pass  # a public route, or one whose endpoint authenticates the caller (own_secret)
+        elif route.scope == ADMIN:
             self.principal.require_user(f"call {route.method} /v1{route.path}")
         elif route.scope not in (ANY, PUBLIC):
             self.principal.require(route.scope)
@@ -292,7 +306,8 @@ class OpenSinkHandler(APIHandler):
             if not self._finished:
                 self.finish()
             return
-        idempotency_key = self.request.headers.get(IDEMPOTENCY_HEADER) if self.request.method == "POST" else None
+        idempotency_key = (self.request.headers.get(IDEMPOTENCY_HEADER)
+                           if self.request.method == "POST" and self.principal is not None else None)
         if idempotency_key is not None:
             await self._run_once(route, params, idempotency_key)
             return

@@ -67,6 +67,8 @@ def _security(route: Route) -> list[dict[str, list]]:
         schemes.insert(0, {"apiKey": []})
     if route.sink_secret:
         schemes.append({"sinkSecret": []})
+    if route.own_secret:
+        schemes.append({"webhookSecret": []})
     return schemes
 
 
@@ -157,6 +159,10 @@ def build_openapi(routes: list[Route], server_url: str = "/opensink") -> dict[st
                 "jupyterUser": {"type": "apiKey", "in": "header", "name": "Authorization",
                                 "description": "The Jupyter server token (`token <token>`) or login cookie."},
                 "sinkSecret": {"type": "apiKey", "in": "header", "name": "X-OpenSink-Sink-Secret"},
+                "webhookSecret": {"type": "apiKey", "in": "header", "name": "X-OpenSink-Webhook-Secret",
+                                  "description": "A webhook's own secret; or, instead, Standard-Webhooks "
+                                                 "signature headers (webhook-id, webhook-timestamp, "
+                                                 "webhook-signature) made with it."},
             },
         },
     }

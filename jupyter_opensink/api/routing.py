@@ -50,6 +50,8 @@ class Route:
     tag: str = ""
     base: str = PREFIX  # what ``path`` is below
     sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path
+    #: Without an Authorization header the endpoint authenticates the caller itself (a webhook's own secret).
+    own_secret: bool = False
     stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
     query: tuple[str, ...] = ()  # the query parameters (filters) it reads
     paged: bool = False  # a listing: $limit, $trail, $order and {"items", "trail"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import agents, deliveries, idempotency, jobs, keys, request_log, sessions, sinks, states, workspaces
+from . import (agents, deliveries, idempotency, jobs, keys, request_log, sessions, sinks, states, webhooks,
+               workspaces)
 from .agents import Agents, Configurations
 from .deliveries import ExecutionDeliveries
 from .discovery import Discovery
@@ -16,11 +17,12 @@ from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
 from .sinks import SinkItems, Sinks
 from .states import States
+from .webhooks import Webhooks
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
                            *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
-                           *states.TABLES, *request_log.TABLES]
+                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES]
 
 
 class Services:
@@ -44,6 +46,7 @@ class Services:
         self.states = States(store, events)
         self.discovery = Discovery(store, self.workspaces)
         self.request_log = RequestLog(store)
+        self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events)
 
     async def start(self) -> None:
         await self.workspaces.default_id()

@@ -16,7 +16,7 @@ TABLES = [TableSpec("execution_deliveries", indexes=("session_id", "agent_id", "
 
 
 def callback_request(endpoint: dict[str, Any], secret: str, *, session_id: str | None,
-                     request_id: str | None) -> tuple[dict[str, str], Any]:
+                     request_id: str | None, extra_body: dict[str, Any] | None = None) -> tuple[dict[str, str], Any]:
     """Headers and body for a call to ``endpoint``: configured values first, ours on top."""
     headers = dict(endpoint.get("headers") or {})
     headers["X-OpenSink-Secret"] = secret
@@ -26,7 +26,7 @@ def callback_request(endpoint: dict[str, Any], secret: str, *, session_id: str |
         headers["X-OpenSink-Request-Id"] = request_id
     body = None
     if endpoint.get("method", "POST") != "GET":
-        body = dict(endpoint.get("body") or {})
+        body = {**(endpoint.get("body") or {}), **(extra_body or {})}
         if session_id is not None:
             body["session_id"] = session_id  # configured body fields never override the ids
         if request_id is not None:
@@ -44,7 +44,8 @@ class ExecutionDeliveries:
         self.events = events
 
     async def call_agent(self, agent: dict[str, Any], *, session_id: str | None = None,
-                         request_id: str | None = None, trigger: str = "input_request") -> dict[str, Any]:
+                         request_id: str | None = None, trigger: str = "input_request",
+                         extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One attempt at the agent's endpoint, recorded whatever happens; returns the record.
 
         The signature's ``webhook-id`` is the request's id when there is one, so a call repeated
@@ -53,7 +54,7 @@ class ExecutionDeliveries:
         endpoint = agent["execution_endpoint"]
         workspace = await self.workspaces.get(agent["workspace_id"])
         headers, body = callback_request(endpoint, workspace["execution_secret"], session_id=session_id,
-                                         request_id=request_id)
+                                         request_id=request_id, extra_body=extra_body)
         delivery_id = ids.new_id()
         outcome: Outcome = await self.outbound.send(endpoint.get("method", "POST"), endpoint["url"],
                                                     headers=headers, body=body,

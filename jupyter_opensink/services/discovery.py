@@ -13,14 +13,15 @@ from ..store import Store
 from .access import RESOURCES, Principal, grants
 from .workspaces import Workspaces
 
-#: The table counted for each scope resource (webhooks has no table yet).
+#: The table counted for each scope resource.
 TABLE_OF = {
     "sinks": "sinks", "sink_items": "sink_items", "agents": "agents",
     "agent_configurations": "agent_configurations", "agent_sessions": "agent_sessions",
     "agent_session_input_requests": "input_requests", "agent_session_activities": "activities",
-    "background_jobs": "background_jobs", "states": "states",
+    "background_jobs": "background_jobs", "states": "states", "webhooks": "webhooks",
 }
-FEATURES = ("events", "idempotency_keys", "states", "execution_deliveries", "openapi", "docs_page")
+FEATURES = ("events", "idempotency_keys", "states", "webhooks", "execution_deliveries", "request_log", "openapi",
+            "docs_page")
 
 
 class Discovery:

@@ -12,7 +12,8 @@ from jupyter_opensink.api import ROUTES
 from jupyter_opensink.api.routing import Route
 
 #: Which object a path parameter names: ``id`` names one of the first path segment's objects.
-PARAMETER_KINDS = {"sink_id": "sinks", "agent_id": "agents", "slug": "public-slug", "namespace": "states"}
+PARAMETER_KINDS = {"sink_id": "sinks", "agent_id": "agents", "slug": "public-slug", "namespace": "states",
+                   "path": "hook-path"}
 STATE_KEY = "walked-key"  # the key of the state the ``objects`` fixture writes in its namespace
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -28,7 +29,7 @@ def kind(route: Route, parameter: str) -> str:
 def url(route: Route, ids: dict[str, str] | None = None) -> str:
     """The route's path below the server's base URL, parameters filled from ``ids`` ("unknown" otherwise)."""
     path = route.path
-    for parameter in ("id", "sink_id", "agent_id", "slug", "namespace"):
+    for parameter in ("id", "sink_id", "agent_id", "slug", "namespace", "path"):
         path = path.replace("{" + parameter + "}", (ids or {}).get(kind(route, parameter), "unknown"))
     return route.base + path.replace("{key}", STATE_KEY)
 
@@ -74,6 +75,10 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
         "PATCH /background-jobs/{id}": {"name": "changed"},
         "POST /background-jobs/{id}/trigger": {},
         "PUT /states/{namespace}/{key}": {"value": {"walked": True}},
+        "POST /webhooks": {"path": "walked-new", "action": {"type": "create_item", "sink_id": ids["sinks"],
+                                                            "title": "/title"}},
+        "PATCH /webhooks/{id}": {"secret": "a-secret-of-sixteen-or-more"},
+        "POST /hooks/{path}": {"title": "walked"},
     }
     return bodies[name(route)]
 

@@ -1,0 +1,246 @@
+"""Inbound webhooks: a POST from another system becomes an item or an agent run.
+
+The invoke URL names no workspace, so a webhook's ``path`` is unique on the
+server and the caller proves who it is: an API key of the webhook's
+workspace (``webhooks:write``), or, when the webhook has a secret, a
+Standard-Webhooks signature made with it or the shared-secret header. Every
+invocation is recorded with its outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from .. import ids
+from ..errors import Conflict, Invalid, NotFound, Unauthorized
+from ..models.common import validation_messages
+from ..models.sinks import ItemFields
+from ..runtime.events import EventBus
+from ..runtime.outbound import sign
+from ..store import Delete, Insert, Page, Store, TableSpec
+from .access import Principal
+from .agents import Agents
+from .deliveries import ExecutionDeliveries
+from .scoping import get_owned, scoped
+from .sinks import SinkItems, Sinks
+
+TABLES = [
+    TableSpec("webhooks", indexes=("workspace_id",), unique=("path",)),
+    TableSpec("webhook_invocations", indexes=("webhook_id", "workspace_id")),
+    TableSpec("webhook_dedup", unique=("ref",)),
+]
+SECRET_HEADER = "X-OpenSink-Webhook-Secret"
+SIGNATURE_TOLERANCE = 300  # seconds a signed timestamp may differ from now (Standard Webhooks)
+MISSING = object()
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """RFC 6901; MISSING when nothing is there."""
+    if pointer == "":
+        return document
+    node = document
+    for raw in pointer[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    return node
+
+
+def signature_valid(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+    message_id, stamp, given = (headers.get("webhook-id"), headers.get("webhook-timestamp"),
+                                headers.get("webhook-signature"))
+    if not (message_id and stamp and given and stamp.isdigit()):
+        return False
+    if abs(time.time() - int(stamp)) > SIGNATURE_TOLERANCE:
+        return False
+    expected = sign(secret, message_id, int(stamp), body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in given.split())
+
+
+class Webhooks:
+    def __init__(self, store: Store, sinks: Sinks, sink_items: SinkItems, agents: Agents,
+                 deliveries: ExecutionDeliveries, events: EventBus):
+        self.store = store
+        self.sinks = sinks
+        self.sink_items = sink_items
+        self.agents = agents
+        self.deliveries = deliveries
+        self.events = events
+
+    # -- definitions --------------------------------------------------------------------------
+    async def _check_target(self, workspace_id: str, action: dict[str, Any]) -> None:
+        if action["type"] == "create_item":
+            await self.sinks.get(workspace_id, action["sink_id"])
+        else:
+            agent = await self.agents.get(workspace_id, action["agent_id"])
+            if not agent.get("execution_endpoint"):
+                raise Invalid(f"action.agent_id: agent {agent['id']} has no execution_endpoint to call")
+
+    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        await self._check_target(workspace_id, values["action"])
+        try:
+            doc = await self.store.insert("webhooks", {**values, "workspace_id": workspace_id})
+        except Conflict:
+            raise Conflict(f"path: {values['path']!r} is taken (paths are unique on this server)") from None
+        self.events.emit("webhook.created", workspace_id, doc)
+        return doc
+
+    async def get(self, workspace_id: str, webhook_id: str) -> dict[str, Any]:
+        return await get_owned(self.store, "webhooks", webhook_id, workspace_id, "webhook")
+
+    async def update(self, workspace_id: str, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        await self.get(workspace_id, webhook_id)
+        if "path" in changes and changes["path"] is None or "action" in changes and changes["action"] is None:
+            raise Invalid("path and action cannot be null")
+        if "action" in changes:
+            await self._check_target(workspace_id, changes["action"])
+        try:
+            doc = await self.store.update("webhooks", webhook_id, changes)
+        except Conflict:
+            raise Conflict(f"path: {changes.get('path')!r} is taken (paths are unique on this server)") from None
+        self.events.emit("webhook.updated", workspace_id, doc)
+        return doc
+
+    async def delete(self, workspace_id: str, webhook_id: str) -> dict[str, Any]:
+        doc = await self.get(workspace_id, webhook_id)
+        await self.store.delete("webhooks", webhook_id)
+        self.events.emit("webhook.deleted", workspace_id, doc)
+        return doc
+
+    async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                   after: str | None, order: str) -> Page:
+        return await self.store.query("webhooks", scoped(workspace_id, filters), limit=limit, after=after,
+                                      order=order)
+
+    async def invocations(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
+                          after: str | None, order: str) -> Page:
+        return await self.store.query("webhook_invocations", scoped(workspace_id, filters), limit=limit,
+                                      after=after, order=order)
+
+    async def get_invocation(self, workspace_id: str, invocation_id: str) -> dict[str, Any]:
+        return await get_owned(self.store, "webhook_invocations", invocation_id, workspace_id, "invocation")
+
+    # -- invoking -----------------------------------------------------------------------------
+    async def _authenticate(self, path: str, principal: Principal | None, headers: Mapping[str, str],
+                            body: bytes) -> dict[str, Any]:
+        found = await self.store.query("webhooks", {"path": path}, limit=1)
+        hook = found.items[0] if found.items else None
+        if principal is not None:  # an API key: its workspace's webhooks only
+            if hook is None or hook["workspace_id"] != principal.workspace_id:
+                raise NotFound(f"webhook {path} not found")
+            principal.require("webhooks:write")
+            return hook
+        secret = hook.get("secret") if hook is not None else None
+        if secret:
+            shared = headers.get(SECRET_HEADER)
+            if shared is not None and hmac.compare_digest(shared.encode(), secret.encode()):
+                return hook
+            if signature_valid(secret, headers, body):
+                return hook
+        # Unknown path, no secret, a wrong one: the same answer, so paths cannot be probed.
+        raise Unauthorized("send an API key (Authorization: Bearer), a Standard-Webhooks signature made with "
+                           f"the webhook's secret, or {SECRET_HEADER}")
+
+    async def invoke(self, path: str, principal: Principal | None, headers: Mapping[str, str],
+                     body: bytes) -> tuple[int, dict[str, Any]]:
+        """Run the webhook at ``path``; returns the status and the reply."""
+        hook = await self._authenticate(path, principal, headers, body)
+        try:
+            payload = orjson.loads(body) if body.strip() else None
+        except orjson.JSONDecodeError:
+            payload = None
+        try:
+            if not isinstance(payload, dict):
+                raise Invalid("the payload must be a JSON object")
+            seen = await self._deduplicate(hook, payload, headers)
+            if seen:
+                await self._record(hook, 200, "deduplicated")
+                return 200, {"deduplicated": True}
+            if hook["action"]["type"] == "create_item":
+                item = await self._create_item(hook, payload)
+                await self._record(hook, 201, "item_created", item_id=item["id"])
+                return 201, {"item": item}
+            delivery = await self._run_agent(hook, payload)
+            await self._record(hook, 201, "agent_called", delivery_id=delivery["id"], error=delivery["error"])
+            return 201, {"delivery": delivery}
+        except (Invalid, NotFound) as exc:
+            await self._record(hook, 400 if isinstance(exc, Invalid) else 404, "refused", error=exc.message)
+            raise
+
+    async def _deduplicate(self, hook: dict[str, Any], payload: dict[str, Any],
+                           headers: Mapping[str, str]) -> bool:
+        """True when this payload's dedup value was seen within the TTL (else it is remembered)."""
+        dedup = hook.get("dedup")
+        if not dedup:
+            return False
+        if dedup["key"].startswith("header:"):
+            name = dedup["key"].removeprefix("header:")
+            value: Any = headers.get(name)
+            if value is None:
+                raise Invalid(f"header {name} is missing (this webhook de-duplicates on it)")
+        else:
+            value = resolve_pointer(payload, dedup["key"])
+            if value is MISSING:
+                raise Invalid(f"payload has nothing at {dedup['key']} (this webhook de-duplicates on it)")
+        ref = hashlib.sha256(hook["id"].encode() + b"\0" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        now = dt.datetime.now(dt.timezone.utc)
+        found = await self.store.query("webhook_dedup", {"ref": ref}, limit=1)
+        old = found.items[0] if found.items else None
+        if old is not None and old["expires_at"] > ids.to_iso(now):
+            return True
+        ops: list[Any] = [Delete("webhook_dedup", old["id"])] if old is not None else []
+        expires = ids.to_iso(now + dt.timedelta(seconds=dedup["ttl_seconds"]))
+        try:
+            await self.store.batch([*ops, Insert("webhook_dedup", {"ref": ref, "expires_at": expires})])
+        except Conflict:
+            return True  # the same value arrived at the same moment: that one goes ahead
+        return False
+
+    async def _create_item(self, hook: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        action = hook["action"]
+        defaults = action.get("defaults") or {}
+
+        def take(name: str, pointer: str | None) -> Any:
+            found = resolve_pointer(payload, pointer) if pointer is not None else MISSING
+            return defaults.get(name, MISSING) if found is MISSING else found
+
+        values: dict[str, Any] = {"title": take("title", action["title"])}
+        if values["title"] is MISSING:
+            raise Invalid(f"payload has nothing at {action['title']} (the item's title) and no default title")
+        body = take("body", action.get("body"))
+        if body is not MISSING:
+            values["body"] = body
+        fields = {name: take(name, pointer) for name, pointer in (action.get("fields") or {}).items()}
+        if any(v is not MISSING for v in fields.values()):
+            values["fields"] = {k: v for k, v in fields.items() if v is not MISSING}
+        try:
+            item = ItemFields.model_validate(values)
+        except ValidationError as exc:
+            raise Invalid("the payload does not make a valid item: " + "; ".join(validation_messages(exc))) from None
+        return await self.sink_items.create(hook["workspace_id"], action["sink_id"], item.values())
+
+    async def _run_agent(self, hook: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        agent = await self.agents.get(hook["workspace_id"], hook["action"]["agent_id"])
+        if not agent.get("execution_endpoint"):
+            raise Invalid(f"agent {agent['id']} has no execution_endpoint")
+        extra = {**(hook["action"].get("body") or {}), **payload}
+        return await self.deliveries.call_agent(agent, trigger="webhook", extra_body=extra)
+
+    async def _record(self, hook: dict[str, Any], status: int, outcome: str, *, error: str | None = None,
+                      item_id: str | None = None, delivery_id: str | None = None) -> None:
+        doc = await self.store.insert("webhook_invocations", {
+            "webhook_id": hook["id"], "workspace_id": hook["workspace_id"], "status": status, "outcome": outcome,
+            "error": error, "item_id": item_id, "delivery_id": delivery_id})
+        self.events.emit("webhook.invoked", hook["workspace_id"], doc)

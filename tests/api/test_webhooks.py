@@ -1,0 +1,159 @@
+"""Inbound webhooks: definitions, the three ways to authenticate, de-duplication, both actions, invocations."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from jupyter_opensink.runtime.outbound import sign
+
+from ..conftest import Reply
+
+SECRET = "a-shared-secret-of-some-length"
+
+
+@pytest.fixture
+def hook(http_server_client, jp_base_url):
+    """``await hook(path, payload, headers=, key=, raw=)``: POST {base_url}opensink/hooks/<path> -> Reply."""
+
+    async def post(path: str, payload, *, headers: dict | None = None, key: str | None = None,
+                   raw: bytes | None = None) -> Reply:
+        sent = dict(headers or {})
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        body = raw if raw is not None else json.dumps(payload).encode()
+        response = await http_server_client.fetch(f"{jp_base_url}opensink/hooks/{path}", method="POST",
+                                                  headers=sent, body=body, raise_error=False)
+        return Reply(response.code, json.loads(response.body) if response.body else None, response.headers)
+
+    return post
+
+
+def signed(body: bytes, secret: str = SECRET, *, at: int | None = None, message_id: str = "msg_1") -> dict:
+    stamp = at if at is not None else int(time.time())
+    return {"webhook-id": message_id, "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(secret, message_id, stamp, body)}
+
+
+async def test_create_item_webhook_all_three_ways_in(hook, api, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "alerts"})).body
+    made = await api("POST", "/v1/webhooks", {
+        "path": "monitoring", "secret": SECRET,
+        "action": {"type": "create_item", "sink_id": sink["id"], "title": "/alert/summary", "body": "/alert/detail",
+                   "fields": {"host": "/alert/host", "level": "/level"}, "defaults": {"level": "info"}}})
+    assert made.status == 201 and made.body["path"] == "monitoring" and made.body["secret"] == SECRET
+    payload = {"alert": {"summary": "Disk full", "detail": "98%", "host": "db1"}}
+
+    key = await make_key(scopes=["webhooks:write"])
+    by_key = await hook("monitoring", payload, key=key)
+    assert by_key.status == 201, by_key.body
+    item = by_key.body["item"]
+    assert (item["title"], item["body"], item["fields"]) == ("Disk full", "98%", {"host": "db1", "level": "info"})
+    assert item["sink_id"] == sink["id"]
+
+    body = json.dumps(payload).encode()
+    assert (await hook("monitoring", None, raw=body, headers=signed(body))).status == 201
+    assert (await hook("monitoring", payload, headers={"X-OpenSink-Webhook-Secret": SECRET})).status == 201
+    items = (await api("GET", "/v1/sink-items", params={"sink_id": sink["id"]})).body["items"]
+    assert len(items) == 3
+
+    invocations = (await api("GET", "/v1/webhook-invocations", params={"webhook_id": made.body["id"]})).body["items"]
+    assert [i["outcome"] for i in invocations] == ["item_created"] * 3 and invocations[0]["item_id"]
+
+
+async def test_refusals(hook, api, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "guarded", "secret": SECRET, "action": action})
+    await api("POST", "/v1/webhooks", {"path": "keys-only", "action": action})
+    body = b'{"t": "x"}'
+    for name, headers in {
+        "no credential": {},
+        "wrong shared secret": {"X-OpenSink-Webhook-Secret": "not-the-secret-at-all"},
+        "signature with another secret": signed(body, "another-secret-entirely"),
+        "stale signature": signed(body, at=int(time.time()) - 3600),
+        "signature of another body": signed(b'{"t": "y"}'),
+    }.items():
+        reply = await hook("guarded", None, raw=body, headers=headers)
+        assert reply.status == 401, (name, reply.body)
+    # a secret-less webhook takes keys only; an unknown path looks the same as a wrong secret
+    assert (await hook("keys-only", None, raw=body,
+                       headers={"X-OpenSink-Webhook-Secret": SECRET})).status == 401
+    assert (await hook("no-such-hook", None, raw=body, headers=signed(body))).status == 401
+    # keys: the right scope, the right workspace
+    reader = await make_key(scopes=["webhooks:read"])
+    assert (await hook("guarded", None, raw=body, key=reader)).status == 403
+    workspace = (await api("POST", "/v1/workspaces", {"name": "other"})).body
+    outsider = await make_key(workspace_id=workspace["id"])
+    assert (await hook("guarded", None, raw=body, key=outsider)).status == 404
+    # bad payloads name what is wrong, and are recorded
+    key = await make_key()
+    not_object = await hook("guarded", [1, 2], key=key)
+    assert not_object.status == 400 and "JSON object" in not_object.error
+    no_title = await hook("guarded", {"other": 1}, key=key)
+    assert no_title.status == 400 and "/t" in no_title.error and "title" in no_title.error
+    wrong_type = await hook("guarded", {"t": 5}, key=key)
+    assert wrong_type.status == 400 and "title" in wrong_type.error
+    outcomes = [i["outcome"] for i in (await api("GET", "/v1/webhook-invocations")).body["items"]]
+    assert outcomes.count("refused") == 3
+
+
+async def test_definitions_are_validated(hook, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    assert (await api("POST", "/v1/webhooks", {"path": "dup", "action": action})).status == 201
+    taken = await api("POST", "/v1/webhooks", {"path": "dup", "action": action})
+    assert taken.status == 409 and "taken" in taken.error
+    for bad in ({"path": "a/b", "action": action}, {"path": "p", "action": {**action, "title": "no-slash"}},
+                {"path": "p", "action": {"type": "delete_everything"}}, {"path": "p", "action": action, "secret": "short"},
+                {"path": "p", "action": action, "dedup": {"key": "/id", "ttl_seconds": 0}}):
+        assert (await api("POST", "/v1/webhooks", bad)).status == 400, bad
+    missing = await api("POST", "/v1/webhooks", {"path": "p", "action": {**action, "sink_id": "nope"}})
+    assert missing.status == 404
+    agent = (await api("POST", "/v1/agents", {"name": "no endpoint"})).body
+    silent = await api("POST", "/v1/webhooks", {"path": "p", "action": {"type": "run_agent", "agent_id": agent["id"]}})
+    assert silent.status == 400 and "execution_endpoint" in silent.error
+    hook_id = (await api("GET", "/v1/webhooks")).body["items"][0]["id"]
+    renamed = await api("PATCH", f"/v1/webhooks/{hook_id}", {"path": "renamed"})
+    assert renamed.status == 200 and renamed.body["path"] == "renamed"
+    assert (await api("DELETE", f"/v1/webhooks/{hook_id}")).status == 200
+    assert (await api("GET", f"/v1/webhooks/{hook_id}")).status == 404
+
+
+async def test_deduplication_window(hook, api, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "by-id", "action": action, "dedup": {"key": "/id", "ttl_seconds": 1}})
+    await api("POST", "/v1/webhooks", {"path": "by-header", "action": action,
+                                       "dedup": {"key": "header:X-Delivery", "ttl_seconds": 60}})
+    key = await make_key()
+    assert (await hook("by-id", {"id": 7, "t": "first"}, key=key)).status == 201
+    again = await hook("by-id", {"id": 7, "t": "again"}, key=key)
+    assert again.status == 200 and again.body == {"deduplicated": True}
+    assert (await hook("by-id", {"id": 8, "t": "other"}, key=key)).status == 201
+    missing = await hook("by-id", {"t": "no id"}, key=key)
+    assert missing.status == 400 and "/id" in missing.error
+    time.sleep(1.1)  # the window has passed
+    assert (await hook("by-id", {"id": 7, "t": "later"}, key=key)).status == 201
+    h = {"X-Delivery": "abc"}
+    assert (await hook("by-header", {"t": "1"}, key=key, headers=h)).status == 201
+    assert (await hook("by-header", {"t": "2"}, key=key, headers=h)).body == {"deduplicated": True}
+    assert (await hook("by-header", {"t": "3"}, key=key)).status == 400
+    titles = sorted(i["title"] for i in (await api("GET", "/v1/sink-items")).body["items"])
+    assert titles == ["1", "first", "later", "other"]
+
+
+async def test_run_agent_webhook_calls_the_agent(hook, api, make_key, receiver):
+    agent = (await api("POST", "/v1/agents", {"name": "runner", "execution_endpoint": {
+        "url": receiver.url("/run"), "body": {"mode": "webhook", "session_id": "never"}}})).body
+    made = await api("POST", "/v1/webhooks", {"path": "start", "secret": SECRET,
+                                              "action": {"type": "run_agent", "agent_id": agent["id"],
+                                                         "body": {"source": "ci"}}})
+    assert made.status == 201
+    reply = await hook("start", {"commit": "abc123"}, headers={"X-OpenSink-Webhook-Secret": SECRET})
+    assert reply.status == 201 and reply.body["delivery"]["status_code"] == 200, reply.body
+    (call,) = await receiver.wait_for(1)
+    assert call.json["commit"] == "abc123" and call.json["source"] == "ci" and call.json["mode"] == "webhook"
+    assert reply.body["delivery"]["trigger"] == "webhook"
