@@ -230,3 +230,17 @@ def test_states_and_discovery(client):
     found = client.discovery()
     assert found["caller"]["type"] == "api_key" and found["access"]["states"]["write"] is True
     assert found["counts"]["states"] == 1
+
+
+def test_webhooks_namespace(client, server):
+    sink = client.sinks.create(name="hooked")
+    made = client.webhooks.create(path="client-hook", secret="a-secret-of-enough-length",
+                                  action={"type": "create_item", "sink_id": sink["id"], "title": "/t"})
+    reply = httpx.post(f"{server.url}/hooks/client-hook", json={"t": "from outside"},
+                       headers={"X-OpenSink-Webhook-Secret": "a-secret-of-enough-length"})
+    assert reply.status_code == 201 and reply.json()["item"]["title"] == "from outside"
+    (invocation,) = client.webhooks.invocations(made["id"])["items"]
+    assert invocation["outcome"] == "item_created"
+    assert client.webhooks.update(made["id"], path="renamed-hook")["path"] == "renamed-hook"
+    client.webhooks.delete(made["id"])
+    assert [h["id"] for h in client.webhooks.iter()] == []

@@ -130,8 +130,16 @@ class Discovery:
         return self._client._request("GET", self.path)
 
 
+class Webhooks(Resource):
+    def invocations(self, webhook_id: str | None = None, **filters: Any) -> Any:
+        """One page of the webhook's invocations and their outcomes."""
+        return self._client._request("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id,
+                                                                                   **filters}))
+
+
 NAMESPACES = {
     "states": (States, "/states"),
+    "webhooks": (Webhooks, "/webhooks"),
     "discovery": (Discovery, "/discovery"),
     "sinks": (Resource, "/sinks"),
     "sink_items": (SinkItems, "/sink-items"),
