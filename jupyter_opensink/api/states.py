@@ -51,10 +51,10 @@ ROUTES = [
           "version and If-None-Match: * only creates; otherwise 412. 201 when created, 200 when replaced.",
           body=StatePut, tag=STATES, response=State, errors=(412,), also=(201,)),
     Route("GET", "/states/{namespace}/{key}", get_state, "states:read", "Read a state.", tag=STATES,
-          response=State),
+          response=State, errors=(400,)),
     Route("DELETE", "/states/{namespace}/{key}", delete_state, "states:write",
           "Delete a state (If-Match: <version> to delete only that version).", tag=STATES, response=State,
-          errors=(412,)),
+          errors=(400, 412)),
     Route("GET", "/states/{namespace}", list_states, "states:read", "List a namespace's states (prefix= on keys).",
           tag=STATES, query=("prefix",), paged=True, response=State),
 ]
