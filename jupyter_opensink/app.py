@@ -19,7 +19,7 @@ from .runtime.streams import EventStreams
 from .runtime.expiry import ExpiryScheduler
 from .services import TABLES, Services
 from .services.jobs import specs_of
-from .store import TinyStore
+from .store import Store, TinyStore, open_postgres
 
 
 class OpenSinkApp(ExtensionApp):
@@ -32,6 +32,18 @@ class OpenSinkApp(ExtensionApp):
         config=True,
         help="Directory of the embedded database (created if missing). "
              "Default: an 'opensink' folder in the Jupyter data directory.",
+    )
+    database_url = Unicode(
+        "", config=True,
+        help="PostgreSQL connection URL (postgresql://user:password@host:port/dbname). When set, the store "
+             "lives in that database (needs the 'postgres' extra: pip install \"jupyter_opensink[postgres]\") "
+             "and db_dir is not used. Empty (the default): the embedded TinyDB store in db_dir.",
+    )
+    database_schema = Unicode(
+        "opensink", config=True, help="PostgreSQL schema holding OpenSink's tables (with database_url).",
+    )
+    database_pool_size = Int(
+        10, config=True, help="Most PostgreSQL connections this server opens (with database_url).",
     )
     fsync = Enum(
         ["always", "never"], "always", config=True,
@@ -77,8 +89,7 @@ class OpenSinkApp(ExtensionApp):
         return os.path.join(jupyter_data_dir(), "opensink")
 
     def initialize_settings(self) -> None:
-        self.store = TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync,
-                                    compact_min_bytes=self.compact_min_bytes)
+        self.store = self._open_store()
         self.events = EventBus(replay_size=self.event_replay_size)
         self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
                                  blocked=self.callback_blocked_networks)
@@ -94,7 +105,23 @@ class OpenSinkApp(ExtensionApp):
                                       streams=self.streams, body_timeout=self.body_timeout)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
-        self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)
+        self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
+
+    def _open_store(self) -> Store:
+        if self.database_url:
+            return open_postgres(self.database_url, TABLES, fsync=self.fsync, schema=self.database_schema,
+                                 max_size=self.database_pool_size)
+        return TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync, compact_min_bytes=self.compact_min_bytes)
+
+    def _describe_database(self) -> str:
+        if not self.database_url:
+            return self.db_dir
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or "local socket"
+        port = f":{parts.port}" if parts.port else ""
+        return f"PostgreSQL {host}{port}{parts.path or ''} (schema {self.database_schema})"  # no password
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(build_handlers(self.api_context))
@@ -109,6 +136,7 @@ class OpenSinkApp(ExtensionApp):
         return f"{scheme}://{host}:{server.port}{server.base_url}opensink"
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
         await self.services.start()
         # Kernels launched from now on inherit these: Client() needs no arguments there.
         os.environ["OPENSINK_URL"] = self.kernel_url()

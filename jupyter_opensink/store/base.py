@@ -145,6 +145,9 @@ class Store(ABC):
                 return found
             after = page.next_after
 
+    async def connect(self) -> None:
+        """Make the database ready now (networked backends connect and migrate; also done on first use)."""
+
     @abstractmethod
     async def flush(self) -> None:
         """Wait until every write so far is durable."""
