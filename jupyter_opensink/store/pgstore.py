@@ -129,17 +129,18 @@ class PgStore(Store):
             self._opening = asyncio.Lock()
         async with self._opening:
             if self._pool is None:
+                try:  # one direct connection first: a bad URL fails at once with the driver's message
+                    async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                        await self._migrate(conn)
+                except psycopg.Error as exc:
+                    raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
                 pool = AsyncConnectionPool(self.url, min_size=self._sizes[0], max_size=self._sizes[1], open=False,
                                            kwargs={"autocommit": True}, configure=self._configure,
                                            name="opensink")
                 try:
                     await pool.open(wait=True, timeout=30)
-                    async with pool.connection() as conn:
-                        await self._migrate(conn)
-                except BaseException as exc:
+                except BaseException:
                     await pool.close()
-                    if isinstance(exc, psycopg.Error):
-                        raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
                     raise
                 self._pool = pool
         return self._pool
@@ -185,6 +186,9 @@ class PgStore(Store):
             (self.schema, spec.name))
         existing = {r[0] for r in await cur.fetchall()}
         fields = list(dict.fromkeys(spec.indexes + spec.unique))
+        declared = {column_of(f) for f in fields} | ({"search"} if spec.search else set())
+        for col in sorted(existing - declared - {"id", "doc"}):  # a field no longer looked up: its column goes
+            await cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(t, sql.Identifier(col)))
         added = [f for f in fields if column_of(f) not in existing]
         for f in added:
             await cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} text").format(t, sql.Identifier(column_of(f))))
@@ -210,7 +214,11 @@ class PgStore(Store):
             if name.startswith(("uq_", "ix_")) and name not in wanted:  # a field no longer declared
                 await cur.execute(sql.SQL("DROP INDEX {}.{}").format(self._schema, sql.Identifier(name)))
         for statement in wanted.values():
-            await cur.execute(statement)
+            try:
+                async with cur.connection.transaction():  # a savepoint: keep the error readable
+                    await cur.execute(statement)
+            except psycopg.errors.UniqueViolation as exc:
+                raise StoreError(f"table {spec.name!r} breaks a unique constraint: {exc}") from exc
         await cur.execute(sql.SQL(
             "INSERT INTO {}.tables (name, spec) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
             "SET spec = excluded.spec, updated_at = now() WHERE tables.spec <> excluded.spec").format(self._schema),
