@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
@@ -13,6 +15,7 @@ from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
+from .runtime.relay import EventRelay
 from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
 from .runtime.streams import EventStreams
@@ -99,6 +102,10 @@ class OpenSinkApp(ExtensionApp):
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
+        self.relay = None
+        if self.store.shared:  # other servers on this database: hear their changes, share ours
+            self.relay = EventRelay(self.events, publish=self.store.publish, listen=self.store.listen)
+        self._outbox_sweeper: asyncio.Task | None = None
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
@@ -137,19 +144,35 @@ class OpenSinkApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
+        if self.relay is not None:
+            await self.relay.start()
         await self.services.start()
         # Kernels launched from now on inherit these: Client() needs no arguments there.
         os.environ["OPENSINK_URL"] = self.kernel_url()
-        os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key()
+        os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key(
+            owner=f"{socket.gethostname()} {self.kernel_url()}")
         default = await self.services.workspaces.get(await self.services.workspaces.default_id())
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
         await self.services.jobs.fail_interrupted_runs()
         for request in await self.services.deliveries.unsent():  # callbacks a stop or crash interrupted
             self.dispatcher.submit("input_request.resolved", request)
+        if self.store.shared and self._outbox_sweeper is None:  # a server sharing the database may die with callbacks unsent: look again now and then
+            self._outbox_sweeper = asyncio.ensure_future(self._sweep_outbox())
         self.scheduler.start(await self.services.jobs.all_jobs())
 
+    async def _sweep_outbox(self) -> None:
+        while True:
+            await asyncio.sleep(self.callback_timeout + 30)
+            try:
+                for request in await self.services.deliveries.unsent():
+                    self.dispatcher.submit("input_request.resolved", request)
+            except Exception:
+                self.log.exception("OpenSink: looking for abandoned callbacks failed")
+
     async def stop_extension(self) -> None:
+        if self._outbox_sweeper is not None:
+            self._outbox_sweeper.cancel()
         self.streams.close_all()  # live event streams end
         await self.scheduler.stop()  # nothing fires after this
         left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
@@ -159,5 +182,7 @@ class OpenSinkApp(ExtensionApp):
         await self.expiry.stop()
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.outbound.close()
         await self.store.close()

@@ -99,8 +99,21 @@ async def _m1(cur: psycopg.AsyncCursor, schema: sql.Identifier) -> None:
         "updated_at timestamptz NOT NULL DEFAULT now())").format(schema))
 
 
+@migration(2, "event relay for large messages")
+async def _m2(cur: psycopg.AsyncCursor, schema: sql.Identifier) -> None:
+    await cur.execute(sql.SQL(
+        "CREATE TABLE {}.event_relay (id bigserial PRIMARY KEY, payload text NOT NULL, "
+        "at timestamptz NOT NULL DEFAULT now())").format(schema))
+
+
+NOTIFY_MAX = 7000  # bytes; PostgreSQL's limit is 8000, larger messages go through event_relay
+RELAY_KEEP = "10 minutes"
+
+
 class PgStore(Store):
     """See the module docstring. Build one with ``PgStore(url, tables)``; it connects on first use."""
+
+    shared = True
 
     def __init__(self, url: str, tables: Iterable[TableSpec], *, fsync: str = "always", schema: str = "opensink",
                  min_size: int = 1, max_size: int = 10):
@@ -114,6 +127,7 @@ class PgStore(Store):
         self._opening: asyncio.Lock | None = None
         self._closed = False
         self._sql_cache: dict[tuple, sql.Composed] = {}
+        self._published_large = 0
 
     # -- connecting and migrating -----------------------------------------------------
     async def connect(self) -> None:
@@ -472,6 +486,76 @@ class PgStore(Store):
                 self._t(table),
                 sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in names))
         return found
+
+    # -- messages between servers (LISTEN/NOTIFY) ---------------------------------------
+    @property
+    def channel(self) -> str:
+        return f"{self.schema}_events"
+
+    async def publish(self, message: str) -> None:
+        pool = await self._ready()
+        async with pool.connection() as conn:
+            if len(message.encode()) <= NOTIFY_MAX:
+                await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, message))
+                return
+            relay = sql.SQL("{}.event_relay").format(self._schema)
+            self._published_large += 1
+            if self._published_large % 100 == 1:
+                await conn.execute(sql.SQL("DELETE FROM {} WHERE at < now() - interval '{}'").format(
+                    relay, sql.SQL(RELAY_KEEP)))
+            await conn.execute(sql.SQL(
+                "WITH r AS (INSERT INTO {} (payload) VALUES (%s) RETURNING id) "
+                "SELECT pg_notify(%s, '@' || id) FROM r").format(relay), (message, self.channel))
+
+    async def listen(self, callback: Callable[[str], None]) -> Callable[[], Any]:
+        await self._ready()
+        connected = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self._listener(callback, connected))
+        await connected
+
+        async def stop() -> None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+        return stop
+
+    async def _listener(self, callback: Callable[[str], None], connected: asyncio.Future) -> None:
+        """Keep one connection LISTENing; reconnect after a failure (messages meanwhile are lost)."""
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    if not connected.done():
+                        connected.set_result(None)
+                    delay = 0.5
+                    async for note in conn.notifies():
+                        payload = note.payload
+                        if payload.startswith("@"):
+                            payload = await self._relayed(int(payload[1:]))
+                            if payload is None:
+                                continue
+                        callback(payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not connected.done():
+                    connected.set_exception(StoreError(f"cannot listen on PostgreSQL: {exc}"))
+                    return
+                log.warning("OpenSink: lost the PostgreSQL LISTEN connection (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _relayed(self, relay_id: int) -> str | None:
+        pool = await self._ready()
+        async with pool.connection() as conn:
+            cur = await conn.execute(sql.SQL("SELECT payload FROM {}.event_relay WHERE id = %s").format(self._schema),
+                                     (relay_id,))
+            row = await cur.fetchone()
+        return None if row is None else row[0]
 
     async def flush(self) -> None:
         """Nothing to wait for: a write returns once PostgreSQL has committed it."""

@@ -128,3 +128,21 @@ async def test_unreachable_database_is_a_clear_error(pg_cluster):
     store = PgStore(pg_cluster.url("no_such_database"), SPECS)
     with pytest.raises(StoreError, match="cannot open the PostgreSQL database"):
         await store.connect()
+
+
+async def test_messages_reach_every_listening_store_in_order(stores):
+    one, two = await stores(), await stores()
+    heard_one: list[str] = []
+    heard_two: list[str] = []
+    stop_one = await one.listen(heard_one.append)
+    stop_two = await two.listen(heard_two.append)
+    sent = ["small", "x" * 20_000, "é" * 3000, "after the large ones"]  # over 7000 bytes go through a table
+    for message in sent:
+        await one.publish(message)
+    for _ in range(100):
+        if len(heard_one) == len(heard_two) == len(sent):
+            break
+        await asyncio.sleep(0.05)
+    assert heard_two == sent and heard_one == sent  # the sender hears itself too (the relay drops its own)
+    await stop_one()
+    await stop_two()
