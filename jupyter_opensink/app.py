@@ -142,6 +142,10 @@ class OpenSinkApp(ExtensionApp):
         scheme = "https" if server.certfile else "http"
         return f"{scheme}://{host}:{server.port}{server.base_url}opensink"
 
+    def kernel_key_owner(self) -> str:
+        """Who mints this server's kernel key: on a shared database a start revokes only its own."""
+        return f"{socket.gethostname()} {self.kernel_url()}"
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
         if self.relay is not None:
@@ -150,7 +154,7 @@ class OpenSinkApp(ExtensionApp):
         # Kernels launched from now on inherit these: Client() needs no arguments there.
         os.environ["OPENSINK_URL"] = self.kernel_url()
         os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key(
-            owner=f"{socket.gethostname()} {self.kernel_url()}")
+            owner=self.kernel_key_owner())
         default = await self.services.workspaces.get(await self.services.workspaces.default_id())
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()

@@ -52,7 +52,8 @@ def free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable  # fsync and synchronous commits on (benchmarks); the tests turn them off
         self.bin = find_bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="opensink-pg-"))
         self.data = self.dir / "data"
@@ -81,8 +82,9 @@ class PgCluster:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.role, "-E", "UTF8",
                   "--no-locale", "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=32MB")
+                   "-c max_connections=200 -c shared_buffers=128MB")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"),
                   "-w", "-t", "60", "start")
         return self
