@@ -106,6 +106,7 @@ async def _m2(cur: psycopg.AsyncCursor, schema: sql.Identifier) -> None:
         "at timestamptz NOT NULL DEFAULT now())").format(schema))
 
 
+ANALYZE_AFTER_ROWS = 5000  # rows inserted in bulk (batches of 50+) before the table's statistics are refreshed
 NOTIFY_MAX = 7000  # bytes; PostgreSQL's limit is 8000, larger messages go through event_relay
 RELAY_KEEP = "10 minutes"
 
@@ -128,6 +129,9 @@ class PgStore(Store):
         self._closed = False
         self._sql_cache: dict[tuple, sql.Composed] = {}
         self._published_large = 0
+        self._grown: dict[str, int] = {}  # rows inserted per table since its last ANALYZE here
+        self._analyzing: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     # -- connecting and migrating -----------------------------------------------------
     async def connect(self) -> None:
@@ -160,6 +164,9 @@ class PgStore(Store):
         return self._pool
 
     async def _configure(self, conn: psycopg.AsyncConnection) -> None:
+        # psycopg prepares statements run often; a generic plan for "sink_id = $1 AND workspace_id = $2"
+        # cannot tell a sink with a million items from an empty one. Plan with the actual values.
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
         if self.fsync == "never":
             await conn.execute("SET synchronous_commit = off")
 
@@ -399,14 +406,50 @@ class PgStore(Store):
         pool = await self._ready()
         now = ids.now_iso()
         try:
-            async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                return [await self._apply(cur, op, now) for op in ops]
+            async with pool.connection() as conn:
+                if len(ops) == 1 and not isinstance(ops[0], Update):
+                    # One statement is atomic by itself: no BEGIN/COMMIT round trips.
+                    async with conn.cursor() as cur:
+                        return [await self._apply(cur, ops[0], now)]
+                async with conn.transaction(), conn.cursor() as cur:
+                    done = [await self._apply(cur, op, now) for op in ops]
+            self._note_inserts(ops)
+            return done
         except psycopg.errors.UniqueViolation as exc:
             raise self._conflict(exc) from None
         except psycopg.errors.SerializationFailure as exc:
             raise Conflict(f"a concurrent change got there first ({exc.diag.message_primary})") from None
         except psycopg.Error as exc:
             raise StoreError(f"database error: {exc}") from exc
+
+    def _note_inserts(self, ops: Sequence[Op]) -> None:
+        """Refresh the planner's statistics after a bulk load (autovacuum gets there only later).
+
+        Without them PostgreSQL plans "sink_id = ... AND workspace_id = ... ORDER BY id LIMIT 50"
+        on a just-filled table as a bitmap AND of both indexes plus a sort of every match.
+        """
+        if len(ops) < 50:
+            return
+        for op in ops:
+            if isinstance(op, Insert):
+                self._grown[op.table] = self._grown.get(op.table, 0) + 1
+        for table, grown in list(self._grown.items()):
+            if grown >= ANALYZE_AFTER_ROWS and table not in self._analyzing:
+                self._grown[table] = 0
+                self._analyzing.add(table)
+                task = asyncio.ensure_future(self._analyze(table))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _analyze(self, table: str) -> None:
+        try:
+            pool = await self._ready()
+            async with pool.connection() as conn:
+                await conn.execute(sql.SQL("ANALYZE {}").format(self._t(table)))
+        except Exception as exc:  # only statistics: never worth failing anything for
+            log.warning("OpenSink: ANALYZE %s failed: %s", table, exc)
+        finally:
+            self._analyzing.discard(table)
 
     def _conflict(self, exc: psycopg.errors.UniqueViolation) -> Conflict:
         name = exc.diag.constraint_name or ""
@@ -564,6 +607,10 @@ class PgStore(Store):
         if self._closed:
             return
         self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
