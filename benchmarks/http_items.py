@@ -4,7 +4,9 @@ Starts a real Jupyter server with the extension and, in the same run, a bare
 tornado app with a trivial JSON POST handler; drives both with wrk (Debian
 package ``wrk``) on 127.0.0.1 for a fixed duration. Prints one JSON object.
 
-Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]``
+Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]
+[--postgres temp|URL]``; with ``--postgres`` the same measurements run again on a server
+whose store is PostgreSQL, under the ``postgres`` key.
 """
 
 from __future__ import annotations
@@ -97,36 +99,11 @@ def fill(client: httpx.Client, sink_id: str, count: int) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--medium", type=int, default=100_000)
-    parser.add_argument("--big", type=int, default=1_000_000)
-    parser.add_argument("--fsync", default="always")
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
-    results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
-                     "fsync": args.fsync}
-
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(f"http://127.0.0.1:{port}/items", json={"x": 1}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        results["bare_tornado"] = wrk(f"http://127.0.0.1:{port}/items", ITEM, {}, args.seconds, args.connections)
-    finally:
-        bare.terminate()
-        bare.wait()
-
+def measure(args, extra: tuple[str, ...]) -> dict:
+    """Item creates, a search and a page list against one server (its store chosen by ``extra``)."""
+    results: dict = {}
     work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
-    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
+    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}", *extra)
     try:
         with server.client() as admin:
             key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
@@ -151,6 +128,58 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--medium", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--fsync", default="always")
+    parser.add_argument("--postgres", default="",
+                        help="also measure on PostgreSQL: a database URL, or 'temp' for a throwaway local server "
+                             "(needs PostgreSQL's server binaries, as the tests do)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
+    results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
+                     "fsync": args.fsync}
+
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/items", json={"x": 1}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        results["bare_tornado"] = wrk(f"http://127.0.0.1:{port}/items", ITEM, {}, args.seconds, args.connections)
+    finally:
+        bare.terminate()
+        bare.wait()
+
+    results.update(measure(args, ()))
+    if args.postgres:
+        cluster = None
+        url = args.postgres
+        if url == "temp":  # a throwaway server, as the tests start it (tests/postgres.py)
+            from tests.postgres import PgCluster
+
+            cluster = PgCluster(durable=args.fsync == "always").start()
+            url = cluster.create_database()
+        try:
+            results["postgres"] = measure(args, (f"--OpenSinkApp.database_url={url}",))
+        finally:
+            if cluster is not None:
+                cluster.stop()
+        pg = results["postgres"]
+        pg["create_empty_over_bare"] = round(
+            pg["item_create_empty_sink"]["requests_per_s"] / results["bare_tornado"]["requests_per_s"], 2)
 
     bare_rps = results["bare_tornado"]["requests_per_s"]
     results["create_empty_over_bare"] = round(results["item_create_empty_sink"]["requests_per_s"] / bare_rps, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
@@ -14,6 +15,7 @@ from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
+from .runtime.relay import EventRelay
 from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
 from .runtime.streams import EventStreams
@@ -21,7 +23,7 @@ from .runtime.expiry import ExpiryScheduler
 from .runtime.periodic import Periodic
 from .services import TABLES, Services
 from .services.jobs import specs_of
-from .store import TinyStore
+from .store import Store, TinyStore, open_postgres
 
 
 class OpenSinkApp(ExtensionApp):
@@ -34,6 +36,18 @@ class OpenSinkApp(ExtensionApp):
         config=True,
         help="Directory of the embedded database (created if missing). "
              "Default: an 'opensink' folder in the Jupyter data directory.",
+    )
+    database_url = Unicode(
+        "", config=True,
+        help="PostgreSQL connection URL (postgresql://user:password@host:port/dbname). When set, the store "
+             "lives in that database (needs the 'postgres' extra: pip install \"jupyter_opensink[postgres]\") "
+             "and db_dir is not used. Empty (the default): the embedded TinyDB store in db_dir.",
+    )
+    database_schema = Unicode(
+        "opensink", config=True, help="PostgreSQL schema holding OpenSink's tables (with database_url).",
+    )
+    database_pool_size = Int(
+        10, config=True, help="Most PostgreSQL connections this server opens (with database_url).",
     )
     fsync = Enum(
         ["always", "never"], "always", config=True,
@@ -84,8 +98,7 @@ class OpenSinkApp(ExtensionApp):
         return os.path.join(jupyter_data_dir(), "opensink")
 
     def initialize_settings(self) -> None:
-        self.store = TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync,
-                                    compact_min_bytes=self.compact_min_bytes)
+        self.store = self._open_store()
         self.events = EventBus(replay_size=self.event_replay_size)
         self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
                                  blocked=self.callback_blocked_networks)
@@ -100,13 +113,35 @@ class OpenSinkApp(ExtensionApp):
                                     self.services.states.purge_expired)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
+        self.relay = None
+        if self.store.shared:  # other servers on this database: hear their changes, share ours
+            self.relay = EventRelay(self.events, publish=self.store.publish, listen=self.store.listen)
+        # A server sharing the database may die with callbacks unsent: look for them now and then.
+        self.outbox_sweep = Periodic("looking for abandoned callbacks", self.callback_timeout + 30,
+                                     self._resubmit_unsent)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
                                       streams=self.streams, body_timeout=self.body_timeout)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
-        self.log.info("OpenSink database: %s (fsync=%s)", self.db_dir, self.fsync)
+        self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
+
+    def _open_store(self) -> Store:
+        if self.database_url:
+            return open_postgres(self.database_url, TABLES, fsync=self.fsync, schema=self.database_schema,
+                                 max_size=self.database_pool_size)
+        return TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync, compact_min_bytes=self.compact_min_bytes)
+
+    def _describe_database(self) -> str:
+        if not self.database_url:
+            return self.db_dir
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or "local socket"
+        port = f":{parts.port}" if parts.port else ""
+        return f"PostgreSQL {host}{port}{parts.path or ''} (schema {self.database_schema})"  # no password
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(build_handlers(self.api_context))
@@ -120,22 +155,36 @@ class OpenSinkApp(ExtensionApp):
         scheme = "https" if server.certfile else "http"
         return f"{scheme}://{host}:{server.port}{server.base_url}opensink"
 
+    def kernel_key_owner(self) -> str:
+        """Who mints this server's kernel key: on a shared database a start revokes only its own."""
+        return f"{socket.gethostname()} {self.kernel_url()}"
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
+        if self.relay is not None:
+            await self.relay.start()
         await self.services.start()
         # Kernels launched from now on inherit these: Client() needs no arguments there.
         os.environ["OPENSINK_URL"] = self.kernel_url()
-        os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key()
+        os.environ["OPENSINK_API_KEY"] = await self.services.api_keys.mint_kernel_key(
+            owner=self.kernel_key_owner())
         default = await self.services.workspaces.get(await self.services.workspaces.default_id())
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
         self.state_purge.start()
         self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
-        for request in await self.services.deliveries.unsent():  # callbacks a stop or crash interrupted
-            self.dispatcher.submit("input_request.resolved", request)
+        await self._resubmit_unsent()  # callbacks a stop or crash interrupted
+        if self.store.shared:
+            self.outbox_sweep.start()
         self.scheduler.start(await self.services.jobs.all_jobs())
 
+    async def _resubmit_unsent(self) -> None:
+        for request in await self.services.deliveries.unsent():
+            self.dispatcher.submit("input_request.resolved", request)
+
     async def stop_extension(self) -> None:
+        await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
         await self.scheduler.stop()  # nothing fires after this
         left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
@@ -148,5 +197,7 @@ class OpenSinkApp(ExtensionApp):
         await self.services.request_log.flush()  # what the last requests left
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.outbound.close()
         await self.store.close()

@@ -30,14 +30,49 @@ def opensink_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path, opensink_config):
+def store_backend() -> dict[str, Any]:
+    """OpenSinkApp traits choosing the store: TinyDB here; tests/api parametrizes it over both backends."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, opensink_config, store_backend):
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_opensink": True},
             "reraise_server_extension_failures": True,
         },
-        "OpenSinkApp": {"db_dir": str(tmp_path / "opensink-db"), **opensink_config},
+        "OpenSinkApp": {"db_dir": str(tmp_path / "opensink-db"), **opensink_config, **store_backend},
     }
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the whole session (tests/postgres.py); fails if not installed."""
+    from .postgres import PgCluster, PostgresMissing
+
+    try:
+        cluster = PgCluster()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster):
+    """The URL of a new, empty database, dropped after the test."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+def backend_params(request) -> dict[str, Any]:
+    """Traits for the backend named by a ``backend`` fixture parameter."""
+    if request.param == "postgres":
+        return {"database_url": request.getfixturevalue("pg_database")}
+    return {}
 
 
 @dataclass

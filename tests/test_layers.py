@@ -30,6 +30,23 @@ def test_only_the_store_imports_tinydb():
             assert not any(name.startswith("tinydb") for name in imports(path)), path
 
 
+def test_only_the_store_imports_psycopg():
+    for path in PACKAGE.rglob("*.py"):
+        if "store" not in path.parts:
+            assert not any(name.startswith(("psycopg", "psycopg_pool")) for name in imports(path)), path
+
+
+def test_psycopg_is_imported_lazily():
+    """TinyDB users need not install the postgres extra: importing the package never imports psycopg."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_opensink.app, jupyter_opensink.store\n"
+            "assert not [m for m in sys.modules if m.startswith('psycopg')], 'psycopg imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_services_and_runtime_never_import_tornado_or_the_api():
     for folder in ("services", "runtime"):
         for path in modules(folder):

@@ -30,7 +30,7 @@ class Dispatcher:
             self._unsubscribe = self._events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if event.type in self._reactions:
+        if event.type in self._reactions and not event.remote:  # the server that made the change reacts
             self.submit(event.type, event.data)
 
     def submit(self, event_type: str, data: dict[str, Any]) -> None:

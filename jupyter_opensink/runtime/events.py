@@ -33,6 +33,9 @@ class Event:
     data: dict[str, Any]
     at: str
     boot: str = ""
+    #: True for a change another server made (relayed through the shared database): subscribers
+    #: that act on a change (sending its callback) leave it to the server that made it.
+    remote: bool = False
 
     @property
     def id(self) -> str:
@@ -54,8 +57,9 @@ class EventBus:
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers else None
 
-    def emit(self, type: str, workspace_id: str, data: dict[str, Any]) -> Event:
-        event = Event(next(self._seq), type, workspace_id, data, ids.now_iso(), self.boot)
+    def emit(self, type: str, workspace_id: str, data: dict[str, Any], *, remote: bool = False,
+             at: str | None = None) -> Event:
+        event = Event(next(self._seq), type, workspace_id, data, at or ids.now_iso(), self.boot, remote)
         self._replay.append(event)
         for subscriber in list(self._subscribers):
             try:

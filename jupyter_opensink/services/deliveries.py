@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .scoping import get_owned, scoped
 from .. import ids
+from ..errors import Conflict, NotFound
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
 from ..store import Delete, Page, Store, TableSpec
 from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
 
+LEASE_MARGIN_SECONDS = 60  # beyond the callback timeout, before a shared outbox entry counts as abandoned
 TABLES = [TableSpec("execution_deliveries", indexes=("session_id", "agent_id", "workspace_id", "request_id"))]
 
 
@@ -82,17 +85,38 @@ class ExecutionDeliveries:
                 await self.sessions.fail(request["workspace_id"], request["session_id"],
                                          f"execution endpoint {record['method']} {record['url']}: {record['error']}")
         if await self.store.get(OUTBOX, request["id"]) is not None:
-            await self.store.batch([Delete(OUTBOX, request["id"])])
+            try:
+                await self.store.batch([Delete(OUTBOX, request["id"])])
+            except NotFound:
+                pass  # cleared at the same moment (a shared database)
 
     async def unsent(self) -> list[dict[str, Any]]:
-        """Resolved requests whose callback a stop or crash interrupted; forgets those deleted since."""
+        """Resolved requests whose callback a stop or crash interrupted; forgets those deleted since.
+
+        On a database shared with other servers, an entry younger than a callback can last may
+        be another server's call in flight: it is left alone. An older one is claimed (a
+        compare-and-set on ``claimed_at``) so that only one server sends it again.
+        """
         pending = []
+        shared = self.store.shared
+        cutoff = ids.format_time(time.time() - self.outbound.timeout - LEASE_MARGIN_SECONDS)
         for entry in await self.store.all(OUTBOX):
             request = await self.store.get("input_requests", entry["id"])
             if request is None:
-                await self.store.batch([Delete(OUTBOX, entry["id"])])
-            else:
-                pending.append(request)
+                try:
+                    await self.store.batch([Delete(OUTBOX, entry["id"])])
+                except NotFound:
+                    pass
+                continue
+            if shared:
+                if (entry.get("claimed_at") or entry["created_at"]) > cutoff:
+                    continue
+                try:
+                    await self.store.update(OUTBOX, entry["id"], {"claimed_at": ids.now_iso()},
+                                            expect={"claimed_at": entry.get("claimed_at")})
+                except (Conflict, NotFound):
+                    continue  # another server claimed it, or sent it meanwhile
+            pending.append(request)
         return pending
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,

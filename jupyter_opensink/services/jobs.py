@@ -9,10 +9,10 @@ from typing import Any
 
 from .scoping import get_owned, scoped
 from .. import ids
-from ..errors import Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
-from ..store import Insert, Page, Store, TableSpec, Update
+from ..store import Delete, Insert, Page, Store, TableSpec, Update
 from .agents import Agents
 from .cascade import delete_with_children
 from .deliveries import ExecutionDeliveries
@@ -21,7 +21,11 @@ from .schedules import Schedule, build_schedule
 TABLES = [
     TableSpec("background_jobs", indexes=("workspace_id", "agent_id")),
     TableSpec("background_job_runs", indexes=("job_id", "workspace_id", "status")),
+    # One row per (job, due time), inserted by whichever server fires first: with several servers
+    # on one database, the others get a Conflict and let that run go.
+    TableSpec("background_job_claims", indexes=("job_id",)),
 ]
+CLAIM_KEEP_SECONDS = 3600  # claims older than this (per job) are deleted when the job fires again
 SCHEDULE_FIELDS = ("interval_minutes", "start_minute", "cron", "timezone")
 TARGET_FIELDS = ("url", "method", "headers", "body", "agent_id")
 STATS = ("total_runs", "successful_runs", "failed_runs", "skipped_runs")
@@ -122,7 +126,8 @@ class BackgroundJobs:
     async def delete(self, workspace_id: str, job_id: str) -> dict[str, Any]:
         doc = await self.get(workspace_id, job_id)
         await delete_with_children(self.store, "background_jobs", job_id,
-                                   [("background_job_runs", {"job_id": job_id})])
+                                   [("background_job_runs", {"job_id": job_id}),
+                                    ("background_job_claims", {"job_id": job_id})])
         self.events.emit("job.deleted", workspace_id, doc)
         return doc
 
@@ -144,16 +149,47 @@ class BackgroundJobs:
         current = await self.store.get("background_jobs", job["id"])
         if current is None or not current.get("enabled"):
             return
+        if not await self._claim(current, due):
+            return  # another server sharing the database fires this one
         _, finish = await self.start_run(current, "schedule", due, fired)
         if finish is not None:
             await finish
+
+    async def _claim(self, job: dict[str, Any], due: float) -> bool:
+        """Take the run due at ``due`` for this server; False when another server took it."""
+        try:
+            await self.store.insert("background_job_claims", {
+                "id": f"{job['id']}@{ids.format_time(due)}", "job_id": job["id"]})
+        except Conflict:
+            return False
+        old = ids.format_time(due - CLAIM_KEEP_SECONDS)
+        stale = await self.store.query("background_job_claims", {"job_id": job["id"]}, order="asc", limit=100,
+                                       match=lambda c: c["id"].rpartition("@")[2] < old)
+        if stale.items:
+            try:
+                await self.store.batch([Delete("background_job_claims", c["id"]) for c in stale.items])
+            except NotFound:
+                pass  # another server cleaned up at the same time
+        return True
+
+    def _lease_seconds(self) -> float:
+        """How long a run can really last: its call is bounded by the outbound timeout."""
+        return self.outbound.timeout + 60
+
+    async def _running_elsewhere(self, job: dict[str, Any]) -> bool:
+        if not self.store.shared:
+            return False
+        since = ids.format_time(time.time() - self._lease_seconds())
+        page = await self.store.query("background_job_runs", {"job_id": job["id"], "status": "running"}, limit=1,
+                                      match=lambda r: r["started_at"] >= since)
+        return bool(page.items)
 
     async def start_run(self, job: dict[str, Any], trigger: str, due: float | None, fired: float):
         """Record the run (or a skipped one if the job is still running); returns (run, completion)."""
         now = ids.format_time(fired)
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
                 "scheduled_for": ids.format_time(due) if due is not None else None}
-        if job["id"] in self._running:
+        if job["id"] in self._running or await self._running_elsewhere(job):
             run, _ = await self.store.batch([
                 Insert("background_job_runs", {**base, "status": "skipped", "finished_at": now, "duration_ms": 0,
                                                "response_status": None,
@@ -227,8 +263,15 @@ class BackgroundJobs:
             await asyncio.gather(*list(self._manual), return_exceptions=True)
 
     async def fail_interrupted_runs(self) -> int:
-        """Runs left ``running`` by a stopped server never finished: say so."""
+        """Runs left ``running`` by a stopped server never finished: say so.
+
+        On a database shared with other servers, a run still within its lease may be another
+        server's run in flight: only older ones are failed.
+        """
         stale = await self.store.all("background_job_runs", {"status": "running"})
+        if self.store.shared:
+            since = ids.format_time(time.time() - self._lease_seconds())
+            stale = [run for run in stale if run["started_at"] < since]
         for run in stale:
             await self.store.update("background_job_runs", run["id"], {
                 "status": "failed", "finished_at": ids.now_iso(),

@@ -52,18 +52,25 @@ class ApiKeys:
         })
         return {**render(doc), "key": secret}
 
-    async def mint_kernel_key(self) -> str:
+    async def mint_kernel_key(self, owner: str = "") -> str:
         """A fresh key for the kernels this server starts, acting as the Jupyter user.
 
         Minted at every server start (the previous one is revoked): kernels
         get it through ``OPENSINK_API_KEY``, which works whether the server
         uses a token, a password or no authentication at all.
+        On a database shared with other servers, only this server's previous key (``owner``:
+        who minted it) is revoked: the others' kernels keep theirs.
         """
         for old in await self.store.all("api_keys", {"managed": "kernel"}):
-            await self.store.delete("api_keys", old["id"])
+            if self.store.shared and old.get("kernel_owner") != owner:
+                continue
+            try:
+                await self.store.delete("api_keys", old["id"])
+            except NotFound:
+                pass
         created = await self.create(name="Jupyter kernels (managed: replaced at each server start)",
                                     scopes=["all:all"], workspace_id=None, expires_at=None)
-        await self.store.update("api_keys", created["id"], {"managed": "kernel"})
+        await self.store.update("api_keys", created["id"], {"managed": "kernel", "kernel_owner": owner})
         return created["key"]
 
     async def list(self, *, workspace_id: str | None, limit: int, after: str | None, order: str):

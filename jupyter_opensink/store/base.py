@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,7 +84,13 @@ class Store(ABC):
 
     Every write method returns only once the write is durable under the
     store's fsync policy; a write that raises changed nothing.
+
+    ``shared`` is True when other servers may use the same database at the
+    same time (then work that must happen once is claimed with a write that
+    only one of them can make, e.g. an insert with a fixed id).
     """
+
+    shared: bool = False
 
     @abstractmethod
     async def get(self, table: str, id: str) -> Doc | None:
@@ -144,6 +150,17 @@ class Store(ABC):
             if page.next_after is None:
                 return found
             after = page.next_after
+
+    async def publish(self, message: str) -> None:
+        """Send ``message`` to every server listening on this database (shared backends only)."""
+        raise NotImplementedError(f"{type(self).__name__} is not shared between servers")
+
+    async def listen(self, callback: Callable[[str], None]) -> Callable[[], Awaitable[None]]:
+        """Call ``callback`` on the loop with every published message; returns the stop coroutine function."""
+        raise NotImplementedError(f"{type(self).__name__} is not shared between servers")
+
+    async def connect(self) -> None:
+        """Make the database ready now (networked backends connect and migrate; also done on first use)."""
 
     @abstractmethod
     async def flush(self) -> None:

@@ -173,7 +173,13 @@ async def test_a_callback_interrupted_by_a_stop_is_made_at_the_next_start(api, a
     await resolve(api, request)
     await asyncio.sleep(0.2)
     assert receiver.calls == []
-    assert [r["id"] for r in await opensink_app.services.deliveries.unsent()] == [request["id"]]
+    if opensink_app.store.shared:
+        # Another server on the database may be making this call right now: the entry is left
+        # alone until a callback's lease has passed, then claimed by one server.
+        assert await opensink_app.services.deliveries.unsent() == []
+        await opensink_app.store.update("callback_outbox", request["id"], {"created_at": "2000-01-01T00:00:00.000Z"})
+    else:
+        assert [r["id"] for r in await opensink_app.services.deliveries.unsent()] == [request["id"]]
     opensink_app.dispatcher.start()
     await opensink_app._start_jupyter_server_extension(opensink_app.serverapp)  # the next start
     (call,) = await receiver.wait_for(1)

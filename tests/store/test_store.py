@@ -13,26 +13,47 @@ from tinydb import TinyDB
 
 from jupyter_opensink import ids
 from jupyter_opensink.errors import Conflict, CorruptDatabase, NotFound, StoreError, StoreLocked
-from jupyter_opensink.store import Delete, Insert, TinyStore, Update
+from jupyter_opensink.store import Delete, Insert, TinyStore, Update, open_postgres
 from jupyter_opensink.store.journal import list_segments
 
 from .specs import SPECS
 
 
-@pytest.fixture
-def open_store(tmp_path: Path):
-    """An async factory: ``await open_store()`` opens (or reopens) the test database."""
-    opened: list[TinyStore] = []
+def _factory(tmp_path: Path, backend: str, request):
+    opened: list = []
+    url = request.getfixturevalue("pg_database") if backend == "postgres" else None
 
-    async def factory(fsync: str = "never", **kwargs) -> TinyStore:
-        store = TinyStore.open(tmp_path / "db", SPECS, fsync=fsync, **kwargs)
+    async def factory(fsync: str = "never", **kwargs):
+        if url is not None:
+            store = open_postgres(url, SPECS, fsync=fsync)
+            await store.connect()
+        else:
+            store = TinyStore.open(tmp_path / "db", SPECS, fsync=fsync, **kwargs)
         opened.append(store)
         return store
 
+    def close_all():
+        for store in opened:
+            if not store._closed:
+                asyncio.get_event_loop().run_until_complete(store.close(snapshot=False))
+
+    return factory, close_all
+
+
+@pytest.fixture(params=["tinydb", "postgres"])
+def open_store(tmp_path: Path, request):
+    """An async factory: ``await open_store()`` opens (or reopens) the test database, on each backend."""
+    factory, close_all = _factory(tmp_path, request.param, request)
     yield factory
-    for store in opened:
-        if not store._closed:
-            asyncio.get_event_loop().run_until_complete(store.close(snapshot=False))
+    close_all()
+
+
+@pytest.fixture
+def open_tiny(tmp_path: Path, request):
+    """Like ``open_store``, for what only the embedded store has (files, journal, compaction)."""
+    factory, close_all = _factory(tmp_path, "tinydb", request)
+    yield factory
+    close_all()
 
 
 async def test_insert_assigns_id_and_timestamps(open_store):
@@ -184,24 +205,24 @@ async def test_batch_is_all_or_nothing(open_store):
     assert (await store.get("sinks", keep["id"]))["name"] == "keep"
 
 
-async def test_writes_survive_reopen_with_and_without_snapshot(open_store, tmp_path):
-    store = await open_store(fsync="always")
+async def test_writes_survive_reopen_with_and_without_snapshot(open_tiny, tmp_path):
+    store = await open_tiny(fsync="always")
     a = await store.insert("sinks", {"name": "a", "workspace_id": "w"})
     await store.close(snapshot=False)  # like a crash: only the journal holds the write
     assert not (tmp_path / "db" / "opensink.json").exists()
-    store = await open_store()
+    store = await open_tiny()
     assert await store.get("sinks", a["id"]) == a
     b = await store.insert("items", {"sink_id": a["id"], "title": "t"})
     await store.close()  # writes a snapshot and drops the covered journal
     segments = list_segments(tmp_path / "db")
     assert all((path.stat().st_size == 0) for _, path in segments)
-    store = await open_store()
+    store = await open_tiny()
     assert await store.get("items", b["id"]) == b
     assert await store.all("items", {"sink_id": a["id"]}) == [b]
 
 
-async def test_snapshot_is_a_plain_tinydb_database(open_store, tmp_path):
-    store = await open_store()
+async def test_snapshot_is_a_plain_tinydb_database(open_tiny, tmp_path):
+    store = await open_tiny()
     sink = await store.insert("sinks", {"name": "a", "workspace_id": "w"})
     items = [await store.insert("items", {"sink_id": sink["id"], "title": f"t{i}"}) for i in range(3)]
     await store.close()
@@ -229,26 +250,26 @@ async def test_database_written_by_tinydb_itself_loads(tmp_path):
         assert db.table("legacy").all()[0]["id"] == "l1"
 
 
-async def test_torn_last_line_is_dropped_with_a_warning(open_store, tmp_path, caplog):
-    store = await open_store(fsync="always")
+async def test_torn_last_line_is_dropped_with_a_warning(open_tiny, tmp_path, caplog):
+    store = await open_tiny(fsync="always")
     kept = await store.insert("sinks", {"name": "kept"})
     await store.close(snapshot=False)
     _, last = list_segments(tmp_path / "db")[-1]
     with open(last, "ab") as fh:
         fh.write(b'3f2a91c0 [["p","sinks",{"id":"torn","na')  # the process died mid-write
     with caplog.at_level(logging.WARNING):
-        store = await open_store()
+        store = await open_tiny()
     assert "torn write" in caplog.text and last.name in caplog.text
     assert await store.get("sinks", kept["id"]) == kept
     assert await store.get("sinks", "torn") is None
     later = await store.insert("sinks", {"name": "later"})
     await store.close(snapshot=False)
-    store = await open_store()  # the torn segment is read again, still fine
+    store = await open_tiny()  # the torn segment is read again, still fine
     assert await store.get("sinks", later["id"]) == later
 
 
-async def test_damaged_line_inside_the_journal_is_an_error(open_store, tmp_path):
-    store = await open_store()
+async def test_damaged_line_inside_the_journal_is_an_error(open_tiny, tmp_path):
+    store = await open_tiny()
     await store.insert("sinks", {"name": "a"})
     await store.insert("sinks", {"name": "b"})
     await store.close(snapshot=False)
@@ -257,7 +278,7 @@ async def test_damaged_line_inside_the_journal_is_an_error(open_store, tmp_path)
     data[12] ^= 0x20  # flip a bit inside the first line
     last.write_bytes(bytes(data))
     with pytest.raises(CorruptDatabase, match=last.name):
-        await open_store()
+        await open_tiny()
 
 
 async def test_corrupt_snapshot_is_an_error_naming_the_file(tmp_path):
@@ -268,8 +289,8 @@ async def test_corrupt_snapshot_is_an_error_naming_the_file(tmp_path):
         TinyStore.open(path, SPECS)
 
 
-async def test_second_owner_is_refused(open_store, tmp_path):
-    store = await open_store()
+async def test_second_owner_is_refused(open_tiny, tmp_path):
+    store = await open_tiny()
     with pytest.raises(StoreLocked, match="in use by another process"):
         TinyStore.open(tmp_path / "db", SPECS)
     code = ("import sys\nfrom jupyter_opensink.store import TinyStore\n"
@@ -280,7 +301,7 @@ async def test_second_owner_is_refused(open_store, tmp_path):
     assert other.returncode == 3, other.stderr
     assert "in use by another process" in other.stdout
     await store.close()
-    (await open_store()).stats()  # free again once closed
+    (await open_tiny()).stats()  # free again once closed
 
 
 async def test_closed_store_refuses_writes(open_store):
@@ -290,8 +311,8 @@ async def test_closed_store_refuses_writes(open_store):
         await store.insert("sinks", {"name": "late"})
 
 
-async def test_compaction_while_writing_keeps_everything(open_store):
-    store = await open_store(fsync="always")
+async def test_compaction_while_writing_keeps_everything(open_tiny):
+    store = await open_tiny(fsync="always")
     for start in range(0, 3000, 500):
         await store.batch([Insert("items", {"sink_id": "s", "n": i}) for i in range(start, start + 500)])
     written: list[str] = []
@@ -305,13 +326,13 @@ async def test_compaction_while_writing_keeps_everything(open_store):
     await asyncio.gather(store.compact(), *(writer(k) for k in range(4)))
     await store.compact()
     await store.close(snapshot=False)
-    store = await open_store()
+    store = await open_tiny()
     assert await store.count("items", {"sink_id": "s"}) == 3000
     assert {d["id"] for d in await store.all("items", {"sink_id": "w"})} == set(written)
 
 
-async def test_automatic_compaction_bounds_the_journal(open_store, tmp_path):
-    store = await open_store(compact_min_bytes=50_000, compact_ratio=0.0)
+async def test_automatic_compaction_bounds_the_journal(open_tiny, tmp_path):
+    store = await open_tiny(compact_min_bytes=50_000, compact_ratio=0.0)
     for _ in range(600):
         await store.insert("items", {"sink_id": "s", "title": "x" * 200})
     await store._wait_compaction()

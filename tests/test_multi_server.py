@@ -1,0 +1,147 @@
+"""Two real Jupyter servers on one PostgreSQL database behave like one."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from .servers import start_server
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+class Hits:
+    """A threaded HTTP receiver on 127.0.0.1 counting requests by path."""
+
+    def __init__(self) -> None:
+        self.paths: Counter[str] = Counter()
+        self.bodies: list[tuple[str, dict]] = []
+        hits = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _hit(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                hits.paths[self.path] += 1
+                hits.bodies.append((self.path, json.loads(raw) if raw else {}))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_POST = do_GET = do_PUT = _hit
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def two_servers(tmp_path, pg_database):
+    args = (f"--OpenSinkApp.database_url={pg_database}", "--OpenSinkApp.fsync=never",
+            "--OpenSinkApp.callback_timeout=5")
+    servers = []
+    try:
+        for name in ("a", "b"):
+            servers.append(start_server(tmp_path / name, tmp_path / f"unused-db-{name}", *args))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def hits():
+    receiver = Hits()
+    yield receiver
+    receiver.close()
+
+
+def wait_until(check, timeout: float = 15.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(step)
+
+
+def test_data_and_events_cross_servers(two_servers):
+    a, b = two_servers
+    seen: list[dict] = []
+    connected = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", b.api + "/events", headers={"Authorization": f"token {b.token}"},
+                          timeout=httpx.Timeout(30, read=20)) as reply:
+            connected.set()
+            for line in reply.iter_lines():
+                if line.startswith("data:"):
+                    seen.append(json.loads(line[5:]))
+                if any(e.get("title") == "from a" or e.get("data", {}).get("title") == "from a" for e in seen):
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert connected.wait(15)
+    time.sleep(0.3)
+    with a.client() as on_a, b.client() as on_b:
+        sink = on_a.post("/sinks", json={"name": "shared"}).json()
+        item = on_a.post(f"/sinks/{sink['id']}/items", json={"title": "from a"}).json()
+        assert on_b.get(f"/sink-items/{item['id']}").json()["title"] == "from a"  # one database
+        thread.join(15)
+    assert not thread.is_alive(), f"b's event stream never showed a's item; saw {seen}"
+
+
+def test_request_made_on_one_resolved_on_the_other_calls_the_agent_once(two_servers, hits):
+    a, b = two_servers
+    with a.client() as on_a, b.client() as on_b:
+        agent = on_a.post("/agents", json={"name": "x", "execution_endpoint": {"url": hits.url("/agent")}}).json()
+        session = on_a.post("/agent-sessions", json={"agent_id": agent["id"]}).json()
+        request = on_a.post("/agent-session-input-requests", json={
+            "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
+            "schema": SCHEMA}).json()
+        # Both servers try to resolve it: exactly one wins.
+        replies = [c.post(f"/agent-session-input-requests/{request['id']}/resolve", json={"response": {"ok": True}})
+                   for c in (on_b, on_a)]
+        assert [r.status_code for r in replies] == [200, 409]
+        assert wait_until(lambda: hits.paths["/agent"] >= 1)
+        time.sleep(1.5)  # room for a second (wrong) call
+        assert hits.paths["/agent"] == 1
+        assert hits.bodies[0][1]["request_id"] == request["id"]
+        deliveries = on_a.get("/execution-deliveries", params={"request_id": request["id"]}).json()["items"]
+        assert len(deliveries) == 1 and deliveries[0]["status_code"] == 200
+
+
+def test_a_job_fires_once_per_due_time(two_servers, hits):
+    a, b = two_servers
+    with a.client() as on_a, b.client() as on_b:
+        job = on_a.post("/background-jobs", json={"name": "tick", "cron": "* * * * * *",
+                                                 "url": hits.url("/job")}).json()
+        assert wait_until(lambda: hits.paths["/job"] >= 4, timeout=20)
+        a.stop()  # b scheduled the job too (it heard of it from a): the runs go on
+        after_a = hits.paths["/job"]
+        assert wait_until(lambda: hits.paths["/job"] >= after_a + 3, timeout=20), "b never fired a's job"
+        on_b.patch(f"/background-jobs/{job['id']}", json={"enabled": False})
+        time.sleep(1.5)
+        runs = on_b.get("/background-job-runs", params={"job_id": job["id"], "limit": 100}).json()["items"]
+    fired = [r for r in runs if r["status"] != "skipped"]
+    due_times = [r["scheduled_for"] for r in fired]
+    assert len(due_times) == len(set(due_times)), Counter(due_times).most_common(3)
+    assert hits.paths["/job"] == len(fired) >= 7
