@@ -194,7 +194,10 @@ class OpenSinkApp(ExtensionApp):
         await self.expiry.stop()
         await self.state_purge.stop()
         await self.request_log_flush.stop()
-        await self.services.request_log.flush()  # what the last requests left
+        try:
+            await self.services.request_log.flush()  # what the last requests left
+        except Exception as exc:  # the database went first (a networked one): the log is not worth failing for
+            self.log.warning("OpenSink: the last request-log entries were not written: %s", exc)
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
         await self.services.stop()
         if self.relay is not None:
