@@ -39,3 +39,9 @@ def test_cron_benchmark():
 def test_http_items_benchmark():
     result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--fsync", "never")
     assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
+
+
+def test_sse_benchmark():
+    result = run("sse.py", "--subscribers", "3", "--events", "5", "--interval-ms", "5", "--fsync", "never")
+    assert result["deliveries"] == result["deliveries_expected"] == 15 and result["missing"] == 0
+    assert result["delivery_after_write_sent_ms"]["p50"] > 0
