@@ -146,6 +146,12 @@ async def main() -> None:
     for size in sizes:
         results["sizes"].append(await run_size(base, size))
     by_size = {r["records"]: r for r in results["sizes"]}
+    if len(by_size) > 1:
+        smallest, largest = min(by_size), max(by_size)
+        results["cost_largest_over_smallest"] = {"smallest": smallest, "largest": largest, **{
+            policy: round(by_size[largest][f"insert_fsync_{policy}"]["median_us"]
+                          / by_size[smallest][f"insert_fsync_{policy}"]["median_us"], 2)
+            for policy in ("never", "always")}}
     if 1000 in by_size and 1_000_000 in by_size:
         for policy in ("never", "always"):
             key = f"insert_fsync_{policy}"
