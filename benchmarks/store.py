@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import percentile  # noqa: E402
 
 SPECS = [TableSpec("items", indexes=("sink_id", "workspace_id"))]
-SAMPLE_WRITES = 2000
+SAMPLE_WRITES = 2000  # timed one by one, per size and fsync policy
 CONCURRENT_WRITERS = 16
 CONCURRENT_WRITES_EACH = 1500
 
@@ -50,15 +50,15 @@ async def timed_inserts(store: TinyStore, count: int) -> dict:
     return {"median_us": round(statistics.median(costs), 1), "p99_us": round(percentile(costs, 0.99), 1)}
 
 
-async def concurrent_throughput(store: TinyStore) -> dict:
+async def concurrent_throughput(store: TinyStore, each: int) -> dict:
     async def writer(offset: int) -> None:
-        for i in range(CONCURRENT_WRITES_EACH):
+        for i in range(each):
             await store.insert("items", make_doc(offset + i))
 
     start = time.perf_counter()
-    await asyncio.gather(*(writer(w * CONCURRENT_WRITES_EACH) for w in range(CONCURRENT_WRITERS)))
+    await asyncio.gather(*(writer(w * each) for w in range(CONCURRENT_WRITERS)))
     elapsed = time.perf_counter() - start
-    total = CONCURRENT_WRITERS * CONCURRENT_WRITES_EACH
+    total = CONCURRENT_WRITERS * each
     return {"writers": CONCURRENT_WRITERS, "writes": total, "writes_per_s": round(total / elapsed)}
 
 
@@ -111,7 +111,7 @@ def measure_load(directory: Path) -> dict:
     return json.loads(out.stdout)
 
 
-async def run_size(base: Path, size: int) -> dict:
+async def run_size(base: Path, size: int, samples: int, concurrent_each: int) -> dict:
     directory = base / f"db-{size}"
     t = time.perf_counter()
     await preload(directory, size)
@@ -124,9 +124,9 @@ async def run_size(base: Path, size: int) -> dict:
     result["memory_over_snapshot"] = round(load["rss_bytes"] / snapshot_bytes, 2)
     for policy in ("never", "always"):
         store = TinyStore.open(directory, SPECS, fsync=policy)
-        result[f"insert_fsync_{policy}"] = await timed_inserts(store, SAMPLE_WRITES)
+        result[f"insert_fsync_{policy}"] = await timed_inserts(store, samples)
         if policy == "always":
-            result["concurrent_fsync_always"] = await concurrent_throughput(store)
+            result["concurrent_fsync_always"] = await concurrent_throughput(store, concurrent_each)
             result["compaction_fsync_always"] = await compaction_stall(store)
         t = time.perf_counter()
         await store.close()
@@ -139,12 +139,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
+    parser.add_argument("--sample-writes", type=int, default=SAMPLE_WRITES,
+                        help="writes timed one by one, per size and fsync policy")
+    parser.add_argument("--concurrent-writes", type=int, default=CONCURRENT_WRITES_EACH,
+                        help=f"writes by each of the {CONCURRENT_WRITERS} concurrent writers")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="opensink-bench-"))
     results = {"benchmark": "store", "sizes": []}
     for size in sizes:
-        results["sizes"].append(await run_size(base, size))
+        results["sizes"].append(await run_size(base, size, args.sample_writes, args.concurrent_writes))
     by_size = {r["records"]: r for r in results["sizes"]}
     if len(by_size) > 1:
         smallest, largest = min(by_size), max(by_size)
