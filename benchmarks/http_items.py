@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from benchmarks.common import profile  # noqa: E402
 from tests.servers import free_port, start_server  # noqa: E402
 
 ITEM = {"title": "Benchmark item", "body": "Observed a change in the upstream dataset.", "type": "note",
@@ -140,6 +141,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
     server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
+    profiler = profile(server, "http")
     try:
         with server.client() as admin:
             key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
@@ -168,6 +170,8 @@ def main() -> None:
                 results["list_page_50_big_sink"]["items_in_sink"] = args.big
     finally:
         server.stop()
+        if profiler:
+            profiler.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
 
     bare_rps = results["bare_tornado"]["requests_per_s"]

@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 
 from benchmarks.common import percentile, temporary_server  # noqa: E402
 
@@ -138,7 +139,13 @@ def summary(values: list[float]) -> dict:
             "max": round(max(values), 2), "mean": round(statistics.mean(values), 2)}
 
 
-async def run(api: str, token: str, subscribers: int, events: int, interval_ms: float, timeout: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def run(api: str, token: str, server_pid: int, subscribers: int, events: int, interval_ms: float,
+              timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"token {token}"}, timeout=30) as admin:
         key = (await admin.post("/api-keys", json={"name": "fan-out"})).json()["key"]
@@ -157,12 +164,13 @@ async def run(api: str, token: str, subscribers: int, events: int, interval_ms: 
             transports.append(transport)
             subs.append(sub)
         await asyncio.wait_for(asyncio.gather(*(s.connected for s in subs)), max(1.0, deadline - time.monotonic()))
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(server_pid)
         writes = await produce(url, key, sink["id"], events, interval_ms / 1000, deadline)
         produced_s = time.perf_counter() - started
         # Let the last deliveries arrive (bounded by the overall deadline).
         while any(s.seen < len(writes) and not s.lost for s in subs) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        server_cpu = cpu_seconds(server_pid) - cpu_before
     finally:
         for transport in transports:
             transport.close()
@@ -191,6 +199,9 @@ async def run(api: str, token: str, subscribers: int, events: int, interval_ms: 
         "delivery_after_ack_ms": summary(after_ack),
         "write_round_trip_ms": summary([(acked - sent) * 1000 for _, sent, acked in writes]),
         "spread_over_subscribers_ms": summary(spread),
+        # The server's own CPU for the writes and their deliveries: steadier than latency on a busy machine.
+        "server_cpu_ms_per_event": round(server_cpu * 1000 / max(1, len(writes)), 2),
+        "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, delivered), 1),
     }
 
 
@@ -203,7 +214,7 @@ def main() -> None:
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
     with temporary_server("sse", f"--OpenSinkApp.fsync={args.fsync}") as server:
-        result = asyncio.run(run(server.api, server.token, args.subscribers, args.events, args.interval_ms,
+        result = asyncio.run(run(server.api, server.token, server.proc.pid, args.subscribers, args.events, args.interval_ms,
                                  args.timeout))
     print(json.dumps({"benchmark": "sse", "fsync": args.fsync, **result}, indent=2))
 
