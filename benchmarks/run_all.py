@@ -44,7 +44,7 @@ BENCHES = [
     Bench("callbacks", "callbacks.py", ["--count", "1000"], ["--count", "10", "--fsync", "never"], 600),
     Bench("cron", "cron.py", ["--jobs", "100", "--seconds", "30"],
           ["--jobs", "2", "--seconds", "2", "--fsync", "never"], 300),
-    Bench("sse", "sse.py", ["--subscribers", "100", "--events", "500", "--interval-ms", "20"],
+    Bench("sse", "sse.py", ["--subscribers", "100", "--events", "500", "--interval-ms", "50"],
           ["--subscribers", "3", "--events", "5", "--interval-ms", "5", "--fsync", "never"], 300),
     Bench("store", "store.py", ["--sizes", "1000,100000,1000000"],
           ["--sizes", "1000,2000", "--sample-writes", "200", "--concurrent-writes", "50"], 1500),

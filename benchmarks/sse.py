@@ -2,9 +2,9 @@
 
 Starts a real Jupyter server with the extension; opens ``--subscribers`` streams
 with an API key (``types=item.created``), then creates ``--events`` items one
-after the other over a keep-alive connection, one every ``--interval-ms``. Each
-item carries the moment its request was sent (``fields.sent_at``, this process's
-monotonic clock), so the latency of each delivery is the arrival at each
+after the other over a keep-alive connection, one every ``--interval-ms``, from a
+separate process. Each item carries the moment its request was sent
+(``fields.sent_at``, the system-wide monotonic clock), so the latency of each delivery is the arrival at each
 subscriber minus that moment: it includes the durable write itself. Arrivals are
 also given against the write's acknowledgement, and the spread of one event over
 all subscribers (last arrival minus first).
@@ -13,7 +13,7 @@ Subscribers are raw asyncio protocols that only timestamp and keep what they
 read; the streams are parsed after the run, so the client adds as little as
 possible to what it measures. Bounded by the counts and by ``--timeout``.
 Prints one JSON object. Usage:
-``python benchmarks/sse.py [--subscribers 100] [--events 500] [--interval-ms 20]``
+``python benchmarks/sse.py [--subscribers 100] [--events 500] [--interval-ms 50]``
 """
 
 from __future__ import annotations
@@ -132,6 +132,25 @@ async def produce(url: httpx.URL, key: str, sink_id: str, count: int, interval: 
     return writes
 
 
+async def producer_process(api: str, key: str, sink_id: str, count: int, interval: float,
+                           timeout: float) -> list[tuple[int, float, float]]:
+    """Run the producer in its own process, so that reading the subscribers' streams here delays
+    neither its sends nor its reading of the acknowledgements. Both processes read the same
+    monotonic clock (CLOCK_MONOTONIC: system-wide)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--produce", json.dumps([api, key, sink_id, count, interval, timeout]),
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout + 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"producer exited with {proc.returncode}")
+    return [tuple(w) for w in json.loads(out)]
+
+
 def summary(values: list[float]) -> dict:
     if not values:
         return {}
@@ -165,8 +184,9 @@ async def run(api: str, token: str, server_pid: int, subscribers: int, events: i
             subs.append(sub)
         await asyncio.wait_for(asyncio.gather(*(s.connected for s in subs)), max(1.0, deadline - time.monotonic()))
         started, cpu_before = time.perf_counter(), cpu_seconds(server_pid)
-        writes = await produce(url, key, sink["id"], events, interval_ms / 1000, deadline)
-        produced_s = time.perf_counter() - started
+        writes = await producer_process(api, key, sink["id"], events, interval_ms / 1000,
+                                        max(1.0, deadline - time.monotonic()))
+        produced_s = (writes[-1][2] - writes[0][1]) if writes else 0.0
         # Let the last deliveries arrive (bounded by the overall deadline).
         while any(s.seen < len(writes) and not s.lost for s in subs) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -206,10 +226,15 @@ async def run(api: str, token: str, server_pid: int, subscribers: int, events: i
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--produce"]:
+        api, key, sink_id, count, interval, timeout = json.loads(sys.argv[2])
+        writes = asyncio.run(produce(httpx.URL(api), key, sink_id, count, interval, time.monotonic() + timeout))
+        print(json.dumps(writes))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--events", type=int, default=500)
-    parser.add_argument("--interval-ms", type=float, default=20.0)
+    parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--timeout", type=float, default=120.0, help="bound on the whole run, seconds")
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
