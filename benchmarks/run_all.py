@@ -47,7 +47,7 @@ BENCHES = [
     Bench("sse", "sse.py", ["--subscribers", "100", "--events", "500", "--interval-ms", "50"],
           ["--subscribers", "3", "--events", "5", "--interval-ms", "5", "--fsync", "never"], 300),
     Bench("store", "store.py", ["--sizes", "1000,100000,1000000"],
-          ["--sizes", "1000,2000", "--sample-writes", "200", "--concurrent-writes", "50"], 1500),
+          ["--sizes", "1000,2000", "--sample-writes", "200", "--concurrent-writes", "800"], 1500),
 ]
 
 
@@ -141,8 +141,12 @@ FIGURES = [
            store_ratio_show("never"), "<= 1.2x", 1.2, at_least=False),
     Figure("Durable writes/s (fsync always, 16 concurrent writers), lowest over sizes", "store",
            lambda r: min(s["concurrent_fsync_always"]["writes_per_s"] for s in r["sizes"]),
-           lambda r: ", ".join(f"{fmt(s['concurrent_fsync_always']['writes_per_s'])} at {s['records']:,}"
-                               for s in r["sizes"]),
+           lambda r: "; ".join(
+               f"{fmt(s['concurrent_fsync_always']['writes_per_s'])} at {s['records']:,} records"
+               + "".join(f" ({fmt(m['writes_per_s'])} with {m['writers']} writers)"
+                         for m in s.get("concurrent_fsync_always_more_writers", []))
+               + (f", fdatasync p50 {s['fsync_latency']['p50_ms']} ms" if "fsync_latency" in s else "")
+               for s in r["sizes"]),
            ">= 20,000", 20_000),
     Figure("Load time of the largest store", "store", lambda r: max(r["sizes"], key=lambda s: s["records"])["load_s"],
            lambda r: "{load_s} s for {records:,} records".format(**max(r["sizes"], key=lambda s: s["records"]))),
