@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 import tornado.httpserver  # noqa: E402
 import tornado.web  # noqa: E402
 from tornado.testing import bind_unused_port  # noqa: E402
@@ -59,7 +60,12 @@ def arrival_lags(arrivals: list[tuple[str, float]], runs: list[dict], created: l
     return lags
 
 
-async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def run(api: str, token: str, server_pid: int, jobs: int, seconds: int) -> dict:
     arrivals: list[tuple[str, float]] = []
     sock, port = bind_unused_port()
     server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/job/(.*)", Arrivals,
@@ -71,9 +77,9 @@ async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
             reply = await client.post("/background-jobs", json={
                 "name": f"tick {i}", "cron": "* * * * * *", "url": f"http://127.0.0.1:{port}/job/{i}"})
             created.append(reply.json()["id"])
-        window_start = time.time()
+        window_start, cpu_before = time.time(), cpu_seconds(server_pid)
         await asyncio.sleep(seconds)
-        window_end = time.time()
+        window_end, server_cpu = time.time(), cpu_seconds(server_pid) - cpu_before
         for job_id in created:
             await client.patch(f"/background-jobs/{job_id}", json={"enabled": False})
         await asyncio.sleep(1.5)
@@ -104,6 +110,9 @@ async def run(api: str, token: str, jobs: int, seconds: int) -> dict:
         "received_minus_scheduled_ms": {"p50": percentile(arrival_lag, 0.5), "p99": percentile(arrival_lag, 0.99),
                                         "max": round(max(arrival_lag), 2)},
         "missed_runs": missed, "doubled_runs": doubled,
+        # The server's CPU while the jobs fired (a run is recorded twice and sends one request).
+        "server_cpu_share": round(server_cpu / (window_end - window_start), 3),
+        "server_cpu_ms_per_run": round(server_cpu * 1000 / max(1, len(runs)), 2),
     }
 
 
@@ -114,7 +123,7 @@ def main() -> None:
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
     with temporary_server("cron", f"--OpenSinkApp.fsync={args.fsync}") as server:
-        result = asyncio.run(run(server.api, server.token, args.jobs, args.seconds))
+        result = asyncio.run(run(server.api, server.token, server.proc.pid, args.jobs, args.seconds))
     print(json.dumps({"benchmark": "cron", "fsync": args.fsync, **result}, indent=2))
 
 
