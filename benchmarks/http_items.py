@@ -2,11 +2,12 @@
 
 Starts a real Jupyter server with the extension and, in the same run, a bare
 tornado app with a trivial JSON POST handler; drives both with wrk (Debian
-package ``wrk``) on 127.0.0.1 for a fixed duration. Prints one JSON object.
+package ``wrk``) on 127.0.0.1 for a fixed duration, alternating bare and item
+create ``--repeat`` times before and after adding ``--medium`` items (medians),
+after a short warm-up of each. Prints one JSON object.
 
-Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]
-[--postgres temp|URL]``; with ``--postgres`` the same measurements run again on a server
-whose store is PostgreSQL, under the ``postgres`` key.
+Also reports how much the server's resident memory grows while ``--medium`` items are
+added. Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]``
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 
+from benchmarks.common import profile  # noqa: E402
 from tests.servers import free_port, start_server  # noqa: E402
 
 ITEM = {"title": "Benchmark item", "body": "Observed a change in the upstream dataset.", "type": "note",
@@ -99,37 +102,15 @@ def fill(client: httpx.Client, sink_id: str, count: int) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def measure(args, extra: tuple[str, ...]) -> dict:
-    """Item creates, a search and a page list against one server (its store chosen by ``extra``)."""
-    results: dict = {}
-    work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
-    server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}", *extra)
-    try:
-        with server.client() as admin:
-            key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
-            empty = admin.post("/sinks", json={"name": "empty"}).json()
-            medium = admin.post("/sinks", json={"name": "medium"}).json()
-            big = admin.post("/sinks", json={"name": "big"}).json()
-        auth = {"Authorization": f"Bearer {key}"}
-        with server.client(key) as agent:
-            results["item_create_empty_sink"] = wrk(
-                server.api + "/sink-items", {**ITEM, "sink_id": empty["id"]}, auth, args.seconds, args.connections)
-            results["fill_medium_s"] = fill(agent, medium["id"], args.medium)
-            results["item_create_medium_sink"] = wrk(
-                server.api + "/sink-items", {**ITEM, "sink_id": medium["id"]}, auth, args.seconds,
-                args.connections)
-            results["search_q_medium_sink"] = server_ms(agent, "/sink-items",
-                                                        {"sink_id": medium["id"], "q": "s499"})
-            results["search_q_medium_sink"]["items_searched"] = args.medium
-            results["fill_big_s"] = fill(agent, big["id"], args.big)
-            results["list_page_50_big_sink"] = server_ms(agent, "/sink-items",
-                                                         {"sink_id": big["id"], "$limit": "50"})
-            results["list_page_50_big_sink"]["items_in_sink"] = args.big
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-    return results
+def server_rss(server) -> int:
+    """Resident memory of the server process, after a collection (the GC runs in its own time:
+    a few settled samples, the smallest)."""
+    proc = psutil.Process(server.proc.pid)
+    samples = []
+    for _ in range(5):
+        time.sleep(0.2)
+        samples.append(proc.memory_info().rss)
+    return min(samples)
 
 
 def main() -> None:
@@ -137,11 +118,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--medium", type=int, default=100_000)
-    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the list-page figure")
     parser.add_argument("--fsync", default="always")
-    parser.add_argument("--postgres", default="",
-                        help="also measure on PostgreSQL: a database URL, or 'temp' for a throwaway local server "
-                             "(needs PostgreSQL's server binaries, as the tests do)")
+    parser.add_argument("--repeat", type=int, default=3, help="bare/create pairs at each size (median)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
@@ -150,41 +129,82 @@ def main() -> None:
 
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    bare_url = f"http://127.0.0.1:{port}/items"
+    work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
+    server = None
+    profiler = None
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                httpx.post(f"http://127.0.0.1:{port}/items", json={"x": 1}, timeout=1)
+                httpx.post(bare_url, json={"x": 1}, timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        results["bare_tornado"] = wrk(f"http://127.0.0.1:{port}/items", ITEM, {}, args.seconds, args.connections)
+        server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
+        profiler = profile(server, "http")
+        with server.client() as admin:
+            key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
+            empty = admin.post("/sinks", json={"name": "empty"}).json()
+            medium = admin.post("/sinks", json={"name": "medium"}).json()
+            big = admin.post("/sinks", json={"name": "big"}).json()
+        auth = {"Authorization": f"Bearer {key}"}
+        create_url = server.api + "/sink-items"
+
+        def pairs(sink_id: str) -> tuple[list[dict], list[dict]]:
+            """Bare tornado and item create, alternating, so that a change in the machine's load
+            falls on both; ``--repeat`` pairs."""
+            bare_runs, create_runs = [], []
+            for _ in range(args.repeat):
+                bare_runs.append(wrk(bare_url, ITEM, {}, args.seconds, args.connections))
+                create_runs.append(wrk(create_url, {**ITEM, "sink_id": sink_id}, auth, args.seconds,
+                                       args.connections))
+            return bare_runs, create_runs
+
+        with server.client(key) as agent:
+            # Warm both servers up (first requests, allocator, caches); not measured.
+            wrk(bare_url, ITEM, {}, min(2, args.seconds), args.connections)
+            wrk(create_url, {**ITEM, "sink_id": big["id"]}, auth, min(2, args.seconds), args.connections)
+            bare_empty, create_empty = pairs(empty["id"])
+            rss_before = server_rss(server)
+            results["fill_medium_s"] = fill(agent, medium["id"], args.medium)
+            results["server_rss_growth_bytes_medium_fill"] = server_rss(server) - rss_before
+            results["server_rss_growth_bytes_per_100k_items"] = round(
+                results["server_rss_growth_bytes_medium_fill"] * 100_000 / max(1, args.medium))
+            bare_medium, create_medium = pairs(medium["id"])
+            results["search_q_medium_sink"] = server_ms(agent, "/sink-items",
+                                                        {"sink_id": medium["id"], "q": "s499"})
+            results["search_q_medium_sink"]["items_searched"] = args.medium
+            if args.big:
+                results["fill_big_s"] = fill(agent, big["id"], args.big)
+                results["list_page_50_big_sink"] = server_ms(agent, "/sink-items",
+                                                             {"sink_id": big["id"], "$limit": "50"})
+                results["list_page_50_big_sink"]["items_in_sink"] = args.big
     finally:
         bare.terminate()
         bare.wait()
+        if server is not None:
+            server.stop()
+        if profiler:
+            profiler.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
 
-    results.update(measure(args, ()))
-    if args.postgres:
-        cluster = None
-        url = args.postgres
-        if url == "temp":  # a throwaway server, as the tests start it (tests/postgres.py)
-            from tests.postgres import PgCluster
+    def median_run(runs: list[dict]) -> dict:
+        return {**sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2],
+                "all_requests_per_s": [r["requests_per_s"] for r in runs]}
 
-            cluster = PgCluster(durable=args.fsync == "always").start()
-            url = cluster.create_database()
-        try:
-            results["postgres"] = measure(args, (f"--OpenSinkApp.database_url={url}",))
-        finally:
-            if cluster is not None:
-                cluster.stop()
-        pg = results["postgres"]
-        pg["create_empty_over_bare"] = round(
-            pg["item_create_empty_sink"]["requests_per_s"] / results["bare_tornado"]["requests_per_s"], 2)
-
-    bare_rps = results["bare_tornado"]["requests_per_s"]
-    results["create_empty_over_bare"] = round(results["item_create_empty_sink"]["requests_per_s"] / bare_rps, 2)
-    results["create_medium_over_empty"] = round(
-        results["item_create_medium_sink"]["requests_per_s"] / results["item_create_empty_sink"]["requests_per_s"], 2)
+    results["bare_tornado"] = median_run(bare_empty)
+    results["item_create_empty_sink"] = median_run(create_empty)
+    results["bare_tornado_after_fill"] = median_run(bare_medium)
+    results["item_create_medium_sink"] = median_run(create_medium)
+    rps = {name: results[name]["requests_per_s"] for name in
+           ("bare_tornado", "item_create_empty_sink", "bare_tornado_after_fill", "item_create_medium_sink")}
+    results["create_empty_over_bare"] = round(rps["item_create_empty_sink"] / rps["bare_tornado"], 2)
+    results["create_medium_over_empty"] = round(rps["item_create_medium_sink"] / rps["item_create_empty_sink"], 2)
+    # The same, each side first divided by the bare figure measured next to it (machine drift cancels).
+    results["create_medium_over_empty_bare_normalised"] = round(
+        (rps["item_create_medium_sink"] / rps["bare_tornado_after_fill"])
+        / (rps["item_create_empty_sink"] / rps["bare_tornado"]), 2)
     print(json.dumps(results, indent=2))
 
 

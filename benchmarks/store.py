@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import percentile  # noqa: E402
 
 SPECS = [TableSpec("items", indexes=("sink_id", "workspace_id"))]
-SAMPLE_WRITES = 2000
-CONCURRENT_WRITERS = 16
-CONCURRENT_WRITES_EACH = 1500
+SAMPLE_WRITES = 2000  # timed one by one, per size and fsync policy
+CONCURRENT_WRITERS = (16, 128)  # the first is the headline figure
+CONCURRENT_WRITES = 24_000  # per measurement, shared by the writers
 
 
 def make_doc(i: int) -> dict:
@@ -50,16 +50,34 @@ async def timed_inserts(store: TinyStore, count: int) -> dict:
     return {"median_us": round(statistics.median(costs), 1), "p99_us": round(percentile(costs, 0.99), 1)}
 
 
-async def concurrent_throughput(store: TinyStore) -> dict:
+async def concurrent_throughput(store: TinyStore, writers: int, total: int) -> dict:
+    each = max(1, total // writers)
+
     async def writer(offset: int) -> None:
-        for i in range(CONCURRENT_WRITES_EACH):
+        for i in range(each):
             await store.insert("items", make_doc(offset + i))
 
     start = time.perf_counter()
-    await asyncio.gather(*(writer(w * CONCURRENT_WRITES_EACH) for w in range(CONCURRENT_WRITERS)))
+    await asyncio.gather(*(writer(w * each) for w in range(writers)))
     elapsed = time.perf_counter() - start
-    total = CONCURRENT_WRITERS * CONCURRENT_WRITES_EACH
-    return {"writers": CONCURRENT_WRITERS, "writes": total, "writes_per_s": round(total / elapsed)}
+    return {"writers": writers, "writes": writers * each, "writes_per_s": round(writers * each / elapsed)}
+
+
+def fsync_latency(directory: Path, count: int = 200) -> dict:
+    """The disk's own cost, next to the database: append ~340 bytes and fdatasync, ``count`` times."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    costs = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 340 + b"\n")
+            start = time.perf_counter()
+            os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+            costs.append((time.perf_counter() - start) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": percentile(costs, 0.5), "p99_ms": percentile(costs, 0.99)}
 
 
 async def compaction_stall(store: TinyStore) -> dict:
@@ -111,7 +129,7 @@ def measure_load(directory: Path) -> dict:
     return json.loads(out.stdout)
 
 
-async def run_size(base: Path, size: int) -> dict:
+async def run_size(base: Path, size: int, samples: int, writers: list[int], concurrent: int) -> dict:
     directory = base / f"db-{size}"
     t = time.perf_counter()
     await preload(directory, size)
@@ -124,9 +142,12 @@ async def run_size(base: Path, size: int) -> dict:
     result["memory_over_snapshot"] = round(load["rss_bytes"] / snapshot_bytes, 2)
     for policy in ("never", "always"):
         store = TinyStore.open(directory, SPECS, fsync=policy)
-        result[f"insert_fsync_{policy}"] = await timed_inserts(store, SAMPLE_WRITES)
+        result[f"insert_fsync_{policy}"] = await timed_inserts(store, samples)
         if policy == "always":
-            result["concurrent_fsync_always"] = await concurrent_throughput(store)
+            result["fsync_latency"] = fsync_latency(directory)
+            result["concurrent_fsync_always"] = await concurrent_throughput(store, writers[0], concurrent)
+            result["concurrent_fsync_always_more_writers"] = [
+                await concurrent_throughput(store, n, concurrent) for n in writers[1:]]
             result["compaction_fsync_always"] = await compaction_stall(store)
         t = time.perf_counter()
         await store.close()
@@ -139,13 +160,26 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
+    parser.add_argument("--sample-writes", type=int, default=SAMPLE_WRITES,
+                        help="writes timed one by one, per size and fsync policy")
+    parser.add_argument("--writers", default=",".join(map(str, CONCURRENT_WRITERS)),
+                        help="concurrent writers for the durable writes/s figure, one measurement each")
+    parser.add_argument("--concurrent-writes", type=int, default=CONCURRENT_WRITES,
+                        help="writes per concurrent measurement, shared by the writers")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="opensink-bench-"))
     results = {"benchmark": "store", "sizes": []}
     for size in sizes:
-        results["sizes"].append(await run_size(base, size))
+        results["sizes"].append(await run_size(base, size, args.sample_writes,
+                                               [int(n) for n in args.writers.split(",")], args.concurrent_writes))
     by_size = {r["records"]: r for r in results["sizes"]}
+    if len(by_size) > 1:
+        smallest, largest = min(by_size), max(by_size)
+        results["cost_largest_over_smallest"] = {"smallest": smallest, "largest": largest, **{
+            policy: round(by_size[largest][f"insert_fsync_{policy}"]["median_us"]
+                          / by_size[smallest][f"insert_fsync_{policy}"]["median_us"], 2)
+            for policy in ("never", "always")}}
     if 1000 in by_size and 1_000_000 in by_size:
         for policy in ("never", "always"):
             key = f"insert_fsync_{policy}"

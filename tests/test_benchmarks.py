@@ -37,8 +37,25 @@ def test_cron_benchmark():
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk); .ci/run installs it")
 def test_http_items_benchmark():
-    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--fsync", "never",
-                 "--postgres", "temp")
+    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1", "--fsync", "never")
     assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
-    assert result["postgres"]["item_create_empty_sink"]["requests_per_s"] > 0
-    assert result["postgres"]["item_create_empty_sink"]["non_2xx"] == 0
+
+
+def test_sse_benchmark():
+    result = run("sse.py", "--subscribers", "3", "--events", "5", "--interval-ms", "5", "--fsync", "never")
+    assert result["deliveries"] == result["deliveries_expected"] == 15 and result["missing"] == 0
+    assert result["delivery_after_write_sent_ms"]["p50"] > 0
+
+
+def test_run_all_quick(tmp_path):
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--out", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["quick"] and set(report["runs"]) == {"http", "callbacks", "cron", "sse", "store"}
+    for name, result in report["runs"].items():
+        assert "result" in result or (name == "http" and "skipped" in result), (name, result)
+    targeted = [row for row in report["figures"] if row["target"]]
+    assert len(targeted) >= 10 and all(row["met"] is not None for row in targeted
+                                       if report["runs"][row["benchmark"]].get("result"))
+    assert out.stdout.startswith("| figure | measured | target | met |")

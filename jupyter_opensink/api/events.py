@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from ..runtime.events import Event
-from ..runtime.streams import CLOSE, RESET
+from ..runtime.streams import CLOSE, KEEPALIVE, RESET
 from ..services.access import Principal, grants
 from .handler import Call
 from .routing import ANY, Route
@@ -55,9 +53,8 @@ async def stream_events(call: Call) -> None:
                     last_sent = event.seq
         await out.comment("connected")
         while not streams.closing:
-            try:
-                item = await asyncio.wait_for(sub.queue.get(), streams.keepalive)
-            except asyncio.TimeoutError:
+            item = await sub.queue.get()  # no timer per event: the streams' one ticker sends KEEPALIVE
+            if item is KEEPALIVE:
                 await out.comment("keep-alive")
                 continue
             if item is CLOSE:

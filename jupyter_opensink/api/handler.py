@@ -72,7 +72,11 @@ class SseResponse:
 
     async def _write(self, text: bytes) -> None:
         self._handler.write(text)
-        await asyncio.wait_for(self._handler.flush(), self.WRITE_TIMEOUT)
+        flushed = self._handler.flush()
+        if flushed.done():  # the usual case: the socket took it all (raises if the client is gone)
+            flushed.result()
+        else:  # the client is not keeping up: it gets WRITE_TIMEOUT to take it
+            await asyncio.wait_for(flushed, self.WRITE_TIMEOUT)
 
     async def event(self, event_id: str | None, type: str, data: Any) -> None:
         head = f"id: {event_id}\n" if event_id else ""

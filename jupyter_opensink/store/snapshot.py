@@ -23,6 +23,7 @@ from tinydb.storages import JSONStorage
 
 from ..errors import CorruptDatabase
 from .journal import fsync_directory
+from .tables import stored_json
 
 SNAPSHOT_NAME = "opensink.json"
 META_TABLE = "_opensink"
@@ -119,7 +120,7 @@ def _from_tinydb(path: Path, data: dict[str, Any]) -> Snapshot:
         for doc in rows.values():
             if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
                 raise CorruptDatabase(f"{path}: a document in table {name!r} has no string 'id'")
-            table[doc["id"]] = orjson.dumps(doc)
+            table[doc["id"]] = stored_json(doc)
     return snap
 
 

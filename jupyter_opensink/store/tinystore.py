@@ -31,7 +31,7 @@ from .base import Delete, Doc, Insert, Op, Order, Page, Store, TableSpec, Update
 from .journal import Journal, list_segments, read_segment
 from .lock import DirectoryLock
 from .snapshot import SNAPSHOT_NAME, SnapshotWriter, read_snapshot
-from .tables import Table
+from .tables import Table, stored_json
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ MAX_LIMIT = 10_000
 
 def _encode(doc: Mapping[str, Any]) -> bytes:
     try:
-        return orjson.dumps(doc)
+        return stored_json(doc)
     except TypeError as exc:
         raise Invalid(f"a value cannot be stored as JSON ({exc}); integers are limited to 64 bits") from exc
 
@@ -130,7 +130,7 @@ class TinyStore(Store):
             for op in ops:
                 kind, table = op[0], raw_tables.setdefault(op[1], {})
                 if kind == "p":
-                    table[op[2]["id"]] = orjson.dumps(op[2])
+                    table[op[2]["id"]] = stored_json(op[2])
                 elif kind == "d":
                     table.pop(op[2], None)
                 else:
