@@ -7,7 +7,9 @@ create ``--repeat`` times before and after adding ``--medium`` items (medians),
 after a short warm-up of each. Prints one JSON object.
 
 Also reports how much the server's resident memory grows while ``--medium`` items are
-added. Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]``
+added. Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]
+[--postgres temp|URL]``; with ``--postgres`` the same measurements (bare tornado pairs included)
+run again on a server whose store is PostgreSQL, under the ``postgres`` key.
 """
 
 from __future__ import annotations
@@ -113,36 +115,21 @@ def server_rss(server) -> int:
     return min(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--medium", type=int, default=100_000)
-    parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the list-page figure")
-    parser.add_argument("--fsync", default="always")
-    parser.add_argument("--repeat", type=int, default=3, help="bare/create pairs at each size (median)")
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
-    results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
-                     "fsync": args.fsync}
+def median_run(runs: list[dict]) -> dict:
+    return {**sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2],
+            "all_requests_per_s": [r["requests_per_s"] for r in runs]}
 
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
-    bare_url = f"http://127.0.0.1:{port}/items"
+
+def measure(args: argparse.Namespace, bare_url: str, label: str, extra: tuple[str, ...] = ()) -> dict:
+    """Every figure against one Jupyter server (its store chosen by ``extra``), with the bare
+    tornado app at ``bare_url`` measured alternately next to it."""
+    results: dict = {}
     work = Path(tempfile.mkdtemp(prefix="opensink-http-bench-"))
     server = None
     profiler = None
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(bare_url, json={"x": 1}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}")
-        profiler = profile(server, "http")
+        server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}", *extra)
+        profiler = profile(server, label)
         with server.client() as admin:
             key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
             empty = admin.post("/sinks", json={"name": "empty"}).json()
@@ -181,17 +168,11 @@ def main() -> None:
                                                              {"sink_id": big["id"], "$limit": "50"})
                 results["list_page_50_big_sink"]["items_in_sink"] = args.big
     finally:
-        bare.terminate()
-        bare.wait()
         if server is not None:
             server.stop()
         if profiler:
             profiler.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
-
-    def median_run(runs: list[dict]) -> dict:
-        return {**sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2],
-                "all_requests_per_s": [r["requests_per_s"] for r in runs]}
 
     results["bare_tornado"] = median_run(bare_empty)
     results["item_create_empty_sink"] = median_run(create_empty)
@@ -205,6 +186,57 @@ def main() -> None:
     results["create_medium_over_empty_bare_normalised"] = round(
         (rps["item_create_medium_sink"] / rps["bare_tornado_after_fill"])
         / (rps["item_create_empty_sink"] / rps["bare_tornado"]), 2)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--medium", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the list-page figure")
+    parser.add_argument("--fsync", default="always")
+    parser.add_argument("--repeat", type=int, default=3, help="bare/create pairs at each size (median)")
+    parser.add_argument("--postgres", default="",
+                        help="also measure on PostgreSQL: a database URL, or 'temp' for a throwaway local "
+                             "server (fsync on when --fsync is always; needs PostgreSQL's server binaries, "
+                             "as the tests do)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
+    results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
+                     "fsync": args.fsync}
+
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    bare_url = f"http://127.0.0.1:{port}/items"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(bare_url, json={"x": 1}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        results.update(measure(args, bare_url, "http"))
+        if args.postgres:
+            cluster = None
+            url = args.postgres
+            if url == "temp":  # a throwaway server, as the tests start it (tests/postgres.py)
+                from tests.postgres import PgCluster
+
+                cluster = PgCluster(durable=args.fsync == "always").start()
+            try:
+                if cluster is not None:
+                    url = cluster.create_database()
+                results["postgres"] = measure(args, bare_url, "http-postgres",
+                                              (f"--OpenSinkApp.database_url={url}",))
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    finally:
+        bare.terminate()
+        bare.wait()
     print(json.dumps(results, indent=2))
 
 

@@ -37,8 +37,11 @@ def test_cron_benchmark():
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk); .ci/run installs it")
 def test_http_items_benchmark():
-    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1", "--fsync", "never")
+    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1",
+                 "--fsync", "never", "--postgres", "temp")
     assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
+    assert result["postgres"]["item_create_empty_sink"]["requests_per_s"] > 0
+    assert result["postgres"]["item_create_empty_sink"]["non_2xx"] == 0
 
 
 def test_sse_benchmark():
