@@ -106,6 +106,7 @@ async def _m2(cur: psycopg.AsyncCursor, schema: sql.Identifier) -> None:
         "at timestamptz NOT NULL DEFAULT now())").format(schema))
 
 
+RESERVED_TABLES = {"schema_version", "tables", "event_relay"}  # the store's own tables in the schema
 ANALYZE_AFTER_ROWS = 5000  # rows inserted in bulk (batches of 50+) before the table's statistics are refreshed
 NOTIFY_MAX = 7000  # bytes; PostgreSQL's limit is 8000, larger messages go through event_relay
 RELAY_KEEP = "10 minutes"
@@ -120,6 +121,9 @@ class PgStore(Store):
                  min_size: int = 1, max_size: int = 10):
         self.url = url
         self.specs = check_tables(tables)
+        reserved = set(self.specs) & RESERVED_TABLES
+        if reserved:
+            raise ValueError(f"table name(s) {', '.join(sorted(reserved))} are used by the PostgreSQL store itself")
         self.fsync = fsync
         self.schema = schema
         self._schema = sql.Identifier(schema)

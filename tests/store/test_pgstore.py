@@ -146,3 +146,8 @@ async def test_messages_reach_every_listening_store_in_order(stores):
     assert heard_two == sent and heard_one == sent  # the sender hears itself too (the relay drops its own)
     await stop_one()
     await stop_two()
+
+
+def test_the_stores_own_table_names_are_refused():
+    with pytest.raises(ValueError, match="schema_version"):
+        PgStore("postgresql://unused", [TableSpec("schema_version")])
