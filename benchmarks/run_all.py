@@ -219,7 +219,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--update", action="store_true",
                         help="with --only: keep the other benchmarks' runs from the existing report")
+    parser.add_argument("--show", action="store_true", help="print the table of the existing report; run nothing")
     args = parser.parse_args()
+    if args.show:
+        print(markdown(evaluate(json.loads(Path(args.out).read_text())["runs"])))
+        return
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
     unknown = wanted - {b.name for b in BENCHES}
     if unknown:
