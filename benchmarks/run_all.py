@@ -6,7 +6,9 @@ compete for the CPU), with the sizes the performance targets are stated for;
 mean nothing). Writes ``benchmarks/results/report.json`` (the raw output of every
 script plus the figures) and prints a Markdown table.
 
-Usage: ``python benchmarks/run_all.py [--quick] [--only sse,cron] [--out PATH]``
+Usage: ``python benchmarks/run_all.py [--quick] [--only sse,cron [--update]] [--out PATH]``
+(``--update`` re-runs only the named benchmarks and keeps the others' runs from the
+existing report.)
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def run_bench(bench: Bench, quick: bool) -> dict:
     if bench.needs and not shutil.which(bench.needs):
         return {"args": args, "skipped": f"needs {bench.needs}"}
     started = time.perf_counter()
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     try:
         out = subprocess.run([sys.executable, str(HERE / bench.script), *args], capture_output=True, text=True,
                              timeout=bench.timeout, cwd=HERE.parent)
@@ -64,7 +67,8 @@ def run_bench(bench: Bench, quick: bool) -> dict:
     seconds = round(time.perf_counter() - started, 1)
     if out.returncode != 0:
         return {"args": args, "seconds": seconds, "error": out.stderr[-3000:]}
-    return {"args": args, "seconds": seconds, "result": json.loads(out.stdout)}
+    return {"args": args, "seconds": seconds, "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_average_before": load, "result": json.loads(out.stdout)}
 
 
 @dataclass
@@ -213,7 +217,13 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated benchmark names: " +
                         ",".join(b.name for b in BENCHES))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--update", action="store_true",
+                        help="with --only: keep the other benchmarks' runs from the existing report")
+    parser.add_argument("--show", action="store_true", help="print the table of the existing report; run nothing")
     args = parser.parse_args()
+    if args.show:
+        print(markdown(evaluate(json.loads(Path(args.out).read_text())["runs"])))
+        return
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
     unknown = wanted - {b.name for b in BENCHES}
     if unknown:
@@ -236,6 +246,13 @@ def main() -> None:
     else:
         runs = [one(bench) for bench in chosen]
     report["runs"] = {bench.name: run for bench, run in zip(chosen, runs)}
+    if args.update and Path(args.out).exists():
+        previous = json.loads(Path(args.out).read_text())
+        if previous.get("quick") == args.quick:
+            kept = {name: run for name, run in previous["runs"].items() if name not in report["runs"]}
+            report["runs"] = {b.name: {**kept, **report["runs"]}[b.name] for b in BENCHES
+                              if b.name in kept or b.name in report["runs"]}
+            report["updated_from"] = previous.get("started_at")
     report["seconds"] = round(time.perf_counter() - started, 1)
     if hasattr(os, "getloadavg"):
         report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
