@@ -190,13 +190,9 @@ class BackgroundJobs:
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
                 "scheduled_for": ids.format_time(due) if due is not None else None}
         if job["id"] in self._running or await self._running_elsewhere(job):
-            run, _ = await self.store.batch([
-                Insert("background_job_runs", {**base, "status": "skipped", "finished_at": now, "duration_ms": 0,
-                                               "response_status": None,
-                                               "error_message": "the previous run was still going"}),
-                Update("background_jobs", job["id"], {"total_runs": job["total_runs"] + 1,
-                                                      "skipped_runs": job.get("skipped_runs", 0) + 1}),
-            ])
+            run = (await self._record(job["id"], Insert("background_job_runs", {
+                **base, "status": "skipped", "finished_at": now, "duration_ms": 0, "response_status": None,
+                "error_message": "the previous run was still going"}), {"skipped_runs": 1}))[0]
             self.events.emit("job.run.finished", job["workspace_id"], run)
             return run, None
         self._running.add(job["id"])
@@ -219,21 +215,36 @@ class BackgroundJobs:
         finally:
             self._running.discard(job["id"])
         ok = error is None
-        current = await self.store.get("background_jobs", job["id"])
-        ops: list = [Update("background_job_runs", run["id"], {
+        finished = Update("background_job_runs", run["id"], {
             "status": "success" if ok else "failed", "finished_at": ids.now_iso(),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2), "response_status": status_code,
-            "error_message": error})]
-        if current is not None:
-            ops.append(Update("background_jobs", job["id"], {
-                "last_run_at": run["started_at"], "total_runs": current["total_runs"] + 1,
-                "successful_runs": current["successful_runs"] + ok, "failed_runs": current["failed_runs"] + (not ok)}))
+            "error_message": error})
         try:
-            done = await self.store.batch(ops)
+            done = await self._record(job["id"], finished, {"successful_runs" if ok else "failed_runs": 1},
+                                      last_run_at=run["started_at"])
         except NotFound:
             return run  # the job was deleted while it ran
         self.events.emit("job.run.finished", job["workspace_id"], done[0])
         return done[0]
+
+    async def _record(self, job_id: str, run_op, counts: dict[str, int], **fields: Any) -> list:
+        """Write ``run_op`` and count the run on the job in one batch.
+
+        The job's counters are read and written back with a compare-and-set on ``total_runs``
+        (retried), so runs finishing at the same moment (on several servers) lose no count.
+        """
+        for _ in range(100):
+            current = await self.store.get("background_jobs", job_id)
+            if current is None:
+                return await self.store.batch([run_op])
+            changes = {"total_runs": current["total_runs"] + 1, **fields}
+            changes.update({k: current.get(k, 0) + n for k, n in counts.items()})
+            try:
+                return await self.store.batch([run_op, Update("background_jobs", job_id, changes,
+                                                              expect={"total_runs": current["total_runs"]})])
+            except Conflict:
+                continue  # counted by another run meanwhile: read again
+        raise Conflict(f"background job {job_id}: could not count the run (too many concurrent changes)")
 
     async def _call_target(self, job: dict[str, Any]) -> tuple[int | None, str | None]:
         if job.get("agent_id"):

@@ -182,3 +182,17 @@ async def test_nothing_fires_after_stop(api, job, receiver, started, opensink_ap
     count = len(receiver.calls)
     await asyncio.sleep(1.5)
     assert len(receiver.calls) == count
+
+
+async def test_runs_recorded_at_the_same_moment_are_all_counted(api, opensink_app):
+    from jupyter_opensink.store import Insert
+
+    reply = await api("POST", "/v1/background-jobs", {"name": "busy", "cron": "0 0 1 1 *",
+                                                      "url": "http://127.0.0.1:9/never"})
+    job = reply.body
+    jobs = opensink_app.services.jobs
+    run = {"job_id": job["id"], "workspace_id": job["workspace_id"], "status": "skipped"}
+    await asyncio.gather(*(jobs._record(job["id"], Insert("background_job_runs", run), {"skipped_runs": 1})
+                           for _ in range(10)))
+    counted = (await api("GET", f"/v1/background-jobs/{job['id']}")).body
+    assert counted["total_runs"] == 10 and counted["skipped_runs"] == 10
