@@ -225,7 +225,6 @@ class OpenSinkHandler(APIHandler):
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()
             return
-        route = self.routes.get(self.request.method or "")
         if route is not None and (route.scope == PUBLIC
                                   or (route.own_secret and "Authorization" not in self.request.headers)):
             self.principal = None  # public, or the endpoint checks the caller's secret itself
