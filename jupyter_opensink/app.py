@@ -9,10 +9,11 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
 from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
+from .api.mcp_endpoint import McpEndpoint
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
 from .runtime.relay import EventRelay
@@ -87,6 +88,15 @@ class OpenSinkApp(ExtensionApp):
     shutdown_timeout = Float(
         10.0, config=True,
         help="At stop, seconds to let API requests in flight finish before the database closes.")
+    mcp_enabled = Bool(
+        True, config=True,
+        help="Serve the Model Context Protocol endpoint at {base_url}opensink/mcp (API keys, same scopes).")
+    mcp_max_wait_seconds = Float(
+        600.0, config=True,
+        help="Longest an MCP tool call (ask_human, get_input_request) may wait for a human's answer; longer "
+             "waits poll with get_input_request.")
+    mcp_session_idle_seconds = Float(
+        30 * 60.0, config=True, help="Seconds an idle MCP session is kept before the client must start anew.")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -121,8 +131,11 @@ class OpenSinkApp(ExtensionApp):
                                      self._resubmit_unsent)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds)
+        self.mcp = (McpEndpoint(self.services, max_wait=self.mcp_max_wait_seconds, max_body_size=self.max_body_size,
+                                session_idle_timeout=self.mcp_session_idle_seconds)
+                    if self.mcp_enabled else None)
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
-                                      streams=self.streams, body_timeout=self.body_timeout)
+                                      streams=self.streams, body_timeout=self.body_timeout, mcp=self.mcp)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
@@ -178,6 +191,8 @@ class OpenSinkApp(ExtensionApp):
         if self.store.shared:
             self.outbox_sweep.start()
         self.scheduler.start(await self.services.jobs.all_jobs())
+        if self.mcp is not None:
+            await self.mcp.start()
 
     async def _resubmit_unsent(self) -> None:
         for request in await self.services.deliveries.unsent():
@@ -186,6 +201,8 @@ class OpenSinkApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
+        if self.mcp is not None:
+            await self.mcp.stop()  # MCP sessions end (calls waiting for a human are cancelled)
         await self.scheduler.stop()  # nothing fires after this
         left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
         if left:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import agents, events, jobs, keys, meta, openapi, sinks, states, webhooks, workspaces
+from . import agents, events, jobs, keys, mcp_endpoint, meta, openapi, sinks, states, webhooks, workspaces
 from .docs import docs_handlers
 from .handler import ApiContext, NotFoundHandler, OpenSinkHandler
 from .routing import API_ROOT, Route, group_by_path
 
 ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES, *sinks.ROUTES, *agents.ROUTES, *jobs.ROUTES,
-                       *states.ROUTES, *webhooks.ROUTES, *events.ROUTES, *meta.ROUTES, *openapi.ROUTES]
+                       *states.ROUTES, *webhooks.ROUTES, *events.ROUTES, *meta.ROUTES, *openapi.ROUTES,
+                       *mcp_endpoint.ROUTES]
 
 
 def build_handlers(context: ApiContext, routes: list[Route] = ROUTES) -> list[tuple]:

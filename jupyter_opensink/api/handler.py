@@ -28,6 +28,7 @@ from ..services.access import Principal
 from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
+from .asgi import AsgiApp, serve_asgi
 from .paging import Paging, parse_paging
 from .routing import ADMIN, ANY, PUBLIC, Route, Status
 from .validation import parse_body
@@ -50,6 +51,8 @@ class ApiContext:
     body_timeout: float = 60.0
     #: Requests being answered (event streams excluded), so a stop can let them finish.
     in_flight: set = field(default_factory=set)
+    #: The MCP endpoint (``api.mcp_endpoint.McpEndpoint``); None when it is switched off.
+    mcp: Any = None
 
     async def drain(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for requests in flight; returns how many are left."""
@@ -129,6 +132,14 @@ class Call:
 
     def sse(self) -> SseResponse:
         return SseResponse(self._handler)
+
+    @property
+    def mcp(self) -> Any:
+        return self._handler.context.mcp
+
+    async def asgi(self, app: AsgiApp, extra_scope: dict[str, Any]) -> None:
+        """Let an ASGI application answer this request (the route must be a ``stream`` one)."""
+        await serve_asgi(self._handler, app, self._handler.body_bytes, extra_scope)
 
 
 def render_json(value: Any) -> bytes:

@@ -89,7 +89,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         parameters.append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
                            "description": "Only if the object is at this version (412 otherwise)."})
     if route.stream:
-        ok = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+        ok = {"description": "Written as it happens: " + " or ".join(route.stream_media),
+              "content": {media: {"schema": {"type": "string"}} for media in route.stream_media}}
     else:
         assert route.reply is not None
         name = route.reply.__name__

@@ -53,6 +53,7 @@ class Route:
     #: Without an Authorization header the endpoint authenticates the caller itself (a webhook's own secret).
     own_secret: bool = False
     stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
+    stream_media: tuple[str, ...] = ("text/event-stream",)  # what a stream endpoint answers with
     query: tuple[str, ...] = ()  # the query parameters (filters) it reads
     paged: bool = False  # a listing: $limit, $trail, $order and {"items", "trail"}
     #: The reply's model (for a paged route: one item's); only its fields leave the server.

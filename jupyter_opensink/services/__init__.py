@@ -8,6 +8,7 @@ from ..store import Store, TableSpec
 from . import (agents, deliveries, idempotency, jobs, keys, request_log, sessions, sinks, states, webhooks,
                workspaces)
 from .agents import Agents, Configurations
+from .asking import Asking
 from .deliveries import ExecutionDeliveries
 from .discovery import Discovery
 from .idempotency import IdempotencyKeys
@@ -40,6 +41,7 @@ class Services:
         self.sessions = Sessions(store, self.agents, events)
         self.activities = Activities(store, self.sessions, events)
         self.input_requests = InputRequests(store, self.sessions, events)
+        self.asking = Asking(self.agents, self.sessions, self.input_requests)
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
         self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
         self.idempotency = IdempotencyKeys(store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .scoping import get_owned, scoped
@@ -25,6 +26,8 @@ TABLES = [
     TableSpec("activities", indexes=("session_id", "agent_id", "workspace_id", "type", "source")),
 ]
 TERMINAL = ("completed", "failed")
+#: Deletions that may take a waited-for request along with them.
+WAKING_EVENTS = ("session.deleted", "agent.deleted")
 
 
 def system_activity(session: dict[str, Any], type: str, message: str,
@@ -215,6 +218,37 @@ class InputRequests:
             self.events.emit("session.updated", workspace_id, done[1])
             self.sessions.emit_activities(workspace_id, done[2:])
         return done[0]
+
+    async def wait_settled(self, workspace_id: str, request_id: str, timeout: float) -> dict[str, Any]:
+        """The request once it is no longer pending, or as it is when ``timeout`` seconds have passed.
+
+        Woken by events (which also arrive from other servers on a shared database), so a waiter
+        costs no polling; a deleted session or agent takes its requests along (NotFound).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        changed = asyncio.Event()
+
+        def on_event(event: Any) -> None:
+            if event.workspace_id == workspace_id and (
+                    event.type in WAKING_EVENTS or event.type.startswith("input_request.")
+                    and event.data.get("id") == request_id):
+                changed.set()
+
+        unsubscribe = self.events.subscribe(on_event)  # before the read, so no change falls between
+        try:
+            while True:
+                changed.clear()
+                request = await self.get(workspace_id, request_id)
+                left = deadline - loop.time()
+                if request["status"] != "pending" or left <= 0:
+                    return request
+                try:
+                    await asyncio.wait_for(changed.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            unsubscribe()
 
     async def pending_with_expiry(self) -> list[dict[str, Any]]:
         return [r for r in await self.store.all("input_requests", {"status": "pending"}) if r.get("expires_at")]

@@ -1,0 +1,89 @@
+"""Serve one tornado request with an ASGI application.
+
+The MCP SDK's Streamable HTTP transport is an ASGI application. Running it
+behind our own handler keeps one place for authentication, the Host check,
+CORS, body limits and the request log, while the SDK keeps the protocol
+(sessions, JSON or Server-Sent-Event replies, protocol-version checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+AsgiApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+class AsgiExchange:
+    """The ``receive``/``send`` pair of one request, written through a tornado handler."""
+
+    def __init__(self, handler: RequestHandler, body: bytes):
+        self._handler = handler
+        self._body: bytes | None = body
+        self._gone = asyncio.Event()  # the client went away, or the reply is complete
+        self.started = False
+
+    def scope(self, extra: dict[str, Any]) -> Scope:
+        request = self._handler.request
+        host, _, port = (request.host or "").rpartition(":")
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                   for name, value in request.headers.get_all()]
+        return {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": request.version.removeprefix("HTTP/") or "1.1",
+            "method": request.method, "scheme": request.protocol, "path": request.path,
+            "raw_path": request.path.encode("latin-1"), "query_string": request.query.encode("latin-1"),
+            "root_path": "", "headers": headers, "client": (request.remote_ip, 0),
+            "server": (host or request.host, int(port) if port.isdigit() else None), "state": {}, **extra,
+        }
+
+    def connection_closed(self) -> None:
+        self._gone.set()
+
+    async def receive(self) -> Message:
+        if self._body is not None:
+            body, self._body = self._body, None
+            return {"type": "http.request", "body": body, "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        handler = self._handler
+        if message["type"] == "http.response.start":
+            self.started = True
+            handler.set_status(message["status"])
+            handler.clear_header("Content-Type")
+            for name, value in message.get("headers", ()):
+                handler.add_header(name.decode("latin-1"), value.decode("latin-1"))
+            return
+        if message["type"] != "http.response.body" or self._gone.is_set():
+            return
+        chunk = message.get("body", b"")
+        try:
+            if chunk:
+                handler.write(chunk)
+            if message.get("more_body", False):
+                await handler.flush()
+            else:
+                handler.finish()
+                self._gone.set()
+        except StreamClosedError:
+            self._gone.set()
+
+
+async def serve_asgi(handler: RequestHandler, app: AsgiApp, body: bytes, extra_scope: dict[str, Any]) -> None:
+    """Run ``app`` for the handler's request; returns once the app is done with it."""
+    exchange = AsgiExchange(handler, body)
+    handler.on_connection_close = exchange.connection_closed  # type: ignore[method-assign]
+    try:
+        await app(exchange.scope(extra_scope), exchange.receive, exchange.send)
+    finally:
+        exchange.connection_closed()
+    if not exchange.started:
+        raise RuntimeError("the ASGI application sent no response")

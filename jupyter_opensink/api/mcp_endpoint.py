@@ -1,0 +1,158 @@
+"""{base_url}opensink/mcp: the workspace as a Model Context Protocol server (Streamable HTTP).
+
+The SDK's low-level ``Server`` dispatches the protocol and its session
+manager owns the transport (sessions, JSON or Server-Sent-Event replies, both
+protocol eras); our handler in front of it authenticates the caller exactly
+as for the HTTP API, and every tool or resource acts as that caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import mcp_types as types
+import orjson
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+
+from .._version import __version__
+from ..errors import NotFound, OpenSinkError
+from ..services import Services
+from ..services.access import Principal
+from . import errors, mcp_resources
+from .asgi import serve_asgi
+from .handler import Call
+from .mcp_tools import TOOLS, TOOLS_BY_NAME, ToolCall
+from .routing import ANY, Route
+
+log = logging.getLogger("jupyter_opensink.mcp")
+PRINCIPAL = "opensink.principal"  # the ASGI scope key our handler hands the caller over in
+RESOURCE_NOT_FOUND = -32002  # the MCP specification's code for an unknown resource
+INSTRUCTIONS = (
+    "An OpenSink workspace inside a Jupyter server. Use ask_human when a person must decide or answer: they "
+    "reply in a notebook or the JupyterLab inbox, and the answer comes back from the call (or later, through "
+    "get_input_request). Write results into sinks with write_item; keep memory with get_state/set_state; "
+    "report progress with log_activity and end a session with update_session."
+)
+
+
+def _principal(ctx: Any) -> Principal:
+    request = getattr(ctx, "request", None)
+    principal = request.scope.get(PRINCIPAL) if request is not None else None
+    if principal is None:  # only our handler reaches the transport, and it always sets one
+        raise MCPError(types.INVALID_REQUEST, "no credential")
+    return principal
+
+
+def _client_name(ctx: Any) -> str | None:
+    params = getattr(ctx.session, "client_params", None)
+    info = getattr(params, "client_info", None)
+    return getattr(info, "name", None) or None
+
+
+def _identity(principal: Principal) -> AuthenticatedUser:
+    """Who owns an MCP session: the SDK serves a session only to the credential that opened it."""
+    who = f"key:{principal.key_id}" if not principal.is_user else f"jupyter-user:{principal.user_name}"
+    return AuthenticatedUser(AccessToken(token="-", client_id=who, scopes=list(principal.scopes)))
+
+
+class McpEndpoint:
+    """The MCP server and its session manager, run on the Jupyter server's loop."""
+
+    def __init__(self, services: Services, *, max_wait: float, max_body_size: int,
+                 session_idle_timeout: float = 30 * 60):
+        self.services = services
+        self.max_wait = max_wait
+        self.server: Server[Any] = Server(
+            "jupyter_opensink", version=__version__, title="OpenSink in Jupyter", instructions=INSTRUCTIONS,
+            on_list_tools=self._list_tools, on_call_tool=self._call_tool, on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_templates, on_read_resource=self._read_resource)
+        self.manager = StreamableHTTPSessionManager(app=self.server, max_request_body_size=max_body_size,
+                                                    session_idle_timeout=session_idle_timeout)
+        self._task: asyncio.Task | None = None
+        self._ready: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Enter the session manager's lifetime (once); later calls return at once."""
+        if self._task is None:
+            self._ready, self._stop = asyncio.Event(), asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name="opensink-mcp")
+        waiter = asyncio.create_task(self._ready.wait())
+        await asyncio.wait([waiter, self._task], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if self._task.done():
+            self._task.result()  # raises why it could not start
+
+    async def _run(self) -> None:
+        async with self.manager.run():
+            self._ready.set()
+            await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Ends every MCP session (tool calls still waiting for a human are cancelled)."""
+        if self._task is None:
+            return
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self._task
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    async def serve(self, call: Call) -> None:
+        await self.start()
+        await call.asgi(self.manager.handle_request, {PRINCIPAL: call.principal, "user": _identity(call.principal)})
+
+    # -- protocol handlers ---------------------------------------------------------------------
+    async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        _principal(ctx)
+        return types.ListToolsResult(tools=[tool.listing for tool in TOOLS])
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = TOOLS_BY_NAME.get(params.name)
+        if tool is None:
+            raise MCPError(types.INVALID_PARAMS, f"no tool {params.name!r}: use one of "
+                                                 f"{', '.join(TOOLS_BY_NAME)}")
+        call = ToolCall(principal=_principal(ctx), services=self.services, client_name=_client_name(ctx),
+                        max_wait=self.max_wait)
+        return await tool.call(call, params.arguments)
+
+    async def _list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=await mcp_resources.list_resources(self.services,
+                                                                                     _principal(ctx)))
+
+    async def _list_templates(self, ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+        _principal(ctx)
+        return types.ListResourceTemplatesResult(resource_templates=mcp_resources.templates())
+
+    async def _read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        try:
+            value = await mcp_resources.read_resource(self.services, _principal(ctx), params.uri)
+        except OpenSinkError as exc:  # the HTTP API's message, as a protocol error
+            status = errors.status_for(exc, 500)
+            code = RESOURCE_NOT_FOUND if isinstance(exc, NotFound) else types.INVALID_PARAMS
+            raise MCPError(code, errors.message_for(exc, status), {"status": status}) from None
+        return types.ReadResourceResult(contents=[types.TextResourceContents(
+            uri=params.uri, mime_type=mcp_resources.JSON, text=orjson.dumps(value).decode())])
+
+
+async def serve_mcp(call: Call) -> None:
+    endpoint = call.mcp
+    if endpoint is None:
+        raise NotFound("the MCP endpoint is switched off on this server (OpenSinkApp.mcp_enabled)")
+    await endpoint.serve(call)
+
+
+SUMMARY = ("Model Context Protocol server (Streamable HTTP, JSON-RPC): POST messages, GET the server's event "
+           "stream, DELETE to end a session. Tools act with the calling credential's scopes.")
+MEDIA = ("application/json", "text/event-stream")
+ROUTES = [
+    Route(method, "/mcp", serve_mcp, ANY, SUMMARY, tag="mcp", base="/opensink", stream=True, stream_media=MEDIA)
+    for method in ("POST", "GET", "DELETE")
+]

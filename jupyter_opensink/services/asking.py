@@ -1,0 +1,67 @@
+"""Ask a human in one step: the session (and agent) an input request needs, made when missing.
+
+An agent that reaches the workspace through a tool protocol (MCP) usually
+has neither an agent nor a session of its own yet; asking should not take
+three calls first. Each object made on the way needs the same scope the HTTP
+API asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Invalid
+from .access import Principal
+from .agents import Agents
+from .sessions import InputRequests, Sessions
+
+DEFAULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "title": "Approve"},
+        "comment": {"type": "string", "title": "Comment"},
+    },
+    "required": ["approved"],
+}
+
+
+class Asking:
+    def __init__(self, agents: Agents, sessions: Sessions, input_requests: InputRequests):
+        self.agents = agents
+        self.sessions = sessions
+        self.input_requests = input_requests
+
+    async def _agent_named(self, principal: Principal, name: str) -> dict[str, Any]:
+        """The workspace's oldest agent of that name, or a new one."""
+        principal.require("agents:read")
+        page = await self.agents.list(principal.workspace_id, {"name": name}, limit=1, after=None, order="asc")
+        if page.items:
+            return page.items[0]
+        principal.require("agents:write")
+        return await self.agents.create(principal.workspace_id, {"name": name, "description": None,
+                                                                  "execution_endpoint": None})
+
+    async def session_for(self, principal: Principal, *, session_id: str | None, agent_id: str | None,
+                          agent_name: str) -> dict[str, Any]:
+        """The given session, or a new one of the given (or named) agent."""
+        workspace_id = principal.workspace_id
+        if session_id:
+            principal.require("agent_sessions:read")
+            session = await self.sessions.get(workspace_id, session_id)
+            if agent_id and session["agent_id"] != agent_id:
+                raise Invalid("agent_id: this agent does not own the session")
+            return session
+        agent = (await self.agents.get(workspace_id, agent_id) if agent_id
+                 else await self._agent_named(principal, agent_name))
+        principal.require("agent_sessions:write")
+        return await self.sessions.create(workspace_id, {"agent_id": agent["id"], "status": "running",
+                                                         "state": {}, "metadata": {}, "error_message": None})
+
+    async def ask(self, principal: Principal, values: dict[str, Any], *, session_id: str | None = None,
+                  agent_id: str | None = None, agent_name: str) -> dict[str, Any]:
+        """A pending input request (``values``: key, title, message, schema, expires_at)."""
+        principal.require("agent_session_input_requests:write")
+        session = await self.session_for(principal, session_id=session_id, agent_id=agent_id, agent_name=agent_name)
+        return await self.input_requests.create(principal.workspace_id, {
+            **values, "session_id": session["id"], "agent_id": session["agent_id"],
+            "schema": values.get("schema") or DEFAULT_SCHEMA})
