@@ -1,38 +1,304 @@
-"""The MCP endpoint, driven by the official MCP client library against the real server."""
+"""The MCP endpoint, driven by the official MCP client library against the real server.
+
+Every test runs in both protocol eras the SDK speaks: ``auto`` (the client
+probes and adopts the stateless 2026-07-28 protocol) and ``legacy`` (the
+initialize handshake and a stateful session).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import Implementation
+
+TRADE = {"type": "object", "properties": {"approve": {"type": "boolean"},
+                                          "size": {"type": "integer", "minimum": 1, "maximum": 100}},
+         "required": ["approve"]}
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request) -> str:
+    return request.param
 
 
 @pytest.fixture
-def mcp_client(jp_http_port, jp_base_url, jp_serverapp):
-    """``async with mcp_client(key=..., mode=...) as client``: an MCP client on the server's /opensink/mcp."""
-    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}opensink/mcp"
+def mcp_url(jp_http_port, jp_base_url) -> str:
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}opensink/mcp"
+
+
+@pytest.fixture
+def mcp_client(mcp_url, jp_serverapp, mode):
+    """``async with mcp_client(key=...) as client``: the SDK's client on /opensink/mcp (the Jupyter token
+    without a key)."""
 
     @contextlib.asynccontextmanager
-    async def connect(*, key: str | None = None, mode: str = "auto", name: str = "test-agent"):
+    async def connect(*, key: str | None = None, name: str = "research-bot"):
         token = f"Bearer {key}" if key else f"token {jp_serverapp.identity_provider.token}"
         async with httpx2.AsyncClient(headers={"Authorization": token}, timeout=30) as http:
-            from mcp_types import Implementation
-            async with Client(streamable_http_client(url, http_client=http), mode=mode,
-                              client_info=Implementation(name=name, version="1")) as client:
+            async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode,
+                              client_info=Implementation(name=name, version="1.0")) as client:
                 yield client
 
     return connect
 
 
-async def test_smoke(mcp_client, make_key):
-    key = await make_key()
-    async with mcp_client(key=key) as client:
-        tools = await client.list_tools()
-        print([t.name for t in tools.tools])
-        result = await client.call_tool("search_items", {})
-        print(result)
+async def pending_request(api, timeout: float = 10.0) -> dict[str, Any]:
+    """The one pending input request, once the tool call has made it."""
+    for _ in range(int(timeout / 0.02)):
+        items = (await api("GET", "/v1/agent-session-input-requests", params={"status": "pending"})).body["items"]
+        if items:
+            assert len(items) == 1, items
+            return items[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no input request was made")
+
+
+def error_of(result) -> str:
+    assert result.is_error, result
+    assert result.structured_content["error"] == result.content[0].text
+    return result.structured_content["error"]
+
+
+async def test_tools_are_listed_with_input_and_output_schemas(mcp_client, make_key):
+    async with mcp_client(key=await make_key()) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {"ask_human", "get_input_request", "write_item", "search_items", "log_activity",
+                          "update_session", "get_state", "set_state"}
+    for tool in tools.values():
+        assert tool.input_schema["type"] == "object" and tool.output_schema["type"] == "object", tool.name
+        assert "Needs the scope" in tool.description
+    assert set(tools["ask_human"].input_schema["required"]) == {"title", "message"}
+    assert "timeout_seconds" in tools["ask_human"].input_schema["properties"]
+    assert set(tools["write_item"].input_schema["required"]) == {"sink_id", "title"}
+    assert tools["search_items"].annotations.read_only_hint and not tools["write_item"].annotations.read_only_hint
+
+
+async def test_ask_human_waits_for_the_answer_given_over_http(mcp_client, make_key, api, receiver):
+    """The human answers as the widget does (POST .../resolve); the waiting tool call returns the answer,
+    and the agent's own execution endpoint is still called once."""
+    agent = (await api("POST", "/v1/agents", {"name": "trader",
+                                              "execution_endpoint": {"url": receiver.url("/trader")}})).body
+    async with mcp_client(key=await make_key()) as client:
+        call = asyncio.create_task(client.call_tool("ask_human", {
+            "title": "Buy 10 ACME?", "message": "The signal fired.", "schema": TRADE, "agent_id": agent["id"],
+            "timeout_seconds": 30}))
+        request = await pending_request(api)
+        assert request["title"] == "Buy 10 ACME?" and request["schema"] == TRADE
+        assert not call.done()
+        bad = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve",
+                        {"response": {"approve": True, "size": 1000}})
+        assert bad.status == 400 and not call.done()  # an invalid answer settles nothing
+        good = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve",
+                         {"response": {"approve": True, "size": 10}})
+        assert good.status == 200, good.body
+        result = await asyncio.wait_for(call, 10)
+    assert not result.is_error, result
+    answer = result.structured_content
+    assert answer["status"] == "resolved" and answer["next"] == "done"
+    assert answer["response"] == {"approve": True, "size": 10} and answer["request_id"] == request["id"]
+    assert answer["agent_id"] == agent["id"] and answer["session_id"] == request["session_id"]
+    assert json.loads(result.content[0].text) == answer
+    calls = await receiver.wait_for(1)
+    assert calls[0].json["request_id"] == request["id"]
+    await asyncio.sleep(0.2)
+    assert len(receiver.calls) == 1
+    timeline = (await api("GET", "/v1/agent-session-activities",
+                          params={"session_id": request["session_id"], "$order": "asc"})).body["items"]
+    assert [a["type"] for a in timeline] == ["session_started", "input_request_created", "input_request_resolved"]
+
+
+async def test_ask_human_without_an_agent_names_one_after_the_client(mcp_client, make_key, api):
+    async with mcp_client(key=await make_key(), name="notebook-helper") as client:
+        first = await client.call_tool("ask_human", {"title": "Proceed?", "message": "m", "timeout_seconds": 0})
+        second = await client.call_tool("ask_human", {"title": "Again?", "message": "m", "timeout_seconds": 0,
+                                                       "agent_name": "reviewer"})
+    agents = {a["name"]: a for a in (await api("GET", "/v1/agents")).body["items"]}
+    assert set(agents) == {"notebook-helper", "reviewer"}
+    assert first.structured_content["agent_id"] == agents["notebook-helper"]["id"]
+    assert second.structured_content["agent_id"] == agents["reviewer"]["id"]
+    request = (await api("GET", f"/v1/agent-session-input-requests/{first.structured_content['request_id']}")).body
+    assert request["schema"]["required"] == ["approved"]  # the default yes/no schema
+    assert agents["notebook-helper"]["status"] == "waiting_for_input"
+    async with mcp_client(key=await make_key(), name="notebook-helper") as client:  # found again, not made twice
+        await client.call_tool("ask_human", {"title": "Third?", "message": "m", "timeout_seconds": 0})
+    assert len((await api("GET", "/v1/agents")).body["items"]) == 2
+
+
+async def test_timeout_returns_a_pending_handle_to_poll(mcp_client, make_key, api):
+    async with mcp_client(key=await make_key()) as client:
+        started = asyncio.get_running_loop().time()
+        result = await client.call_tool("ask_human", {"title": "Deploy?", "message": "m", "timeout_seconds": 0.3})
+        waited = asyncio.get_running_loop().time() - started
+        handle = result.structured_content
+        assert not result.is_error and handle["status"] == "pending" and handle["next"] == "poll"
+        assert handle["response"] is None and 0.3 <= waited < 5
+        now = await client.call_tool("get_input_request", {"request_id": handle["request_id"]})
+        assert now.structured_content["status"] == "pending"
+        poll = asyncio.create_task(client.call_tool("get_input_request", {"request_id": handle["request_id"],
+                                                                          "timeout_seconds": 30}))
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        reply = await api("POST", f"/v1/agent-session-input-requests/{handle['request_id']}/resolve",
+                          {"response": {"approved": False, "comment": "not today"}})
+        assert reply.status == 200
+        done = (await asyncio.wait_for(poll, 10)).structured_content
+        assert done["status"] == "resolved" and done["response"] == {"approved": False, "comment": "not today"}
+        too_long = await client.call_tool("get_input_request", {"request_id": handle["request_id"],
+                                                                "timeout_seconds": 100_000})
+        assert "timeout_seconds: at most 600" in error_of(too_long)
+
+
+async def test_an_expired_request_says_ask_again(mcp_client, make_key, api, opensink_app):
+    async with mcp_client(key=await make_key()) as client:
+        handle = (await client.call_tool("ask_human", {"title": "Quick?", "message": "m",
+                                                       "timeout_seconds": 0})).structured_content
+        waiting = asyncio.create_task(client.call_tool("get_input_request", {
+            "request_id": handle["request_id"], "timeout_seconds": 30}))
+        await asyncio.sleep(0.2)
+        request = (await api("GET", f"/v1/agent-session-input-requests/{handle['request_id']}")).body
+        await opensink_app.services.input_requests.expire(request["workspace_id"], request["id"])
+        expired = (await asyncio.wait_for(waiting, 10)).structured_content
+    assert expired["status"] == "expired" and expired["next"] == "ask_again"
+
+
+async def test_write_item_then_search_items(mcp_client, make_key, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "findings"})).body
+    other = (await api("POST", "/v1/sinks", {"name": "other"})).body
+    async with mcp_client(key=await make_key(scopes=["sink_items:all"])) as client:
+        written = []
+        for n in range(5):
+            result = await client.call_tool("write_item", {
+                "sink_id": sink["id"], "title": f"Finding {n}", "body": "anomaly in eu-west" if n % 2 else "fine",
+                "fields": {"score": n}, "occurred_at": "2026-11-25T14:00:00Z"})
+            assert not result.is_error, result
+            written.append(result.structured_content)
+        await client.call_tool("write_item", {"sink_id": other["id"], "title": "anomaly elsewhere"})
+        assert written[0]["sink_id"] == sink["id"] and written[0]["occurred_at"] == "2026-11-25T14:00:00.000Z"
+        http_item = (await api("GET", f"/v1/sink-items/{written[0]['id']}")).body
+        assert http_item == written[0]  # the same object the HTTP API shows
+        found = (await client.call_tool("search_items", {"q": "ANOMALY", "sink_id": sink["id"]})).structured_content
+        assert [i["title"] for i in found["items"]] == ["Finding 3", "Finding 1"] and found["trail"] is None
+        everywhere = (await client.call_tool("search_items", {"q": "anomaly"})).structured_content
+        assert len(everywhere["items"]) == 3
+        first = (await client.call_tool("search_items", {"sink_id": sink["id"], "limit": 2})).structured_content
+        rest = (await client.call_tool("search_items", {"sink_id": sink["id"], "limit": 10,
+                                                        "trail": first["trail"]})).structured_content
+        titles = [i["title"] for i in first["items"] + rest["items"]]
+        assert titles == [f"Finding {n}" for n in range(4, -1, -1)]
+
+
+async def test_errors_carry_the_http_apis_messages(mcp_client, make_key, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    cases = [({"sink_id": sink["id"]}, "title is required"),
+             ({"sink_id": "nope", "title": "t"}, "sink nope not found"),
+             ({"sink_id": sink["id"], "title": "t", "colour": "red"}, "unknown field: colour"),
+             ({"sink_id": sink["id"], "title": "t", "url": "ftp://x"}, "url: must be an http or https URL")]
+    async with mcp_client(key=await make_key()) as client:
+        for arguments, expected in cases:
+            http = await api("POST", "/v1/sink-items", arguments)
+            assert http.status in (400, 404) and http.error == expected, http.body
+            result = await client.call_tool("write_item", arguments)
+            assert error_of(result) == expected and result.structured_content["status"] == http.status
+        with pytest.raises(MCPError, match="no tool 'drop_tables'"):
+            await client.call_tool("drop_tables", {})
+
+
+async def test_missing_scopes_are_refused(mcp_client, make_key, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    async with mcp_client(key=await make_key(scopes=["sink_items:read"])) as client:
+        refused = await client.call_tool("write_item", {"sink_id": sink["id"], "title": "t"})
+        assert error_of(refused) == "this API key lacks the scope sink_items:write"
+        assert refused.structured_content["status"] == 403
+        assert not (await client.call_tool("search_items", {})).is_error
+        asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0})
+        assert error_of(asked) == "this API key lacks the scope agent_session_input_requests:write"
+        with pytest.raises(MCPError, match="lacks the scope sinks:read"):
+            await client.read_resource(f"opensink://sinks/{sink['id']}")
+    # asking without a session needs the scopes for what is made on the way (here: the agent)
+    async with mcp_client(key=await make_key(scopes=["agent_session_input_requests:all"])) as client:
+        asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0})
+        assert error_of(asked) == "this API key lacks the scope agents:read"
+    async with mcp_client(key=await make_key(scopes=["agent_session_input_requests:all", "agents:read",
+                                                     "agent_sessions:all"])) as client:
+        asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0})
+        assert error_of(asked) == "this API key lacks the scope agents:write"
+    assert (await api("GET", "/v1/agents")).body["items"] == []  # nothing was half made
+    assert (await api("GET", "/v1/sink-items")).body["items"] == []
+
+
+async def test_sessions_activities_and_states(mcp_client, make_key, api):
+    async with mcp_client(key=await make_key()) as client:
+        handle = (await client.call_tool("ask_human", {"title": "t", "message": "m",
+                                                       "timeout_seconds": 0})).structured_content
+        session_id = handle["session_id"]
+        logged = await client.call_tool("log_activity", {"session_id": session_id, "type": "message",
+                                                         "message": "looked at 3 charts"})
+        assert logged.structured_content["source"] == "agent"
+        system = await client.call_tool("log_activity", {"session_id": session_id, "type": "session_started"})
+        assert "written by the server itself" in error_of(system)
+        updated = await client.call_tool("update_session", {"session_id": session_id, "status": "completed",
+                                                            "state": {"step": 3}})
+        assert updated.structured_content["status"] == "completed"
+        assert updated.structured_content["state"] == {"step": 3}
+        assert "at least one of" in error_of(await client.call_tool("update_session", {"session_id": session_id}))
+        session = (await api("GET", f"/v1/agent-sessions/{session_id}")).body
+        assert session["status"] == "completed" and session["state"] == {"step": 3}
+
+        missing = await client.call_tool("get_state", {"namespace": "bot", "key": "cursor"})
+        assert error_of(missing) == "state bot/cursor not found" and missing.structured_content["status"] == 404
+        first = (await client.call_tool("set_state", {"namespace": "bot", "key": "cursor",
+                                                      "value": {"page": 1}})).structured_content
+        assert first["version"] == 1
+        again = await client.call_tool("set_state", {"namespace": "bot", "key": "cursor", "value": 2,
+                                                     "only_new": True})
+        assert again.structured_content["status"] == 412
+        stale = await client.call_tool("set_state", {"namespace": "bot", "key": "cursor", "value": 2, "if_match": 7})
+        assert error_of(stale) == "If-Match: state bot/cursor is not at version 7 (version 1)"
+        second = await client.call_tool("set_state", {"namespace": "bot", "key": "cursor", "value": 2, "if_match": 1})
+        assert second.structured_content["version"] == 2
+        read = (await client.call_tool("get_state", {"namespace": "bot", "key": "cursor"})).structured_content
+        assert read["value"] == 2
+    assert (await api("GET", "/v1/states/bot/cursor")).body["value"] == 2
+
+
+async def test_resources_sinks_and_sessions(mcp_client, make_key, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "findings"})).body
+    for n in range(25):
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": f"item {n}"})
+    other_workspace = (await api("POST", "/v1/workspaces", {"name": "elsewhere"})).body
+    hidden = (await api("POST", "/v1/sinks", {"name": "hidden"},
+                        headers={"X-OpenSink-Workspace": other_workspace["id"]})).body
+    async with mcp_client(key=await make_key()) as client:
+        handle = (await client.call_tool("ask_human", {"title": "t", "message": "m",
+                                                       "timeout_seconds": 0})).structured_content
+        listed = {r.uri: r for r in (await client.list_resources()).resources}
+        assert {"opensink://sinks", "opensink://sessions", f"opensink://sinks/{sink['id']}",
+                f"opensink://sessions/{handle['session_id']}"} <= set(listed)
+        assert f"opensink://sinks/{hidden['id']}" not in listed
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        assert templates == {"opensink://sinks/{sink_id}", "opensink://sessions/{session_id}"}
+
+        read = await client.read_resource(f"opensink://sinks/{sink['id']}")
+        body = json.loads(read.contents[0].text)
+        assert read.contents[0].mime_type == "application/json"
+        assert body["sink"]["name"] == "findings" and len(body["items"]) == 20
+        assert body["items"][0]["title"] == "item 24"  # newest first
+        timeline = json.loads((await client.read_resource(f"opensink://sessions/{handle['session_id']}"))
+                              .contents[0].text)
+        assert timeline["session"]["status"] == "waiting_for_input"
+        assert [a["type"] for a in timeline["timeline"]] == ["session_started", "input_request_created"]
+        index = json.loads((await client.read_resource("opensink://sinks")).contents[0].text)
+        assert [s["name"] for s in index["sinks"]] == ["findings"]
+        with pytest.raises(MCPError, match=f"sink {hidden['id']} not found") as info:
+            await client.read_resource(f"opensink://sinks/{hidden['id']}")
+        assert info.value.code == -32002
+        with pytest.raises(MCPError, match="no resource opensink://jobs"):
+            await client.read_resource("opensink://jobs")
