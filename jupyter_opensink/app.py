@@ -95,6 +95,10 @@ class OpenSinkApp(ExtensionApp):
         600.0, config=True,
         help="Longest an MCP tool call (ask_human, get_input_request) may wait for a human's answer; longer "
              "waits poll with get_input_request.")
+    mcp_progress_seconds = Float(
+        10.0, config=True,
+        help="While an MCP tool call waits for a human, seconds between the progress notifications it sends "
+             "(when the client asked for progress).")
     mcp_session_idle_seconds = Float(
         30 * 60.0, config=True, help="Seconds an idle MCP session is kept before the client must start anew.")
     compact_min_bytes = Int(
@@ -132,8 +136,11 @@ class OpenSinkApp(ExtensionApp):
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds)
         self.mcp = (McpEndpoint(self.services, max_wait=self.mcp_max_wait_seconds, max_body_size=self.max_body_size,
-                                session_idle_timeout=self.mcp_session_idle_seconds)
+                                session_idle_timeout=self.mcp_session_idle_seconds,
+                                progress_interval=self.mcp_progress_seconds)
                     if self.mcp_enabled else None)
+        if self.mcp is None:
+            self.services.discovery.features.remove("mcp")
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
                                       streams=self.streams, body_timeout=self.body_timeout, mcp=self.mcp)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}

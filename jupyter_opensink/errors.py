@@ -29,6 +29,10 @@ class PreconditionFailed(OpenSinkError):
     """A conditional write's condition (If-Match) does not hold."""
 
 
+class Unavailable(OpenSinkError):
+    """The server cannot take this now (it is stopping); the caller may try again later."""
+
+
 class StoreError(OpenSinkError):
     """The database cannot do what was asked; never the caller's fault."""
 

@@ -21,12 +21,15 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
+    config.addinivalue_line("markers", "opensink(**traits): OpenSinkApp traits for this test's server")
 
 
 @pytest.fixture
-def opensink_config() -> dict[str, Any]:
-    """Traits of OpenSinkApp for this test; override or mutate in a test module."""
-    return {"fsync": "never"}
+def opensink_config(request) -> dict[str, Any]:
+    """Traits of OpenSinkApp for this test (``@pytest.mark.opensink(trait=value)`` adds some); override or
+    mutate in a test module."""
+    marker = request.node.get_closest_marker("opensink")
+    return {"fsync": "never", **(marker.kwargs if marker else {})}
 
 
 @pytest.fixture

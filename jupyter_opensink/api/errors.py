@@ -5,7 +5,7 @@ from __future__ import annotations
 from tornado.web import HTTPError
 
 from ..errors import (Conflict, CorruptDatabase, Forbidden, Invalid, NotFound, OpenSinkError, PreconditionFailed,
-                      StoreError, StoreFailed, StoreLocked, Unauthorized)
+                      StoreError, StoreFailed, StoreLocked, Unauthorized, Unavailable)
 
 STATUS: dict[type[OpenSinkError], int] = {
     Invalid: 400,
@@ -14,6 +14,7 @@ STATUS: dict[type[OpenSinkError], int] = {
     NotFound: 404,
     Conflict: 409,
     PreconditionFailed: 412,
+    Unavailable: 503,
     StoreFailed: 503,
     StoreLocked: 503,
     CorruptDatabase: 503,

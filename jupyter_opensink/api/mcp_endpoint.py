@@ -22,7 +22,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 
 from .._version import __version__
-from ..errors import NotFound, OpenSinkError
+from ..errors import NotFound, OpenSinkError, Unavailable
 from ..services import Services
 from ..services.access import Principal
 from . import errors, mcp_resources
@@ -56,19 +56,44 @@ def _client_name(ctx: Any) -> str | None:
     return getattr(info, "name", None) or None
 
 
+def _progress(ctx: Any) -> Any:
+    """Sends progress notifications for this request, when the caller gave a progress token."""
+    meta = ctx.meta or {}
+    token = meta.get("progress_token", meta.get("progressToken"))
+    if token is None:
+        return None
+
+    async def report(progress: float, total: float, message: str) -> None:
+        await ctx.session.send_progress_notification(token, progress, total, message,
+                                                     related_request_id=ctx.request_id)
+
+    return report
+
+
 def _identity(principal: Principal) -> AuthenticatedUser:
     """Who owns an MCP session: the SDK serves a session only to the credential that opened it."""
     who = f"key:{principal.key_id}" if not principal.is_user else f"jupyter-user:{principal.user_name}"
     return AuthenticatedUser(AccessToken(token="-", client_id=who, scopes=list(principal.scopes)))
 
 
+async def _end_sse_watcher() -> None:
+    """sse-starlette (the SDK's event-stream replies) starts one task per loop that polls for a uvicorn
+    shutdown and never ends under tornado; left pending, the loop's close warns about it."""
+    watchers = [task for task in asyncio.all_tasks()
+                if getattr(task.get_coro(), "__qualname__", "") == "_shutdown_watcher"]
+    for task in watchers:
+        task.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+
+
 class McpEndpoint:
     """The MCP server and its session manager, run on the Jupyter server's loop."""
 
     def __init__(self, services: Services, *, max_wait: float, max_body_size: int,
-                 session_idle_timeout: float = 30 * 60):
+                 session_idle_timeout: float = 30 * 60, progress_interval: float = 10.0):
         self.services = services
         self.max_wait = max_wait
+        self.progress_interval = progress_interval
         self.server: Server[Any] = Server(
             "jupyter_opensink", version=__version__, title="OpenSink in Jupyter", instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools, on_call_tool=self._call_tool, on_list_resources=self._list_resources,
@@ -78,6 +103,8 @@ class McpEndpoint:
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
+        self.stopping = asyncio.Event()
+        self._answering = 0  # POSTs being answered (tool calls among them)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -96,18 +123,33 @@ class McpEndpoint:
             self._ready.set()
             await self._stop.wait()
 
-    async def stop(self) -> None:
-        """Ends every MCP session (tool calls still waiting for a human are cancelled)."""
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Tool calls waiting for a human answer with a pending handle (to poll again after the restart),
+        then every MCP session ends."""
+        self.stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._answering and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         if self._task is None:
             return
         self._stop.set()
         with contextlib.suppress(Exception):
             await self._task
+        await _end_sse_watcher()
 
     # -- HTTP ----------------------------------------------------------------------------------
     async def serve(self, call: Call) -> None:
+        if self.stopping.is_set():
+            raise Unavailable("the server is stopping: connect again once it is back")
         await self.start()
-        await call.asgi(self.manager.handle_request, {PRINCIPAL: call.principal, "user": _identity(call.principal)})
+        counted = call.route.method == "POST"
+        self._answering += counted
+        try:
+            await call.asgi(self.manager.handle_request, {PRINCIPAL: call.principal,
+                                                          "user": _identity(call.principal)})
+        finally:
+            self._answering -= counted
 
     # -- protocol handlers ---------------------------------------------------------------------
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
@@ -120,7 +162,8 @@ class McpEndpoint:
             raise MCPError(types.INVALID_PARAMS, f"no tool {params.name!r}: use one of "
                                                  f"{', '.join(TOOLS_BY_NAME)}")
         call = ToolCall(principal=_principal(ctx), services=self.services, client_name=_client_name(ctx),
-                        max_wait=self.max_wait)
+                        max_wait=self.max_wait, progress=_progress(ctx), progress_interval=self.progress_interval,
+                        stopping=self.stopping)
         return await tool.call(call, params.arguments)
 
     async def _list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:

@@ -3,6 +3,7 @@ as the HTTP routes, so a tool call is checked, refused and answered as the HTTP 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from .validation import describe
 log = logging.getLogger("jupyter_opensink.mcp")
 
 
+Progress = Callable[[float, float, str], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """What a tool sees of one call."""
@@ -36,6 +40,11 @@ class ToolCall:
     services: Services
     client_name: str | None
     max_wait: float  # the longest a call may wait for a human (seconds)
+    #: Sends a progress notification (progress, total, message); None when the caller asked for none.
+    progress: Progress | None = None
+    progress_interval: float = 10.0  # seconds between progress notifications while waiting
+    #: Set when the server stops: waiting calls return what they have (a pending handle) at once.
+    stopping: asyncio.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -84,27 +93,45 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
             "next": {"resolved": "done", "pending": "poll", "expired": "ask_again"}[status]}
 
 
-def _wait(call: ToolCall, seconds: float) -> float:
+def _check_wait(call: ToolCall, seconds: float) -> None:
     if seconds > call.max_wait:
         raise Invalid(f"timeout_seconds: at most {call.max_wait:g} on this server; poll with get_input_request "
                       "for longer waits")
-    return seconds
+
+
+async def _settled(call: ToolCall, request_id: str, seconds: float) -> dict[str, Any]:
+    """The request once answered or expired, or still pending after ``seconds``.
+
+    A caller that asked for progress hears every ``progress_interval`` that the human has not answered
+    yet: clients that reset their own request timeout on progress then wait as long as was asked.
+    """
+    requests, workspace_id = call.services.input_requests, call.principal.workspace_id
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        waited = loop.time() - started
+        step = seconds - waited if call.progress is None else min(call.progress_interval, seconds - waited)
+        request = await requests.wait_settled(workspace_id, request_id, step, until=call.stopping)
+        waited = loop.time() - started
+        stopping = call.stopping is not None and call.stopping.is_set()
+        if request["status"] != "pending" or waited >= seconds or call.progress is None or stopping:
+            return request
+        await call.progress(waited, seconds, f"waiting for a human to answer: {request['title']}")
 
 
 async def ask_human(call: ToolCall, args: AskHuman) -> dict[str, Any]:
-    wait = _wait(call, args.timeout_seconds)
+    _check_wait(call, args.timeout_seconds)
     values = args.values()
     request = await call.services.asking.ask(
         call.principal, {k: values[k] for k in ("key", "title", "message", "schema", "expires_at")},
         session_id=args.session_id, agent_id=args.agent_id,
         agent_name=args.agent_name or call.client_name or "MCP agent")
-    return _answer(await call.services.input_requests.wait_settled(call.principal.workspace_id, request["id"], wait))
+    return _answer(await _settled(call, request["id"], args.timeout_seconds))
 
 
 async def get_input_request(call: ToolCall, args: GetInputRequest) -> dict[str, Any]:
-    request = await call.services.input_requests.wait_settled(call.principal.workspace_id, args.request_id,
-                                                              _wait(call, args.timeout_seconds))
-    return _answer(request)
+    _check_wait(call, args.timeout_seconds)
+    return _answer(await _settled(call, args.request_id, args.timeout_seconds))
 
 
 async def write_item(call: ToolCall, args: ItemCreate) -> dict[str, Any]:

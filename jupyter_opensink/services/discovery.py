@@ -21,13 +21,14 @@ TABLE_OF = {
     "background_jobs": "background_jobs", "states": "states", "webhooks": "webhooks",
 }
 FEATURES = ("events", "idempotency_keys", "states", "webhooks", "execution_deliveries", "request_log", "openapi",
-            "docs_page")
+            "docs_page", "mcp")
 
 
 class Discovery:
     def __init__(self, store: Store, workspaces: Workspaces):
         self.store = store
         self.workspaces = workspaces
+        self.features: list[str] = list(FEATURES)  # the app drops those switched off by its configuration
 
     async def describe(self, principal: Principal) -> dict[str, Any]:
         workspace = await self.workspaces.get(principal.workspace_id)
@@ -57,5 +58,5 @@ class Discovery:
             "access": access,
             "counts": counts,
             "server": {"name": "jupyter_opensink", "version": __version__},
-            "features": list(FEATURES),
+            "features": list(self.features),
         }

@@ -219,8 +219,10 @@ class InputRequests:
             self.sessions.emit_activities(workspace_id, done[2:])
         return done[0]
 
-    async def wait_settled(self, workspace_id: str, request_id: str, timeout: float) -> dict[str, Any]:
-        """The request once it is no longer pending, or as it is when ``timeout`` seconds have passed.
+    async def wait_settled(self, workspace_id: str, request_id: str, timeout: float,
+                           until: asyncio.Event | None = None) -> dict[str, Any]:
+        """The request once it is no longer pending, or as it is when ``timeout`` seconds have passed
+        (or ``until`` is set: the server is stopping).
 
         Woken by events (which also arrive from other servers on a shared database), so a waiter
         costs no polling; a deleted session or agent takes its requests along (NotFound).
@@ -236,17 +238,20 @@ class InputRequests:
                 changed.set()
 
         unsubscribe = self.events.subscribe(on_event)  # before the read, so no change falls between
+        wakers = [changed] + ([until] if until is not None else [])
         try:
             while True:
                 changed.clear()
                 request = await self.get(workspace_id, request_id)
                 left = deadline - loop.time()
-                if request["status"] != "pending" or left <= 0:
+                if request["status"] != "pending" or left <= 0 or (until is not None and until.is_set()):
                     return request
+                waits = [asyncio.ensure_future(e.wait()) for e in wakers]
                 try:
-                    await asyncio.wait_for(changed.wait(), left)
-                except asyncio.TimeoutError:
-                    pass
+                    await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
         finally:
             unsubscribe()
 

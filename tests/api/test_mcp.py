@@ -302,3 +302,60 @@ async def test_resources_sinks_and_sessions(mcp_client, make_key, api):
         assert info.value.code == -32002
         with pytest.raises(MCPError, match="no resource opensink://jobs"):
             await client.read_resource("opensink://jobs")
+
+
+@pytest.mark.opensink(mcp_progress_seconds=0.2)
+async def test_a_long_wait_reports_progress(mcp_client, make_key, api):
+    """Clients that reset their request timeout on progress can wait as long as they asked."""
+    heard: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, total, message))
+
+    async with mcp_client(key=await make_key()) as client:
+        call = asyncio.create_task(client.call_tool(
+            "ask_human", {"title": "Ship it?", "message": "m", "timeout_seconds": 30}, progress_callback=on_progress))
+        request = await pending_request(api)
+        for _ in range(250):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve",
+                  {"response": {"approved": True}})
+        result = await asyncio.wait_for(call, 10)
+    assert result.structured_content["response"] == {"approved": True}
+    assert len(heard) >= 2 and heard[0][1] == 30 and heard[0][0] < heard[1][0] < 30
+    assert heard[0][2] == "waiting for a human to answer: Ship it?"
+
+
+async def test_a_session_serves_only_the_credential_that_opened_it(api, make_key):
+    """Raw Streamable HTTP (initialize handshake): another key presenting the session id gets 404."""
+    owner, other = await make_key(), await make_key()
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    opened = await api("POST", "/opensink/mcp", {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        key=owner, headers=headers)
+    assert opened.status == 200, opened.body
+    session = opened.headers["Mcp-Session-Id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    session_headers = {**headers, "Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"}
+    await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, key=owner,
+              headers=session_headers)
+    stolen = await api("POST", "/opensink/mcp", listing, key=other, headers=session_headers)
+    assert stolen.status == 404
+    mine = await api("POST", "/opensink/mcp", listing, key=owner, headers=session_headers)
+    assert mine.status == 200 and "ask_human" in str(mine.body)
+    ended = await api("DELETE", "/opensink/mcp", key=owner, headers=session_headers)
+    assert ended.status == 200
+    assert (await api("POST", "/opensink/mcp", listing, key=owner, headers=session_headers)).status == 404
+    nobody = await api("POST", "/opensink/mcp", listing, auth=None, headers=headers)
+    assert nobody.status == 401 and nobody.error.startswith("no credential")
+
+
+@pytest.mark.opensink(mcp_enabled=False)
+async def test_the_endpoint_can_be_switched_off(api, make_key):
+    reply = await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      key=await make_key(), headers={"Accept": "application/json, text/event-stream"})
+    assert reply.status == 404 and "switched off" in reply.error
+    assert "mcp" not in (await api("GET", "/v1/discovery")).body["features"]
