@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
@@ -37,7 +38,7 @@ class AsgiExchange:
         return {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": request.version.removeprefix("HTTP/") or "1.1",
-            "method": request.method, "scheme": request.protocol, "path": request.path,
+            "method": request.method, "scheme": request.protocol, "path": unquote(request.path),
             "raw_path": request.path.encode("latin-1"), "query_string": request.query.encode("latin-1"),
             "root_path": "", "headers": headers, "client": (request.remote_ip, 0),
             "server": (host or request.host, int(port) if port.isdigit() else None), "state": {}, **extra,
@@ -59,28 +60,37 @@ class AsgiExchange:
             self.started = True
             handler.set_status(message["status"])
             handler.clear_header("Content-Type")
-            for name, value in message.get("headers", ()):
+            headers = message.get("headers", ())
+            for name, value in headers:
                 handler.add_header(name.decode("latin-1"), value.decode("latin-1"))
+            if not any(name.lower() == b"content-length" for name, _ in headers):
+                await self._flush()  # a stream: the client learns it is open before its first event
             return
         if message["type"] != "http.response.body" or self._gone.is_set():
             return
         chunk = message.get("body", b"")
-        try:
-            if chunk:
-                handler.write(chunk)
-            if message.get("more_body", False):
-                await handler.flush()
-            else:
+        if chunk:
+            handler.write(chunk)
+        if message.get("more_body", False):
+            await self._flush()
+        else:
+            try:
                 handler.finish()
-                self._gone.set()
+            except StreamClosedError:
+                pass
+            self._gone.set()
+
+    async def _flush(self) -> None:
+        try:
+            await self._handler.flush()
         except StreamClosedError:
             self._gone.set()
 
 
-async def serve_asgi(handler: RequestHandler, app: AsgiApp, body: bytes, extra_scope: dict[str, Any]) -> None:
-    """Run ``app`` for the handler's request; returns once the app is done with it."""
+async def serve_asgi(handler: Any, app: AsgiApp, body: bytes, extra_scope: dict[str, Any]) -> None:
+    """Run ``app`` for the request of ``handler`` (an ``OpenSinkHandler``); returns once the app is done."""
     exchange = AsgiExchange(handler, body)
-    handler.on_connection_close = exchange.connection_closed  # type: ignore[method-assign]
+    handler.when_closed(exchange.connection_closed)
     try:
         await app(exchange.scope(extra_scope), exchange.receive, exchange.send)
     finally:

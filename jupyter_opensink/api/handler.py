@@ -175,6 +175,15 @@ class OpenSinkHandler(APIHandler):
         self._received = 0
         self._too_large = False
 
+    def on_connection_close(self) -> None:
+        for callback in getattr(self, "_close_callbacks", ()):
+            callback()
+        super().on_connection_close()
+
+    def when_closed(self, callback: Any) -> None:
+        """Call ``callback()`` if the client goes away before the reply is complete."""
+        self.__dict__.setdefault("_close_callbacks", []).append(callback)
+
     def on_finish(self) -> None:
         self._body_arrived()
         self.context.in_flight.discard(self)

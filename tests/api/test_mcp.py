@@ -359,3 +359,28 @@ async def test_the_endpoint_can_be_switched_off(api, make_key):
                       key=await make_key(), headers={"Accept": "application/json, text/event-stream"})
     assert reply.status == 404 and "switched off" in reply.error
     assert "mcp" not in (await api("GET", "/v1/discovery")).body["features"]
+
+
+async def test_a_client_leaving_its_event_stream_frees_it(api, make_key, mcp_url):
+    """A handshake session has one standalone event stream (GET); when its client goes away the SDK hears
+    the disconnect, so the client can open it again (instead of 409 for a stream still counted open)."""
+    import httpx
+
+    key = await make_key()
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        opened = await http.post(mcp_url, headers=headers, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+        assert opened.status_code == 200
+        session = {**headers, "Accept": "text/event-stream", "Mcp-Session-Id": opened.headers["Mcp-Session-Id"],
+                   "Mcp-Protocol-Version": "2025-06-18"}
+        await http.post(mcp_url, headers={**headers, **{k: v for k, v in session.items() if k.startswith("Mcp")}},
+                        json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+    for attempt in range(2):
+        async with httpx.AsyncClient(timeout=10) as http:
+            async with http.stream("GET", mcp_url, headers=session) as stream:
+                assert stream.status_code == 200, (attempt, stream.status_code)
+                assert stream.headers["content-type"].startswith("text/event-stream")
+        await asyncio.sleep(0.3)  # the client is gone: the server hears it
