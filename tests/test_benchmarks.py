@@ -62,3 +62,10 @@ def test_run_all_quick(tmp_path):
     assert len(targeted) >= 10 and all(row["met"] is not None for row in targeted
                                        if report["runs"][row["benchmark"]].get("result"))
     assert out.stdout.startswith("| figure | measured | target | met |")
+
+
+def test_mcp_benchmark():
+    result = run("mcp_calls.py", "--count", "3", "--asks", "2", "--fsync", "never")
+    for era in ("auto", "legacy"):
+        assert result["mcp"][era]["write_item_ms"]["n"] == 3
+        assert result["mcp"][era]["answer_after_resolve_sent_ms"]["p50"] > 0
