@@ -10,6 +10,9 @@ with a session):
 - ``ask_human`` answered over HTTP, ``--asks`` times: the clock runs from sending the resolve to
   the tool call's result arriving.
 
+The server's own share of each call comes from its request log (``server_*_ms``): the rest of a
+tool call's time is the MCP client library, on the same two cores.
+
 Prints one JSON object. Usage: ``python benchmarks/mcp_calls.py [--count 300] [--asks 50]``
 """
 
@@ -33,6 +36,8 @@ from benchmarks.common import percentile, temporary_server  # noqa: E402
 
 
 def summary(samples: list[float]) -> dict:
+    if not samples:
+        return {"p50": None, "p99": None, "n": 0}
     return {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99), "n": len(samples)}
 
 
@@ -78,15 +83,44 @@ async def mcp_era(url: str, api: str, key: str, sink_id: str, mode: str, count: 
     return {"write_item_ms": summary(items), "answer_after_resolve_sent_ms": summary(answers)}
 
 
+async def server_times(admin: httpx.AsyncClient, path: str, since: str) -> list[float]:
+    """The server's own time for each POST to ``path`` since then (from its request log)."""
+    await asyncio.sleep(1.5)  # the log is written once a second
+    times, trail = [], None
+    while True:
+        params = {"path": path, "since": since, "$limit": 500, **({"$trail": trail} if trail else {})}
+        page = (await admin.get("/request-logs", params=params)).json()
+        times += [e["duration_ms"] for e in page["items"] if e["method"] == "POST" and e["path"] == path]
+        trail = page["trail"]
+        if trail is None:
+            return times
+
+
+def now() -> str:
+    from jupyter_opensink import ids
+
+    return ids.now_iso()
+
+
 async def run(server, count: int, asks: int) -> dict:
+    base = httpx.URL(server.url).path
     async with httpx.AsyncClient(base_url=server.api, headers={"Authorization": f"token {server.token}"},
                                  timeout=30) as admin:
         key = (await admin.post("/api-keys", json={"name": "bench"})).json()["key"]
         sink = (await admin.post("/sinks", json={"name": "bench"})).json()
-    http = await http_items(server.api, key, sink["id"], count)
-    eras = {mode: await mcp_era(f"{server.url}/mcp", server.api, key, sink["id"], mode, count, asks)
-            for mode in ("auto", "legacy")}
-    return {"count": count, "asks": asks, "http_item_create_ms": summary(http), "mcp": eras,
+        since = now()
+        http = await http_items(server.api, key, sink["id"], count)
+        http_server = await server_times(admin, f"{base}/api/v1/sink-items", since)
+        eras = {}
+        for mode in ("auto", "legacy"):
+            since = now()
+            writes = await mcp_era(f"{server.url}/mcp", server.api, key, sink["id"], mode, count, 0)
+            # every POST of the phase: the write_item calls and the few of the connection's start
+            writes["server_write_item_ms"] = summary(await server_times(admin, f"{base}/mcp", since))
+            answers = await mcp_era(f"{server.url}/mcp", server.api, key, sink["id"], mode, 0, asks)
+            eras[mode] = {**writes, "answer_after_resolve_sent_ms": answers["answer_after_resolve_sent_ms"]}
+    return {"count": count, "asks": asks, "http_item_create_ms": summary(http),
+            "server_item_create_ms": summary(http_server), "mcp": eras,
             "write_item_over_http_p50": {mode: round(era["write_item_ms"]["p50"] / summary(http)["p50"], 2)
                                          for mode, era in eras.items()}}
 

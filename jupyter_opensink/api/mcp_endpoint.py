@@ -70,6 +70,12 @@ def _progress(ctx: Any) -> Any:
     return report
 
 
+def _input_schema(name: str) -> dict[str, Any] | None:
+    """For the 2026-07-28 transport's header checks: without it the SDK lists every tool on each call."""
+    tool = TOOLS_BY_NAME.get(name)
+    return tool.listing.input_schema if tool is not None else None
+
+
 def _identity(principal: Principal) -> AuthenticatedUser:
     """Who owns an MCP session: the SDK serves a session only to the credential that opened it."""
     who = f"key:{principal.key_id}" if not principal.is_user else f"jupyter-user:{principal.user_name}"
@@ -97,7 +103,8 @@ class McpEndpoint:
         self.server: Server[Any] = Server(
             "jupyter_opensink", version=__version__, title="OpenSink in Jupyter", instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools, on_call_tool=self._call_tool, on_list_resources=self._list_resources,
-            on_list_resource_templates=self._list_templates, on_read_resource=self._read_resource)
+            on_list_resource_templates=self._list_templates, on_read_resource=self._read_resource,
+            get_tool_input_schema=_input_schema)
         self.manager = StreamableHTTPSessionManager(app=self.server, max_request_body_size=max_body_size,
                                                     session_idle_timeout=session_idle_timeout)
         self._task: asyncio.Task | None = None
