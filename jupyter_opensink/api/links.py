@@ -21,7 +21,8 @@ async def create_link(call: Call) -> dict:
     body = call.body(LinkCreate) if call.raw_body.strip() else LinkCreate()
     link = await call.services.approval_links.create(call.workspace_id, call.params["id"],
                                                      expires_in=body.expires_in, note=body.note)
-    return {**link, "url": page_url(call, link.pop("token"))}
+    token = link.pop("token")
+    return {**link, "url": page_url(call, token)}
 
 
 async def list_links(call: Call) -> dict:
