@@ -160,7 +160,7 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
         if not raw.isdigit() or int(raw) >= len(spec.options):
             raise ValueError("pick one of the choices")
         return spec.options[int(raw)]
-    if raw.strip() == "" and spec.kind not in ("text", "textarea"):
+    if raw.strip() == "" and spec.kind not in ("text", "textarea", "list"):
         return _MISSING
     if spec.kind == "number":
         return _number(spec.integer, raw)
