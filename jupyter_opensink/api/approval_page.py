@@ -51,8 +51,16 @@ class Throttled(Exception):
         self.retry_after = max(int(retry_after + 0.999), 1)
 
 
-HEADINGS = {404: "Link not found", 410: "Link no longer valid", 429: "Too many attempts", 403: "Not allowed",
-            400: "Bad request", 405: "Not allowed"}
+#: What an error page says, by status: (heading, text).
+NOTICES = {
+    400: ("Bad request", "The form could not be read."),
+    403: ("Not allowed", "This page cannot be opened at this address."),
+    404: ("Link not found", "This approval link is not valid. Check that you copied all of it."),
+    405: ("Not allowed", "Open the link in a browser."),
+    410: ("Link no longer valid", "This approval link can no longer be used."),
+    413: ("Too large", "The form sent is larger than this server accepts."),
+    429: ("Too many attempts", "Too many invalid approval links were tried from your address."),
+}
 
 
 class ApprovalPageHandler(JupyterHandler):
@@ -86,6 +94,9 @@ class ApprovalPageHandler(JupyterHandler):
         self.current_user = self._jupyter_current_user = None
         if not self.check_host():
             raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.context.max_body_size:
+            raise web.HTTPError(413)
 
     def check_xsrf_cookie(self) -> None:
         """The page has its own anti-forgery token (see the module docstring)."""
@@ -111,21 +122,14 @@ class ApprovalPageHandler(JupyterHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, Throttled):
+        heading, text = NOTICES.get(status_code, ("Something went wrong", "Please try again later."))
+        hint = ""
+        if isinstance(exc, Gone):
+            text = exc.message  # which: used, revoked, expired, answered (never more about the request)
+        elif isinstance(exc, Throttled):
             self.set_header("Retry-After", str(exc.retry_after))
-            self._notice(429, HEADINGS[429], "Too many invalid approval links were tried from your address.",
-                         "Wait a minute, then open the link you were given again.")
-            return
-        if status_code in (404, 410, 403, 400, 405):
-            text = exc.message if isinstance(exc, (Gone, NotFound)) else {
-                404: "This approval link is not valid. Check that you copied all of it.",
-                403: "This page cannot be opened at this address.",
-            }.get(status_code, "The request could not be understood.")
-            if isinstance(exc, NotFound):
-                text = "This approval link is not valid. Check that you copied all of it."
-            self._notice(status_code, HEADINGS[status_code], text)
-            return
-        self._notice(status_code, "Something went wrong", "The answer could not be processed; try again later.")
+            hint = "Wait a minute, then open the link you were given again."
+        self._notice(status_code, heading, text, hint)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

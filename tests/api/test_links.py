@@ -376,6 +376,18 @@ async def test_the_page_checks_the_host_header(api, ask, link):
     assert reply.status == 403 and "Approve the trades" not in reply.body
 
 
+async def test_other_methods_and_huge_forms_get_a_plain_page(api, ask, link, opensink_app):
+    _, request = await ask()
+    made = await link(request)
+    for method in ("PUT", "DELETE", "PATCH"):
+        reply = await api(method, page_path(made["url"]), auth=None, raw=b"" if method != "DELETE" else None)
+        assert reply.status == 405 and "Approve the trades" not in reply.body, method
+        assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+    big = b"f-0=" + b"1" * (opensink_app.api_context.max_body_size + 1)
+    reply = await api("POST", page_path(made["url"]), auth=None, raw=big, headers=FORM)
+    assert reply.status == 413 and "larger" in reply.body
+
+
 async def test_the_token_opens_nothing_else(api, ask, link):
     _, request = await ask()
     made = await link(request)
