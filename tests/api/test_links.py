@@ -311,6 +311,38 @@ async def test_revoked_expired_and_answered_links_say_which_and_nothing_else(api
     assert reply.status == 410 and "already been answered" in reply.body
 
 
+async def test_two_submissions_at_once_answer_once(api, ask, link, receiver):
+    _, request = await ask(endpoint={"url": receiver.url("/agent")})
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    replies = await asyncio.gather(*(submit(api, made["url"], {"_csrf": csrf, "f-0": str(n)}, headers=cookie)
+                                     for n in (3, 4, 5, 6)))
+    assert sorted(r.status for r in replies) == [200, 410, 410, 410], [r.status for r in replies]
+    await receiver.wait_for(1)
+    await asyncio.sleep(0.2)
+    assert len(receiver.calls) == 1
+
+
+async def test_a_link_revoked_just_before_the_answer_is_written_never_answers(api, ask, link, opensink_app):
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    requests = opensink_app.services.input_requests
+    resolve = requests.resolve
+
+    async def revoked_meanwhile(*args, **kwargs):  # after every check, before the write
+        await api("DELETE", f"/v1/agent-session-input-requests/{request['id']}/links/{made['id']}")
+        return await resolve(*args, **kwargs)
+
+    requests.resolve = revoked_meanwhile
+    try:
+        reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)
+    finally:
+        requests.resolve = resolve
+    assert reply.status == 410 and "revoked" in reply.body
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
+
+
 async def test_a_used_link_cannot_be_revoked(api, ask, link):
     _, request = await ask()
     made = await link(request)
