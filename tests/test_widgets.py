@@ -139,13 +139,14 @@ def test_the_approval_link_button_shows_a_working_link(server):
     client = Client(server.url, server.key)
     request = new_request(client, TRADE)
     form = RequestForm(request, client)
-    assert form.link_box.layout.display == "none" and form.link_button.description == "Copy approval link"
+    assert form.link_box.children == () and form.link_button.description == "Copy approval link"
     form.link_button.click()
     url = form.link_text.value
-    assert form.link_box.layout.display == "" and url.startswith(server.url + "/approve/")
-    assert "works until" in form.link_note.value and form.error.value == ""
+    text, note = form.link_box.children
+    assert text is form.link_text and url.startswith(server.url + "/approve/")
+    assert "works until" in note.value and form.error.value == ""
     (listed,) = client.input_requests.links(request["id"])["items"]
-    assert listed["status"] == "active" and listed["expires_at"] in form.link_note.value
+    assert listed["status"] == "active" and listed["expires_at"] in note.value
     page = httpx.get(url)  # no credential: the link is one
     assert page.status_code == 200 and "Please decide" in page.text and "BUY 10 AAPL" in page.text
     form.link_button.click()  # another click, another link
@@ -153,7 +154,7 @@ def test_the_approval_link_button_shows_a_working_link(server):
     form.submit_button.click()
     answered = RequestForm(client.input_requests.get(request["id"]), client)
     answered.link_button.click()  # answered meanwhile: the server's reason is shown
-    assert "already resolved" in answered.error.value and answered.link_box.layout.display == "none"
+    assert "already resolved" in answered.error.value and answered.link_box.children == ()
     assert httpx.get(url).status_code == 410
     client.close()
 

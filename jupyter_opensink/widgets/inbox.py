@@ -53,9 +53,8 @@ class RequestForm(w.VBox):
                                             "without Jupyter access")
         self.link_button.on_click(lambda _: self.make_link())
         buttons.append(self.link_button)
-        self.link_text = w.Text(description="Link", layout=w.Layout(width="95%"))
-        self.link_note = w.HTML()
-        self.link_box = w.VBox([self.link_text, self.link_note], layout=w.Layout(display="none"))
+        self.link_text: w.Text | None = None  # made with the first link: a form without one has no extra input
+        self.link_box = w.VBox()
         self.error = w.HTML()
         self.status = w.HTML()
         super().__init__([header, self.field.widget, w.HBox(buttons), self.link_box, self.error, self.status],
@@ -102,10 +101,10 @@ class RequestForm(w.VBox):
             self._show_error(exc.message)
             return None
         self.error.value = ""
-        self.link_text.value = link["url"]
-        self.link_note.value = (f"<small>Copy it into chat or mail. It answers this request once and works until "
-                                f"{html.escape(link['expires_at'])}.</small>")
-        self.link_box.layout.display = ""
+        self.link_text = w.Text(value=link["url"], description="Link", layout=w.Layout(width="95%"))
+        note = w.HTML(f"<small>Copy it into chat or mail. It answers this request once and works until "
+                      f"{html.escape(link['expires_at'])}.</small>")
+        self.link_box.children = (self.link_text, note)
         return link
 
     def reject(self) -> dict[str, Any] | None:

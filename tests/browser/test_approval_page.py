@@ -12,10 +12,18 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from ..receivers import start_receiver
-from .conftest import ARTIFACTS, CHROMIUM, Steps, open_lab
+from .conftest import ARTIFACTS, CHROMIUM, Steps, lab_server, open_lab
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
 
 TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A server of its own: the session's shared one expects to see only its own tests' requests and deliveries."""
+    running = lab_server(tmp_path_factory.mktemp("lab-links"))
+    yield running
+    running.stop()
 
 
 def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
