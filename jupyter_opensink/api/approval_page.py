@@ -51,6 +51,8 @@ class Throttled(Exception):
         self.retry_after = max(int(retry_after + 0.999), 1)
 
 
+NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
+                "its cookie). Allow cookies for this site and submit again; your entries are kept.")
 #: What an error page says, by status: (heading, text).
 NOTICES = {
     400: ("Bad request", "The form could not be read."),
@@ -192,9 +194,7 @@ class ApprovalPageHandler(JupyterHandler):
         secret = self._browser_secret(make=False)
         sent = form.get(CSRF_FIELD, "")
         if secret is None or not hmac.compare_digest(sent.encode(), self._csrf(link, secret).encode()):
-            self._form(403, link, request, agent_name, spec, values=form, errors=[
-                "The form could not be verified (it was not sent from this page, or your browser did not send "
-                "back its cookie). Allow cookies for this site and submit again; your entries are kept."])
+            self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
         try:
             response = schema_form.read(spec, form)

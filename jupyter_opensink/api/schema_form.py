@@ -66,7 +66,8 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
     """The field tree for ``schema`` (the request's own object at the top)."""
     s = schema if isinstance(schema, dict) else {}
     description = s.get("description") if isinstance(s.get("description"), str) else None
-    base = dict(name=name, key=key, label=_label(s, key, required), required=required, description=description)
+    base = {"name": name, "key": key, "label": _label(s, key, required), "required": required,
+            "description": description}
 
     def json_editor() -> FormField:
         return FormField("json", initial=json.dumps(s["default"], indent=2) if "default" in s else "", **base)

@@ -197,7 +197,7 @@ async def test_the_page_shows_the_request_and_loads_nothing(api, ask, link):
 
 
 async def test_submitting_resolves_like_the_api_and_calls_the_agent_once(api, ask, link, receiver):
-    agent, request = await ask(TRADES, endpoint={"url": receiver.url("/agent")})
+    _, request = await ask(TRADES, endpoint={"url": receiver.url("/agent")})
     made = await link(request)
     _, cookie, csrf = await open_page(api, made["url"])
     reply = await submit(api, made["url"], {"_csrf": csrf, "f-0-3": "on", "f-2": "ok by me", "_name": "Dana (risk)",
@@ -383,7 +383,7 @@ async def test_guessing_tokens_is_rate_limited_per_address(api, ask, link, opens
     reply = await api("POST", page_path(made["url"]), auth=None, raw=b"f-0=1", headers=FORM)
     assert reply.status == 429
     # Known tokens never count: a fresh limiter, then many views of a real link.
-    limiter = [s for s in opensink_app.handlers if "approve" in s[0]][0][2]["limiter"]
+    limiter = next(spec for spec in opensink_app.handlers if "approve" in spec[0])[2]["limiter"]
     limiter._failures.clear()
     for _ in range(15):
         assert (await api("GET", page_path(made["url"]), auth=None)).status == 200
@@ -440,5 +440,5 @@ async def test_api_resolves_record_who_answered(api, ask, make_key):
     key = await make_key(scopes=["agent_session_input_requests:write"])
     await api("POST", f"/v1/agent-session-input-requests/{second['id']}/resolve", {"response": {"amount": 2}},
               key=key)
-    key_id = [k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key"][0]["id"]
+    key_id = next(k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key")["id"]
     assert (await api("GET", f"/v1/agent-session-input-requests/{second['id']}")).body["resolved_by"] == f"key:{key_id}"
