@@ -101,6 +101,15 @@ class OpenSinkApp(ExtensionApp):
              "(when the client asked for progress).")
     mcp_session_idle_seconds = Float(
         30 * 60.0, config=True, help="Seconds an idle MCP session is kept before the client must start anew.")
+    approval_link_url = Unicode(
+        "", config=True,
+        help="The server's address as approvers reach it, e.g. https://jupyter.example.com/ (with the base URL): "
+             "approval links are made below it. Empty (the default): the scheme and host of the request that "
+             "creates the link, plus the server's base URL.")
+    approval_link_guesses_per_minute = Int(
+        10, config=True,
+        help="Unknown approval-link tokens one client address may try per minute; beyond, its page "
+             "requests get 429 until a minute has passed. 0 turns the limit off.")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -142,7 +151,9 @@ class OpenSinkApp(ExtensionApp):
         if self.mcp is None:
             self.services.discovery.features.remove("mcp")
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
-                                      streams=self.streams, body_timeout=self.body_timeout, mcp=self.mcp)
+                                      streams=self.streams, body_timeout=self.body_timeout, mcp=self.mcp,
+                                      public_url=self.approval_link_url,
+                                      link_guesses_per_minute=self.approval_link_guesses_per_minute)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)

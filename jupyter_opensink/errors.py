@@ -55,3 +55,11 @@ class Unauthorized(OpenSinkError):
 
 class Forbidden(OpenSinkError):
     """A valid credential that may not do this (a missing scope, a key on an admin route)."""
+
+
+class Gone(OpenSinkError):
+    """A capability that existed but can no longer be used; ``reason`` says why (used, revoked, expired...)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason

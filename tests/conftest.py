@@ -188,7 +188,8 @@ def objects(api, opensink_app):
     """``await objects()`` -> one object of every kind in the default workspace, by kind.
 
     Kinds are the routes' first path segments ("sinks", "agent-sessions"...), plus "public-slug" (a
-    public sink's slug) and "public-sinks" (its id). The agent's execution endpoint refuses
+    public sink's slug), "public-sinks" (its id), "link-requests" (a second pending input request) and
+    "approval-links" (a link of it). The agent's execution endpoint refuses
     connections, so its deliveries are failures; the input request is pending.
     """
 
@@ -207,6 +208,10 @@ def objects(api, opensink_app):
         request = await post("/v1/agent-session-input-requests", {
             "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
             "schema": {"type": "object"}})
+        link_request = await post("/v1/agent-session-input-requests", {
+            "session_id": session["id"], "agent_id": agent["id"], "key": "k2", "title": "t", "message": "m",
+            "schema": {"type": "object"}})
+        link = await post(f"/v1/agent-session-input-requests/{link_request['id']}/links", {})
         activity = await post("/v1/agent-session-activities", {"session_id": session["id"], "type": "message"})
         job = await post("/v1/background-jobs", {"name": "j", "interval_minutes": 60, "agent_id": agent["id"],
                                                  "enabled": False})
@@ -234,7 +239,8 @@ def objects(api, opensink_app):
                 "agent-session-input-requests": request["id"], "agent-session-activities": activity["id"],
                 "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
                 "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
-                "public-slug": public["public_slug"], "public-sinks": public["id"]}
+                "public-slug": public["public_slug"], "public-sinks": public["id"],
+                "link-requests": link_request["id"], "approval-links": link["id"]}
 
     return make
 

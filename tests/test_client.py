@@ -54,7 +54,15 @@ def test_namespaces_round_trip(client, server):
     assert client.agent_sessions.update(session["id"], state={"s": 1})["state"] == {"s": 1}
     request = client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k", title="t",
                                            message="m", schema=SCHEMA)
+    link = client.input_requests.create_link(request["id"], expires_in=600, note="for Sam")
+    assert link["url"].startswith(server.url.rsplit("/opensink", 1)[0] + "/opensink/approve/")
+    assert link["note"] == "for Sam" and link["status"] == "active"
+    assert [x["id"] for x in client.input_requests.links(request["id"])["items"]] == [link["id"]]
+    assert client.input_requests.revoke_link(request["id"], link["id"])["status"] == "revoked"
+    assert client.input_requests.create_link(request["id"])["status"] == "active"  # every field has a default
     assert client.input_requests.resolve(request["id"], {"ok": True})["status"] == "resolved"
+    with pytest.raises(Conflict):
+        client.input_requests.create_link(request["id"])
     activity = client.activities.create(session_id=session["id"], type="message", message="note")
     assert client.activities.get(activity["id"])["source"] == "agent"
     job = client.background_jobs.create(name="j", interval_minutes=60, url="http://127.0.0.1:9/x", enabled=False)

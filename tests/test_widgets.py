@@ -133,6 +133,32 @@ def test_server_validation_errors_keep_the_typed_values(server):
     client.close()
 
 
+def test_the_approval_link_button_shows_a_working_link(server):
+    import httpx
+
+    client = Client(server.url, server.key)
+    request = new_request(client, TRADE)
+    form = RequestForm(request, client)
+    assert form.link_box.children == () and form.link_button.description == "Copy approval link"
+    form.link_button.click()
+    url = form.link_text.value
+    text, note = form.link_box.children
+    assert text is form.link_text and url.startswith(server.url + "/approve/")
+    assert "works until" in note.value and form.error.value == ""
+    (listed,) = client.input_requests.links(request["id"])["items"]
+    assert listed["status"] == "active" and listed["expires_at"] in note.value
+    page = httpx.get(url)  # no credential: the link is one
+    assert page.status_code == 200 and "Please decide" in page.text and "BUY 10 AAPL" in page.text
+    form.link_button.click()  # another click, another link
+    assert form.link_text.value != url and len(client.input_requests.links(request["id"])["items"]) == 2
+    form.submit_button.click()
+    answered = RequestForm(client.input_requests.get(request["id"]), client)
+    answered.link_button.click()  # answered meanwhile: the server's reason is shown
+    assert "already resolved" in answered.error.value and answered.link_box.children == ()
+    assert httpx.get(url).status_code == 410
+    client.close()
+
+
 def test_inbox_follows_the_event_stream(server):
     async def main() -> None:
         client = Client(server.url, server.key)

@@ -3,8 +3,9 @@
 Jupyter's ``log_request`` (URI scrubbing, user lookup, a Prometheus histogram
 per request) costs about a tenth of an item-create request. For our handlers
 we log only what an operator acts on: client errors as warnings, server
-errors as errors, with the path (never the query string). Every other
-handler keeps Jupyter's logging unchanged.
+errors as errors, with the path (never the query string). The approval
+page's path holds its link's token: it is logged with the token cut short.
+Every other handler keeps Jupyter's logging unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from tornado.web import RequestHandler
 
+from .approval_page import ApprovalPageHandler
 from .handler import OpenSinkHandler
 
 log = logging.getLogger("jupyter_opensink.access")
@@ -21,6 +23,12 @@ log = logging.getLogger("jupyter_opensink.access")
 
 def wrap_log_function(default: Callable[[RequestHandler], None] | None) -> Callable[[RequestHandler], None]:
     def log_function(handler: RequestHandler) -> None:
+        if isinstance(handler, ApprovalPageHandler):
+            status = handler.get_status()
+            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            log.log(level, "%d %s %s %.2fms", status, handler.request.method, handler.redacted_path,
+                    1000.0 * handler.request.request_time())
+            return
         if not isinstance(handler, OpenSinkHandler):
             if default is not None:
                 default(handler)

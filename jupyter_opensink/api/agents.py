@@ -50,7 +50,8 @@ async def active_configuration(call: Call) -> dict:
 
 async def resolve_input_request(call: Call) -> dict:
     return await call.services.input_requests.resolve(call.workspace_id, call.params["id"],
-                                                      call.body(Resolve).response)
+                                                      call.body(Resolve).response,
+                                                      resolved_by=call.principal.label)
 
 
 # -- execution deliveries -----------------------------------------------------

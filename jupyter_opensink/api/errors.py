@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado.web import HTTPError
 
-from ..errors import (Conflict, CorruptDatabase, Forbidden, Invalid, NotFound, OpenSinkError, PreconditionFailed,
+from ..errors import (Conflict, CorruptDatabase, Forbidden, Gone, Invalid, NotFound, OpenSinkError, PreconditionFailed,
                       StoreError, StoreFailed, StoreLocked, Unauthorized, Unavailable)
 
 STATUS: dict[type[OpenSinkError], int] = {
@@ -13,6 +13,7 @@ STATUS: dict[type[OpenSinkError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
     PreconditionFailed: 412,
     Unavailable: 503,
     StoreFailed: 503,
@@ -23,7 +24,7 @@ STATUS: dict[type[OpenSinkError], int] = {
 
 PHRASES = {
     400: "bad request", 401: "authentication required", 403: "forbidden", 404: "not found",
-    405: "method not allowed", 409: "conflict", 412: "precondition failed", 413: "request body too large",
+    405: "method not allowed", 409: "conflict", 410: "gone", 412: "precondition failed", 413: "request body too large", 429: "too many requests",
     500: "internal server error",
     503: "the database is unavailable",
 }

@@ -53,6 +53,10 @@ class ApiContext:
     in_flight: set = field(default_factory=set)
     #: The MCP endpoint (``api.mcp_endpoint.McpEndpoint``); None when it is switched off.
     mcp: Any = None
+    #: The server's address as people outside reach it (approval links' URLs); empty: the request's own.
+    public_url: str = ""
+    #: Unknown approval-link tokens one client address may try per minute before it gets 429.
+    link_guesses_per_minute: int = 10
 
     async def drain(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for requests in flight; returns how many are left."""
@@ -129,6 +133,15 @@ class Call:
     @property
     def base_url(self) -> str:
         return self._handler.base_url
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` as this request reached the server (its Host was checked)."""
+        return f"{self._handler.request.protocol}://{self._handler.request.host}"
+
+    @property
+    def services_public_url(self) -> str:
+        return self._handler.context.public_url
 
     def sse(self) -> SseResponse:
         return SseResponse(self._handler)

@@ -89,7 +89,8 @@ class Tool:
 
 def _answer(request: dict[str, Any]) -> dict[str, Any]:
     status = request["status"]
-    return {**request, "request_id": request["id"],
+    return {**request, "request_id": request["id"], "resolved_by": request.get("resolved_by"),
+            "resolved_by_name": request.get("resolved_by_name"),
             "next": {"resolved": "done", "pending": "poll", "expired": "ask_again"}[status]}
 
 

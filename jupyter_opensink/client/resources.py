@@ -65,6 +65,19 @@ class InputRequests(Resource):
     def resolve(self, id: str, response: dict[str, Any]) -> Any:
         return self._client._request("POST", f"{self.path}/{id}/resolve", json={"response": response})
 
+    def create_link(self, id: str, *, expires_in: int | None = None, note: str | None = None) -> Any:
+        """An approval link for a pending request: its ``url`` (shown only now) opens a page that answers it."""
+        body = {k: v for k, v in (("expires_in", expires_in), ("note", note)) if v is not None}
+        return self._client._request("POST", f"{self.path}/{id}/links", json=body)
+
+    def links(self, id: str, **filters: Any) -> Any:
+        """One page of the request's approval links (never their URLs)."""
+        return self._client._request("GET", f"{self.path}/{id}/links", params=_clean(filters))
+
+    def revoke_link(self, id: str, link_id: str) -> Any:
+        """The link's page stops working at once."""
+        return self._client._request("DELETE", f"{self.path}/{id}/links/{link_id}")
+
 
 class BackgroundJobs(Resource):
     def trigger(self, id: str) -> Any:

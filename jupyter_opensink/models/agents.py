@@ -142,6 +142,11 @@ class InputRequest(Stored):
     status: RequestStatus
     expires_at: datetime | None
     resolved_at: datetime | None
+    resolved_by: str | None = Field(
+        default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\" or "
+                                  "\"link:<approval link id>\"; null until resolved.")
+    resolved_by_name: str | None = Field(
+        default=None, description="The name the person typed on an approval link's page, if any.")
 
 
 class Activity(Stored):

@@ -72,6 +72,8 @@ class HumanAnswer(Resource):
     title: str
     response: dict[str, Any] | None = Field(description="The human's answer; null until resolved.")
     resolved_at: datetime | None
+    resolved_by: str | None = Field(description="Who answered: user:<name>, key:<id> or link:<id>.")
+    resolved_by_name: str | None = Field(description="The name the person gave (approval links).")
     expires_at: datetime | None
     next: Literal["done", "poll", "ask_again"] = Field(
         description="done: use response; poll: call get_input_request with request_id later; "

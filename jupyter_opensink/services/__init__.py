@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import (agents, deliveries, idempotency, jobs, keys, request_log, sessions, sinks, states, webhooks,
+from . import (agents, deliveries, idempotency, jobs, keys, links, request_log, sessions, sinks, states, webhooks,
                workspaces)
 from .agents import Agents, Configurations
 from .asking import Asking
@@ -14,6 +14,7 @@ from .discovery import Discovery
 from .idempotency import IdempotencyKeys
 from .jobs import BackgroundJobs
 from .keys import ApiKeys
+from .links import ApprovalLinks
 from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
 from .sinks import SinkItems, Sinks
@@ -22,7 +23,7 @@ from .webhooks import Webhooks
 from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
-                           *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
+                           *links.TABLES, *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
                            *states.TABLES, *request_log.TABLES, *webhooks.TABLES]
 
 
@@ -42,6 +43,7 @@ class Services:
         self.activities = Activities(store, self.sessions, events)
         self.input_requests = InputRequests(store, self.sessions, events)
         self.asking = Asking(self.agents, self.sessions, self.input_requests)
+        self.approval_links = ApprovalLinks(store, self.input_requests, self.agents)
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
         self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
         self.idempotency = IdempotencyKeys(store)

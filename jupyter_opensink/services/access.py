@@ -51,6 +51,13 @@ class Principal:
     user_name: str | None = None
     sink_id: str | None = None  # set for a sink's ingest secret: it may write that sink's items only
 
+    @property
+    def label(self) -> str:
+        """Who this is, as recorded on what it changes (an answered request's ``resolved_by``)."""
+        if self.is_user:
+            return f"user:{self.user_name or 'jupyter'}"
+        return f"key:{self.key_id}" if self.key_id else f"sink:{self.sink_id}"
+
     def require(self, scope: str) -> None:
         """Raise ``Forbidden`` unless this principal holds ``resource:access``."""
         if self.is_user:

@@ -97,7 +97,8 @@ class Sessions:
     async def delete(self, workspace_id: str, session_id: str) -> dict[str, Any]:
         await self.get(workspace_id, session_id)
         doc = await delete_with_children(self.store, "agent_sessions", session_id,
-                                         [("input_requests", {"session_id": session_id}),
+                                         [("approval_links", {"session_id": session_id}),
+                                          ("input_requests", {"session_id": session_id}),
                                           ("activities", {"session_id": session_id}),
                                           ("execution_deliveries", {"session_id": session_id})])
         self.events.emit("session.deleted", workspace_id, doc)
@@ -152,7 +153,8 @@ class InputRequests:
         if values.get("expires_at") and values["expires_at"] <= ids.now_iso():
             raise Invalid("expires_at must be in the future")
         request = {"id": ids.new_id(), **values, "workspace_id": workspace_id, "response": None,
-                   "status": "pending", "resolved_at": None, "expires_at": values.get("expires_at")}
+                   "status": "pending", "resolved_at": None, "expires_at": values.get("expires_at"),
+                   "resolved_by": None, "resolved_by_name": None}
         ops: list[Op] = [Insert("input_requests", request),
                          *status_change(session, {"status": "waiting_for_input"}),
                          system_activity(session, "input_request_created", f"Asked: {values['title']}",
@@ -171,8 +173,15 @@ class InputRequests:
     def _not_pending(self, request: dict[str, Any]) -> Conflict:
         return Conflict(f"input request {request['id']} is already {request['status']}")
 
-    async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any]) -> dict[str, Any]:
-        """Answer a pending request: validated against its schema, then the session resumes."""
+    async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any], *,
+                      resolved_by: str | None = None, resolved_by_name: str | None = None,
+                      also: tuple[Op, ...] = ()) -> dict[str, Any]:
+        """Answer a pending request: validated against its schema, then the session resumes.
+
+        ``resolved_by`` says who answered (``user:<name>``, ``key:<id>``, ``link:<id>``); ``also`` are
+        writes that must happen in the same batch or not at all (an approval link being used up): a
+        ``Conflict`` from one of them is raised as it is while the request is still pending.
+        """
         request = await self.get(workspace_id, request_id)
         if request["status"] != "pending":
             raise self._not_pending(request)
@@ -182,20 +191,27 @@ class InputRequests:
         require_valid(request["schema"], response, field="response")
         session = await self.sessions.get(workspace_id, request["session_id"])
         now = ids.now_iso()
+        who = {"resolved_by": resolved_by, "resolved_by_name": resolved_by_name}
+        message = f"Answered: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
         try:
             done = await self.store.batch([
-                Update("input_requests", request_id, {"status": "resolved", "response": response, "resolved_at": now},
+                Update("input_requests", request_id,
+                       {"status": "resolved", "response": response, "resolved_at": now, **who},
                        expect={"status": "pending"}),
                 *status_change(session, {"status": "processing_input"}),
-                system_activity(session, "input_request_resolved", f"Answered: {request['title']}",
-                                related_entity_id=request_id),
+                system_activity(session, "input_request_resolved", message, related_entity_id=request_id,
+                                payload=who),
                 Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
+                *also,
             ])
         except Conflict:
-            raise self._not_pending(await self.get(workspace_id, request_id)) from None
+            current = await self.get(workspace_id, request_id)
+            if current["status"] != "pending" or not also:
+                raise self._not_pending(current) from None
+            raise  # one of ``also`` refused
         self.events.emit("input_request.resolved", workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
-        self.sessions.emit_activities(workspace_id, done[2:-1])
+        self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
         return done[0]
 
     async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """The notebook inbox: pending input requests, answered in place.
 
 ``RequestForm`` renders one request as a form built from its JSON Schema and
-resolves it through the client. ``Inbox`` lists a workspace's pending
+resolves it through the client; its "Copy approval link" button makes a
+single-use link for someone without Jupyter access and shows it to copy. ``Inbox`` lists a workspace's pending
 requests and follows the live event stream (no polling): a new request
 appears, an answered or expired one leaves.
 """
@@ -47,9 +48,16 @@ class RequestForm(w.VBox):
             self.reject_button = w.Button(description="Reject", button_style="danger", icon="times")
             self.reject_button.on_click(lambda _: self.reject())
             buttons.append(self.reject_button)
+        self.link_button = w.Button(description="Copy approval link", icon="link",
+                                    tooltip="A single-use link to a page that answers this request, for someone "
+                                            "without Jupyter access")
+        self.link_button.on_click(lambda _: self.make_link())
+        buttons.append(self.link_button)
+        self.link_text: w.Text | None = None  # made with the first link: a form without one has no extra input
+        self.link_box = w.VBox()
         self.error = w.HTML()
         self.status = w.HTML()
-        super().__init__([header, self.field.widget, w.HBox(buttons), self.error, self.status],
+        super().__init__([header, self.field.widget, w.HBox(buttons), self.link_box, self.error, self.status],
                          layout=w.Layout(border="1px solid #bbb", padding="6px", margin="4px 0"))
 
     def _reject_field(self) -> Simple | None:
@@ -84,6 +92,20 @@ class RequestForm(w.VBox):
         if self.on_done:
             self.on_done(resolved)
         return resolved
+
+    def make_link(self, **options: Any) -> dict[str, Any] | None:
+        """Create an approval link (``expires_in``, ``note``) and show its URL, selected for copying."""
+        try:
+            link = self.client.input_requests.create_link(self.request["id"], **options)
+        except OpenSinkError as exc:
+            self._show_error(exc.message)
+            return None
+        self.error.value = ""
+        self.link_text = w.Text(value=link["url"], description="Link", layout=w.Layout(width="95%"))
+        note = w.HTML(f"<small>Copy it into chat or mail. It answers this request once and works until "
+                      f"{html.escape(link['expires_at'])}.</small>")
+        self.link_box.children = (self.link_text, note)
+        return link
 
     def reject(self) -> dict[str, Any] | None:
         assert self.reject_field is not None

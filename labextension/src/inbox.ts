@@ -1,6 +1,8 @@
 /**
  * The Agent inbox: every workspace's pending input requests, each answered
  * through a form drawn from its schema. Kept current by the event feed.
+ * "Copy approval link" makes a single-use link to a page that answers the
+ * request without Jupyter access, copies it and shows it.
  */
 
 import { Notification } from '@jupyterlab/apputils';
@@ -163,6 +165,47 @@ export class InboxPanel extends Widget {
     if (rejectable) {
       buttons.push(h('button', { type: 'button', className: 'jp-mod-styled jp-mod-warn', onclick: () => void send(true) }, 'Reject'));
     }
+    const linkBox = h('div', { className: 'jp-OpenSink-link', hidden: true });
+    const copyLink = async () => {
+      error.textContent = '';
+      try {
+        const link = await this.api.request(`agent-session-input-requests/${request.id}/links`, {
+          method: 'POST',
+          body: {},
+          workspace: request.workspace_id
+        });
+        const field = h('input', {
+          type: 'text',
+          readOnly: true,
+          value: link.url,
+          className: 'jp-OpenSink-link-url',
+          // Enter in a field submits the form around it: here it must not answer the request.
+          onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && e.preventDefault()
+        });
+        let copied = false;
+        try {
+          await navigator.clipboard.writeText(link.url);
+          copied = true;
+        } catch {
+          copied = false; // no clipboard permission (or an insecure origin): the field is there to copy from
+        }
+        linkBox.replaceChildren(
+          field,
+          h(
+            'div',
+            { className: 'jp-OpenSink-help' },
+            `${copied ? 'Copied. ' : 'Select and copy it. '}It answers this request once and works until ${when(link.expires_at)}.`
+          )
+        );
+        linkBox.hidden = false;
+        field.select();
+      } catch (problem) {
+        error.textContent = problem instanceof ApiError ? problem.message : String(problem);
+      }
+    };
+    buttons.push(
+      h('button', { type: 'button', className: 'jp-mod-styled jp-OpenSink-copy-link', onclick: () => void copyLink() }, 'Copy approval link')
+    );
     const agent = this.names.get(`${request.workspace_id}/${request.agent_id}`) ?? request.agent_id;
     return h(
       'form',
@@ -183,6 +226,7 @@ export class InboxPanel extends Widget {
       ),
       form.node,
       h('div', { className: 'jp-OpenSink-buttons' }, buttons),
+      linkBox,
       error
     );
   }

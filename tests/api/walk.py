@@ -13,7 +13,7 @@ from jupyter_opensink.api.routing import Route
 
 #: Which object a path parameter names: ``id`` names one of the first path segment's objects.
 PARAMETER_KINDS = {"sink_id": "sinks", "agent_id": "agents", "slug": "public-slug", "namespace": "states",
-                   "path": "hook-path"}
+                   "path": "hook-path", "link_id": "approval-links"}
 STATE_KEY = "walked-key"  # the key of the state the ``objects`` fixture writes in its namespace
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -23,13 +23,15 @@ def name(route: Route) -> str:
 
 
 def kind(route: Route, parameter: str) -> str:
+    if parameter == "id" and "/links" in route.path:  # a request of its own: the walk resolves the other one
+        return "link-requests"
     return PARAMETER_KINDS.get(parameter) or route.path.strip("/").split("/")[0]
 
 
 def url(route: Route, ids: dict[str, str] | None = None) -> str:
     """The route's path below the server's base URL, parameters filled from ``ids`` ("unknown" otherwise)."""
     path = route.path
-    for parameter in ("id", "sink_id", "agent_id", "slug", "namespace", "path"):
+    for parameter in ("id", "sink_id", "agent_id", "slug", "namespace", "path", "link_id"):
         path = path.replace("{" + parameter + "}", (ids or {}).get(kind(route, parameter), "unknown"))
     return route.base + path.replace("{key}", STATE_KEY)
 
@@ -68,6 +70,7 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
             "session_id": ids["agent-sessions"], "agent_id": ids["agents"], "key": "k", "title": "t",
             "message": "m", "schema": {"type": "object"}},
         "POST /agent-session-input-requests/{id}/resolve": {"response": {}},
+        "POST /agent-session-input-requests/{id}/links": {"expires_in": 3600, "note": "walked"},
         "POST /agent-session-activities": {"session_id": ids["agent-sessions"], "type": "message",
                                            "message": "walked"},
         "POST /background-jobs": {"name": "walked", "interval_minutes": 60, "url": "http://127.0.0.1:9/walked",

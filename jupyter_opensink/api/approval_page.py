@@ -1,0 +1,230 @@
+"""GET/POST {base_url}opensink/approve/<token>: the page that answers one input request through an approval link.
+
+It needs no Jupyter login: the token in the URL is the only credential, and it opens this one
+request's form, nothing else. The page carries no script and loads nothing (its CSP says so).
+
+Forged submissions: the first view sets a random cookie (HttpOnly, SameSite=Strict, scoped to the
+approve path) and puts HMAC-SHA256(the link's own stored form key, that cookie) in a hidden field. A
+POST must bring both and they must match, so another site can neither make a browser submit (the
+cookie stays home) nor make up the field (the key never leaves the server). Jupyter's own XSRF check
+needs a Jupyter login, so it is not used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..errors import Gone, Invalid, NotFound
+from ..services.links import ApprovalLinks
+from ..services.schemas import violations
+from ..services.secrets import new_token
+from . import schema_form
+from .handler import ApiContext
+from .ratelimit import GuessLimiter
+
+log = logging.getLogger("jupyter_opensink.approval")
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "approval"),
+    autoescape=True, undefined=jinja2.StrictUndefined)
+COOKIE = "opensink-approve"
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+#: Page fields that are not the schema's (its controls are all named f-...).
+CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
+
+
+class Throttled(Exception):
+    """This address tried too many unknown tokens; it may try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = max(int(retry_after + 0.999), 1)
+
+
+NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
+                "its cookie). Allow cookies for this site and submit again; your entries are kept.")
+#: What an error page says, by status: (heading, text).
+NOTICES = {
+    400: ("Bad request", "The form could not be read."),
+    403: ("Not allowed", "This page cannot be opened at this address."),
+    404: ("Link not found", "This approval link is not valid. Check that you copied all of it."),
+    405: ("Not allowed", "Open the link in a browser."),
+    410: ("Link no longer valid", "This approval link can no longer be used."),
+    413: ("Too large", "The form sent is larger than this server accepts."),
+    429: ("Too many attempts", "Too many invalid approval links were tried from your address."),
+}
+
+
+class ApprovalPageHandler(JupyterHandler):
+    """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address."""
+
+    def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
+        self.context = context
+        self.limiter = limiter
+
+    # -- headers: nothing loads, nothing leaks, nothing frames the page -------------------------
+    @property
+    def nonce(self) -> str:
+        if getattr(self, "_nonce", None) is None:
+            self._nonce = new_token(16)
+        return self._nonce
+
+    @property
+    def content_security_policy(self) -> str:
+        return (f"default-src 'none'; style-src 'nonce-{self.nonce}'; img-src 'none'; form-action 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'")
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Robots-Tag", "noindex, nofollow")
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # No Jupyter identity: the token is the credential. The Host check (DNS rebinding) stays.
+        self.current_user = self._jupyter_current_user = None
+        if not self.check_host():
+            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.context.max_body_size:
+            raise web.HTTPError(413)
+
+    def check_xsrf_cookie(self) -> None:
+        """The page has its own anti-forgery token (see the module docstring)."""
+
+    @property
+    def redacted_path(self) -> str:
+        """The path for logs: the token is a credential, so only its first characters are kept."""
+        head, _, token = self.request.path.partition("/approve/")
+        return f"{head}/approve/{token[:4]}…" if token else self.request.path
+
+    @property
+    def address(self) -> str:
+        return self.request.remote_ip or "unknown"
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _page(self, status: int, template: str, **values: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(TEMPLATES.get_template(template).render(nonce=self.nonce, **values))
+
+    def _notice(self, status: int, heading: str, text: str, hint: str = "") -> None:
+        self._page(status, "notice.html", heading=heading, text=text, hint=hint)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        heading, text = NOTICES.get(status_code, ("Something went wrong", "Please try again later."))
+        hint = ""
+        if isinstance(exc, Gone):
+            text = exc.message  # which: used, revoked, expired, answered (never more about the request)
+        elif isinstance(exc, Throttled):
+            self.set_header("Retry-After", str(exc.retry_after))
+            hint = "Wait a minute, then open the link you were given again."
+        self._notice(status_code, heading, text, hint)
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        status = {NotFound: 404, Gone: 410, Throttled: 429}.get(type(exc), status_code)
+        super().send_error(status, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
+        if isinstance(value, (NotFound, Gone, Throttled, web.HTTPError)):
+            return
+        log.error("%s %s failed", self.request.method, self.redacted_path, exc_info=(typ, value, tb))
+
+    # -- the link --------------------------------------------------------------------------------
+    async def _open(self, token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+        wait = self.limiter.retry_after(self.address)
+        if wait:
+            raise Throttled(wait)
+        try:
+            return await self.context.services.approval_links.open(token)
+        except NotFound:
+            self.limiter.failed(self.address)
+            raise
+
+    def _cookie_path(self) -> str:
+        return url_path_join(self.base_url, "opensink/approve/")
+
+    def _browser_secret(self, *, make: bool) -> str | None:
+        value = self.get_cookie(COOKIE)
+        if value and _COOKIE_VALUE.match(value):
+            return value
+        if not make:
+            return None
+        value = new_token(32)
+        self.set_cookie(COOKIE, value, path=self._cookie_path(), httponly=True, samesite="Strict",
+                        secure=self.request.protocol == "https")
+        return value
+
+    @staticmethod
+    def _csrf(link: dict[str, Any], browser_secret: str) -> str:
+        return hmac.new(ApprovalLinks.form_key(link), browser_secret.encode(), hashlib.sha256).hexdigest()
+
+    def _form(self, status: int, link: dict[str, Any], request: dict[str, Any], agent_name: str,
+              spec: schema_form.FormField, *, values: dict[str, str] | None = None,
+              errors: list[str] | None = None, problems: dict[str, str] | None = None) -> None:
+        secret = self._browser_secret(make=True)
+        self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
+                   csrf=self._csrf(link, secret or ""), values=values or {}, errors=errors or [],
+                   problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
+                   link_expires_at=link["expires_at"])
+
+    @allow_unauthenticated
+    async def get(self, token: str) -> None:
+        link, request, agent_name = await self._open(token)
+        self._form(200, link, request, agent_name, schema_form.describe(request["schema"], required=True))
+
+    @allow_unauthenticated
+    async def post(self, token: str) -> None:
+        link, request, agent_name = await self._open(token)
+        spec = schema_form.describe(request["schema"], required=True)
+        form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
+        secret = self._browser_secret(make=False)
+        sent = form.get(CSRF_FIELD, "")
+        if secret is None or not hmac.compare_digest(sent.encode(), self._csrf(link, secret).encode()):
+            self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
+            return
+        try:
+            response = schema_form.read(spec, form)
+        except schema_form.FormErrors as exc:
+            self._form(400, link, request, agent_name, spec, values=form, errors=list(exc.problems.values()),
+                       problems=exc.problems)
+            return
+        rejected = schema_form.reject_field(spec)
+        if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
+            response[rejected.key] = False
+        found = violations(request["schema"], response)
+        if found:
+            problems = {}
+            for problem in found:
+                pointer, _, _ = problem.partition(": ")
+                name = schema_form.where(spec, pointer)
+                if name:
+                    problems.setdefault(name, problem)
+            self._form(400, link, request, agent_name, spec, values=form, errors=found, problems=problems)
+            return
+        try:
+            resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
+        except Invalid as exc:
+            self._form(400, link, request, agent_name, spec, values=form, errors=[exc.message])
+            return
+        self.clear_cookie(COOKIE, path=self._cookie_path())
+        self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))
+
+
+def approval_handlers(context: ApiContext) -> list[tuple]:
+    """The page's handler spec (without base_url: the extension app prepends it)."""
+    limiter = GuessLimiter(context.link_guesses_per_minute)
+    return [(r"/opensink/approve/([^/]+)/?", ApprovalPageHandler, {"context": context, "limiter": limiter})]

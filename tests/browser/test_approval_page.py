@@ -1,0 +1,124 @@
+"""Approval links in a real browser: the page answers a request with scripts off, and the JupyterLab
+inbox's "Copy approval link" button makes one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from ..receivers import start_receiver
+from .conftest import ARTIFACTS, CHROMIUM, Steps, lab_server, open_lab
+from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
+
+TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A server of its own: the session's shared one expects to see only its own tests' requests and deliveries."""
+    running = lab_server(tmp_path_factory.mktemp("lab-links"))
+    yield running
+    running.stop()
+
+
+def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
+    async def main() -> None:
+        started = time.monotonic()
+        receiver, http = start_receiver()
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "trade-bot", receiver.url("/agent"))
+            request = await ask(api, agent, session, "Approve proposed trades", TRADES)
+            link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
+            requests: list[str] = []
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                # A stranger's browser: no Jupyter cookie or token, and no JavaScript at all.
+                context = await browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 1000})
+                page = await context.new_page()
+                page.on("request", lambda r: requests.append(r.url))
+                steps = Steps(page, "approval-link-page")
+                try:
+                    await page.goto(link["url"])
+                    await expect(page.locator("h1")).to_have_text("Approve proposed trades")
+                    await expect(page.locator(".meta")).to_contain_text("trade-bot")
+                    await expect(page.locator('fieldset[data-field="trade_0"] legend')).to_have_text("BUY 10 AAPL *")
+                    await expect(page.locator('fieldset[data-field="trade_1"]')).to_contain_text('"BTC"')
+                    await steps.shot("form")
+                    await page.locator('fieldset[data-field="trade_0"] input[type="checkbox"]').check()
+                    await page.get_by_label("Notes for the agent").fill("Buy yes, hold the BTC sale")
+                    await page.get_by_label("Your name (optional)").fill("Morgan (desk head)")
+                    await steps.shot("filled")
+                    await page.get_by_role("button", name="Submit").click()
+                    await expect(page.locator("h1")).to_contain_text("Answer sent")
+                    await expect(page.locator("main")).to_contain_text("Morgan (desk head)")
+                    await steps.shot("confirmation")
+                    await page.goto(link["url"])  # single use
+                    await expect(page.locator("h1")).to_have_text("Link no longer valid")
+                    await expect(page.locator("main")).to_contain_text("already been used")
+                    await steps.shot("used")
+                except BaseException:
+                    await steps.shot("failure")
+                    raise
+                finally:
+                    await browser.close()
+            stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+            assert stored["status"] == "resolved" and stored["resolved_by"] == f"link:{link['id']}"
+            assert stored["resolved_by_name"] == "Morgan (desk head)"
+            assert stored["response"] == {
+                "trade_0": {"symbol": "AAPL", "action": "buy", "quantity": 10, "approved": True},
+                "trade_1": {"symbol": "BTC", "action": "sell", "quantity": 3, "approved": False},
+                "notes": "Buy yes, hold the BTC sale"}
+            (call,) = await receiver.wait_for(1)
+            assert call.json["request_id"] == request["id"] and call.json["session_id"] == session["id"]
+            await asyncio.sleep(0.3)
+            assert len(receiver.calls) == 1
+        assert requests and all(url.split("?")[0].startswith(link["url"].rsplit("/", 1)[0]) for url in requests), \
+            requests  # the page loads nothing but itself
+        http.stop()
+        (ARTIFACTS / "approval-link-page" / "duration.txt").write_text(f"{time.monotonic() - started:.2f} s\n")
+
+    asyncio.run(main())
+
+
+def test_the_lab_inbox_copies_an_approval_link(lab):
+    async def main() -> None:
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "copy-bot", "http://127.0.0.1:9/agent")
+            async with open_lab(lab, "inbox-approval-link") as (page, steps):
+                await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+                await page.click(INBOX_TAB)
+                request = await ask(api, agent, session, "Approve the rollout", {
+                    "type": "object", "properties": {"approved": {"type": "boolean"}}})
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                await card.get_by_role("button", name="Copy approval link").click()
+                field = card.locator("input.jp-OpenSink-link-url")
+                await expect(field).to_be_visible()
+                url = await field.input_value()
+                assert "/opensink/approve/" in url and url.startswith("http://127.0.0.1:")
+                await expect(card.locator(".jp-OpenSink-link")).to_contain_text("Copied.")
+                assert await page.evaluate("navigator.clipboard.readText()") == url
+                await steps.shot("link-copied")
+                await field.press("Enter")  # must not answer the request
+                links = await ok(await api.get(f"/agent-session-input-requests/{request['id']}/links"))
+                assert [x["status"] for x in links["items"]] == ["active"]
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "pending"
+            async with httpx_client() as anyone:
+                page_reply = await anyone.get(url)
+                assert page_reply.status_code == 200 and "Approve the rollout" in page_reply.text
+
+    asyncio.run(main())
+
+
+def httpx_client():
+    import httpx
+
+    return httpx.AsyncClient(timeout=30)

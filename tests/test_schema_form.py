@@ -1,0 +1,98 @@
+"""The approval page's form rules (api/schema_form.py): the same schemas and answers as the notebook widget's
+tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jupyter_opensink.api.schema_form import FormErrors, describe, read, reject_field, where
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())
+TRADE = json.loads((FIXTURES / "trade-approval-schema.json").read_text())
+
+
+def by_key(group):
+    return {f.key: f for f in group.fields}
+
+
+def test_every_schema_feature_gets_the_right_control():
+    form = describe(EVERYTHING, required=True)
+    assert form.kind == "group"
+    f = by_key(form)
+    assert (f["name"].kind, f["name"].label, f["name"].description) == ("text", "Your name *", "Who decides")
+    assert (f["approved"].kind, f["approved"].initial, f["approved"].label) == ("boolean", "on", "approved *")
+    assert f["notes"].kind == "textarea" and f["essay"].kind == "textarea"
+    assert (f["color"].kind, f["color"].options, f["color"].initial) == ("choice", ["red", "green"], "1")
+    assert (f["day"].kind, f["day"].initial) == ("date", "2026-12-01")
+    assert f["at"].kind == "datetime"
+    assert (f["count"].kind, f["count"].integer, f["count"].minimum, f["count"].maximum, f["count"].initial) == (
+        "number", True, 1, 5, "2")
+    assert (f["ratio"].kind, f["ratio"].integer, f["ratio"].maximum, f["ratio"].minimum) == ("number", False, 1.5, None)
+    assert (f["tags"].kind, f["tags"].item_type, f["tags"].initial) == ("list", "string", "a")
+    assert (f["scores"].kind, f["scores"].item_type) == ("list", "integer")
+    assert (f["fixed"].kind, f["fixed"].value) == ("fixed", "v1")
+    assert (f["shown"].kind, f["shown"].value) == ("fixed", 3)
+    assert (f["nested"].kind, f["nested"].label, f["nested"].description) == ("group", "Nested group", "Inner settings")
+    assert by_key(f["nested"])["deep"].kind == "boolean"
+    assert f["either"].kind == "json"
+    names = [leaf.name for leaf in form.leaves()]
+    assert len(names) == len(set(names)) and all(n.startswith("f-") for n in names)
+
+
+def test_what_cannot_be_drawn_becomes_a_json_editor():
+    assert describe({"type": "object"}).kind == "json"
+    assert describe({"type": "array", "items": {"type": "object"}}).kind == "json"
+    assert describe({"$ref": "#/definitions/x"}).kind == "json"
+    assert describe({"allOf": [{"type": "string"}]}).kind == "json"
+    assert describe("not a schema").kind == "json"
+    assert describe({"type": "array", "items": {"type": "integer"}, "default": [1, 2]}).initial == "1\n2"
+    assert describe({"type": "object", "default": {"a": 1}}).initial == '{\n  "a": 1\n}'
+
+
+def test_a_posted_form_becomes_the_json_answer():
+    form = describe(EVERYTHING, required=True)
+    f = by_key(form)
+    posted = {f["name"].name: "Ada", f["approved"].name: "on", f["color"].name: "0", f["day"].name: "2026-12-24",
+              f["at"].name: "2026-12-01T09:30", f["count"].name: "4", f["ratio"].name: "0.25",
+              f["tags"].name: "a\n b \n\n", f["scores"].name: "3\n4", f["either"].name: ' {"x": [1]} ',
+              by_key(f["nested"])["deep"].name: "on"}
+    assert read(form, posted) == {
+        "name": "Ada", "approved": True, "color": "red", "day": "2026-12-24", "at": "2026-12-01T09:30:00Z",
+        "count": 4, "ratio": 0.25, "tags": ["a", "b"], "scores": [3, 4], "fixed": "v1", "shown": 3,
+        "nested": {"deep": True}, "either": {"x": [1]}}
+    # Left empty: left out (a checkbox left unticked is false, an empty list is []).
+    assert read(form, {}) == {"approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3,
+                              "nested": {"deep": False}}
+
+
+def test_unusable_entries_are_named_per_control():
+    form = describe(EVERYTHING, required=True)
+    f = by_key(form)
+    with pytest.raises(FormErrors) as caught:
+        read(form, {f["count"].name: "2.5", f["ratio"].name: "lots", f["scores"].name: "1\nx",
+                    f["either"].name: "{nope", f["color"].name: "9", f["at"].name: "soon"})
+    problems = caught.value.problems
+    assert problems[f["count"].name] == 'count: "2.5" is not a whole number'
+    assert problems[f["ratio"].name] == 'ratio: "lots" is not a number'
+    assert problems[f["scores"].name] == 'scores: "x" is not a number'
+    assert problems[f["either"].name].startswith("either: not valid JSON")
+    assert problems[f["color"].name] == "color: pick one of the choices"
+    assert problems[f["at"].name] == 'at: "soon" is not a date and time'
+    assert read(describe({"type": "number"}), {"f": "1e3"}) == 1000.0
+    for not_finite in ("nan", "inf", "-Infinity"):
+        with pytest.raises(FormErrors):
+            read(describe({"type": "number"}), {"f": not_finite})
+
+
+def test_the_trade_approval_form_and_its_reject_field():
+    form = describe(TRADE, required=True)
+    assert reject_field(form) is None  # its approvals are per trade, not one top-level checkbox
+    trade_0 = by_key(form)["trade_0"]
+    assert where(form, "trade_0/approved") == by_key(trade_0)["approved"].name
+    assert where(form, "(root)") is None and where(form, "nope") is None
+    simple = describe({"type": "object", "properties": {"approved": {"type": "boolean"}}})
+    assert reject_field(simple).key == "approved"
