@@ -38,6 +38,8 @@ M = TypeVar("M", bound=BaseModel)
 WORKSPACE_HEADER = "X-OpenSink-Workspace"
 SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SECRET_REPLAYED = ("Idempotency-Key: the first request with this key succeeded; its reply held a secret that is "
+                   "shown only once, so it is not repeated (list what it created, or create a new one)")
 
 
 @dataclass
@@ -379,7 +381,10 @@ class OpenSinkHandler(APIHandler):
                 await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
             raise
         status, body = self._reply(route, result)
-        await keys.answer(claim_id, status, body)
+        if route.secret_reply:  # the secret is never stored: a repeat learns it succeeded, not the secret
+            await keys.answer(claim_id, 409, orjson.dumps({"error": SECRET_REPLAYED}))
+        else:
+            await keys.answer(claim_id, status, body)
         self.set_status(status)
         self._set_server_timing()
         self.finish(body)

@@ -33,7 +33,7 @@ async def revoke_key(call: Call) -> dict:
 
 ROUTES = [
     Route("POST", "/api-keys", create_key, ADMIN, "Create an API key (its secret is shown only in this reply).",
-          body=ApiKeyCreate, status=201, tag="api-keys", response=NewApiKey),
+          body=ApiKeyCreate, status=201, tag="api-keys", response=NewApiKey, secret_reply=True),
     Route("GET", "/api-keys", list_keys, ADMIN, "List the API keys of every workspace (never their secrets).",
           tag="api-keys", query=('workspace_id',), paged=True, response=ApiKey),
     Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys", response=ApiKey),

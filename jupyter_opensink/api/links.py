@@ -45,7 +45,7 @@ ROUTES = [
     Route("POST", "/agent-session-input-requests/{id}/links", create_link, "agent_session_input_requests:write",
           "Create an approval link: a single-use URL whose page answers this pending request without a Jupyter "
           "login (the URL is shown in this reply only). 409 for a request that is not pending.",
-          body=LinkCreate, status=201, tag=TAG, response=NewApprovalLink, errors=(409,)),
+          body=LinkCreate, status=201, tag=TAG, response=NewApprovalLink, errors=(409,), secret_reply=True),
     Route("GET", "/agent-session-input-requests/{id}/links", list_links, "agent_session_input_requests:read",
           "List the request's approval links (never their tokens).", tag=TAG, paged=True, response=ApprovalLink),
     Route("GET", "/agent-session-input-requests/{id}/links/{link_id}", get_link,

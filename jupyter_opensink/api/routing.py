@@ -59,6 +59,9 @@ class Route:
     #: The reply's model (for a paged route: one item's); only its fields leave the server.
     response: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies (e.g. 409)
+    #: The reply holds a secret shown once (a new key, an approval link): an Idempotency-Key keeps only
+    #: that the request succeeded, and a repeat is told so (409) instead of being handed the secret again.
+    secret_reply: bool = False
 
     def __post_init__(self) -> None:
         if self.response is None and not self.stream:

@@ -120,3 +120,31 @@ async def test_only_post_takes_it(api, make_key):
     for _ in range(2):  # PATCH is idempotent by nature: applied each time, never stored
         patched = await api("PATCH", f"/v1/sinks/{sink['id']}", {"description": "d"}, key=key, headers=keyed("p"))
         assert patched.status == 200 and "Idempotent-Replayed" not in patched.headers
+
+
+async def test_replies_holding_a_secret_are_not_kept(api, make_key, opensink_app):
+    """A new API key and an approval link are shown once: a repeat with the same Idempotency-Key is told the
+    first one succeeded (409) and is not handed the secret again, and the secret is stored nowhere."""
+    from jupyter_opensink.services import TABLES
+
+    agent = (await api("POST", "/v1/agents", {"name": "a"})).body
+    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+    request = (await api("POST", "/v1/agent-session-input-requests", {
+        "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
+        "schema": {"type": "object"}})).body
+    secrets = []
+    for path, body in [("/v1/api-keys", {"name": "agent"}),
+                       (f"/v1/agent-session-input-requests/{request['id']}/links", {})]:
+        first = await api("POST", path, body, headers=keyed(f"secret-{path}"))
+        assert first.status == 201, first.body
+        secrets.append(first.body.get("key") or first.body["url"].rsplit("/", 1)[1])
+        again = await api("POST", path, body, headers=keyed(f"secret-{path}"))
+        assert again.status == 409 and again.headers["Idempotent-Replayed"] == "true"
+        assert "shown only once" in again.error and secrets[-1] not in str(again.body)
+    assert len((await api("GET", "/v1/api-keys", params={"workspace_id": agent["workspace_id"]})).body["items"]) >= 1
+    links = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}/links")).body["items"]
+    assert len(links) == 1  # the repeat made no second link
+    await opensink_app.store.flush()
+    for spec in TABLES:
+        stored = str(await opensink_app.store.all(spec.name))
+        assert not any(secret in stored for secret in secrets), spec.name
