@@ -220,7 +220,8 @@ class OpenSinkApp(ExtensionApp):
         await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
         if self.mcp is not None:
-            await self.mcp.stop()  # MCP sessions end (calls waiting for a human are cancelled)
+            # calls waiting for a human answer with a pending handle, then MCP sessions end
+            await self.mcp.stop(self.shutdown_timeout)
         await self.scheduler.stop()  # nothing fires after this
         left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
         if left:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote
 
+from tornado.httputil import split_host_and_port
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
@@ -29,10 +30,11 @@ class AsgiExchange:
         self._body: bytes | None = body
         self._gone = asyncio.Event()  # the client went away, or the reply is complete
         self.started = False
+        self.client_left = False
 
     def scope(self, extra: dict[str, Any]) -> Scope:
         request = self._handler.request
-        host, _, port = (request.host or "").rpartition(":")
+        host, port = split_host_and_port(request.host or "")
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                    for name, value in request.headers.get_all()]
         return {
@@ -41,10 +43,15 @@ class AsgiExchange:
             "method": request.method, "scheme": request.protocol, "path": unquote(request.path),
             "raw_path": request.path.encode("latin-1"), "query_string": request.query.encode("latin-1"),
             "root_path": "", "headers": headers, "client": (request.remote_ip, 0),
-            "server": (host or request.host, int(port) if port.isdigit() else None), "state": {}, **extra,
+            "server": (host, port), "state": {}, **extra,
         }
 
     def connection_closed(self) -> None:
+        """The client went away before the reply was complete."""
+        self.client_left = True
+        self._gone.set()
+
+    def done(self) -> None:
         self._gone.set()
 
     async def receive(self) -> Message:
@@ -78,7 +85,7 @@ class AsgiExchange:
                 handler.finish()
             except StreamClosedError:
                 pass
-            self._gone.set()
+            self.done()
 
     async def _flush(self) -> None:
         try:
@@ -94,6 +101,6 @@ async def serve_asgi(handler: Any, app: AsgiApp, body: bytes, extra_scope: dict[
     try:
         await app(exchange.scope(extra_scope), exchange.receive, exchange.send)
     finally:
-        exchange.connection_closed()
-    if not exchange.started:
+        exchange.done()
+    if not exchange.started and not exchange.client_left:  # a client that left needs no answer
         raise RuntimeError("the ASGI application sent no response")

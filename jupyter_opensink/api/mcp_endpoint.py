@@ -147,12 +147,13 @@ class McpEndpoint:
 
     # -- HTTP ----------------------------------------------------------------------------------
     async def serve(self, call: Call) -> None:
-        if self.stopping.is_set():
-            raise Unavailable("the server is stopping: connect again once it is back")
-        await self.start()
         counted = call.route.method == "POST"
-        self._answering += counted
+        self._answering += counted  # before any wait, so a stop beginning now waits for this one
         try:
+            if not self.stopping.is_set():
+                await self.start()
+            if self.stopping.is_set():
+                raise Unavailable("the server is stopping: connect again once it is back")
             await call.asgi(self.manager.handle_request, {PRINCIPAL: call.principal,
                                                           "user": _identity(call.principal)})
         finally:

@@ -18,7 +18,7 @@ from ..models.agents import Activity, AgentSession
 from ..models.common import shaper
 from ..models.sinks import Sink, SinkItem
 from ..services import Services
-from ..services.access import Principal, grants
+from ..services.access import Principal
 
 SCHEME = "opensink://"
 NEWEST_ITEMS = 20  # items shown with a sink
@@ -43,7 +43,7 @@ class ResourceKind:
         return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)) + "$")
 
     def readable_by(self, principal: Principal) -> bool:
-        return principal.is_user or all(grants(list(principal.scopes), *scope.split(":")) for scope in self.scopes)
+        return all(principal.has(scope) for scope in self.scopes)
 
 
 async def _sinks(services: Services, principal: Principal, _: dict[str, str]) -> Any:

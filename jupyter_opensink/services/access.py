@@ -58,12 +58,14 @@ class Principal:
             return f"user:{self.user_name or 'jupyter'}"
         return f"key:{self.key_id}" if self.key_id else f"sink:{self.sink_id}"
 
+    def has(self, scope: str) -> bool:
+        """Whether this principal holds ``resource:access`` (the Jupyter user holds every scope)."""
+        resource, _, access = scope.partition(":")
+        return self.is_user or grants(list(self.scopes), resource, access)
+
     def require(self, scope: str) -> None:
         """Raise ``Forbidden`` unless this principal holds ``resource:access``."""
-        if self.is_user:
-            return
-        resource, _, access = scope.partition(":")
-        if not grants(list(self.scopes), resource, access):
+        if not self.has(scope):
             raise Forbidden(f"this API key lacks the scope {scope}")
 
     def require_user(self, what: str) -> None:

@@ -32,11 +32,19 @@ class Asking:
         self.input_requests = input_requests
 
     async def _agent_named(self, principal: Principal, name: str) -> dict[str, Any]:
-        """The workspace's oldest agent of that name, or a new one."""
+        """The workspace's oldest agent of that name, or a new one.
+
+        An agent with an execution endpoint is not taken by name: the answer would be delivered to
+        its endpoint, which never started this session (the caller names it by agent_id instead).
+        """
         principal.require("agents:read")
         page = await self.agents.list(principal.workspace_id, {"name": name}, limit=1, after=None, order="asc")
         if page.items:
-            return page.items[0]
+            agent = page.items[0]
+            if agent.get("execution_endpoint"):
+                raise Invalid(f"agent_name: agent {name!r} ({agent['id']}) has an execution endpoint, which would "
+                              "be called with the answer: pass its agent_id to ask as that agent, or another name")
+            return agent
         principal.require("agents:write")
         return await self.agents.create(principal.workspace_id, {"name": name, "description": None,
                                                                   "execution_endpoint": None})

@@ -385,3 +385,47 @@ async def test_a_client_leaving_its_event_stream_frees_it(api, make_key, mcp_url
                 assert stream.status_code == 200, (attempt, stream.status_code)
                 assert stream.headers["content-type"].startswith("text/event-stream")
         await asyncio.sleep(0.3)  # the client is gone: the server hears it
+
+
+async def test_another_workspaces_objects_are_not_found(mcp_client, make_key, api):
+    """A key of another workspace: the same 404 messages as the HTTP API, never the object."""
+    async with mcp_client(key=await make_key()) as client:
+        handle = (await client.call_tool("ask_human", {"title": "t", "message": "m",
+                                                       "timeout_seconds": 0})).structured_content
+    team = (await api("POST", "/v1/workspaces", {"name": "team"})).body
+    async with mcp_client(key=await make_key(workspace_id=team["id"])) as client:
+        looked = await client.call_tool("get_input_request", {"request_id": handle["request_id"]})
+        assert error_of(looked) == f"input request {handle['request_id']} not found"
+        assert looked.structured_content["status"] == 404
+        asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0,
+                                                     "session_id": handle["session_id"]})
+        assert error_of(asked) == f"agent session {handle['session_id']} not found"
+        with pytest.raises(MCPError, match=f"agent session {handle['session_id']} not found"):
+            await client.read_resource(f"opensink://sessions/{handle['session_id']}")
+        listed = {r.uri for r in (await client.list_resources()).resources}
+        assert f"opensink://sessions/{handle['session_id']}" not in listed
+
+
+async def test_an_agent_with_an_endpoint_is_not_taken_by_name(mcp_client, make_key, api, receiver):
+    """Its endpoint would be called with an answer to a session it never started."""
+    agent = (await api("POST", "/v1/agents", {"name": "Trader bot",
+                                              "execution_endpoint": {"url": receiver.url()}})).body
+    async with mcp_client(key=await make_key(), name="Trader bot") as client:
+        refused = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0})
+        assert "has an execution endpoint" in error_of(refused) and agent["id"] in error_of(refused)
+        explicit = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0,
+                                                        "agent_id": agent["id"]})
+        assert explicit.structured_content["agent_id"] == agent["id"]
+    assert len((await api("GET", "/v1/agents")).body["items"]) == 1
+
+
+async def test_a_keys_session_is_not_the_jupyter_users(api, make_key):
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    opened = await api("POST", "/opensink/mcp", {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        key=await make_key(), headers=headers)
+    session = {**headers, "Mcp-Session-Id": opened.headers["Mcp-Session-Id"], "Mcp-Protocol-Version": "2025-06-18"}
+    as_user = await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                        headers=session)  # the Jupyter token, the admin of every workspace
+    assert as_user.status == 404
