@@ -442,3 +442,26 @@ async def test_api_resolves_record_who_answered(api, ask, make_key):
               key=key)
     key_id = next(k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key")["id"]
     assert (await api("GET", f"/v1/agent-session-input-requests/{second['id']}")).body["resolved_by"] == f"key:{key_id}"
+
+
+def checkbox(page: str, name: str) -> bool:
+    """Whether the page's checkbox ``name`` is ticked."""
+    found = re.search(rf'<input type="checkbox" name="{name}"([^>]*)>', page)
+    assert found, page
+    return "checked" in found.group(1)
+
+
+async def test_an_unticked_checkbox_stays_unticked_after_an_error(api, ask, link):
+    schema = {"type": "object", "required": ["amount"], "properties": {
+        "approved": {"type": "boolean", "default": True}, "amount": {"type": "integer", "maximum": 10}}}
+    _, request = await ask(schema)
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert checkbox(reply.body, "f-0")  # its default
+    reply = await submit(api, made["url"], {"_csrf": csrf, "f-1": "50"}, headers=cookie)  # unticked: not posted
+    assert reply.status == 400 and not checkbox(reply.body, "f-0")
+    reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "on", "f-1": "50"}, headers=cookie)
+    assert reply.status == 400 and checkbox(reply.body, "f-0")
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-1": "5"}, headers=cookie)).status == 200
+    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert done["response"] == {"approved": False, "amount": 5}
