@@ -25,11 +25,12 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..errors import Gone, Invalid, NotFound
+from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import violations
 from ..services.secrets import new_token
 from . import schema_form
+from .errors import is_expected, status_for
 from .handler import ApiContext
 from .ratelimit import GuessLimiter
 
@@ -43,25 +44,21 @@ _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
 
 
-class Throttled(Exception):
-    """This address tried too many unknown tokens; it may try again after ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: float):
-        super().__init__(f"retry after {retry_after:.0f} s")
-        self.retry_after = max(int(retry_after + 0.999), 1)
-
-
 NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
                 "its cookie). Allow cookies for this site and submit again; your entries are kept.")
+CHANGED_MEANWHILE = ("The request changed while your answer was being saved, so it was not saved. Submit again; "
+                     "if the request was answered meanwhile, the page will say so.")
 #: What an error page says, by status: (heading, text).
 NOTICES = {
     400: ("Bad request", "The form could not be read."),
     403: ("Not allowed", "This page cannot be opened at this address."),
     404: ("Link not found", "This approval link is not valid. Check that you copied all of it."),
     405: ("Not allowed", "Open the link in a browser."),
+    409: ("Not saved", "The request changed at the same moment. Open the link again."),
     410: ("Link no longer valid", "This approval link can no longer be used."),
     413: ("Too large", "The form sent is larger than this server accepts."),
     429: ("Too many attempts", "Too many invalid approval links were tried from your address."),
+    503: ("Not available", "The server cannot take answers now. Please try again later."),
 }
 
 
@@ -134,12 +131,12 @@ class ApprovalPageHandler(JupyterHandler):
         self._notice(status_code, heading, text, hint)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Domain errors get the status the API gives them (``api/errors.py``, the one mapping)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        status = {NotFound: 404, Gone: 410, Throttled: 429}.get(type(exc), status_code)
-        super().send_error(status, **kwargs)
+        super().send_error(status_for(exc, status_code), **kwargs)
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
-        if isinstance(value, (NotFound, Gone, Throttled, web.HTTPError)):
+        if is_expected(value) or isinstance(value, web.HTTPError):
             return
         log.error("%s %s failed", self.request.method, self.redacted_path, exc_info=(typ, value, tb))
 
@@ -220,6 +217,11 @@ class ApprovalPageHandler(JupyterHandler):
             resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
         except Invalid as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=[exc.message])
+            return
+        except Conflict:
+            # ``use`` turns a conflict whose cause it can see (link used or revoked, request answered or
+            # expired) into Gone; one left means both still look usable, so the person may simply retry.
+            self._form(409, link, request, agent_name, spec, values=form, errors=[CHANGED_MEANWHILE])
             return
         self.clear_cookie(COOKIE, path=self._cookie_path())
         self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))

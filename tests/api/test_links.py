@@ -465,3 +465,48 @@ async def test_an_unticked_checkbox_stays_unticked_after_an_error(api, ask, link
     assert (await submit(api, made["url"], {"_csrf": csrf, "f-1": "5"}, headers=cookie)).status == 200
     done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
     assert done["response"] == {"approved": False, "amount": 5}
+
+
+async def test_a_conflict_while_the_link_still_works_keeps_the_entries_for_another_try(api, ask, link, opensink_app):
+    from jupyter_opensink.errors import Conflict
+
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    requests = opensink_app.services.input_requests
+    resolve = requests.resolve
+
+    async def refused(*args, **kwargs):  # another write got there first, yet the link and request look unchanged
+        raise Conflict(f"input request {request['id']} changed meanwhile")
+
+    requests.resolve = refused
+    try:
+        reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)
+    finally:
+        requests.resolve = resolve
+    assert reply.status == 409 and "Your answer was not sent" in reply.body and 'value="8"' in reply.body
+    assert "changed meanwhile" not in reply.body  # the service's wording is not the page's
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)).status == 200
+
+
+async def test_the_page_maps_domain_errors_where_the_api_does(api, ask, link, opensink_app):
+    from jupyter_opensink.api import errors
+    from jupyter_opensink.errors import StoreFailed, Throttled
+
+    assert errors.status_for(Throttled(3.2), 500) == 429 and Throttled(3.2).retry_after == 4
+    _, request = await ask()
+    made = await link(request)
+    links = opensink_app.services.approval_links
+    opened = links.open
+
+    async def broken(token):
+        raise StoreFailed("disk full at /secret/path")
+
+    links.open = broken
+    try:
+        reply = await api("GET", page_path(made["url"]), auth=None)
+    finally:
+        links.open = opened
+    assert reply.status == 503 and "try again later" in reply.body and "/secret/path" not in reply.body
+    assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
