@@ -23,7 +23,7 @@ import jinja2
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from tornado import web
+from tornado import httputil, web
 
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
@@ -40,6 +40,9 @@ TEMPLATES = jinja2.Environment(
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+#: Largest form body the page reads (or max_body_size if smaller): a form of typed answers is small, and
+#: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
+FORM_MAX = 64 * 1024
 #: Page fields that are not the schema's (its controls are all named f-...).
 CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
 
@@ -62,12 +65,41 @@ NOTICES = {
 }
 
 
+@web.stream_request_body
 class ApprovalPageHandler(JupyterHandler):
-    """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address."""
+    """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
+
+    The body is streamed (``data_received``) so tornado does not buffer it whole before ``prepare``:
+    past ``body_limit`` bytes the rest is read and dropped, and the request gets 413.
+    """
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
         self.limiter = limiter
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._too_large = False
+
+    @property
+    def body_limit(self) -> int:
+        return min(FORM_MAX, self.context.max_body_size)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.body_limit:
+            self._too_large, self._chunks = True, []
+        elif not self._too_large:
+            self._chunks.append(chunk)
+
+    def _read_body(self) -> None:
+        """Parses the streamed body as tornado would have, so ``get_body_argument`` works as usual."""
+        if self._too_large:
+            raise web.HTTPError(413)
+        self.request.body = b"".join(self._chunks)
+        self._chunks = []
+        self.request.body_arguments = {}
+        httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
+                                      self.request.body_arguments, {}, self.request.headers)
 
     # -- headers: nothing loads, nothing leaks, nothing frames the page -------------------------
     @property
@@ -94,7 +126,7 @@ class ApprovalPageHandler(JupyterHandler):
         if not self.check_host():
             raise web.HTTPError(403, "the Host header names a host this server does not serve")
         length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.context.max_body_size:
+        if length.isdigit() and int(length) > self.body_limit:
             raise web.HTTPError(413)
 
     def check_xsrf_cookie(self) -> None:
@@ -186,6 +218,7 @@ class ApprovalPageHandler(JupyterHandler):
 
     @allow_unauthenticated
     async def post(self, token: str) -> None:
+        self._read_body()
         link, request, agent_name = await self._open(token)
         spec = schema_form.describe(request["schema"], required=True)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}

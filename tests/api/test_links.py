@@ -510,3 +510,22 @@ async def test_the_page_maps_domain_errors_where_the_api_does(api, ask, link, op
         links.open = opened
     assert reply.status == 503 and "try again later" in reply.body and "/secret/path" not in reply.body
     assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+
+
+async def test_a_form_body_is_capped_while_it_arrives_even_without_a_length(api, ask, link, opensink_app):
+    from jupyter_opensink.api.approval_page import FORM_MAX
+
+    assert FORM_MAX == 64 * 1024 < opensink_app.api_context.max_body_size
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    big = urlencode({"_csrf": csrf, "f-0": "7", "f-1": "x" * FORM_MAX}).encode()
+    reply = await api("POST", page_path(made["url"]), auth=None, raw=big, chunked=True, headers={**FORM, **cookie})
+    assert reply.status == 413 and "larger" in reply.body and "Approve the trades" not in reply.body
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
+    # A form of ordinary size, chunked too, is read (tornado's own parsing: the last of repeated fields).
+    fine = urlencode([("_csrf", csrf), ("f-0", "1"), ("f-0", "7"), ("f-1", "ok \u00e9")]).encode()
+    reply = await api("POST", page_path(made["url"]), auth=None, raw=fine, chunked=True, headers={**FORM, **cookie})
+    assert reply.status == 200, reply.body
+    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert done["response"] == {"amount": 7, "reason": "ok \u00e9"}
