@@ -32,7 +32,7 @@ from ..services.secrets import new_token
 from . import schema_form
 from .errors import is_expected, status_for
 from .handler import ApiContext
-from .ratelimit import GuessLimiter
+from .ratelimit import GuessLimiter, client_group
 
 log = logging.getLogger("jupyter_opensink.approval")
 TEMPLATES = jinja2.Environment(
@@ -140,7 +140,8 @@ class ApprovalPageHandler(JupyterHandler):
 
     @property
     def address(self) -> str:
-        return self.request.remote_ip or "unknown"
+        """Who the guess limit counts: the client's IPv4 address or IPv6 /64 (``ratelimit.client_group``)."""
+        return client_group(self.request.remote_ip or "unknown")
 
     # -- rendering ---------------------------------------------------------------------------
     def _page(self, status: int, template: str, **values: Any) -> None:
