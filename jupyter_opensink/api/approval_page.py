@@ -208,8 +208,7 @@ class ApprovalPageHandler(JupyterHandler):
         secret = self._browser_secret(make=True)
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
-                   errors=errors or [],
-                   problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
+                   errors=errors or [], problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
                    link_expires_at=link["expires_at"])
 
     @allow_unauthenticated
