@@ -529,3 +529,34 @@ async def test_a_form_body_is_capped_while_it_arrives_even_without_a_length(api,
     assert reply.status == 200, reply.body
     done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
     assert done["response"] == {"amount": 7, "reason": "ok \u00e9"}
+
+
+async def test_a_read_only_field_without_a_value_does_not_block_the_form(api, ask, link):
+    schema = {"type": "object", "properties": {"id": {"type": "string", "readOnly": True, "title": "Ticket"},
+                                               "ok": {"type": "boolean"}}}
+    _, request = await ask(schema)
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert "Ticket" in reply.body and "not set" in reply.body
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-1": "on"}, headers=cookie)).status == 200
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"ok": True}
+
+
+async def test_an_answer_written_elsewhere_as_the_page_submits_says_so(api, ask, link, opensink_app):
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    links = opensink_app.services.approval_links
+    use = links.use
+
+    async def answered_meanwhile(*args, **kwargs):  # after the page's own checks, before the link's use
+        await opensink_app.services.input_requests.resolve(request["workspace_id"], request["id"], {"amount": 1})
+        return await use(*args, **kwargs)
+
+    links.use = answered_meanwhile
+    try:
+        reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)
+    finally:
+        links.use = use
+    assert reply.status == 410 and "already been answered" in reply.body and "Approve the trades" not in reply.body
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"amount": 1}
