@@ -63,3 +63,11 @@ class Gone(OpenSinkError):
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class Throttled(OpenSinkError):
+    """Too many failed tries from one client; it may try again after ``retry_after`` whole seconds."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = max(int(retry_after + 0.999), 1)

@@ -19,6 +19,10 @@ def by_key(group):
     return {f.key: f for f in group.fields}
 
 
+def leaves(spec):
+    return [spec] if spec.kind != "group" else [leaf for sub in spec.fields for leaf in leaves(sub)]
+
+
 def test_every_schema_feature_gets_the_right_control():
     form = describe(EVERYTHING, required=True)
     assert form.kind == "group"
@@ -39,7 +43,7 @@ def test_every_schema_feature_gets_the_right_control():
     assert (f["nested"].kind, f["nested"].label, f["nested"].description) == ("group", "Nested group", "Inner settings")
     assert by_key(f["nested"])["deep"].kind == "boolean"
     assert f["either"].kind == "json"
-    names = [leaf.name for leaf in form.leaves()]
+    names = [leaf.name for leaf in leaves(form)]
     assert len(names) == len(set(names)) and all(n.startswith("f-") for n in names)
 
 
@@ -64,9 +68,9 @@ def test_a_posted_form_becomes_the_json_answer():
         "name": "Ada", "approved": True, "color": "red", "day": "2026-12-24", "at": "2026-12-01T09:30:00Z",
         "count": 4, "ratio": 0.25, "tags": ["a", "b"], "scores": [3, 4], "fixed": "v1", "shown": 3,
         "nested": {"deep": True}, "either": {"x": [1]}}
-    # Left empty: left out (a checkbox left unticked is false, an empty list is []).
-    assert read(form, {}) == {"approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3,
-                              "nested": {"deep": False}}
+    # Left empty: left out (a checkbox left unticked is false, an empty list is []; an optional object
+    # nothing was entered in is left out, unlike in the notebook widget, which sends {"deep": false}).
+    assert read(form, {}) == {"approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3}
 
 
 def test_unusable_entries_are_named_per_control():
@@ -96,3 +100,35 @@ def test_the_trade_approval_form_and_its_reject_field():
     assert where(form, "(root)") is None and where(form, "nope") is None
     simple = describe({"type": "object", "properties": {"approved": {"type": "boolean"}}})
     assert reject_field(simple).key == "approved"
+
+
+def test_a_read_only_field_without_a_value_is_left_out():
+    schema = {"type": "object", "properties": {"id": {"type": "string", "readOnly": True},
+                                               "none": {"const": None}, "n": {"type": "integer"}}}
+    form = describe(schema, required=True)
+    f = by_key(form)
+    assert f["id"].kind == "fixed" and not f["id"].has_value and f["none"].has_value
+    assert read(form, {f["n"].name: "1"}) == {"none": None, "n": 1}  # an explicit const null is still sent
+
+
+def test_an_optional_object_left_empty_is_left_out():
+    contact = {"type": "object", "required": ["email"], "properties": {
+        "email": {"type": "string"}, "urgent": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}},
+        "kind": {"const": "person"}, "inner": {"type": "object", "properties": {"x": {"type": "string"}}}}}
+    schema = {"type": "object", "required": ["must"], "properties": {
+        "contact": contact, "must": {"type": "object", "properties": {"y": {"type": "string"}}}}}
+    form = describe(schema, required=True)
+    contact_field, must = by_key(form)["contact"], by_key(form)["must"]
+    c = by_key(contact_field)
+    # Nothing entered (a fixed value is no entry): left out; a required object is still sent.
+    assert read(form, {}) == {"must": {}}
+    # Anything entered keeps it, with the rest as usual (so the schema can say what is missing).
+    assert read(form, {c["urgent"].name: "on"}) == {
+        "must": {}, "contact": {"urgent": True, "tags": [], "kind": "person"}}
+    assert read(form, {by_key(c["inner"])["x"].name: "a"})["contact"]["inner"] == {"x": "a"}
+    assert read(form, {c["email"].name: "a@b.c"})["contact"]["email"] == "a@b.c"
+    # A checkbox ticked by default and unticked by the person is an entry: "no" is kept.
+    ticked = describe({"type": "object", "properties": {"opt": {"type": "object", "properties": {
+        "on": {"type": "boolean", "default": True}}}}}, required=True)
+    assert read(ticked, {}) == {"opt": {"on": False}}
+    assert must.required

@@ -23,15 +23,16 @@ import jinja2
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from tornado import web
+from tornado import httputil, web
 
-from ..errors import Gone, Invalid, NotFound
+from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import violations
 from ..services.secrets import new_token
 from . import schema_form
+from .errors import is_expected, status_for
 from .handler import ApiContext
-from .ratelimit import GuessLimiter
+from .ratelimit import GuessLimiter, client_group
 
 log = logging.getLogger("jupyter_opensink.approval")
 TEMPLATES = jinja2.Environment(
@@ -39,38 +40,66 @@ TEMPLATES = jinja2.Environment(
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+#: Largest form body the page reads (or max_body_size if smaller): a form of typed answers is small, and
+#: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
+FORM_MAX = 64 * 1024
 #: Page fields that are not the schema's (its controls are all named f-...).
 CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
 
 
-class Throttled(Exception):
-    """This address tried too many unknown tokens; it may try again after ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: float):
-        super().__init__(f"retry after {retry_after:.0f} s")
-        self.retry_after = max(int(retry_after + 0.999), 1)
-
-
 NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
                 "its cookie). Allow cookies for this site and submit again; your entries are kept.")
+CHANGED_MEANWHILE = ("The request changed while your answer was being saved, so it was not saved. Submit again; "
+                     "if the request was answered meanwhile, the page will say so.")
 #: What an error page says, by status: (heading, text).
 NOTICES = {
     400: ("Bad request", "The form could not be read."),
     403: ("Not allowed", "This page cannot be opened at this address."),
     404: ("Link not found", "This approval link is not valid. Check that you copied all of it."),
     405: ("Not allowed", "Open the link in a browser."),
+    409: ("Not saved", "The request changed at the same moment. Open the link again."),
     410: ("Link no longer valid", "This approval link can no longer be used."),
     413: ("Too large", "The form sent is larger than this server accepts."),
     429: ("Too many attempts", "Too many invalid approval links were tried from your address."),
+    503: ("Not available", "The server cannot take answers now. Please try again later."),
 }
 
 
+@web.stream_request_body
 class ApprovalPageHandler(JupyterHandler):
-    """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address."""
+    """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
+
+    The body is streamed (``data_received``) so tornado does not buffer it whole before ``prepare``:
+    past ``body_limit`` bytes the rest is read and dropped, and the request gets 413.
+    """
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
         self.limiter = limiter
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._too_large = False
+
+    @property
+    def body_limit(self) -> int:
+        return min(FORM_MAX, self.context.max_body_size)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.body_limit:
+            self._too_large, self._chunks = True, []
+        elif not self._too_large:
+            self._chunks.append(chunk)
+
+    def _read_body(self) -> None:
+        """Parses the streamed body as tornado would have, so ``get_body_argument`` works as usual."""
+        if self._too_large:
+            raise web.HTTPError(413)
+        self.request.body = b"".join(self._chunks)
+        self._chunks = []
+        self.request.body_arguments = {}
+        httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
+                                      self.request.body_arguments, {}, self.request.headers)
 
     # -- headers: nothing loads, nothing leaks, nothing frames the page -------------------------
     @property
@@ -97,7 +126,7 @@ class ApprovalPageHandler(JupyterHandler):
         if not self.check_host():
             raise web.HTTPError(403, "the Host header names a host this server does not serve")
         length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.context.max_body_size:
+        if length.isdigit() and int(length) > self.body_limit:
             raise web.HTTPError(413)
 
     def check_xsrf_cookie(self) -> None:
@@ -111,7 +140,8 @@ class ApprovalPageHandler(JupyterHandler):
 
     @property
     def address(self) -> str:
-        return self.request.remote_ip or "unknown"
+        """Who the guess limit counts: the client's IPv4 address or IPv6 /64 (``ratelimit.client_group``)."""
+        return client_group(self.request.remote_ip or "unknown")
 
     # -- rendering ---------------------------------------------------------------------------
     def _page(self, status: int, template: str, **values: Any) -> None:
@@ -134,12 +164,12 @@ class ApprovalPageHandler(JupyterHandler):
         self._notice(status_code, heading, text, hint)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Domain errors get the status the API gives them (``api/errors.py``, the one mapping)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        status = {NotFound: 404, Gone: 410, Throttled: 429}.get(type(exc), status_code)
-        super().send_error(status, **kwargs)
+        super().send_error(status_for(exc, status_code), **kwargs)
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
-        if isinstance(value, (NotFound, Gone, Throttled, web.HTTPError)):
+        if is_expected(value) or isinstance(value, web.HTTPError):
             return
         log.error("%s %s failed", self.request.method, self.redacted_path, exc_info=(typ, value, tb))
 
@@ -177,8 +207,8 @@ class ApprovalPageHandler(JupyterHandler):
               errors: list[str] | None = None, problems: dict[str, str] | None = None) -> None:
         secret = self._browser_secret(make=True)
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
-                   csrf=self._csrf(link, secret or ""), values=values or {}, errors=errors or [],
-                   problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
+                   csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
+                   errors=errors or [], problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
                    link_expires_at=link["expires_at"])
 
     @allow_unauthenticated
@@ -188,6 +218,7 @@ class ApprovalPageHandler(JupyterHandler):
 
     @allow_unauthenticated
     async def post(self, token: str) -> None:
+        self._read_body()
         link, request, agent_name = await self._open(token)
         spec = schema_form.describe(request["schema"], required=True)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
@@ -219,6 +250,11 @@ class ApprovalPageHandler(JupyterHandler):
             resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
         except Invalid as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=[exc.message])
+            return
+        except Conflict:
+            # ``use`` turns a conflict whose cause it can see (link used or revoked, request answered or
+            # expired) into Gone; one left means both still look usable, so the person may simply retry.
+            self._form(409, link, request, agent_name, spec, values=form, errors=[CHANGED_MEANWHILE])
             return
         self.clear_cookie(COOKIE, path=self._cookie_path())
         self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))

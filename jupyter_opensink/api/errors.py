@@ -5,7 +5,7 @@ from __future__ import annotations
 from tornado.web import HTTPError
 
 from ..errors import (Conflict, CorruptDatabase, Forbidden, Gone, Invalid, NotFound, OpenSinkError, PreconditionFailed,
-                      StoreError, StoreFailed, StoreLocked, Unauthorized, Unavailable)
+                      StoreError, StoreFailed, StoreLocked, Throttled, Unauthorized, Unavailable)
 
 STATUS: dict[type[OpenSinkError], int] = {
     Invalid: 400,
@@ -15,6 +15,7 @@ STATUS: dict[type[OpenSinkError], int] = {
     Conflict: 409,
     Gone: 410,
     PreconditionFailed: 412,
+    Throttled: 429,
     Unavailable: 503,
     StoreFailed: 503,
     StoreLocked: 503,
@@ -24,7 +25,7 @@ STATUS: dict[type[OpenSinkError], int] = {
 
 PHRASES = {
     400: "bad request", 401: "authentication required", 403: "forbidden", 404: "not found",
-    405: "method not allowed", 409: "conflict", 410: "gone", 412: "precondition failed", 413: "request body too large", 429: "too many requests",
+    405: "method not allowed", 409: "conflict", 410: "gone", 412: "precondition failed", 413: "request body too large",
     500: "internal server error",
     503: "the database is unavailable",
 }

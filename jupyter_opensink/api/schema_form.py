@@ -32,6 +32,7 @@ class FormField:
     description: str | None = None
     initial: str = ""  # the control's first content (for a boolean: "on" when checked)
     value: Any = None  # fixed: the value always sent
+    has_value: bool = True  # fixed: False for readOnly without const or default (nothing to send)
     fields: list[FormField] = field(default_factory=list)  # group
     options: list[Any] = field(default_factory=list)  # choice
     integer: bool = False
@@ -41,12 +42,7 @@ class FormField:
 
     @property
     def shown_value(self) -> str:
-        return json.dumps(self.value)
-
-    def leaves(self) -> list[FormField]:
-        if self.kind != "group":
-            return [self]
-        return [leaf for sub in self.fields for leaf in sub.leaves()]
+        return json.dumps(self.value) if self.has_value else ""
 
 
 def _label(schema: dict[str, Any], key: str, required: bool) -> str:
@@ -74,8 +70,11 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
 
     if s is not schema or any(k in s for k in COMPOSED):
         return json_editor()
-    if "const" in s or s.get("readOnly") is True:
-        return FormField("fixed", value=s["const"] if "const" in s else s.get("default"), **base)
+    if "const" in s:
+        return FormField("fixed", value=s["const"], **base)
+    if s.get("readOnly") is True:
+        # No value to send: left out of the answer, as the notebook widget does (null would break its type).
+        return FormField("fixed", value=s.get("default"), has_value="default" in s, **base)
     kind = s.get("type")
     if kind == "object" or (kind is None and "properties" in s):
         if not isinstance(s.get("properties"), dict):
@@ -152,7 +151,7 @@ def _number(integer: bool, text: str) -> int | float:
 def _leaf(spec: FormField, form: dict[str, str]) -> Any:
     raw = form.get(spec.name, "")
     if spec.kind == "fixed":
-        return spec.value
+        return spec.value if spec.has_value else _MISSING
     if spec.kind == "boolean":
         return spec.name in form
     if spec.kind == "choice":
@@ -186,25 +185,40 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
     return _MISSING if raw == "" else raw  # text, textarea, date
 
 
+def _entered(spec: FormField, form: dict[str, str]) -> bool:
+    """Whether the person filled ``spec`` in: a fixed value is no entry; unticking a checkbox ticked by
+    default is one (it says no)."""
+    if spec.kind == "fixed":
+        return False
+    if spec.kind == "boolean":
+        return spec.name in form or spec.initial == "on"
+    return form.get(spec.name, "").strip() != ""
+
+
 def read(spec: FormField, form: dict[str, str]) -> Any:
-    """The JSON value of the posted ``form`` (control name -> text); raises ``FormErrors``."""
+    """The JSON value of the posted ``form`` (control name -> text); raises ``FormErrors``.
+
+    An optional object nothing was entered in is left out: sending ``{}`` would break its required
+    properties, and a person cannot otherwise say "none".
+    """
     problems: dict[str, str] = {}
 
-    def value_of(node: FormField) -> Any:
+    def value_of(node: FormField) -> tuple[Any, bool]:
         if node.kind == "group":
-            out = {}
+            out, entered = {}, False
             for sub in node.fields:
-                got = value_of(sub)
+                got, filled = value_of(sub)
+                entered = entered or filled
                 if got is not _MISSING:
                     out[sub.key] = got
-            return out
+            return (out if entered or node.required else _MISSING), entered
         try:
-            return _leaf(node, form)
+            return _leaf(node, form), _entered(node, form)
         except ValueError as exc:
             problems[node.name] = f"{node.label.rstrip(' *')}: {exc}"
-            return _MISSING
+            return _MISSING, True
 
-    value = value_of(spec)
+    value, _ = value_of(spec)
     if problems:
         raise FormErrors(problems)
     return value

@@ -442,3 +442,121 @@ async def test_api_resolves_record_who_answered(api, ask, make_key):
               key=key)
     key_id = next(k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key")["id"]
     assert (await api("GET", f"/v1/agent-session-input-requests/{second['id']}")).body["resolved_by"] == f"key:{key_id}"
+
+
+def checkbox(page: str, name: str) -> bool:
+    """Whether the page's checkbox ``name`` is ticked."""
+    found = re.search(rf'<input type="checkbox" name="{name}"([^>]*)>', page)
+    assert found, page
+    return "checked" in found.group(1)
+
+
+async def test_an_unticked_checkbox_stays_unticked_after_an_error(api, ask, link):
+    schema = {"type": "object", "required": ["amount"], "properties": {
+        "approved": {"type": "boolean", "default": True}, "amount": {"type": "integer", "maximum": 10}}}
+    _, request = await ask(schema)
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert checkbox(reply.body, "f-0")  # its default
+    reply = await submit(api, made["url"], {"_csrf": csrf, "f-1": "50"}, headers=cookie)  # unticked: not posted
+    assert reply.status == 400 and not checkbox(reply.body, "f-0")
+    reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "on", "f-1": "50"}, headers=cookie)
+    assert reply.status == 400 and checkbox(reply.body, "f-0")
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-1": "5"}, headers=cookie)).status == 200
+    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert done["response"] == {"approved": False, "amount": 5}
+
+
+async def test_a_conflict_while_the_link_still_works_keeps_the_entries_for_another_try(api, ask, link, opensink_app):
+    from jupyter_opensink.errors import Conflict
+
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    requests = opensink_app.services.input_requests
+    resolve = requests.resolve
+
+    async def refused(*args, **kwargs):  # another write got there first, yet the link and request look unchanged
+        raise Conflict(f"input request {request['id']} changed meanwhile")
+
+    requests.resolve = refused
+    try:
+        reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)
+    finally:
+        requests.resolve = resolve
+    assert reply.status == 409 and "Your answer was not sent" in reply.body and 'value="8"' in reply.body
+    assert "changed meanwhile" not in reply.body  # the service's wording is not the page's
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)).status == 200
+
+
+async def test_the_page_maps_domain_errors_where_the_api_does(api, ask, link, opensink_app):
+    from jupyter_opensink.api import errors
+    from jupyter_opensink.errors import StoreFailed, Throttled
+
+    assert errors.status_for(Throttled(3.2), 500) == 429 and Throttled(3.2).retry_after == 4
+    _, request = await ask()
+    made = await link(request)
+    links = opensink_app.services.approval_links
+    opened = links.open
+
+    async def broken(token):
+        raise StoreFailed("disk full at /secret/path")
+
+    links.open = broken
+    try:
+        reply = await api("GET", page_path(made["url"]), auth=None)
+    finally:
+        links.open = opened
+    assert reply.status == 503 and "try again later" in reply.body and "/secret/path" not in reply.body
+    assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+
+
+async def test_a_form_body_is_capped_while_it_arrives_even_without_a_length(api, ask, link, opensink_app):
+    from jupyter_opensink.api.approval_page import FORM_MAX
+
+    assert FORM_MAX == 64 * 1024 < opensink_app.api_context.max_body_size
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    big = urlencode({"_csrf": csrf, "f-0": "7", "f-1": "x" * FORM_MAX}).encode()
+    reply = await api("POST", page_path(made["url"]), auth=None, raw=big, chunked=True, headers={**FORM, **cookie})
+    assert reply.status == 413 and "larger" in reply.body and "Approve the trades" not in reply.body
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
+    # A form of ordinary size, chunked too, is read (tornado's own parsing: the last of repeated fields).
+    fine = urlencode([("_csrf", csrf), ("f-0", "1"), ("f-0", "7"), ("f-1", "ok \u00e9")]).encode()
+    reply = await api("POST", page_path(made["url"]), auth=None, raw=fine, chunked=True, headers={**FORM, **cookie})
+    assert reply.status == 200, reply.body
+    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert done["response"] == {"amount": 7, "reason": "ok \u00e9"}
+
+
+async def test_a_read_only_field_without_a_value_does_not_block_the_form(api, ask, link):
+    schema = {"type": "object", "properties": {"id": {"type": "string", "readOnly": True, "title": "Ticket"},
+                                               "ok": {"type": "boolean"}}}
+    _, request = await ask(schema)
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert "Ticket" in reply.body and "not set" in reply.body
+    assert (await submit(api, made["url"], {"_csrf": csrf, "f-1": "on"}, headers=cookie)).status == 200
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"ok": True}
+
+
+async def test_an_answer_written_elsewhere_as_the_page_submits_says_so(api, ask, link, opensink_app):
+    _, request = await ask()
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    links = opensink_app.services.approval_links
+    use = links.use
+
+    async def answered_meanwhile(*args, **kwargs):  # after the page's own checks, before the link's use
+        await opensink_app.services.input_requests.resolve(request["workspace_id"], request["id"], {"amount": 1})
+        return await use(*args, **kwargs)
+
+    links.use = answered_meanwhile
+    try:
+        reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "8"}, headers=cookie)
+    finally:
+        links.use = use
+    assert reply.status == 410 and "already been answered" in reply.body and "Approve the trades" not in reply.body
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"amount": 1}
