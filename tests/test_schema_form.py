@@ -132,3 +132,16 @@ def test_an_optional_object_left_empty_is_left_out():
         "on": {"type": "boolean", "default": True}}}}}, required=True)
     assert read(ticked, {}) == {"opt": {"on": False}}
     assert must.required
+
+
+def test_the_labextension_keeps_the_shared_form_rules():
+    """forms.ts cannot import Python: its copies of the shared values must not drift."""
+    import re
+    from pathlib import Path
+
+    from jupyter_opensink import form_rules
+
+    source = (Path(__file__).parents[1] / "labextension" / "src" / "forms.ts").read_text()
+    assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)
+    listed = re.search(r"export const REJECT_FIELDS = \[([^\]]*)\];", source).group(1)
+    assert tuple(re.findall(r"'([^']+)'", listed)) == form_rules.REJECT_FIELDS

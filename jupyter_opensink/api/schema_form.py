@@ -15,11 +15,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-LONG_TEXT = 200  # maxLength above which a string gets a text area
+from ..form_rules import LONG_TEXT, REJECT_FIELDS
+
 COMPOSED = ("oneOf", "anyOf", "allOf", "$ref", "not")
 SIMPLE_ITEMS = ("string", "number", "integer")
-#: Boolean fields a Reject button sets to false (as in the notebook and JupyterLab inboxes).
-REJECT_FIELDS = ("approved", "approve", "accepted", "accept")
 
 
 @dataclass

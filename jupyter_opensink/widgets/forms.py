@@ -14,7 +14,8 @@ from typing import Any
 
 import ipywidgets as w
 
-LONG_TEXT = 200  # maxLength above which a string gets a textarea
+from ..form_rules import LONG_TEXT
+
 SIMPLE = ("string", "number", "integer")
 
 

@@ -18,10 +18,10 @@ from typing import Any
 import ipywidgets as w
 
 from ..client import AsyncClient, Client, OpenSinkError
+from ..form_rules import REJECT_FIELDS
 from .forms import Field, Group, Simple, build
 
 log = logging.getLogger(__name__)
-REJECT_FIELDS = ("approved", "approve", "accepted", "accept")
 REQUEST_EVENTS = ["input_request.created", "input_request.resolved", "input_request.expired"]
 
 
