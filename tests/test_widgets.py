@@ -187,3 +187,15 @@ def test_inbox_follows_the_event_stream(server):
         client.close()
 
     asyncio.run(main())
+
+
+def test_an_optional_object_left_empty_is_left_out():
+    schema = {"type": "object", "required": ["go"], "properties": {
+        "go": {"type": "string"},
+        "shipping": {"type": "object", "required": ["street"], "properties": {"street": {"type": "string"}}}}}
+    form = build(schema, required=True, top=True)
+    form.fields["go"].input.value = "yes"
+    assert form.value() == {"go": "yes"}  # {"shipping": {}} would break its required street
+    form.fields["shipping"].fields["street"].input.value = "Main St 1"
+    assert form.value() == {"go": "yes", "shipping": {"street": "Main St 1"}}
+    assert build(schema, required=True, top=True).value() == {}  # the top object is always sent

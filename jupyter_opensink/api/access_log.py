@@ -26,7 +26,7 @@ def wrap_log_function(default: Callable[[RequestHandler], None] | None) -> Calla
         if isinstance(handler, ApprovalPageHandler):
             status = handler.get_status()
             level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
-            log.log(level, "%d %s %s %.2fms", status, handler.request.method, handler.redacted_path,
+            log.log(level, "%d %s %s %.2fms", status, handler.request.method, handler.logged_path,
                     1000.0 * handler.request.request_time())
             return
         if not isinstance(handler, OpenSinkHandler):

@@ -31,6 +31,7 @@ from ..services.schemas import violations
 from ..services.secrets import new_token
 from . import schema_form
 from .errors import is_expected, status_for
+from .body import StreamedBody
 from .handler import ApiContext
 from .ratelimit import GuessLimiter, client_group
 
@@ -66,37 +67,31 @@ NOTICES = {
 
 
 @web.stream_request_body
-class ApprovalPageHandler(JupyterHandler):
+class ApprovalPageHandler(StreamedBody, JupyterHandler):
     """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
 
-    The body is streamed (``data_received``) so tornado does not buffer it whole before ``prepare``:
-    past ``body_limit`` bytes the rest is read and dropped, and the request gets 413.
+    The body is streamed (``api/body.py``) so tornado does not buffer it whole before ``prepare``:
+    past ``body_limit`` bytes the rest is read and dropped (413), and one that trickles in slower
+    than ``body_timeout`` allows is cut off.
     """
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
         self.limiter = limiter
-        self._chunks: list[bytes] = []
-        self._received = 0
-        self._too_large = False
+        self.body_limit = min(FORM_MAX, context.max_body_size)
+        self.body_timeout = context.body_timeout
+        self.start_body()
 
-    @property
-    def body_limit(self) -> int:
-        return min(FORM_MAX, self.context.max_body_size)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received > self.body_limit:
-            self._too_large, self._chunks = True, []
-        elif not self._too_large:
-            self._chunks.append(chunk)
+    def on_finish(self) -> None:
+        self.body_arrived()
+        super().on_finish()
 
     def _read_body(self) -> None:
         """Parses the streamed body as tornado would have, so ``get_body_argument`` works as usual."""
-        if self._too_large:
+        self.body_arrived()
+        if self.body_too_large:
             raise web.HTTPError(413)
-        self.request.body = b"".join(self._chunks)
-        self._chunks = []
+        self.request.body = self.body_bytes
         self.request.body_arguments = {}
         httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
                                       self.request.body_arguments, {}, self.request.headers)
@@ -125,6 +120,8 @@ class ApprovalPageHandler(JupyterHandler):
         self.current_user = self._jupyter_current_user = None
         if not self.check_host():
             raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        if self.request.method == "POST":
+            self.expect_body()
         length = self.request.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.body_limit:
             raise web.HTTPError(413)
@@ -133,7 +130,7 @@ class ApprovalPageHandler(JupyterHandler):
         """The page has its own anti-forgery token (see the module docstring)."""
 
     @property
-    def redacted_path(self) -> str:
+    def logged_path(self) -> str:
         """The path for logs: the token is a credential, so only its first characters are kept."""
         head, _, token = self.request.path.partition("/approve/")
         return f"{head}/approve/{token[:4]}…" if token else self.request.path
@@ -171,7 +168,7 @@ class ApprovalPageHandler(JupyterHandler):
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
         if is_expected(value) or isinstance(value, web.HTTPError):
             return
-        log.error("%s %s failed", self.request.method, self.redacted_path, exc_info=(typ, value, tb))
+        log.error("%s %s failed", self.request.method, self.logged_path, exc_info=(typ, value, tb))
 
     # -- the link --------------------------------------------------------------------------------
     async def _open(self, token: str) -> tuple[dict[str, Any], dict[str, Any], str]:

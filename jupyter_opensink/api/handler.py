@@ -29,6 +29,7 @@ from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
 from .asgi import AsgiApp, serve_asgi
+from .body import StreamedBody
 from .paging import Paging, parse_paging
 from .routing import ADMIN, ANY, PUBLIC, Route, Status
 from .validation import parse_body
@@ -178,7 +179,7 @@ def api_key_from(authorization: str | None) -> str | None:
 
 
 @web.stream_request_body
-class OpenSinkHandler(APIHandler):
+class OpenSinkHandler(StreamedBody, APIHandler):
     """See the module docstring. ``routes`` maps HTTP methods to this path's routes."""
 
     principal: Principal
@@ -186,9 +187,9 @@ class OpenSinkHandler(APIHandler):
     def initialize(self, context: ApiContext, routes: dict[str, Route]) -> None:  # type: ignore[override]
         self.context = context
         self.routes = routes
-        self._chunks: list[bytes] = []
-        self._received = 0
-        self._too_large = False
+        self.body_limit = context.max_body_size
+        self.body_timeout = context.body_timeout
+        self.start_body()
 
     def on_connection_close(self) -> None:
         for callback in getattr(self, "_close_callbacks", ()):
@@ -200,7 +201,7 @@ class OpenSinkHandler(APIHandler):
         self.__dict__.setdefault("_close_callbacks", []).append(callback)
 
     def on_finish(self) -> None:
-        self._body_arrived()
+        self.body_arrived()
         self.context.in_flight.discard(self)
         self._log_request()
         super().on_finish()
@@ -219,31 +220,8 @@ class OpenSinkHandler(APIHandler):
             workspace_id=principal.workspace_id if principal is not None else None,
             request_bytes=self._received, response_bytes=int(length) if length else None)
 
-    def _body_arrived(self) -> None:
-        deadline = getattr(self, "_body_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
-            self._body_deadline = None
-
-    def _body_too_slow(self) -> None:
-        log.warning("%s %s: body not received within %.0f s; connection closed", self.request.method,
-                 self.request.path, self.context.body_timeout)
+    def body_gave_up(self) -> None:
         self.context.in_flight.discard(self)
-        self.request.connection.close()
-
-    # -- body ---------------------------------------------------------------
-    def data_received(self, chunk: bytes) -> None:
-        if self._too_large:
-            return
-        self._received += len(chunk)
-        if self._received > self.context.max_body_size:
-            self._too_large, self._chunks = True, []  # keep reading, keep nothing: answered 413
-        else:
-            self._chunks.append(chunk)
-
-    @property
-    def body_bytes(self) -> bytes:
-        return b"".join(self._chunks)
 
     # -- authentication -------------------------------------------------------
     async def prepare(self) -> None:  # type: ignore[override]
@@ -252,8 +230,7 @@ class OpenSinkHandler(APIHandler):
         if route is None or not route.stream:
             self.context.in_flight.add(self)
         if self.request.method in ("POST", "PUT", "PATCH"):
-            self._body_deadline = asyncio.get_running_loop().call_later(self.context.body_timeout,
-                                                                        self._body_too_slow)
+            self.expect_body()
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.context.max_body_size:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
@@ -323,12 +300,12 @@ class OpenSinkHandler(APIHandler):
 
     # -- dispatch -------------------------------------------------------------
     async def _dispatch(self, params: dict[str, str]) -> None:
-        self._body_arrived()
+        self.body_arrived()
         route = self.routes.get(self.request.method or "")
         if route is None:
             allowed = ", ".join(sorted(self.routes))
             raise web.HTTPError(405, f"{self.request.method} is not allowed here; use {allowed}")
-        if self._too_large:
+        if self.body_too_large:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if self.principal is None:
             pass  # a public route, or one whose endpoint authenticates the caller (own_secret)

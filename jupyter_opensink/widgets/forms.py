@@ -84,6 +84,7 @@ class Group(Field):
     """An object: a titled box of its properties."""
 
     def __init__(self, schema: dict[str, Any], name: str, required: bool, top: bool = False):
+        self.optional = not (required or top)
         needed = set(schema.get("required", []))
         self.fields = {key: build(sub, key, key in needed) for key, sub in schema.get("properties", {}).items()}
         children: list[w.Widget] = []
@@ -96,13 +97,15 @@ class Group(Field):
         layout = w.Layout(border="" if top else "1px solid #ddd", padding="0" if top else "4px", margin="2px 0")
         self.widget = w.VBox(children, layout=layout)
 
-    def value(self) -> dict[str, Any]:
+    def value(self) -> dict[str, Any] | None:
+        """What was entered; an optional object nothing was entered in is left out (``None``), so its
+        required properties do not stand in the way (as on the approval page)."""
         out = {}
         for key, field in self.fields.items():
             got = field.value()
             if got is not None:
                 out[key] = got
-        return out
+        return None if self.optional and not out else out
 
 
 def _string(schema: dict[str, Any], label: str) -> Field:

@@ -194,6 +194,14 @@ export function parse(spec: FieldSpec, raw: string | boolean): unknown {
   }
 }
 
+/**
+ * A group's answer from what its fields gave: an optional object nothing was entered in is left out
+ * (undefined), so its required properties do not stand in the way; the top object is always sent.
+ */
+export function groupAnswer(spec: FieldSpec, entered: { [key: string]: unknown }, top: boolean): unknown {
+  return !top && !spec.required && Object.keys(entered).length === 0 ? undefined : entered;
+}
+
 /** The top group's checkbox a Reject button clears, if the schema has one. */
 export function rejectField(spec: FieldSpec): FieldSpec | undefined {
   if (spec.kind !== 'group') {

@@ -1,7 +1,7 @@
 /** Draws a `FieldSpec` tree as inputs and reads them back as one JSON value. */
 
 import { h } from './dom';
-import { FieldSpec, parse } from './forms';
+import { FieldSpec, groupAnswer, parse } from './forms';
 
 export interface DrawnField {
   node: HTMLElement;
@@ -81,7 +81,7 @@ export function draw(spec: FieldSpec, top = false): DrawnField {
             out[field.name] = value;
           }
         }
-        return out;
+        return groupAnswer(spec, out, top);
       }
     };
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { describe as fieldsOf, FormError, parse, rejectField } from '../lib/forms.js';
+import { describe as fieldsOf, FormError, groupAnswer, parse, rejectField } from '../lib/forms.js';
 
 const fixture = name => JSON.parse(readFileSync(new URL(`../../tests/fixtures/${name}`, import.meta.url)));
 const EVERYTHING = fixture('every-schema-feature.json');
@@ -104,4 +104,15 @@ test('the trade approval form: fixed trade details, an approval box per trade, a
   const simple = fieldsOf({ type: 'object', properties: { approved: { type: 'boolean' }, why: { type: 'string' } } });
   assert.equal(rejectField(simple).name, 'approved');
   assert.equal(rejectField(fieldsOf({ type: 'object', properties: { approved: { type: 'string' } } })), undefined);
+});
+
+test('an optional object nothing was entered in is left out', () => {
+  const schema = { type: 'object', required: ['go'], properties: {
+    go: { type: 'string' },
+    shipping: { type: 'object', required: ['street'], properties: { street: { type: 'string' } } } } };
+  const form = fieldsOf(schema, '', true);
+  const shipping = byName(form).shipping;
+  assert.equal(groupAnswer(shipping, {}, false), undefined);
+  assert.deepEqual(groupAnswer(shipping, { street: 'Main St 1' }, false), { street: 'Main St 1' });
+  assert.deepEqual(groupAnswer(form, {}, true), {}); // the request's own object is always sent
 });

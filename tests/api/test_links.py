@@ -560,3 +560,21 @@ async def test_an_answer_written_elsewhere_as_the_page_submits_says_so(api, ask,
         links.use = use
     assert reply.status == 410 and "already been answered" in reply.body and "Approve the trades" not in reply.body
     assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"amount": 1}
+
+
+@pytest.mark.opensink(body_timeout=0.5)
+async def test_a_form_trickling_in_is_cut_off(api, ask, link, jp_http_port):
+    """No login is needed to reach the page, so a body sent byte by byte must not hold a connection."""
+    _, request = await ask()
+    made = await link(request)
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write((f"POST {page_path(made['url'])} HTTP/1.1\r\nHost: 127.0.0.1:{jp_http_port}\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n_csrf=").encode())
+    await writer.drain()
+    started = asyncio.get_running_loop().time()
+    try:
+        closed = await asyncio.wait_for(reader.read(), 5)  # nothing more is sent: the server closes
+    finally:
+        writer.close()
+    assert closed == b"" and asyncio.get_running_loop().time() - started < 3
+    assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
