@@ -8,6 +8,7 @@ API asks for it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..errors import Invalid
@@ -30,8 +31,21 @@ class Asking:
         self.agents = agents
         self.sessions = sessions
         self.input_requests = input_requests
+        #: (workspace, name) -> [lock, users]: first questions asked at once under a new name make one agent.
+        self._naming: dict[tuple[str, str], list[Any]] = {}
 
     async def _agent_named(self, principal: Principal, name: str) -> dict[str, Any]:
+        entry = self._naming.setdefault((principal.workspace_id, name), [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._find_or_make_agent(principal, name)
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._naming[(principal.workspace_id, name)]
+
+    async def _find_or_make_agent(self, principal: Principal, name: str) -> dict[str, Any]:
         """The workspace's oldest agent of that name, or a new one.
 
         An agent with an execution endpoint is not taken by name: the answer would be delivered to

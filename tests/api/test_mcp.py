@@ -429,3 +429,13 @@ async def test_a_keys_session_is_not_the_jupyter_users(api, make_key):
     as_user = await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
                         headers=session)  # the Jupyter token, the admin of every workspace
     assert as_user.status == 404
+
+
+async def test_first_questions_asked_at_once_make_one_agent(mcp_client, make_key, api):
+    async with mcp_client(key=await make_key(), name="burst") as client:
+        answers = await asyncio.gather(*[client.call_tool("ask_human", {
+            "title": f"q{n}", "message": "m", "timeout_seconds": 0}) for n in range(5)])
+    agents = (await api("GET", "/v1/agents")).body["items"]
+    assert [a["name"] for a in agents] == ["burst"]
+    assert {a.structured_content["agent_id"] for a in answers} == {agents[0]["id"]}
+    assert len({a.structured_content["session_id"] for a in answers}) == 5
