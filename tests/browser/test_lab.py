@@ -49,6 +49,28 @@ async def run_command(page, command: str) -> None:
     await page.evaluate("(id) => { void window.jupyterapp.commands.execute(id); }", command)
 
 
+async def run_from_palette(page, label: str) -> None:
+    """Runs the command ``label`` from the command palette (its shortcut, a search, a click on the item).
+
+    The modal palette closes when it loses the focus, which the inbox's redraw after an answer can take
+    at the wrong moment; and the shortcut toggles it. So each try starts from a closed palette and
+    waits for the item to show; three tries at most.
+    """
+    palette = page.locator(".lm-CommandPalette-input")
+    item = page.locator(".lm-CommandPalette-item", has_text=label)
+    for attempt in range(3):
+        if not await palette.is_visible():
+            await page.keyboard.press("Control+Shift+C")
+        try:
+            await expect(palette).to_be_visible(timeout=3000)
+            await palette.fill(label)
+            await item.click(timeout=3000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+
+
 def test_inbox_shows_a_new_request_and_resolves_it(lab):
     async def main() -> None:
         receiver, http = start_receiver()
@@ -89,9 +111,7 @@ def test_inbox_shows_a_new_request_and_resolves_it(lab):
                 assert call.json["request_id"] == request["id"] and call.json["session_id"] == session["id"]
 
                 # The workspace browser, opened from the command palette, shows the session's timeline.
-                await page.keyboard.press("Control+Shift+C")
-                await page.keyboard.type("agent workspace browser")
-                await page.keyboard.press("Enter")
+                await run_from_palette(page, "Open the agent workspace browser")
                 browser = page.locator("#jp-opensink-browser")
                 await expect(browser.locator(f'tr[data-id="{agent["id"]}"]')).to_contain_text("transfer-bot")
                 await steps.shot("browser-agents")
