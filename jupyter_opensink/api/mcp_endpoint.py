@@ -78,8 +78,7 @@ def _input_schema(name: str) -> dict[str, Any] | None:
 
 def _identity(principal: Principal) -> AuthenticatedUser:
     """Who owns an MCP session: the SDK serves a session only to the credential that opened it."""
-    who = f"key:{principal.key_id}" if not principal.is_user else f"jupyter-user:{principal.user_name}"
-    return AuthenticatedUser(AccessToken(token="-", client_id=who, scopes=list(principal.scopes)))
+    return AuthenticatedUser(AccessToken(token="-", client_id=principal.label, scopes=list(principal.scopes)))
 
 
 async def _end_sse_watcher() -> None:
@@ -116,6 +115,8 @@ class McpEndpoint:
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Enter the session manager's lifetime (once); later calls return at once."""
+        if self._ready is not None and self._ready.is_set():
+            return  # every MCP request comes by here: nothing to wait for once running
         if self._task is None:
             self._ready, self._stop = asyncio.Event(), asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="opensink-mcp")
