@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from . import agents, events, jobs, keys, links, mcp_endpoint, meta, openapi, sinks, states, webhooks, workspaces
+from . import (agents, events, jobs, keys, links, mcp_endpoint, meta, openapi, sinks, states, webhooks,
+               workspaces)
 from .approval_page import approval_handlers
 from .docs import docs_handlers
 from .handler import ApiContext, NotFoundHandler, OpenSinkHandler
 from .routing import API_ROOT, Route, group_by_path
 
-ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES, *sinks.ROUTES, *agents.ROUTES, *links.ROUTES, *jobs.ROUTES,
-                       *states.ROUTES, *webhooks.ROUTES, *events.ROUTES, *meta.ROUTES, *openapi.ROUTES,
+ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES, *sinks.ROUTES, *agents.ROUTES, *links.ROUTES,
+                       *jobs.ROUTES, *states.ROUTES, *webhooks.ROUTES, *events.ROUTES, *meta.ROUTES, *openapi.ROUTES,
                        *mcp_endpoint.ROUTES]
 
 

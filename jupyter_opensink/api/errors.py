@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tornado.web import HTTPError
 
-from ..errors import (Conflict, CorruptDatabase, Forbidden, Gone, Invalid, NotFound, OpenSinkError, PreconditionFailed,
-                      StoreError, StoreFailed, StoreLocked, Throttled, Unauthorized, Unavailable)
+from ..errors import (Conflict, CorruptDatabase, Forbidden, Gone, Invalid, NotFound, OpenSinkError,
+                      PreconditionFailed, StoreError, StoreFailed, StoreLocked, Throttled, Unauthorized, Unavailable)
 
 STATUS: dict[type[OpenSinkError], int] = {
     Invalid: 400,
@@ -25,7 +25,8 @@ STATUS: dict[type[OpenSinkError], int] = {
 
 PHRASES = {
     400: "bad request", 401: "authentication required", 403: "forbidden", 404: "not found",
-    405: "method not allowed", 409: "conflict", 410: "gone", 412: "precondition failed", 413: "request body too large",
+    405: "method not allowed", 409: "conflict", 410: "gone", 412: "precondition failed",
+    413: "request body too large",
     500: "internal server error",
     503: "the database is unavailable",
 }

@@ -143,7 +143,8 @@ class Call:
         return f"{self._handler.request.protocol}://{self._handler.request.host}"
 
     @property
-    def services_public_url(self) -> str:
+    def public_url(self) -> str:
+        """The server's address as people outside reach it (configured); empty: use ``origin``."""
         return self._handler.context.public_url
 
     def sse(self) -> SseResponse:
@@ -190,15 +191,16 @@ class OpenSinkHandler(StreamedBody, APIHandler):
         self.body_limit = context.max_body_size
         self.body_timeout = context.body_timeout
         self.start_body()
+        self._close_callbacks: list[Any] = []
 
     def on_connection_close(self) -> None:
-        for callback in getattr(self, "_close_callbacks", ()):
+        for callback in self._close_callbacks:
             callback()
         super().on_connection_close()
 
     def when_closed(self, callback: Any) -> None:
         """Call ``callback()`` if the client goes away before the reply is complete."""
-        self.__dict__.setdefault("_close_callbacks", []).append(callback)
+        self._close_callbacks.append(callback)
 
     def on_finish(self) -> None:
         self.body_arrived()

@@ -13,7 +13,7 @@ PAGE_PATH = "opensink/approve/"
 
 def page_url(call: Call, token: str) -> str:
     """Absolute, so it can be pasted into chat or mail: the configured public URL, else the request's own."""
-    root = call.services_public_url or f"{call.origin}{call.base_url}"
+    root = call.public_url or f"{call.origin}{call.base_url}"
     return root.rstrip("/") + "/" + PAGE_PATH + token
 
 

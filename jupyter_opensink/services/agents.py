@@ -18,7 +18,8 @@ TABLES = [
     TableSpec("agent_configurations", indexes=("agent_id", "workspace_id"), unique=("version_key",)),
 ]
 #: What belongs to an agent and goes with it.
-AGENT_CHILDREN = ("agent_configurations", "approval_links", "input_requests", "activities", "execution_deliveries", "agent_sessions")
+AGENT_CHILDREN = ("agent_configurations", "approval_links", "input_requests", "activities", "execution_deliveries",
+                  "agent_sessions")
 
 
 def render_configuration(doc: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 ``RequestForm`` renders one request as a form built from its JSON Schema and
 resolves it through the client; its "Copy approval link" button makes a
-single-use link for someone without Jupyter access and shows it to copy. ``Inbox`` lists a workspace's pending
-requests and follows the live event stream (no polling): a new request
+single-use link for someone without Jupyter access and shows it to copy.
+``Inbox`` lists a workspace's pending requests and follows the live event stream (no polling): a new request
 appears, an answered or expired one leaves.
 """
 
