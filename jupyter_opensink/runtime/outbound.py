@@ -77,6 +77,39 @@ class Blocked(Exception):
     pass
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: IPv6 prefixes whose last 32 bits are an IPv4 address the packets end up at: NAT64's well-known and
+#: local-use prefixes (RFC 6052, RFC 8215) and the deprecated IPv4-compatible form (``::a.b.c.d``).
+_IPV4_IN_LAST_32_BITS = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+#: Where the unspecified address takes a connection on Linux and the BSDs: this host's loopback.
+_UNSPECIFIED_REACHES = {4: ipaddress.ip_address("127.0.0.1"), 6: ipaddress.ip_address("::1")}
+
+
+def reached_addresses(ip: IPAddress) -> list[IPAddress]:
+    """Every address a connection to ``ip`` reaches, for the URL policy to check each one.
+
+    An IPv4-mapped IPv6 address (``::ffff:169.254.169.254``) is its IPv4 address: the kernel sends
+    it as IPv4. NAT64, 6to4 and Teredo addresses carry an IPv4 address the traffic is relayed to,
+    so both count. The unspecified address (``0.0.0.0``, ``::``) connects to loopback, so it
+    counts as loopback. Without this, a blocked IPv4 range is reached through its IPv6 spellings.
+    """
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return reached_addresses(ip.ipv4_mapped)
+        embedded: list[IPAddress] = []
+        if ip.sixtofour is not None:
+            embedded.append(ip.sixtofour)
+        if ip.teredo is not None:
+            embedded.append(ip.teredo[1])
+        if ip != ipaddress.IPv6Address("::1") and any(ip in net for net in _IPV4_IN_LAST_32_BITS):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        reached = [_UNSPECIFIED_REACHES[6] if ip.is_unspecified else ip]
+        for inner in embedded:
+            reached += reached_addresses(inner)
+        return reached
+    return [_UNSPECIFIED_REACHES[4] if ip.is_unspecified else ip]
+
+
 def _connect_reason(exc: BaseException) -> str:
     """The operating system's reason ("connection refused"...) behind a connect error."""
     seen: BaseException | None = exc
@@ -105,10 +138,12 @@ class Outbound:
         return self._client
 
     def permitted(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if any(ip in net for net in self.blocked if net.version == ip.version):
+        """Whether a connection to ``address`` may be made: every address it reaches is allowed
+        and none is blocked (see :func:`reached_addresses`)."""
+        reached = reached_addresses(ipaddress.ip_address(address.split("%", 1)[0]))
+        if any(ip in net for ip in reached for net in self.blocked if net.version == ip.version):
             return False
-        return any(ip in net for net in self.allowed if net.version == ip.version)
+        return all(any(ip in net for net in self.allowed if net.version == ip.version) for ip in reached)
 
     async def _resolve(self, host: str, port: int) -> str:
         """The address to connect to; every address the name has must be permitted."""
@@ -124,8 +159,17 @@ class Outbound:
 
     async def send(self, method: str, url: str, *, headers: Mapping[str, str], body: Any | None,
                    secret: str | None = None, message_id: str | None = None) -> Outcome:
-        """Send once (no retry, no redirect); never raises for network trouble: it is in the Outcome."""
+        """Send once (no retry, no redirect); never raises: whatever fails is in the Outcome, so the
+        caller can always record the attempt and fail its session or run with the reason."""
         started = time.perf_counter()
+        try:
+            return await self._send(method, url, headers, body, secret, message_id, started)
+        except Exception as exc:  # a value stored before it was refused, an odd URL: this call failed
+            return Outcome(url, method, None, f"the request could not be made: {type(exc).__name__}: {exc}",
+                           round((time.perf_counter() - started) * 1000, 2))
+
+    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: Any | None,
+                    secret: str | None, message_id: str | None, started: float) -> Outcome:
         payload = orjson.dumps(body) if body is not None else b""
         sent_headers = {**headers, "Content-Type": "application/json"}
         if secret is not None and message_id is not None:
