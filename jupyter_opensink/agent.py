@@ -79,7 +79,7 @@ class _Endpoint(tornado.web.RequestHandler):
         self.agent = agent
 
     async def post(self) -> None:
-        if not verify(self.agent.secret, self.request.headers, self.request.body):
+        if not any(verify(secret, self.request.headers, self.request.body) for secret in self.agent.secrets):
             self.set_status(401)
             self.finish({"error": "bad secret or signature"})
             return
@@ -98,19 +98,22 @@ class NotebookAgent:
         self.name = name
         self.description = description
         self.client = client or Client()
-        self.secret = secret or os.environ.get("OPENSINK_EXECUTION_SECRET") or self._secret_from_server()
+        #: Given, the only secret callbacks are checked against. Otherwise the agent's own (from its create
+        #: or a rotate at ``start``) and, for a workspace whose callbacks carry the workspace's secret, that.
+        self.secret = secret
+        self._own_secret: str | None = None
         self._handler: Callable[[AgentCall], Any] | None = handler
         self._server: tornado.httpserver.HTTPServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self.agent: dict[str, Any] | None = None
         self.url: str | None = None
 
-    def _secret_from_server(self) -> str:
-        try:
-            workspaces = self.client.workspaces.list()["items"]
-        except Exception:
-            raise ValueError("give secret= (the workspace's execution_secret) or set OPENSINK_EXECUTION_SECRET") from None
-        return [w for w in workspaces if w.get("is_default")][0]["execution_secret"]
+    @property
+    def secrets(self) -> list[str]:
+        """The secrets a callback may carry to be accepted."""
+        if self.secret:
+            return [self.secret]
+        return [s for s in (self._own_secret, os.environ.get("OPENSINK_EXECUTION_SECRET")) if s]
 
     def handler(self, fn: Callable[[AgentCall], Any]) -> Callable[[AgentCall], Any]:
         """Decorator: the function called with an ``AgentCall`` for each answered request."""
@@ -131,10 +134,13 @@ class NotebookAgent:
         endpoint = {"url": self.url, "method": "POST"}
         existing = next((a for a in self.client.agents.iter() if a["name"] == self.name), None)
         if existing is None:
-            self.agent = self.client.agents.create(name=self.name, description=self.description,
-                                                   execution_endpoint=endpoint)
-        else:
-            self.agent = self.client.agents.update(existing["id"], execution_endpoint=endpoint)
+            created = self.client.agents.create(name=self.name, description=self.description,
+                                                execution_endpoint=endpoint)
+        else:  # its secret was shown once, to whoever made it: take a new one, the endpoint is ours now
+            self.client.agents.update(existing["id"], execution_endpoint=endpoint)
+            created = self.client.agents.rotate_secret(existing["id"])
+        self._own_secret = created.pop("execution_secret", None)
+        self.agent = created
         return self.agent
 
     def serve(self) -> None:

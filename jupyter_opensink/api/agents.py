@@ -6,13 +6,14 @@ from typing import get_args
 
 from ..errors import Invalid
 from ..models.agents import (Activity, ActivityCreate, ActivitySource, ActivityType, Agent,
-                             AgentConfiguration, AgentCreate, AgentSession, AgentUpdate, ConfigurationCreate,
+                             AgentConfiguration, AgentCreate, AgentWithSecret, AgentSession, AgentUpdate, ConfigurationCreate,
                              ExecutionDelivery, InputRequest, InputRequestCreate, RequestStatus, Resolve,
                              SessionCreate, SessionStatus, SessionUpdate)
 from ..models.common import page_of
 from .crud import create, listing, one, patch
 from .handler import Call
 from .routing import Route
+from .validation import Empty
 
 
 
@@ -24,6 +25,9 @@ def _required_arg(call: Call, name: str) -> str:
 
 
 # -- agents -------------------------------------------------------------------
+async def rotate_agent_secret(call: Call) -> dict:
+    call.body(Empty)
+    return await call.services.agents.rotate_secret(call.workspace_id, call.params["id"])
 
 
 # -- configurations -----------------------------------------------------------
@@ -68,14 +72,17 @@ DELIVERIES = "execution-deliveries"
 
 ROUTES = [
     Route("POST", "/agents", create("agents", AgentCreate), "agents:write",
-          "Create an agent (and its default configuration).", body=AgentCreate, status=201, tag=AGENTS,
-          response=Agent),
+          "Create an agent (and its default configuration); the reply shows its execution secret this once.",
+          body=AgentCreate, status=201, tag=AGENTS, response=AgentWithSecret, secret_reply=True),
     Route("GET", "/agents", listing("agents"), "agents:read", "List agents.", tag=AGENTS, paged=True,
           response=Agent),
     Route("GET", "/agents/{id}", one("agents"), "agents:read", "Get an agent.", tag=AGENTS, response=Agent),
     Route("PATCH", "/agents/{id}", patch("agents", AgentUpdate), "agents:write",
           "Change an agent; config_id activates any of its configurations.", body=AgentUpdate, tag=AGENTS,
           response=Agent),
+    Route("POST", "/agents/{id}/rotate-secret", rotate_agent_secret, "agents:write",
+          "Replace the agent's execution secret; the reply shows the new one this once.", body=Empty,
+          tag=AGENTS, response=AgentWithSecret, secret_reply=True),
     Route("DELETE", "/agents/{id}", one("agents", "delete"), "agents:write",
           "Delete an agent with its configurations, sessions, input requests and activities.", tag=AGENTS,
           response=Agent),

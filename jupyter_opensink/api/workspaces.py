@@ -12,7 +12,7 @@ from .validation import Empty
 
 async def create_workspace(call: Call) -> dict:
     body = call.body(WorkspaceCreate)
-    return render(await call.services.workspaces.create(body.name))
+    return render(await call.services.workspaces.create(body.name, body.callback_secret))
 
 
 async def list_workspaces(call: Call) -> dict:
@@ -42,7 +42,7 @@ ROUTES = [
           status=201, tag="workspaces", response=Workspace),
     Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces",
           response=Workspace),
-    Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace.", body=WorkspaceUpdate,
+    Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace or choose which secret its callbacks carry.", body=WorkspaceUpdate,
           tag="workspaces", response=Workspace),
     Route("POST", "/workspaces/{id}/rotate-secret", rotate_secret, ADMIN,
           "Replace the workspace's execution secret.", body=Empty, tag="workspaces",

@@ -79,7 +79,19 @@ class InputRequests(Resource):
         return self._client._request("DELETE", f"{self.path}/{id}/links/{link_id}")
 
 
-class BackgroundJobs(Resource):
+class _RotatesSecret(Resource):
+    def rotate_secret(self, id: str) -> Any:
+        """A new secret replaces the old one at once; the reply shows it this once."""
+        return self._client._request("POST", f"{self.path}/{id}/rotate-secret")
+
+
+class Agents(_RotatesSecret):
+    """``create`` and ``rotate_secret`` show the agent's ``execution_secret`` (its callbacks carry it)."""
+
+
+class BackgroundJobs(_RotatesSecret):
+    """``create`` and ``rotate_secret`` show the job's ``signing_secret`` (its url requests are signed with it)."""
+
     def trigger(self, id: str) -> Any:
         return self._client._request("POST", f"{self.path}/{id}/trigger")
 
@@ -87,9 +99,8 @@ class BackgroundJobs(Resource):
         return self._client._request("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
 
 
-class Workspaces(Resource):
-    def rotate_secret(self, id: str) -> Any:
-        return self._client._request("POST", f"{self.path}/{id}/rotate-secret")
+class Workspaces(_RotatesSecret):
+    pass
 
 
 class States:
@@ -156,7 +167,7 @@ NAMESPACES = {
     "discovery": (Discovery, "/discovery"),
     "sinks": (Resource, "/sinks"),
     "sink_items": (SinkItems, "/sink-items"),
-    "agents": (Resource, "/agents"),
+    "agents": (Agents, "/agents"),
     "agent_configurations": (AgentConfigurations, "/agent-configurations"),
     "agent_sessions": (Resource, "/agent-sessions"),
     "input_requests": (InputRequests, "/agent-session-input-requests"),

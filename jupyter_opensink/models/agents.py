@@ -8,8 +8,9 @@ from pydantic import Field, StringConstraints
 from .common import Model, Name, Stored, Text, Time, Url, patch_of
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
-# No CR, LF or NUL: a header value must not be able to start another header or request.
-HeaderValue = Annotated[str, StringConstraints(max_length=8192, pattern=r"^[^\r\n\x00]*$")]
+# Visible ASCII, space and tab only (RFC 9110 field values): no CR, LF or NUL that could start another
+# header or request, and no other control or non-ASCII character the call could not be sent with.
+HeaderValue = Annotated[str, StringConstraints(max_length=8192, pattern=r"^[\t\x20-\x7e]*$")]
 
 
 class ExecutionEndpoint(Model):
@@ -101,6 +102,15 @@ class Agent(Stored):
     status: SessionStatus | None = Field(
         description="The status of the agent's newest session; null without one.")
     execution_endpoint: ExecutionEndpoint | None
+
+
+class AgentWithSecret(Agent):
+    """An agent as created or after its secret is rotated: the only replies that show its secret."""
+
+    execution_secret: str = Field(
+        description="The agent's own secret (whsec_...), shown this once: callbacks to the agent carry it as "
+                    "X-OpenSink-Secret and are signed with it (Standard Webhooks), unless the workspace's "
+                    "callback_secret is \"workspace\".")
 
 
 class AgentConfiguration(Stored):

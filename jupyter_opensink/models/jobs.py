@@ -56,6 +56,14 @@ class BackgroundJob(Stored):
     skipped_runs: int
 
 
+class BackgroundJobWithSecret(BackgroundJob):
+    """A job as created or after its secret is rotated: the only replies that show its secret."""
+
+    signing_secret: str = Field(
+        description="The job's own secret (whsec_...), shown this once: requests to a url target are signed "
+                    "with it (Standard Webhooks), never with an agent's or the workspace's secret.")
+
+
 class BackgroundJobRun(Stored):
     """One run of a background job."""
 

@@ -11,6 +11,7 @@ from ..runtime.events import EventBus
 from ..store import Insert, Page, Store, TableSpec, Update
 from .cascade import delete_with_children
 from .schemas import check_schema, require_valid
+from .secrets import new_execution_secret
 
 TABLES = [
     TableSpec("agents", indexes=("workspace_id",)),
@@ -32,9 +33,11 @@ class Agents:
         self.events = events
 
     async def render(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """The agent with its derived ``status``: its newest session's, or null."""
+        """The agent with its derived ``status`` (its newest session's, or null), without its secret:
+        that is shown once, by ``create`` and ``rotate_secret``, never in reads, listings or events."""
         newest = await self.store.query("agent_sessions", {"agent_id": doc["id"]}, limit=1)
-        return {**doc, "status": newest.items[0]["status"] if newest.items else None}
+        shown = {k: v for k, v in doc.items() if k != "execution_secret"}
+        return {**shown, "status": newest.items[0]["status"] if newest.items else None}
 
     async def get_doc(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "agents", agent_id, workspace_id, "agent")
@@ -45,18 +48,28 @@ class Agents:
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
         """The agent and its default configuration (variant ``default``, version 1), in one write."""
         agent_id, config_id = ids.new_id(), ids.new_id()
+        secret = new_execution_secret()
         agent, config = await self.store.batch([
-            Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id, **values}),
+            Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id, **values,
+                              "execution_secret": secret}),
             Insert("agent_configurations", {
                 "id": config_id, "agent_id": agent_id, "workspace_id": workspace_id, "variant": "default",
                 "version": 1, "variant_version": 1, "schema_version": 1, "schema": {}, "value": {},
                 "version_key": f"{agent_id}:1",
             }),
         ])
-        rendered = {**agent, "status": None}
+        rendered = await self.render(agent)
         self.events.emit("agent.created", workspace_id, rendered)
         self.events.emit("configuration.created", workspace_id, render_configuration(config))
-        return rendered
+        return {**rendered, "execution_secret": secret}
+
+    async def rotate_secret(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
+        """A new secret for the agent's callbacks (shown this once); the old one stops at once."""
+        await self.get_doc(workspace_id, agent_id)
+        secret = new_execution_secret()
+        doc = await self.render(await self.store.update("agents", agent_id, {"execution_secret": secret}))
+        self.events.emit("agent.updated", workspace_id, doc)
+        return {**doc, "execution_secret": secret}
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:

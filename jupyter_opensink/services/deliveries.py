@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -11,9 +12,11 @@ from ..errors import Conflict, NotFound
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
 from ..store import Delete, Page, Store, TableSpec
+from .secrets import agent_callback_secret
 from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
 
+log = logging.getLogger(__name__)
 LEASE_MARGIN_SECONDS = 60  # beyond the callback timeout, before a shared outbox entry counts as abandoned
 TABLES = [TableSpec("execution_deliveries", indexes=("session_id", "agent_id", "workspace_id", "request_id"))]
 
@@ -55,14 +58,18 @@ class ExecutionDeliveries:
         after a crash carries the same id and the agent can tell it is the same answer.
         """
         endpoint = agent["execution_endpoint"]
+        method = endpoint.get("method", "POST")
         workspace = await self.workspaces.get(agent["workspace_id"])
-        headers, body = callback_request(endpoint, workspace["execution_secret"], session_id=session_id,
-                                         request_id=request_id, extra_body=extra_body)
+        secret = agent_callback_secret(workspace, agent)
         delivery_id = ids.new_id()
-        outcome: Outcome = await self.outbound.send(endpoint.get("method", "POST"), endpoint["url"],
-                                                    headers=headers, body=body,
-                                                    secret=workspace["execution_secret"],
-                                                    message_id=request_id or delivery_id)
+        if secret is None:  # stored before agents had secrets, in a workspace since switched to them
+            outcome = Outcome(endpoint["url"], method, None, "the agent has no execution secret of its own "
+                              "yet: rotate it (POST /v1/agents/{id}/rotate-secret) and give it to the agent", 0.0)
+        else:
+            headers, body = callback_request(endpoint, secret, session_id=session_id, request_id=request_id,
+                                             extra_body=extra_body)
+            outcome = await self.outbound.send(method, endpoint["url"], headers=headers, body=body,
+                                               secret=secret, message_id=request_id or delivery_id)
         record = await self.store.insert("execution_deliveries", {
             "id": delivery_id, "workspace_id": agent["workspace_id"], "agent_id": agent["id"],
             "session_id": session_id, "request_id": request_id, "trigger": trigger, "url": outcome.url,
@@ -80,10 +87,17 @@ class ExecutionDeliveries:
         """
         agent = await self.store.get("agents", request["agent_id"])
         if agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
-            record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
-            if record["error"] is not None:
+            endpoint = agent["execution_endpoint"]
+            try:
+                record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
+                error = record["error"]
+            except Exception as exc:  # never leave the session waiting on a call nobody will make
+                log.exception("the callback for input request %s failed", request["id"])
+                error = f"the call failed inside the server: {type(exc).__name__}"
+            if error is not None:
                 await self.sessions.fail(request["workspace_id"], request["session_id"],
-                                         f"execution endpoint {record['method']} {record['url']}: {record['error']}")
+                                         f"execution endpoint {endpoint.get('method', 'POST')} {endpoint['url']}: "
+                                         f"{error}")
         if await self.store.get(OUTBOX, request["id"]) is not None:
             try:
                 await self.store.batch([Delete(OUTBOX, request["id"])])

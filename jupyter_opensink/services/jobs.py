@@ -17,6 +17,7 @@ from .agents import Agents
 from .cascade import delete_with_children
 from .deliveries import ExecutionDeliveries
 from .schedules import Schedule, build_schedule
+from .secrets import new_execution_secret
 
 TABLES = [
     TableSpec("background_jobs", indexes=("workspace_id", "agent_id")),
@@ -56,10 +57,11 @@ class BackgroundJobs:
 
     # -- jobs -------------------------------------------------------------------
     def render(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job with its next run, without its signing secret (shown by create and rotate only)."""
         next_run = None
         if job.get("enabled"):
             next_run = ids.to_iso(schedule_of(job).next_after(datetime.now(timezone.utc)))
-        return {**job, "next_run_at": next_run}
+        return {**{k: v for k, v in job.items() if k != "signing_secret"}, "next_run_at": next_run}
 
     async def _check(self, workspace_id: str, job: dict[str, Any]) -> dict[str, Any]:
         """Validate a whole job (after a create or a patch); returns it with defaults filled."""
@@ -92,11 +94,21 @@ class BackgroundJobs:
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
         job = await self._check(workspace_id, {**values})
+        secret = new_execution_secret()  # every job gets one, so a later switch to a url target has it
         doc = await self.store.insert("background_jobs", {
-            **job, "workspace_id": workspace_id, "last_run_at": None, **dict.fromkeys(STATS, 0)})
+            **job, "workspace_id": workspace_id, "last_run_at": None, **dict.fromkeys(STATS, 0),
+            "signing_secret": secret})
         rendered = self.render(doc)
-        self.events.emit("job.created", workspace_id, doc)
-        return rendered
+        self.events.emit("job.created", workspace_id, rendered)
+        return {**rendered, "signing_secret": secret}
+
+    async def rotate_secret(self, workspace_id: str, job_id: str) -> dict[str, Any]:
+        """A new signing secret for the job's requests (shown this once); the old one stops at once."""
+        await self.get_doc(workspace_id, job_id)
+        secret = new_execution_secret()
+        rendered = self.render(await self.store.update("background_jobs", job_id, {"signing_secret": secret}))
+        self.events.emit("job.updated", workspace_id, rendered)
+        return {**rendered, "signing_secret": secret}
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
@@ -120,8 +132,9 @@ class BackgroundJobs:
         job = await self._check(workspace_id, merged)
         doc = await self.store.update("background_jobs", job_id,
                                       {k: job.get(k) for k in (*SCHEDULE_FIELDS, *TARGET_FIELDS, "name", "enabled")})
-        self.events.emit("job.updated", workspace_id, doc)
-        return self.render(doc)
+        rendered = self.render(doc)
+        self.events.emit("job.updated", workspace_id, rendered)
+        return rendered
 
     async def delete(self, workspace_id: str, job_id: str) -> dict[str, Any]:
         doc = await self.get(workspace_id, job_id)
@@ -253,12 +266,12 @@ class BackgroundJobs:
                 return None, "the agent is gone or has no execution_endpoint"
             record = await self.deliveries.call_agent(agent, trigger="job")
             return record["status_code"], record["error"]
-        workspace = await self.store.get("workspaces", job["workspace_id"])
         method = job.get("method") or "POST"
+        # Signed with the job's own secret, never an agent's or the workspace's: whoever may write jobs
+        # chooses this body, and it must not pass for a callback to an agent.
         outcome = await self.outbound.send(method, job["url"], headers=job.get("headers") or {},
                                            body=None if method == "GET" else (job.get("body") or {}),
-                                           secret=workspace["execution_secret"] if workspace else None,
-                                           message_id=ids.new_id())
+                                           secret=job.get("signing_secret"), message_id=ids.new_id())
         return outcome.status_code, outcome.error
 
     async def runs(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,

@@ -232,7 +232,7 @@ class Webhooks:
         return await self.sink_items.create(hook["workspace_id"], action["sink_id"], item.values())
 
     async def _run_agent(self, hook: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-        agent = await self.agents.get(hook["workspace_id"], hook["action"]["agent_id"])
+        agent = await self.agents.get_doc(hook["workspace_id"], hook["action"]["agent_id"])  # with its secret
         if not agent.get("execution_endpoint"):
             raise Invalid(f"agent {agent['id']} has no execution_endpoint")
         extra = {**(hook["action"].get("body") or {}), **payload}

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound
 from ..store import Store, TableSpec
-from .secrets import new_execution_secret
+from .secrets import callback_secret_mode, new_execution_secret
 
 TABLES = [TableSpec("workspaces", unique=("default_marker",))]
 DEFAULT_NAME = "Default workspace"
@@ -17,6 +17,7 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
         "id": doc["id"],
         "name": doc["name"],
         "execution_secret": doc["execution_secret"],
+        "callback_secret": callback_secret_mode(doc),
         "is_default": doc.get("default_marker") is not None,
         "created_at": doc["created_at"],
         "updated_at": doc["updated_at"],
@@ -38,7 +39,7 @@ class Workspaces:
                 try:
                     doc = await self.store.insert("workspaces", {
                         "name": DEFAULT_NAME, "execution_secret": new_execution_secret(),
-                        "default_marker": "default",
+                        "callback_secret": "agent", "default_marker": "default",
                     })
                 except Conflict:  # created meanwhile by a concurrent first request
                     return await self.default_id()
@@ -58,9 +59,10 @@ class Workspaces:
         await self.default_id()
         return await self.store.query("workspaces", limit=limit, after=after, order=order)
 
-    async def create(self, name: str) -> dict[str, Any]:
+    async def create(self, name: str, callback_secret: str = "agent") -> dict[str, Any]:
         return await self.store.insert("workspaces", {
-            "name": name, "execution_secret": new_execution_secret(), "default_marker": None,
+            "name": name, "execution_secret": new_execution_secret(), "callback_secret": callback_secret,
+            "default_marker": None,
         })
 
     async def update(self, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:

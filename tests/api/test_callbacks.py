@@ -45,9 +45,9 @@ def verify_signature(secret: str, headers: dict, body: bytes) -> bool:
                          for sig in headers["Webhook-Signature"].split() if sig.startswith("v1,"))
 
 
-async def default_secret(api) -> str:
+async def default_workspace(api) -> dict:
     workspaces = (await api("GET", "/v1/workspaces")).body["items"]
-    return [w for w in workspaces if w["is_default"]][0]["execution_secret"]
+    return [w for w in workspaces if w["is_default"]][0]
 
 
 async def deliveries(api, session_id: str) -> list[dict]:
@@ -65,7 +65,8 @@ async def test_post_callback_carries_everything(api, ask, receiver):
     assert call.headers["X-Team"] == "quant"
     assert call.headers["X-Opensink-Session-Id"] == session["id"]
     assert call.headers["X-Opensink-Request-Id"] == request["id"]
-    secret = await default_secret(api)
+    secret = agent["execution_secret"]  # the agent's own, shown when it was created
+    assert secret.startswith("whsec_") and secret != (await default_workspace(api))["execution_secret"]
     assert call.headers["X-Opensink-Secret"] == secret
     assert call.json == {"mode": "live", "session_id": session["id"], "request_id": request["id"]}
     assert verify_signature(secret, call.headers, call.body)
@@ -80,12 +81,12 @@ async def test_post_callback_carries_everything(api, ask, receiver):
 
 
 async def test_get_callback_has_no_body(api, ask, receiver):
-    _, session, request = await ask({"url": receiver.url("/poke?x=1"), "method": "GET"})
+    agent, session, request = await ask({"url": receiver.url("/poke?x=1"), "method": "GET"})
     await resolve(api, request)
     (call,) = await receiver.wait_for(1)
     assert call.method == "GET" and call.body == b""
     assert call.headers["X-Opensink-Request-Id"] == request["id"]
-    assert verify_signature(await default_secret(api), call.headers, b"")
+    assert verify_signature(agent["execution_secret"], call.headers, b"")
 
 
 async def test_resolve_does_not_wait_for_the_callback(api, ask, receiver):
@@ -144,18 +145,57 @@ async def test_blocked_address_fails_the_session(api, ask):
 
 
 async def test_rotated_secret_is_used_for_the_next_callback(api, ask, receiver):
-    _, _, first = await ask({"url": receiver.url()})
+    agent, _, first = await ask({"url": receiver.url()})
     await resolve(api, first)
-    workspaces = (await api("GET", "/v1/workspaces")).body["items"]
-    default = [w for w in workspaces if w["is_default"]][0]
-    rotated = (await api("POST", f"/v1/workspaces/{default['id']}/rotate-secret")).body["execution_secret"]
-    _, _, second = await ask({"url": receiver.url()})
+    rotated = await api("POST", f"/v1/agents/{agent['id']}/rotate-secret")
+    assert rotated.status == 200 and rotated.body["id"] == agent["id"]
+    new_secret = rotated.body["execution_secret"]
+    assert new_secret.startswith("whsec_") and new_secret != agent["execution_secret"]
+    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+    second = (await api("POST", "/v1/agent-session-input-requests", {
+        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
+        "schema": SCHEMA})).body
     await resolve(api, second)
     calls = await receiver.wait_for(2)
-    assert calls[0].headers["X-Opensink-Secret"] == default["execution_secret"]
-    assert calls[1].headers["X-Opensink-Secret"] == rotated
-    assert verify_signature(rotated, calls[1].headers, calls[1].body)
-    assert not verify_signature(default["execution_secret"], calls[1].headers, calls[1].body)
+    assert calls[0].headers["X-Opensink-Secret"] == agent["execution_secret"]
+    assert calls[1].headers["X-Opensink-Secret"] == new_secret
+    assert verify_signature(new_secret, calls[1].headers, calls[1].body)
+    assert not verify_signature(agent["execution_secret"], calls[1].headers, calls[1].body)
+
+
+async def test_each_agent_has_its_own_secret_never_shown_again(api, ask, receiver, make_key):
+    """An agent pointed at its owner's host learns its own secret only: it cannot forge another's callback."""
+    mine, _, request_a = await ask({"url": receiver.url("/mine")})
+    other, _, request_b = await ask({"url": receiver.url("/other")})
+    assert mine["execution_secret"] != other["execution_secret"]
+    await resolve(api, request_a)
+    await resolve(api, request_b)
+    calls = {c.path: c for c in await receiver.wait_for(2)}
+    assert verify_signature(other["execution_secret"], calls["/other"].headers, calls["/other"].body)
+    assert not verify_signature(mine["execution_secret"], calls["/other"].headers, calls["/other"].body)
+    assert calls["/other"].headers["X-Opensink-Secret"] != mine["execution_secret"]
+    key = await make_key()
+    for credential in (None, key):  # the Jupyter user and a key with every scope
+        got = (await api("GET", f"/v1/agents/{mine['id']}", key=credential)).body
+        listed = (await api("GET", "/v1/agents", key=credential)).body["items"]
+        patched = (await api("PATCH", f"/v1/agents/{mine['id']}", {"description": "d"}, key=credential)).body
+        assert "execution_secret" not in got and "execution_secret" not in patched
+        assert all("execution_secret" not in a for a in listed)
+
+
+async def test_workspace_secret_mode_is_the_hosted_behaviour(api, ask, receiver):
+    """callback_secret "workspace": every agent's callbacks carry the workspace's secret, as hosted."""
+    workspace = await default_workspace(api)
+    assert workspace["callback_secret"] == "agent"  # new workspaces: per-agent secrets
+    changed = await api("PATCH", f"/v1/workspaces/{workspace['id']}", {"callback_secret": "workspace"})
+    assert changed.status == 200 and changed.body["callback_secret"] == "workspace"
+    agent, _, request = await ask({"url": receiver.url()})
+    await resolve(api, request)
+    (call,) = await receiver.wait_for(1)
+    assert call.headers["X-Opensink-Secret"] == workspace["execution_secret"]
+    assert verify_signature(workspace["execution_secret"], call.headers, call.body)
+    bad = await api("PATCH", f"/v1/workspaces/{workspace['id']}", {"callback_secret": "mine"})
+    assert bad.status == 400 and "callback_secret" in bad.body["error"]
 
 
 async def test_agent_without_endpoint_is_not_called(api, ask, receiver):
@@ -188,3 +228,31 @@ async def test_a_callback_interrupted_by_a_stop_is_made_at_the_next_start(api, a
     assert await opensink_app.services.deliveries.unsent() == []
     session_now = (await api("GET", f"/v1/agent-sessions/{session['id']}")).body
     assert session_now["status"] == "processing_input"
+
+
+async def test_cloud_metadata_as_an_ipv4_mapped_address_is_blocked_by_default(api, ask):
+    agent, session, request = await ask({"url": "http://[::ffff:169.254.169.254]/latest/meta-data/"})
+    await resolve(api, request)
+    record = await assert_failed(api, agent, session, "which the callback URL policy blocks")
+    assert record["status_code"] is None
+
+
+async def test_a_call_that_cannot_be_sent_fails_the_session_and_the_job_run(api, ask, receiver, opensink_app):
+    """A header value stored before such values were refused: the call fails with the reason, it is
+    recorded, and nothing stays waiting (the session is failed, the job's run too)."""
+    agent, session, request = await ask({"url": receiver.url()})
+    endpoint = {**agent["execution_endpoint"], "headers": {"X-Team": "\u00e9quipe"}}
+    await opensink_app.store.update("agents", agent["id"], {"execution_endpoint": endpoint})
+    await resolve(api, request)
+    record = await assert_failed(api, agent, session, "could not be made: UnicodeEncodeError")
+    assert record["status_code"] is None
+    job = (await api("POST", "/v1/background-jobs", {"name": "j", "interval_minutes": 1440, "enabled": False,
+                                                     "agent_id": agent["id"]})).body
+    run = (await api("POST", f"/v1/background-jobs/{job['id']}/trigger")).body
+    for _ in range(250):
+        run = (await api("GET", f"/v1/background-job-runs/{run['id']}")).body
+        if run["status"] != "running":
+            break
+        await asyncio.sleep(0.02)
+    assert run["status"] == "failed" and "UnicodeEncodeError" in run["error_message"]
+    assert receiver.calls == []

@@ -196,3 +196,36 @@ async def test_runs_recorded_at_the_same_moment_are_all_counted(api, opensink_ap
                            for _ in range(10)))
     counted = (await api("GET", f"/v1/background-jobs/{job['id']}")).body
     assert counted["total_runs"] == 10 and counted["skipped_runs"] == 10
+
+
+async def test_a_job_signs_with_its_own_secret_never_an_agents(api, job, receiver, make_key):
+    """A key that may only write jobs chooses the body: the server's signature on it must not pass for a
+    callback to an agent (or be made with the workspace's secret)."""
+    from .test_callbacks import default_workspace, verify_signature
+
+    agent = (await api("POST", "/v1/agents", {"name": "a", "execution_endpoint": {"url": receiver.url("/a")}})).body
+    key = await make_key(scopes=["background_jobs:write"])
+    forged = {"session_id": "fake", "request_id": "fake"}
+    created = await api("POST", "/v1/background-jobs", {
+        "name": "forge", "interval_minutes": 1440, "enabled": False, "url": receiver.url("/j"), "body": forged},
+        key=key)
+    assert created.status == 201 and created.body["signing_secret"].startswith("whsec_")
+    secret = created.body["signing_secret"]
+    assert "signing_secret" not in (await api("GET", f"/v1/background-jobs/{created.body['id']}")).body
+    assert all("signing_secret" not in j for j in (await api("GET", "/v1/background-jobs")).body["items"])
+    await api("POST", f"/v1/background-jobs/{created.body['id']}/trigger", key=key)
+    (call,) = await receiver.wait_for(1)
+    assert call.json == forged and verify_signature(secret, call.headers, call.body)
+    workspace = await default_workspace(api)
+    for other in (agent["execution_secret"], workspace["execution_secret"]):
+        assert not verify_signature(other, call.headers, call.body)
+    assert "X-Opensink-Secret" not in call.headers
+    rotated = await api("POST", f"/v1/background-jobs/{created.body['id']}/rotate-secret", key=key)
+    assert rotated.status == 200 and rotated.body["signing_secret"] not in (secret, None)
+    await api("POST", f"/v1/background-jobs/{created.body['id']}/trigger", key=key)
+    calls = await receiver.wait_for(2)
+    assert verify_signature(rotated.body["signing_secret"], calls[1].headers, calls[1].body)
+    assert not verify_signature(secret, calls[1].headers, calls[1].body)
+    reader = await make_key(scopes=["background_jobs:read"])
+    refused = await api("POST", f"/v1/background-jobs/{created.body['id']}/rotate-secret", key=reader)
+    assert refused.status == 403

@@ -21,22 +21,15 @@ def receiver_code(secret: str, port: int) -> str:
 
 
 async def test_readme_receiver_verifies_real_callbacks(api):
-    workspaces = (await api("GET", "/v1/workspaces")).body["items"]
-    secret = [w for w in workspaces if w["is_default"]][0]["execution_secret"]
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", receiver_code(secret, port)], stderr=subprocess.DEVNULL)
-    try:
-        await asyncio.sleep(0.5)
-        statuses = []
-        for signing_secret in (secret, "whsec_" + "A" * 44):  # the real secret, then a wrong one
-            if signing_secret != secret:
-                proc.kill()
-                proc.wait()
-                proc = subprocess.Popen([sys.executable, "-c", receiver_code(signing_secret, port)],
-                                        stderr=subprocess.DEVNULL)
-                await asyncio.sleep(0.5)
-            agent = (await api("POST", "/v1/agents", {"name": "readme",
-                                                      "execution_endpoint": {"url": f"http://127.0.0.1:{port}/"}})).body
+    statuses = []
+    for right in (True, False):  # the agent's own secret, then a wrong one
+        agent = (await api("POST", "/v1/agents", {"name": "readme",
+                                                  "execution_endpoint": {"url": f"http://127.0.0.1:{port}/"}})).body
+        secret = agent["execution_secret"] if right else "whsec_" + "A" * 44
+        proc = subprocess.Popen([sys.executable, "-c", receiver_code(secret, port)], stderr=subprocess.DEVNULL)
+        try:
+            await asyncio.sleep(0.5)
             session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
             request = (await api("POST", "/v1/agent-session-input-requests", {
                 "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
@@ -48,7 +41,7 @@ async def test_readme_receiver_verifies_real_callbacks(api):
                     break
                 await asyncio.sleep(0.05)
             statuses.append(records["items"][0]["status_code"])
-        assert statuses == [204, 401]  # accepted when signed with its secret, refused otherwise
-    finally:
-        proc.kill()
-        proc.wait()
+        finally:
+            proc.kill()
+            proc.wait()
+    assert statuses == [204, 401]  # accepted when signed with its secret, refused otherwise

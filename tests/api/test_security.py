@@ -404,10 +404,13 @@ def header_holders(schema: dict, defs: dict, path: tuple[str, ...] = ()) -> list
 
 
 async def test_header_injection_through_configured_headers_is_refused(call, objects):
-    """CR, LF or NUL in a configured header (an agent's execution endpoint, a job's target) is a 400."""
+    """A configured header (an agent's execution endpoint, a job's target) that is not visible ASCII, space
+    or tab (CR, LF, NUL, VT, DEL, non-ASCII) is a 400."""
     ids = await objects()
     bad = [{"X-A": "v\r\nX-Injected: 1"}, {"X-A": "v\nGET / HTTP/1.1"}, {"X-A": "v\rX"}, {"X-A": "v\x00"},
-           {"X-A\r\nX-B": "v"}, {"X A": "v"}, {"X:A": "v"}, {"": "v"}]
+           {"X-A\r\nX-B": "v"}, {"X A": "v"}, {"X:A": "v"}, {"": "v"},
+           # other controls and non-ASCII: the call could never be sent, so they are refused when set
+           {"X-A": "v\x0bw"}, {"X-A": "v\x7f"}, {"X-A": "caf\u00e9"}, {"X-A": "\u2028"}]
     holders = 0
     for route in BODY_ROUTES:
         schema = route.body.model_json_schema()

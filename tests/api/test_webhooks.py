@@ -156,4 +156,5 @@ async def test_run_agent_webhook_calls_the_agent(hook, api, make_key, receiver):
     assert reply.status == 201 and reply.body["delivery"]["status_code"] == 200, reply.body
     (call,) = await receiver.wait_for(1)
     assert call.json["commit"] == "abc123" and call.json["source"] == "ci" and call.json["mode"] == "webhook"
+    assert call.headers["X-Opensink-Secret"] == agent["execution_secret"]  # the agent's own, as on a resolve
     assert reply.body["delivery"]["trigger"] == "webhook"
