@@ -256,3 +256,30 @@ async def test_a_call_that_cannot_be_sent_fails_the_session_and_the_job_run(api,
         await asyncio.sleep(0.02)
     assert run["status"] == "failed" and "UnicodeEncodeError" in run["error_message"]
     assert receiver.calls == []
+
+
+async def test_data_stored_before_secrets_per_agent(api, ask, receiver, opensink_app):
+    """A workspace stored without callback_secret keeps the workspace's secret (its agents were set up with
+    it); switched to per-agent secrets, an agent stored without one fails its callback, saying what to do."""
+    workspace = await default_workspace(api)
+    await opensink_app.store.update("workspaces", workspace["id"], {"callback_secret": None})
+    assert (await default_workspace(api))["callback_secret"] == "workspace"
+    agent, session, request = await ask({"url": receiver.url()})
+    await opensink_app.store.update("agents", agent["id"], {"execution_secret": None})
+    await resolve(api, request)
+    (call,) = await receiver.wait_for(1)
+    assert call.headers["X-Opensink-Secret"] == workspace["execution_secret"]
+    await api("PATCH", f"/v1/workspaces/{workspace['id']}", {"callback_secret": "agent"})
+    agent, session, request = await ask({"url": receiver.url()})
+    await opensink_app.store.update("agents", agent["id"], {"execution_secret": None})
+    await resolve(api, request)
+    await assert_failed(api, agent, session, "has no execution secret of its own yet: rotate it")
+    assert len(receiver.calls) == 1
+    rotated = (await api("POST", f"/v1/agents/{agent['id']}/rotate-secret")).body
+    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+    request = (await api("POST", "/v1/agent-session-input-requests", {
+        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
+        "schema": SCHEMA})).body
+    await resolve(api, request)
+    calls = await receiver.wait_for(2)
+    assert verify_signature(rotated["execution_secret"], calls[1].headers, calls[1].body)
