@@ -19,9 +19,26 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
+#: Test modules that run whole systems: real browsers, notebooks in kernels, server processes killed or
+#: started several at a time, the fuzzer, node, benchmarks' smoke tests. They carry the ``system`` marker, so
+#: ``pytest -m "not system"`` is the quick loop to run after each change (the README's test command runs all).
+SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi_server.py", "test_benchmarks.py",
+                  "test_labextension.py", "test_mcp_process.py", "test_server_process.py", "test_hostile_clients.py",
+                  "test_fuzz.py", "test_agent.py", "store/test_durability.py", "store/test_model")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
     config.addinivalue_line("markers", "opensink(**traits): OpenSinkApp traits for this test's server")
+    config.addinivalue_line("markers", "system: a slow test of a whole system (see SYSTEM_MODULES in "
+                                       "tests/conftest.py); -m 'not system' leaves them out")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        where = item.path.relative_to(config.rootpath / "tests").as_posix()
+        if where.startswith(SYSTEM_MODULES):
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture

@@ -562,7 +562,7 @@ async def test_an_answer_written_elsewhere_as_the_page_submits_says_so(api, ask,
     assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["response"] == {"amount": 1}
 
 
-@pytest.mark.opensink(body_timeout=0.5)
+@pytest.mark.opensink(body_timeout=2.0)  # the test's other requests must get their bodies in on a busy machine
 async def test_a_form_trickling_in_is_cut_off(api, ask, link, jp_http_port):
     """No login is needed to reach the page, so a body sent byte by byte must not hold a connection."""
     _, request = await ask()
@@ -573,8 +573,8 @@ async def test_a_form_trickling_in_is_cut_off(api, ask, link, jp_http_port):
     await writer.drain()
     started = asyncio.get_running_loop().time()
     try:
-        closed = await asyncio.wait_for(reader.read(), 5)  # nothing more is sent: the server closes
+        closed = await asyncio.wait_for(reader.read(), 10)  # nothing more is sent: the server closes
     finally:
         writer.close()
-    assert closed == b"" and asyncio.get_running_loop().time() - started < 3
+    assert closed == b"" and asyncio.get_running_loop().time() - started < 6
     assert (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body["status"] == "pending"
