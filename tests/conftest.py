@@ -55,6 +55,23 @@ def store_backend() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(autouse=True)
+def jp_server_cleanup(jp_asyncio_loop, store_backend):
+    """pytest-jupyter's own cleanup (it stops the server and its extensions), made to depend on the store's
+    fixtures: so the server stops before a test's PostgreSQL database is dropped, instead of after (then every
+    stop waited 30 s for a connection to the dropped database)."""
+    from jupyter_server.serverapp import ServerApp
+
+    yield
+    app = ServerApp.instance()
+    try:
+        jp_asyncio_loop.run_until_complete(app._cleanup())
+    except (RuntimeError, SystemExit) as exc:
+        print("ignoring cleanup error", exc)
+    if hasattr(app, "kernel_manager"):
+        app.kernel_manager.context.destroy()
+
+
 @pytest.fixture
 def jp_server_config(tmp_path, opensink_config, store_backend):
     return {
