@@ -14,6 +14,7 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
 from .api.mcp_endpoint import McpEndpoint
+from .runtime.credentials import CredentialWatch
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
 from .runtime.relay import EventRelay
@@ -101,6 +102,11 @@ class OpenSinkApp(ExtensionApp):
              "(when the client asked for progress).")
     mcp_session_idle_seconds = Float(
         30 * 60.0, config=True, help="Seconds an idle MCP session is kept before the client must start anew.")
+    mcp_sessions_per_credential = Int(
+        20, min=1, config=True,
+        help="MCP handshake sessions one credential (API key, or the Jupyter user) may keep open. Opening one "
+             "more ends that credential's least recently used idle session; when every one is answering a "
+             "request, the new one is refused (429).")
     approval_link_url = Unicode(
         "", config=True,
         help="The server's address as approvers reach it, e.g. https://jupyter.example.com/ (with the base URL): "
@@ -142,11 +148,15 @@ class OpenSinkApp(ExtensionApp):
         # A server sharing the database may die with callbacks unsent: look for them now and then.
         self.outbox_sweep = Periodic("looking for abandoned callbacks", self.callback_timeout + 30,
                                      self._resubmit_unsent)
+        # What a revoked or expired key holds open (event streams, MCP sessions and requests) ends.
+        self.credentials = CredentialWatch(self.events)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
-                                    keepalive=self.event_keepalive_seconds)
+                                    keepalive=self.event_keepalive_seconds, credentials=self.credentials)
         self.mcp = (McpEndpoint(self.services, max_wait=self.mcp_max_wait_seconds, max_body_size=self.max_body_size,
                                 session_idle_timeout=self.mcp_session_idle_seconds,
-                                progress_interval=self.mcp_progress_seconds)
+                                progress_interval=self.mcp_progress_seconds,
+                                sessions_per_credential=self.mcp_sessions_per_credential,
+                                credentials=self.credentials)
                     if self.mcp_enabled else None)
         if self.mcp is None:
             self.services.discovery.features.remove("mcp")
@@ -219,6 +229,7 @@ class OpenSinkApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
+        self.credentials.close()
         if self.mcp is not None:
             # calls waiting for a human answer with a pending handle, then MCP sessions end
             await self.mcp.stop(self.shutdown_timeout)
