@@ -66,6 +66,20 @@ NOTICES = {
 }
 
 
+def logged_path(path: str, base_url: str) -> str | None:
+    """``path`` as logs show it when it lies below ``{base_url}opensink/approve``, else None.
+
+    Whatever follows ``approve/`` may hold a link's token (a credential), whether or not a route
+    answers the path (``<token>/x`` and ``<token>//`` reach Jupyter's 404 page): only its first
+    characters are kept, enough to tell requests apart.
+    """
+    page = url_path_join(base_url, "opensink/approve")
+    if not path.startswith(page):
+        return None
+    rest = path[len(page):].lstrip("/")
+    return f"{page}/{rest[:4]}…" if rest else path
+
+
 @web.stream_request_body
 class ApprovalPageHandler(StreamedBody, JupyterHandler):
     """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
@@ -132,8 +146,7 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
     @property
     def logged_path(self) -> str:
         """The path for logs: the token is a credential, so only its first characters are kept."""
-        head, _, token = self.request.path.partition("/approve/")
-        return f"{head}/approve/{token[:4]}…" if token else self.request.path
+        return logged_path(self.request.path, self.base_url)
 
     @property
     def address(self) -> str:
