@@ -550,3 +550,17 @@ async def test_sessions_per_credential_are_bounded(api, make_key, mcp_url, opens
             assert refused.status_code == 429
             assert "3 MCP sessions" in refused.json()["error"] and "mcp_sessions_per_credential" in refused.json()["error"]
         assert opensink_app.mcp.session_count == 4
+
+
+async def test_nan_in_tool_arguments_is_refused(api, make_key, mcp_url):
+    """Issue 22: the SDK reads NaN and Infinity from the JSON-RPC body; they were stored as null."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        session = await open_session(http, mcp_url, await make_key())
+        for value in (b"NaN", b"[Infinity]", b"{\"a\": -Infinity}"):
+            reply = await http.post(mcp_url, headers=session, content=b'{"jsonrpc": "2.0", "id": 2, "method": '
+                                    b'"tools/call", "params": {"name": "set_state", "arguments": {"namespace": '
+                                    b'"ns", "key": "k", "value": ' + value + b'}}}')
+            assert reply.status_code == 200 and "NaN and Infinity are not JSON numbers" in reply.text, reply.text
+    assert (await api("GET", "/v1/states/ns/k")).status == 404

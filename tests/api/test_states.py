@@ -94,3 +94,20 @@ async def test_expired_states_vanish_at_once_and_are_purged(api, opensink_app):
     assert await opensink_app.store.count("states") == 1
     rewritten = await api("PUT", "/v1/states/tmp/token", {"value": "new"})
     assert rewritten.body["version"] == 1  # a fresh state, not version 2 of the expired one
+
+
+async def test_nan_and_infinity_are_refused_not_stored_as_null(api):
+    """Issue 22: pydantic's JSON parser reads NaN and Infinity, which were then stored as null."""
+    for raw, word in ((b'{"value": NaN}', "NaN"), (b'{"value": [1, Infinity]}', "Infinity"),
+                      (b'{"value": {"a": -Infinity}}', "Infinity"), (b'{"value": 1e999}', "infinity")):
+        reply = await api("PUT", "/v1/states/ns/k", raw=raw)
+        assert reply.status == 400, (raw, reply.body)
+        assert "not standard JSON" in reply.error and word in reply.error, (raw, reply.error)
+    assert (await api("GET", "/v1/states/ns/k")).status == 404  # nothing was stored
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    item = await api("POST", "/v1/sink-items", raw=b'{"sink_id": "%s", "title": "t", "fields": {"x": NaN}}'
+                     % sink["id"].encode())
+    assert item.status == 400 and "NaN is not a JSON number (line 1 column" in item.error
+    fine = await api("PUT", "/v1/states/ns/k", raw=b'{"value": [1.5e300, -0.0, "NaN"]}')
+    assert fine.status == 201 and fine.body["value"] == [1.5e300, -0.0, "NaN"]
+
