@@ -40,7 +40,7 @@ TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "approval"),
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
-_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 #: Largest form body the page reads (or max_body_size if smaller): a form of typed answers is small, and
 #: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
 FORM_MAX = 64 * 1024

@@ -111,3 +111,10 @@ async def test_nan_and_infinity_are_refused_not_stored_as_null(api):
     fine = await api("PUT", "/v1/states/ns/k", raw=b'{"value": [1.5e300, -0.0, "NaN"]}')
     assert fine.status == 201 and fine.body["value"] == [1.5e300, -0.0, "NaN"]
 
+
+async def test_a_name_with_a_trailing_newline_is_refused(api):
+    """Issue 22: the name pattern ended in ``$``, which also matches before a final newline."""
+    for path in ("/v1/states/ns/key%0A", "/v1/states/ns%0A/key"):
+        reply = await api("PUT", path, {"value": 1})
+        assert reply.status == 400 and "1 to 255 characters" in reply.error, (path, reply.body)
+    assert (await api("GET", "/v1/states/ns", params={"prefix": ""})).body["items"] == []
