@@ -126,11 +126,17 @@ class OpenSinkApp(ExtensionApp):
     def _default_db_dir(self) -> str:
         return os.path.join(jupyter_data_dir(), "opensink")
 
+    #: Set once every part is built: a load that failed (invalid configuration) has nothing to start or stop
+    #: but what it opened (the store), so a later stop does not fail half-way and hang the server's exit.
+    _wired = False
+    store: Store | None = None
+
     def initialize_settings(self) -> None:
-        self.store = self._open_store()
-        self.events = EventBus(replay_size=self.event_replay_size)
+        # Configuration is checked before anything is opened: invalid networks fail the load here.
         self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
                                  blocked=self.callback_blocked_networks)
+        self.store = self._open_store()
+        self.events = EventBus(replay_size=self.event_replay_size)
         self.services = Services(self.store, self.events, self.outbound)
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
         self.dispatcher.start()
@@ -167,6 +173,7 @@ class OpenSinkApp(ExtensionApp):
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
+        self._wired = True
 
     def _open_store(self) -> Store:
         if self.database_url:
@@ -201,6 +208,8 @@ class OpenSinkApp(ExtensionApp):
         return f"{socket.gethostname()} {self.kernel_url()}"
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        if not self._wired:
+            return  # the load failed (and said why): nothing to start
         await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
         if self.relay is not None:
             await self.relay.start()
@@ -227,6 +236,10 @@ class OpenSinkApp(ExtensionApp):
             self.dispatcher.submit("input_request.resolved", request)
 
     async def stop_extension(self) -> None:
+        if not self._wired:  # the load failed: close what it opened, if anything
+            if self.store is not None:
+                await self.store.close()
+            return
         await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
         self.credentials.close()
