@@ -102,6 +102,7 @@ class _Session:
     last_used: float
     in_flight: int = 0
     release: Any = None  # lets go of its credential hold
+    idle_timer: asyncio.TimerHandle | None = None  # forgets it once the SDK has ended it for idleness
 
 
 async def _end_sse_watcher() -> None:
@@ -125,6 +126,7 @@ class McpEndpoint:
         self.sessions_per_credential = sessions_per_credential
         self.session_idle_timeout = session_idle_timeout
         self._sessions: dict[str, _Session] = {}  # by session id
+        self._owned_by: dict[str, dict[str, _Session]] = {}  # by owner label, then session id
         self._opening: dict[str, int] = {}  # by owner label: requests that may open a session, being answered
         self._ending: set[asyncio.Task] = set()
         self.max_wait = max_wait
@@ -217,6 +219,8 @@ class McpEndpoint:
             if session is not None:
                 session.in_flight -= 1
                 session.last_used = time.monotonic()
+                if not session.in_flight:
+                    self._watch_idle(session)
 
     async def _forward(self, call: Call, principal: Principal, opening: bool) -> None:
         identity = _identity(principal)
@@ -261,24 +265,38 @@ class McpEndpoint:
     def _book(self, session_id: str, owner: Principal, identity: AuthenticatedUser) -> None:
         session = _Session(session_id, owner, identity, time.monotonic())
         self._sessions[session_id] = session
+        self._owned_by.setdefault(owner.label, {})[session_id] = session
         session.release = self.credentials.hold(owner.key_id, owner.expires_at,
                                                 lambda reason: self._end_soon(session))
+        self._watch_idle(session)
+
+    def _watch_idle(self, session: _Session) -> None:
+        """The SDK ends a session idle for ``session_idle_timeout`` without telling: forget it then too."""
+        if session.idle_timer is not None:
+            session.idle_timer.cancel()
+        session.idle_timer = asyncio.get_running_loop().call_later(self.session_idle_timeout + 1, self._owned,
+                                                                   session.owner.label)
 
     def _forget(self, session: _Session) -> None:
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
+            owned = self._owned_by[session.owner.label]
+            del owned[session.id]
+            if not owned:
+                del self._owned_by[session.owner.label]
         if session.release is not None:
             session.release()
             session.release = None
+        if session.idle_timer is not None:
+            session.idle_timer.cancel()
+            session.idle_timer = None
 
     def _owned(self, label: str) -> list[_Session]:
         """The owner's live sessions, least recently used first. One idle past the idle timeout has been
         ended by the SDK (the same rule: no request in flight for that long): it is forgotten here."""
         now = time.monotonic()
         owned = []
-        for session in list(self._sessions.values()):
-            if session.owner.label != label:
-                continue
+        for session in list(self._owned_by.get(label, {}).values()):
             if session.in_flight == 0 and now - session.last_used > self.session_idle_timeout:
                 self._forget(session)
             else:

@@ -564,3 +564,19 @@ async def test_nan_in_tool_arguments_is_refused(api, make_key, mcp_url):
                                     b'"ns", "key": "k", "value": ' + value + b'}}}')
             assert reply.status_code == 200 and "NaN and Infinity are not JSON numbers" in reply.text, reply.text
     assert (await api("GET", "/v1/states/ns/k")).status == 404
+
+
+@pytest.mark.opensink(mcp_session_idle_seconds=0.5, mcp_sessions_per_credential=1)
+async def test_a_session_ended_for_idleness_no_longer_counts(api, make_key, mcp_url, opensink_app):
+    import httpx
+
+    key = await make_key()
+    listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await open_session(http, mcp_url, key)
+        assert opensink_app.mcp.session_count == 1
+        await asyncio.sleep(2)  # past the idle timeout (and its check)
+        assert opensink_app.mcp.session_count == 0
+        assert (await http.post(mcp_url, headers=first, json=listing)).status_code == 404  # the SDK ended it
+        second = await open_session(http, mcp_url, key)
+        assert (await http.post(mcp_url, headers=second, json=listing)).status_code == 200
