@@ -84,7 +84,8 @@ def test_a_server_whose_extension_failed_to_load_stops_on_sigterm(tmp_path):
                           ready_path="api/status")
     try:
         assert "is not a network" in server.log() and "not-a-net" in server.log()
-        assert httpx.get(server.api + "/workspaces", headers={"Authorization": f"token {server.token}"}).status_code == 404
+        with server.client() as client:
+            assert client.get("/workspaces").status_code == 404  # not loaded
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=15) == 0

@@ -219,7 +219,7 @@ class McpEndpoint:
             if session is not None:
                 session.in_flight -= 1
                 session.last_used = time.monotonic()
-                if not session.in_flight:
+                if not session.in_flight and self._sessions.get(session.id) is session:
                     self._watch_idle(session)
 
     async def _forward(self, call: Call, principal: Principal, opening: bool) -> None:
@@ -257,8 +257,9 @@ class McpEndpoint:
         finally:
             release()
         session = self._sessions.get(call.header(SESSION_HEADER) or "")
-        if session is not None and session.owner.label == principal.label and (answered.get("status") == 404
-                                    or (call.route.method == "DELETE" and answered.get("status") == 200)):
+        status = answered.get("status")
+        gone = status == 404 or (call.route.method == "DELETE" and status == 200)
+        if session is not None and session.owner.label == principal.label and gone:
             self._forget(session)  # the client ended it, or the SDK no longer knows it
 
     # -- sessions per credential ---------------------------------------------------------------

@@ -548,7 +548,8 @@ async def test_sessions_per_credential_are_bounded(api, make_key, mcp_url, opens
                     "protocolVersion": "2025-06-18", "capabilities": {},
                     "clientInfo": {"name": "raw", "version": "0"}}})
             assert refused.status_code == 429
-            assert "3 MCP sessions" in refused.json()["error"] and "mcp_sessions_per_credential" in refused.json()["error"]
+            error = refused.json()["error"]
+            assert "3 MCP sessions" in error and "mcp_sessions_per_credential" in error
         assert opensink_app.mcp.session_count == 4
 
 
