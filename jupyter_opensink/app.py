@@ -14,6 +14,7 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 from .api import ApiContext, build_handlers
 from .api.access_log import wrap_log_function
 from .api.mcp_endpoint import McpEndpoint
+from .runtime.credentials import CredentialWatch
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
 from .runtime.relay import EventRelay
@@ -101,6 +102,11 @@ class OpenSinkApp(ExtensionApp):
              "(when the client asked for progress).")
     mcp_session_idle_seconds = Float(
         30 * 60.0, config=True, help="Seconds an idle MCP session is kept before the client must start anew.")
+    mcp_sessions_per_credential = Int(
+        20, min=1, config=True,
+        help="MCP handshake sessions one credential (API key, or the Jupyter user) may keep open. Opening one "
+             "more ends that credential's least recently used idle session; when every one is answering a "
+             "request, the new one is refused (429).")
     approval_link_url = Unicode(
         "", config=True,
         help="The server's address as approvers reach it, e.g. https://jupyter.example.com/ (with the base URL): "
@@ -120,11 +126,17 @@ class OpenSinkApp(ExtensionApp):
     def _default_db_dir(self) -> str:
         return os.path.join(jupyter_data_dir(), "opensink")
 
+    #: Set once every part is built: a load that failed (invalid configuration) has nothing to start or stop
+    #: but what it opened (the store), so a later stop does not fail half-way and hang the server's exit.
+    _wired = False
+    store: Store | None = None
+
     def initialize_settings(self) -> None:
-        self.store = self._open_store()
-        self.events = EventBus(replay_size=self.event_replay_size)
+        # Configuration is checked before anything is opened: invalid networks fail the load here.
         self.outbound = Outbound(timeout=self.callback_timeout, allowed=self.callback_allowed_networks,
                                  blocked=self.callback_blocked_networks)
+        self.store = self._open_store()
+        self.events = EventBus(replay_size=self.event_replay_size)
         self.services = Services(self.store, self.events, self.outbound)
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
         self.dispatcher.start()
@@ -142,11 +154,15 @@ class OpenSinkApp(ExtensionApp):
         # A server sharing the database may die with callbacks unsent: look for them now and then.
         self.outbox_sweep = Periodic("looking for abandoned callbacks", self.callback_timeout + 30,
                                      self._resubmit_unsent)
+        # What a revoked or expired key holds open (event streams, MCP sessions and requests) ends.
+        self.credentials = CredentialWatch(self.events)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
-                                    keepalive=self.event_keepalive_seconds)
+                                    keepalive=self.event_keepalive_seconds, credentials=self.credentials)
         self.mcp = (McpEndpoint(self.services, max_wait=self.mcp_max_wait_seconds, max_body_size=self.max_body_size,
                                 session_idle_timeout=self.mcp_session_idle_seconds,
-                                progress_interval=self.mcp_progress_seconds)
+                                progress_interval=self.mcp_progress_seconds,
+                                sessions_per_credential=self.mcp_sessions_per_credential,
+                                credentials=self.credentials)
                     if self.mcp_enabled else None)
         if self.mcp is None:
             self.services.discovery.features.remove("mcp")
@@ -157,6 +173,7 @@ class OpenSinkApp(ExtensionApp):
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
+        self._wired = True
 
     def _open_store(self) -> Store:
         if self.database_url:
@@ -191,6 +208,8 @@ class OpenSinkApp(ExtensionApp):
         return f"{socket.gethostname()} {self.kernel_url()}"
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        if not self._wired:
+            return  # the load failed (and said why): nothing to start
         await self.store.connect()  # PostgreSQL: connect and migrate now rather than on the first request
         if self.relay is not None:
             await self.relay.start()
@@ -217,8 +236,13 @@ class OpenSinkApp(ExtensionApp):
             self.dispatcher.submit("input_request.resolved", request)
 
     async def stop_extension(self) -> None:
+        if not self._wired:  # the load failed: close what it opened, if anything
+            if self.store is not None:
+                await self.store.close()
+            return
         await self.outbox_sweep.stop()
         self.streams.close_all()  # live event streams end
+        self.credentials.close()
         if self.mcp is not None:
             # calls waiting for a human answer with a pending handle, then MCP sessions end
             await self.mcp.stop(self.shutdown_timeout)

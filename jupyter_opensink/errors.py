@@ -66,8 +66,9 @@ class Gone(OpenSinkError):
 
 
 class Throttled(OpenSinkError):
-    """Too many failed tries from one client; it may try again after ``retry_after`` whole seconds."""
+    """Too many tries (or open things) from one client; it may try again after ``retry_after`` whole seconds.
+    ``message`` says what the limit is, when more than the wait is worth saying."""
 
-    def __init__(self, retry_after: float):
-        super().__init__(f"retry after {retry_after:.0f} s")
+    def __init__(self, retry_after: float, message: str | None = None):
+        super().__init__(message or f"retry after {retry_after:.0f} s")
         self.retry_after = max(int(retry_after + 0.999), 1)

@@ -19,7 +19,7 @@ _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
 
-UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 
 
 _random = random.Random(os.urandom(16))  # ids are unique, not secret: no need for the OS generator per id

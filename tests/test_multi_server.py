@@ -109,6 +109,51 @@ def test_data_and_events_cross_servers(two_servers):
     assert not thread.is_alive(), f"b's event stream never showed a's item; saw {seen}"
 
 
+def test_a_key_revoked_on_one_server_ends_its_stream_and_mcp_session_on_the_other(two_servers):
+    """The revocation reaches the other server through the event relay and ends what the key
+    holds open there within a second or two."""
+    a, b = two_servers
+    with a.client() as on_a:
+        made = on_a.post("/api-keys", json={"name": "agent", "scopes": ["all:read"]}).json()
+    key = {"Authorization": f"Bearer {made['key']}"}
+    mcp = {**key, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    with httpx.Client(timeout=httpx.Timeout(10)) as http:
+        opened = http.post(b.url + "/mcp", headers=mcp, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+        assert opened.status_code == 200
+        session = {**mcp, "Mcp-Session-Id": opened.headers["Mcp-Session-Id"], "Mcp-Protocol-Version": "2025-06-18"}
+        http.post(b.url + "/mcp", headers=session, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        mcp_ended: list[float] = []
+        mcp_open = threading.Event()
+
+        def follow_session():  # the session's own event stream on b
+            with httpx.stream("GET", b.url + "/mcp", headers={**session, "Accept": "text/event-stream"},
+                              timeout=10) as events:
+                mcp_open.set()
+                for _ in events.iter_bytes():
+                    pass
+            mcp_ended.append(time.monotonic())
+
+        follower = threading.Thread(target=follow_session, daemon=True)
+        follower.start()
+        assert mcp_open.wait(10)
+        with http.stream("GET", b.api + "/events", headers=key) as live:
+            assert live.status_code == 200
+            lines = live.iter_lines()
+            assert next(lines) == ": connected"
+            with a.client() as on_a:
+                assert on_a.delete(f"/api-keys/{made['id']}").status_code == 200
+            revoked = time.monotonic()
+            rest = list(lines)  # until b ends the stream (the read timeout bounds it)
+            ended = time.monotonic() - revoked
+        listing = http.post(b.url + "/mcp", headers=session, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        follower.join(10)
+    assert ": closed: the API key was revoked" in rest and ended < 2, (rest, ended)
+    assert mcp_ended and mcp_ended[0] - revoked < 2
+    assert listing.status_code == 401
+
+
 def test_request_made_on_one_resolved_on_the_other_calls_the_agent_once(two_servers, hits):
     a, b = two_servers
     with a.client() as on_a, b.client() as on_b:

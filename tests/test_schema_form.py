@@ -145,3 +145,14 @@ def test_the_labextension_keeps_the_shared_form_rules():
     assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)
     listed = re.search(r"export const REJECT_FIELDS = \[([^\]]*)\];", source).group(1)
     assert tuple(re.findall(r"'([^']+)'", listed)) == form_rules.REJECT_FIELDS
+
+
+def test_a_json_entry_must_be_standard_json():
+    """NaN and Infinity typed into a JSON field were read, then stored as null."""
+    spec = describe({"type": "object"})
+    for typed in ('{"x": NaN}', "[Infinity]", "-Infinity", "1e999"):
+        with pytest.raises(FormErrors) as caught:
+            read(spec, {"f": typed})
+        assert "not valid JSON" in str(caught.value.problems), typed
+    assert read(spec, {"f": '{"x": 1.5}'}) == {"x": 1.5}
+

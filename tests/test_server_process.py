@@ -75,6 +75,27 @@ def test_second_server_on_the_same_database_is_refused(tmp_path):
         server.stop()
 
 
+def test_a_server_whose_extension_failed_to_load_stops_on_sigterm(tmp_path):
+    """With an invalid callback_blocked_networks the load fails (and says why); a later
+    SIGTERM hung in stop_extension, which touched parts never built, until SIGKILL."""
+    import time
+
+    server = start_server(tmp_path / "bad", tmp_path / "db", "--OpenSinkApp.callback_blocked_networks=['not-a-net']",
+                          ready_path="api/status")
+    try:
+        assert "is not a network" in server.log() and "not-a-net" in server.log()
+        with server.client() as client:
+            assert client.get("/workspaces").status_code == 404  # not loaded
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+        assert "Traceback" not in server.log().split("received signal 15")[-1]
+        assert not (tmp_path / "db").exists()  # the configuration is checked before the store is opened
+    finally:
+        server.stop(signal.SIGKILL)
+
+
 def test_jupyterlab_serves_the_api_and_the_lab_page(tmp_path):
     """What the README's run command starts: JupyterLab with the API beside it."""
     server = start_server(tmp_path / "lab", tmp_path / "db", app="lab")

@@ -3,9 +3,11 @@
 Jupyter's ``log_request`` (URI scrubbing, user lookup, a Prometheus histogram
 per request) costs about a tenth of an item-create request. For our handlers
 we log only what an operator acts on: client errors as warnings, server
-errors as errors, with the path (never the query string). The approval
-page's path holds its link's token: it is logged with the token cut short.
-Every other handler keeps Jupyter's logging unchanged.
+errors as errors, with the path (never the query string). A path below the
+approval page's (``opensink/approve/...``) holds a link's token: whichever
+handler answers it (the page, or Jupyter's 404 for ``<token>/x``), it is logged
+here with the token cut short, never by Jupyter's log. Every other handler
+keeps Jupyter's logging unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 
 from tornado.web import RequestHandler
 
-from .approval_page import ApprovalPageHandler
+from .approval_page import logged_path
 from .handler import OpenSinkHandler
 
 log = logging.getLogger("jupyter_opensink.access")
@@ -23,10 +25,11 @@ log = logging.getLogger("jupyter_opensink.access")
 
 def wrap_log_function(default: Callable[[RequestHandler], None] | None) -> Callable[[RequestHandler], None]:
     def log_function(handler: RequestHandler) -> None:
-        if isinstance(handler, ApprovalPageHandler):
+        redacted = logged_path(handler.request.path, handler.settings.get("base_url", "/"))
+        if redacted is not None:
             status = handler.get_status()
             level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
-            log.log(level, "%d %s %s %.2fms", status, handler.request.method, handler.logged_path,
+            log.log(level, "%d %s %s %.2fms", status, handler.request.method, redacted,
                     1000.0 * handler.request.request_time())
             return
         if not isinstance(handler, OpenSinkHandler):

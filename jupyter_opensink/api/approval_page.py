@@ -40,7 +40,7 @@ TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "approval"),
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
-_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 #: Largest form body the page reads (or max_body_size if smaller): a form of typed answers is small, and
 #: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
 FORM_MAX = 64 * 1024
@@ -64,6 +64,20 @@ NOTICES = {
     429: ("Too many attempts", "Too many invalid approval links were tried from your address."),
     503: ("Not available", "The server cannot take answers now. Please try again later."),
 }
+
+
+def logged_path(path: str, base_url: str) -> str | None:
+    """``path`` as logs show it when it lies below ``{base_url}opensink/approve``, else None.
+
+    Whatever follows ``approve/`` may hold a link's token (a credential), whether or not a route
+    answers the path (``<token>/x`` and ``<token>//`` reach Jupyter's 404 page): only its first
+    characters are kept, enough to tell requests apart.
+    """
+    page = url_path_join(base_url, "opensink/approve")
+    if not path.startswith(page):
+        return None
+    rest = path[len(page):].lstrip("/")
+    return f"{page}/{rest[:4]}…" if rest else path
 
 
 @web.stream_request_body
@@ -132,8 +146,7 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
     @property
     def logged_path(self) -> str:
         """The path for logs: the token is a credential, so only its first characters are kept."""
-        head, _, token = self.request.path.partition("/approve/")
-        return f"{head}/approve/{token[:4]}…" if token else self.request.path
+        return logged_path(self.request.path, self.base_url)
 
     @property
     def address(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..runtime.events import Event
-from ..runtime.streams import CLOSE, KEEPALIVE, RESET
+from ..runtime.streams import CLOSE, KEEPALIVE, RESET, Ended
 from ..services.access import Principal, grants
 from .handler import Call
 from .routing import ANY, Route
@@ -36,7 +36,8 @@ async def stream_events(call: Call) -> None:
                 and (types is None or event.type in types) and may_read(principal, event))
 
     streams = call.services_streams
-    sub = streams.open(accepts)  # opened before the replay, so nothing falls between the two
+    # Opened before the replay, so nothing falls between the two; a key's stream ends with the key.
+    sub = streams.open(accepts, key_id=principal.key_id, expires_at=principal.expires_at)
     out = call.sse()
     last_sent = 0
     try:
@@ -58,6 +59,9 @@ async def stream_events(call: Call) -> None:
                 await out.comment("keep-alive")
                 continue
             if item is CLOSE:
+                break
+            if isinstance(item, Ended):  # the key was revoked or expired: reconnecting gets the 401
+                await out.comment(f"closed: {item.reason}")
                 break
             if item is RESET:
                 await out.event(streams.events.last_id, "reset",

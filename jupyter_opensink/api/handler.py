@@ -8,6 +8,7 @@ endpoint and renders the result or the error as JSON.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -268,8 +269,10 @@ class OpenSinkHandler(StreamedBody, APIHandler):
         else:
             sink_id = self.path_kwargs.get("sink_id", "")
             self.principal = await self.context.services.sinks.principal_for_secret(sink_id, sink_secret or "")
-        if self.principal.is_user:  # the kernels' key acts as the Jupyter user
-            self.principal = await self._user_principal(self.principal.user_name)
+        if self.principal.is_user:  # the kernels' key acts as the Jupyter user (what it opens ends with it)
+            key = self.principal
+            self.principal = dataclasses.replace(await self._user_principal(key.user_name), key_id=key.key_id,
+                                                 expires_at=key.expires_at)
             return
         asked = self.request.headers.get(WORKSPACE_HEADER)
         if asked and asked != self.principal.workspace_id:

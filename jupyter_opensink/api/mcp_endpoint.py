@@ -4,6 +4,12 @@ The SDK's low-level ``Server`` dispatches the protocol and its session
 manager owns the transport (sessions, JSON or Server-Sent-Event replies, both
 protocol eras); our handler in front of it authenticates the caller exactly
 as for the HTTP API, and every tool or resource acts as that caller.
+
+Handshake sessions are also booked here, per credential: at most
+``sessions_per_credential`` are kept (opening one more ends the credential's
+least recently used idle session, or is refused with 429 when every one is
+busy), and a key's sessions and requests end when it is revoked or expires
+(``runtime.credentials``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -20,9 +28,11 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from .._version import __version__
-from ..errors import NotFound, OpenSinkError, Unavailable
+from ..errors import NotFound, OpenSinkError, Throttled, Unauthorized, Unavailable
+from ..runtime.credentials import CredentialWatch
 from ..services import Services
 from ..services.access import Principal
 from . import errors, mcp_resources
@@ -33,6 +43,7 @@ from .routing import ANY, Route
 
 log = logging.getLogger("jupyter_opensink.mcp")
 PRINCIPAL = "opensink.principal"  # the ASGI scope key our handler hands the caller over in
+SESSION_HEADER, VERSION_HEADER = "Mcp-Session-Id", "Mcp-Protocol-Version"
 RESOURCE_NOT_FOUND = -32002  # the MCP specification's code for an unknown resource
 INSTRUCTIONS = (
     "An OpenSink workspace inside a Jupyter server. Use ask_human when a person must decide or answer: they "
@@ -81,6 +92,19 @@ def _identity(principal: Principal) -> AuthenticatedUser:
     return AuthenticatedUser(AccessToken(token="-", client_id=principal.label, scopes=list(principal.scopes)))
 
 
+@dataclass(eq=False)
+class _Session:
+    """A handshake session as we book it: whose it is, when it was last used, requests on it now."""
+
+    id: str
+    owner: Principal
+    identity: AuthenticatedUser
+    last_used: float
+    in_flight: int = 0
+    release: Any = None  # lets go of its credential hold
+    idle_timer: asyncio.TimerHandle | None = None  # forgets it once the SDK has ended it for idleness
+
+
 async def _end_sse_watcher() -> None:
     """sse-starlette (the SDK's event-stream replies) starts one task per loop that polls for a uvicorn
     shutdown and never ends under tornado; left pending, the loop's close warns about it."""
@@ -95,8 +119,16 @@ class McpEndpoint:
     """The MCP server and its session manager, run on the Jupyter server's loop."""
 
     def __init__(self, services: Services, *, max_wait: float, max_body_size: int,
-                 session_idle_timeout: float = 30 * 60, progress_interval: float = 10.0):
+                 session_idle_timeout: float = 30 * 60, progress_interval: float = 10.0,
+                 sessions_per_credential: int = 20, credentials: CredentialWatch | None = None):
         self.services = services
+        self.credentials = credentials or CredentialWatch(services.events)
+        self.sessions_per_credential = sessions_per_credential
+        self.session_idle_timeout = session_idle_timeout
+        self._sessions: dict[str, _Session] = {}  # by session id
+        self._owned_by: dict[str, dict[str, _Session]] = {}  # by owner label, then session id
+        self._opening: dict[str, int] = {}  # by owner label: requests that may open a session, being answered
+        self._ending: set[asyncio.Task] = set()
         self.max_wait = max_wait
         self.progress_interval = progress_interval
         self.server: Server[Any] = Server(
@@ -144,6 +176,8 @@ class McpEndpoint:
         self._stop.set()
         with contextlib.suppress(Exception):
             await self._task
+        for session in list(self._sessions.values()):
+            self._forget(session)
         await _end_sse_watcher()
 
     # -- HTTP ----------------------------------------------------------------------------------
@@ -155,10 +189,165 @@ class McpEndpoint:
                 await self.start()
             if self.stopping.is_set():
                 raise Unavailable("the server is stopping: connect again once it is back")
-            await call.asgi(self.manager.handle_request, {PRINCIPAL: call.principal,
-                                                          "user": _identity(call.principal)})
+            await self._answer(call)
         finally:
             self._answering -= counted
+
+    async def _answer(self, call: Call) -> None:
+        """Lets the SDK answer, booking the session the request opens or uses; the request is cancelled
+        if its key is revoked or expires meanwhile (a waiting tool call included)."""
+        principal = call.principal
+        session_id = call.header(SESSION_HEADER)
+        session = self._sessions.get(session_id) if session_id else None
+        if session is not None and session.owner.label != principal.label:
+            session = None  # the SDK answers 404: not ours to count
+        opening = (session_id is None and call.route.method == "POST"
+                   and call.header(VERSION_HEADER) in (None, *HANDSHAKE_PROTOCOL_VERSIONS))
+        if opening:  # counted before any wait, so requests opening sessions at once see each other
+            self._opening[principal.label] = self._opening.get(principal.label, 0) + 1
+        if session is not None:
+            session.in_flight += 1
+        try:
+            if opening:
+                await self._make_room(principal)
+            await self._forward(call, principal, opening)
+        finally:
+            if opening:
+                self._opening[principal.label] -= 1
+                if not self._opening[principal.label]:
+                    del self._opening[principal.label]
+            if session is not None:
+                session.in_flight -= 1
+                session.last_used = time.monotonic()
+                if not session.in_flight and self._sessions.get(session.id) is session:
+                    self._watch_idle(session)
+
+    async def _forward(self, call: Call, principal: Principal, opening: bool) -> None:
+        identity = _identity(principal)
+        answered: dict[str, Any] = {}
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            async def watch(message: Any) -> None:
+                if message["type"] == "http.response.start" and not answered:
+                    answered["status"] = message["status"]
+                    made = next((value.decode("latin-1") for name, value in message.get("headers", ())
+                                 if name.lower() == SESSION_HEADER.lower().encode()), None)
+                    if opening and made and message["status"] < 400 and made not in self._sessions:
+                        self._book(made, principal, identity)
+                await send(message)
+
+            await self.manager.handle_request(scope, receive, watch)
+
+        request = asyncio.ensure_future(call.asgi(app, {PRINCIPAL: principal, "user": identity}))
+        ended: list[str] = []
+
+        def end(reason: str) -> None:
+            ended.append(reason)
+            request.cancel()
+
+        release = self.credentials.hold(principal.key_id, principal.expires_at, end)
+        try:
+            await request
+        except asyncio.CancelledError:
+            if not ended:
+                raise
+            if not answered:
+                raise Unauthorized(ended[0]) from None
+            # else: the reply had begun (an event stream); it ends here
+        finally:
+            release()
+        session = self._sessions.get(call.header(SESSION_HEADER) or "")
+        status = answered.get("status")
+        gone = status == 404 or (call.route.method == "DELETE" and status == 200)
+        if session is not None and session.owner.label == principal.label and gone:
+            self._forget(session)  # the client ended it, or the SDK no longer knows it
+
+    # -- sessions per credential ---------------------------------------------------------------
+    def _book(self, session_id: str, owner: Principal, identity: AuthenticatedUser) -> None:
+        session = _Session(session_id, owner, identity, time.monotonic())
+        self._sessions[session_id] = session
+        self._owned_by.setdefault(owner.label, {})[session_id] = session
+        session.release = self.credentials.hold(owner.key_id, owner.expires_at,
+                                                lambda reason: self._end_soon(session))
+        self._watch_idle(session)
+
+    def _watch_idle(self, session: _Session) -> None:
+        """The SDK ends a session idle for ``session_idle_timeout`` without telling: forget it then too."""
+        if session.idle_timer is not None:
+            session.idle_timer.cancel()
+        session.idle_timer = asyncio.get_running_loop().call_later(self.session_idle_timeout + 1, self._owned,
+                                                                   session.owner.label)
+
+    def _forget(self, session: _Session) -> None:
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+            owned = self._owned_by[session.owner.label]
+            del owned[session.id]
+            if not owned:
+                del self._owned_by[session.owner.label]
+        if session.release is not None:
+            session.release()
+            session.release = None
+        if session.idle_timer is not None:
+            session.idle_timer.cancel()
+            session.idle_timer = None
+
+    def _owned(self, label: str) -> list[_Session]:
+        """The owner's live sessions, least recently used first. One idle past the idle timeout has been
+        ended by the SDK (the same rule: no request in flight for that long): it is forgotten here."""
+        now = time.monotonic()
+        owned = []
+        for session in list(self._owned_by.get(label, {}).values()):
+            if session.in_flight == 0 and now - session.last_used > self.session_idle_timeout:
+                self._forget(session)
+            else:
+                owned.append(session)
+        return sorted(owned, key=lambda session: session.last_used)
+
+    async def _make_room(self, principal: Principal) -> None:
+        """Before a request that may open a session: at the bound, the owner's least recently used idle
+        session ends; when every one has a request in flight, the new one is refused (429)."""
+        owned = self._owned(principal.label)
+        if len(owned) + self._opening.get(principal.label, 0) <= self.sessions_per_credential:
+            return  # (the opening requests include this one)
+        idle = [session for session in owned if session.in_flight == 0]
+        if not idle:
+            raise Throttled(1, f"this credential already has {self.sessions_per_credential} MCP sessions, each "
+                               "answering a request (OpenSinkApp.mcp_sessions_per_credential): end one (DELETE "
+                               "with its Mcp-Session-Id) or try again when one is idle")
+        await self._end(idle[0])
+
+    def _end_soon(self, session: _Session) -> None:
+        """Its key was revoked or expired: the session ends (from a bus subscriber, so in a task)."""
+        task = asyncio.ensure_future(self._end(session))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
+    async def _end(self, session: _Session) -> None:
+        """Ends a session as its client would, with a DELETE carrying its id and owner: the SDK's own way
+        of terminating it (its requests and event streams end, its id answers 404)."""
+        self._forget(session)
+        if self._ready is None or not self._ready.is_set() or self._stop.is_set():
+            return  # the manager is not running: its sessions are gone already
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "DELETE",
+                 "scheme": "http", "path": "/opensink/mcp", "raw_path": b"/opensink/mcp", "query_string": b"",
+                 "root_path": "", "headers": [(SESSION_HEADER.lower().encode(), session.id.encode("latin-1"))],
+                 "client": None, "server": None, "state": {}, PRINCIPAL: session.owner, "user": session.identity}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            pass
+
+        try:
+            await self.manager.handle_request(scope, receive, send)
+        except Exception:
+            log.exception("could not end MCP session %s", session.id[:8])
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
 
     # -- protocol handlers ---------------------------------------------------------------------
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:

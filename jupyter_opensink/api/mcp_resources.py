@@ -40,7 +40,7 @@ class ResourceKind:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)) + "$")
+        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)) + r"\Z")
 
     def readable_by(self, principal: Principal) -> bool:
         return all(principal.has(scope) for scope in self.scopes)

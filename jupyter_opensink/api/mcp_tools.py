@@ -24,7 +24,7 @@ from ..services import Services
 from ..services.access import Principal
 from . import errors
 from .paging import decode_trail, render_page
-from .validation import describe
+from .validation import describe, standard_json
 
 log = logging.getLogger("jupyter_opensink.mcp")
 
@@ -72,7 +72,7 @@ class Tool:
         try:
             call.principal.require(self.scope)
             try:  # JSON semantics, as for an HTTP body: times are strings, nothing is coerced
-                parsed = self.arguments.model_validate_json(orjson.dumps(arguments or {}))
+                parsed = self.arguments.model_validate_json(standard_json(arguments or {}))
             except ValidationError as exc:
                 raise Invalid(describe(exc)) from None
             value = shaper(self.result)(await self.run(call, parsed))

@@ -147,6 +147,17 @@ def _number(integer: bool, text: str) -> int | float:
     return int(value) if integer or plain else value
 
 
+def _not_a_number(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
 def _leaf(spec: FormField, form: dict[str, str]) -> Any:
     raw = form.get(spec.name, "")
     if spec.kind == "fixed":
@@ -177,8 +188,8 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
             return entries
         return [_number(spec.item_type == "integer", e) for e in entries]
     if spec.kind == "json":
-        try:
-            return json.loads(raw)
+        try:  # standard JSON only: NaN and Infinity would be stored as null
+            return json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
         except ValueError as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
     return _MISSING if raw == "" else raw  # text, textarea, date

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+import json
+import re
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Invalid
@@ -11,6 +14,7 @@ from ..models.common import Model, validation_messages
 
 M = TypeVar("M", bound=BaseModel)
 MAX_REPORTED = 10
+_NOT_JSON_NUMBER = re.compile(r"NaN|Infinity")
 
 
 class Empty(Model):
@@ -24,9 +28,30 @@ def parse_body(model: type[M], raw: bytes) -> M:
         else:
             raise Invalid("the request body must be a JSON object")
     try:
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except ValidationError as exc:
         raise Invalid(describe(exc)) from None
+    require_standard_json(raw)
+    return parsed
+
+
+def require_standard_json(raw: bytes) -> None:
+    """Raises ``Invalid`` unless ``raw`` is standard JSON.
+
+    pydantic's parser also reads ``NaN``, ``Infinity`` and ``-Infinity`` (and ``1e999`` as infinity)
+    into free-form fields (item data, state values, answers); JSON has no such numbers, so they were
+    stored, and shown, as null. orjson reads standard JSON only: it checks the body once pydantic
+    has accepted it (so the usual messages stay those of the models).
+    """
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        text = raw.decode("utf-8", "replace")
+        word = _NOT_JSON_NUMBER.match(text, exc.pos)
+        if word is not None:
+            raise Invalid(f"the request body is not standard JSON: {word.group()} is not a JSON number "
+                          f"(line {exc.lineno} column {exc.colno})") from None
+        raise Invalid(f"the request body is not standard JSON: {exc}") from None
 
 
 def describe(exc: ValidationError) -> str:
@@ -35,3 +60,13 @@ def describe(exc: ValidationError) -> str:
     if len(problems) > MAX_REPORTED:
         shown.append(f"and {len(problems) - MAX_REPORTED} more")
     return "; ".join(shown)
+
+
+def standard_json(value: Any) -> bytes:
+    """``value`` (already parsed, as MCP tool arguments are) as JSON bytes; ``Invalid`` if it holds NaN or
+    an infinity, which orjson would write as null (the same rule as ``require_standard_json``)."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError:
+        raise Invalid("arguments: NaN and Infinity are not JSON numbers") from None
+

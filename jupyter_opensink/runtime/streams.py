@@ -2,7 +2,8 @@
 
 A subscriber that falls more than its queue behind (a slow or vanished
 client) is dropped with a ``reset``; memory never grows with it. All streams
-end when the server stops. One ticker for all streams puts a keep-alive marker
+end when the server stops, and a stream opened with an API key ends when that
+key is revoked or expires (``credentials.CredentialWatch``). One ticker for all streams puts a keep-alive marker
 in the queue of each stream that got nothing since the previous tick, so a
 stream waits on its queue alone: no timer per stream per event.
 """
@@ -13,11 +14,19 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .credentials import CredentialWatch
 from .events import Event, EventBus
 
 RESET = object()  # queue marker: the subscriber fell behind
 CLOSE = object()  # queue marker: the server is stopping
 KEEPALIVE = object()  # queue marker: the stream has been idle for a while
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Queue marker: the stream's credential was revoked or expired (``reason`` says which)."""
+
+    reason: str
 
 
 @dataclass(eq=False)  # identity: each subscription is its own
@@ -26,11 +35,14 @@ class Subscription:
     accepts: Callable[[Event], bool]
     dropped: bool = False
     active: bool = False  # something was queued since the last keep-alive tick
+    release: Callable[[], None] | None = None  # lets go of the credential hold
 
 
 class EventStreams:
-    def __init__(self, events: EventBus, *, queue_size: int = 1000, keepalive: float = 15.0):
+    def __init__(self, events: EventBus, *, queue_size: int = 1000, keepalive: float = 15.0,
+                 credentials: CredentialWatch | None = None):
         self.events = events
+        self.credentials = credentials or CredentialWatch(events)
         self.queue_size = queue_size
         self.keepalive = keepalive
         self._subscriptions: set[Subscription] = set()
@@ -66,15 +78,26 @@ class EventStreams:
             sub.queue.get_nowait()
         sub.queue.put_nowait(marker)
 
-    def open(self, accepts: Callable[[Event], bool]) -> Subscription:
+    def open(self, accepts: Callable[[Event], bool], *, key_id: str | None = None,
+             expires_at: float | None = None) -> Subscription:
+        """A new subscription; with ``key_id`` it ends (an ``Ended`` marker) when that key is revoked or
+        expires at ``expires_at`` (Unix time)."""
         sub = Subscription(asyncio.Queue(maxsize=self.queue_size), accepts)
         self._subscriptions.add(sub)
+        sub.release = self.credentials.hold(key_id, expires_at, lambda reason: self._end(sub, reason))
         if self._ticker is None and not self.closing:
             self._ticker = asyncio.get_running_loop().call_later(self.keepalive, self._tick)
         return sub
 
+    def _end(self, sub: Subscription, reason: str) -> None:
+        if not sub.dropped:
+            self._drop(sub, Ended(reason))
+
     def close(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
+        if sub.release is not None:
+            sub.release()
+            sub.release = None
 
     @property
     def count(self) -> int:

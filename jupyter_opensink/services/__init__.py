@@ -34,7 +34,7 @@ class Services:
         self.store = store
         self.events = events
         self.workspaces = Workspaces(store)
-        self.api_keys = ApiKeys(store, self.workspaces)
+        self.api_keys = ApiKeys(store, self.workspaces, events)
         self.sinks = Sinks(store, events)
         self.sink_items = SinkItems(store, self.sinks, events)
         self.agents = Agents(store, events)

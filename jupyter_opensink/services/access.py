@@ -50,6 +50,8 @@ class Principal:
     key_id: str | None = None
     user_name: str | None = None
     sink_id: str | None = None  # set for a sink's ingest secret: it may write that sink's items only
+    #: When the key expires (Unix time): what the key holds open (streams, MCP sessions) ends then.
+    expires_at: float | None = None
 
     @property
     def label(self) -> str:

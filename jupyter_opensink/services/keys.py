@@ -11,6 +11,8 @@ from typing import Any
 from .. import ids
 from ..errors import Invalid, NotFound, Unauthorized
 from ..models.keys import ApiKey
+from ..runtime.credentials import KEY_REVOKED
+from ..runtime.events import EventBus
 from ..store import Store, TableSpec
 from .access import Principal, validate_scopes
 from .secrets import KEY_PREFIX, hash_secret, new_api_key
@@ -29,9 +31,10 @@ def render(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class ApiKeys:
-    def __init__(self, store: Store, workspaces: Workspaces):
+    def __init__(self, store: Store, workspaces: Workspaces, events: EventBus):
         self.store = store
         self.workspaces = workspaces
+        self.events = events
         self._touching: set[asyncio.Task] = set()
         self._touched_at: dict[str, float] = {}  # key id -> when we last scheduled a last_used_at write
 
@@ -65,7 +68,7 @@ class ApiKeys:
             if self.store.shared and old.get("kernel_owner") != owner:
                 continue
             try:
-                await self.store.delete("api_keys", old["id"])
+                self._revoked(await self.store.delete("api_keys", old["id"]))
             except NotFound:
                 pass
         created = await self.create(name="Jupyter kernels (managed: replaced at each server start)",
@@ -87,8 +90,14 @@ class ApiKeys:
 
     async def revoke(self, key_id: str) -> dict[str, Any]:
         await self.get(key_id)
-        self._touched_at.pop(key_id, None)
-        return render(await self.store.delete("api_keys", key_id))
+        return render(self._revoked(await self.store.delete("api_keys", key_id)))
+
+    def _revoked(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Announces the revocation: streams and MCP sessions the key opened end, here and on every server
+        sharing the database (``runtime.credentials``)."""
+        self._touched_at.pop(doc["id"], None)
+        self.events.emit(KEY_REVOKED, doc["workspace_id"], {"id": doc["id"], "workspace_id": doc["workspace_id"]})
+        return doc
 
     async def authenticate(self, secret: str) -> Principal:
         """The principal for a presented key, or ``Unauthorized``."""
@@ -98,16 +107,17 @@ class ApiKeys:
         if doc is None or not hmac.compare_digest(doc["key_hash"], digest):
             raise Unauthorized("invalid API key")
         now = time.time()
-        if doc.get("expires_at") and ids.parse_time(doc["expires_at"]).timestamp() <= now:
+        expires_at = ids.parse_time(doc["expires_at"]).timestamp() if doc.get("expires_at") else None
+        if expires_at is not None and expires_at <= now:
             raise Unauthorized("API key expired")
         self._touch(doc, now)
         if doc.get("managed") == "kernel":
             # Kernel code already runs as the Jupyter user (it can read the server's files):
             # its key may do what the user does, so notebooks can manage keys and workspaces too.
             return Principal(workspace_id=doc["workspace_id"], is_user=True, key_id=doc["id"],
-                             user_name="kernel")
+                             user_name="kernel", expires_at=expires_at)
         return Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=tuple(doc["scopes"]),
-                         key_id=doc["id"])
+                         key_id=doc["id"], expires_at=expires_at)
 
     def _touch(self, doc: dict[str, Any], now: float) -> None:
         """Refresh last_used_at off the request path, at most once per granularity period."""

@@ -17,7 +17,7 @@ from ..runtime.events import EventBus
 from ..store import Delete, Insert, Page, Store, TableSpec, Update
 
 TABLES = [TableSpec("states", indexes=("workspace_id", "space"), unique=("ref",))]
-NAME = re.compile(r"^[A-Za-z0-9._:@~-]{1,255}$")
+NAME = re.compile(r"^[A-Za-z0-9._:@~-]{1,255}\Z")
 PURGE_PAGE = 500
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 Doc = dict[str, Any]
 Order = Literal["desc", "asc"]
-_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")
 
 
 @dataclass(frozen=True)

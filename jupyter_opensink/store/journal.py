@@ -26,7 +26,7 @@ from ..errors import CorruptDatabase, StoreFailed
 
 log = logging.getLogger(__name__)
 
-SEGMENT_RE = re.compile(r"^journal\.(\d{8})\.log$")
+SEGMENT_RE = re.compile(r"^journal\.(\d{8})\.log\Z")
 FSYNC_POLICIES = ("always", "never")
 
 

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 MAX_LIMIT = 10_000
 SCAN_CHUNK = 200  # rows fetched at a time when Python-side filters apply
 MIGRATION_LOCK = 0x6F70656E73696E6B  # "opensink": the advisory lock key around schema changes
-_SIMPLE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_SIMPLE = re.compile(r"^[a-z_][a-z0-9_]{0,40}\Z")
 
 
 def _key(value: Any) -> str | None:

@@ -150,3 +150,60 @@ async def test_kernels_inherit_a_working_url_and_key(jp_serverapp, http_server, 
         await opensink_app.services.api_keys.mint_kernel_key("another host http://127.0.0.1:1/x/opensink")
         async with AsyncClient(api_key=mine) as still:
             await still.sinks.list()
+
+
+async def _lines_until_closed(live, timeout: float) -> list[str]:
+    """The stream's lines until the server ends it (fails if it is still open after ``timeout``)."""
+    lines: list[str] = []
+
+    async def read():
+        async for line in live.lines:
+            lines.append(line)
+
+    await asyncio.wait_for(read(), timeout)
+    return lines
+
+
+async def test_a_keys_stream_ends_when_the_key_is_revoked(api, stream, make_key):
+    """A stream opened before ``DELETE /v1/api-keys/{id}`` kept receiving events."""
+    key = await make_key(scopes=["all:read"])
+    key_id = next(k["id"] for k in (await api("GET", "/v1/api-keys")).body["items"] if key.startswith(k["prefix"]))
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    async with stream(auth=f"Bearer {key}") as live:
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "before"})
+        (before,) = await live.events(1)
+        assert before.data["title"] == "before"
+        assert (await api("DELETE", f"/v1/api-keys/{key_id}")).status == 200
+        revoked_at = asyncio.get_running_loop().time()
+        await api("POST", "/v1/sink-items", {"sink_id": sink["id"], "title": "after"})
+        lines = await _lines_until_closed(live, 2)
+        assert asyncio.get_running_loop().time() - revoked_at < 2
+    assert ": closed: the API key was revoked" in lines
+    assert not any("after" in line for line in lines)
+    async with stream(auth=f"Bearer {key}") as again:
+        assert again.response.status_code == 401
+
+
+async def test_a_keys_stream_ends_when_the_key_expires(api, stream, opensink_app):
+    import datetime
+
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1.5)
+    made = await api("POST", "/v1/api-keys", {"name": "short", "expires_at": expires.isoformat()})
+    assert made.status == 201, made.body
+    async with stream(auth=f"Bearer {made.body['key']}") as live:
+        assert live.response.status_code == 200
+        lines = await _lines_until_closed(live, 4)
+    assert ": closed: the API key expired" in lines
+    assert datetime.datetime.now(datetime.timezone.utc) < expires + datetime.timedelta(seconds=2)
+    assert opensink_app.credentials.count == 0  # nothing kept for the ended stream
+
+
+async def test_a_kernel_keys_stream_ends_when_a_restart_replaces_the_key(api, stream, opensink_app):
+    """The kernels' key acts as the Jupyter user, but what it opened still ends with it."""
+    old = await opensink_app.services.api_keys.mint_kernel_key(opensink_app.kernel_key_owner())
+    async with stream(auth=f"Bearer {old}") as live:
+        assert live.response.status_code == 200
+        await asyncio.sleep(0.1)
+        await opensink_app.services.api_keys.mint_kernel_key(opensink_app.kernel_key_owner())
+        lines = await _lines_until_closed(live, 2)
+    assert ": closed: the API key was revoked" in lines

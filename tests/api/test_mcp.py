@@ -439,3 +439,145 @@ async def test_first_questions_asked_at_once_make_one_agent(mcp_client, make_key
     assert [a["name"] for a in agents] == ["burst"]
     assert {a.structured_content["agent_id"] for a in answers} == {agents[0]["id"]}
     assert len({a.structured_content["session_id"] for a in answers}) == 5
+
+
+HANDSHAKE = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+async def open_session(http, mcp_url: str, key: str) -> dict[str, str]:
+    """A raw initialize handshake with ``key``; returns the headers that use the session."""
+    opened = await http.post(mcp_url, headers={**HANDSHAKE, "Authorization": f"Bearer {key}"}, json={
+        "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    assert opened.status_code == 200, opened.text
+    session = {**HANDSHAKE, "Authorization": f"Bearer {key}", "Mcp-Session-Id": opened.headers["Mcp-Session-Id"],
+               "Mcp-Protocol-Version": "2025-06-18"}
+    done = await http.post(mcp_url, headers=session, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert done.status_code == 202, done.text
+    return session
+
+
+async def key_id_of(api, key: str) -> str:
+    return next(k["id"] for k in (await api("GET", "/v1/api-keys")).body["items"] if key.startswith(k["prefix"]))
+
+
+async def test_a_revoked_keys_sessions_streams_and_waiting_calls_end(api, make_key, mcp_url, opensink_app):
+    """Revoking a key ends its MCP sessions, their event streams and a tool call waiting for a
+    human, within a second or two; the key's session ids then answer 401 like any request of the key."""
+    import httpx
+
+    key, other = await make_key(), await make_key()
+    async with httpx.AsyncClient(timeout=30) as http:
+        session = await open_session(http, mcp_url, key)
+        kept = await open_session(http, mcp_url, other)
+        stream_ended, call_ended = asyncio.Event(), asyncio.Event()
+
+        async def listen():
+            async with http.stream("GET", mcp_url, headers={**session, "Accept": "text/event-stream"}) as events:
+                assert events.status_code == 200
+                async for _ in events.aiter_bytes():
+                    pass
+            stream_ended.set()
+
+        async def ask():
+            reply = await http.post(mcp_url, headers=session, json={
+                "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "ask_human", "arguments": {"title": "t", "message": "m", "timeout_seconds": 60}}})
+            call_ended.set()
+            return reply
+
+        listening, asking = asyncio.ensure_future(listen()), asyncio.ensure_future(ask())
+        await pending_request(api)
+        assert opensink_app.mcp.session_count == 2
+        assert (await api("DELETE", f"/v1/api-keys/{await key_id_of(api, key)}")).status == 200
+        await asyncio.wait_for(asyncio.gather(stream_ended.wait(), call_ended.wait()), 2)
+        await asyncio.gather(listening, asking)
+        assert opensink_app.mcp.session_count == 1
+        listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+        assert (await http.post(mcp_url, headers=session, json=listing)).status_code == 401
+        assert (await http.post(mcp_url, headers=kept, json=listing)).status_code == 200  # another key's
+
+
+async def test_an_expiring_keys_session_ends_at_expiry(api, mcp_url, opensink_app):
+    import datetime
+
+    import httpx
+
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1.5)
+    key = (await api("POST", "/v1/api-keys", {"name": "short", "expires_at": expires.isoformat()})).body["key"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        session = await open_session(http, mcp_url, key)
+        async with http.stream("GET", mcp_url, headers={**session, "Accept": "text/event-stream"}) as events:
+            assert events.status_code == 200
+
+            async def drain():
+                async for _ in events.aiter_bytes():
+                    pass
+
+            await asyncio.wait_for(drain(), 4)
+    assert datetime.datetime.now(datetime.timezone.utc) < expires + datetime.timedelta(seconds=2)
+    assert opensink_app.mcp.session_count == 0
+
+
+@pytest.mark.opensink(mcp_sessions_per_credential=3)
+async def test_sessions_per_credential_are_bounded(api, make_key, mcp_url, opensink_app):
+    """2,000 initialize calls kept 2,000 sessions. At the bound the least recently used idle
+    session of that credential ends; when every one is busy, a new one is refused (429)."""
+    import httpx
+
+    key, other = await make_key(), await make_key()
+    listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        sessions = [await open_session(http, mcp_url, key) for _ in range(3)]
+        await http.post(mcp_url, headers=sessions[0], json=listing)  # the first is now used after the second
+        theirs = await open_session(http, mcp_url, other)
+        for _ in range(5):
+            sessions.append(await open_session(http, mcp_url, key))
+        assert opensink_app.mcp.session_count == 4  # three of the key's, one of the other's
+        live = [(await http.post(mcp_url, headers=s, json=listing)).status_code for s in sessions]
+        assert live == [404] * 5 + [200] * 3
+        assert (await http.post(mcp_url, headers=theirs, json=listing)).status_code == 200
+        # Every one busy (an open event stream is a request in flight): the next is refused.
+        async with contextlib.AsyncExitStack() as busy:
+            for s in sessions[-3:]:
+                stream = await busy.enter_async_context(
+                    http.stream("GET", mcp_url, headers={**s, "Accept": "text/event-stream"}))
+                assert stream.status_code == 200
+            refused = await http.post(mcp_url, headers={**HANDSHAKE, "Authorization": f"Bearer {key}"}, json={
+                "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "0"}}})
+            assert refused.status_code == 429
+            error = refused.json()["error"]
+            assert "3 MCP sessions" in error and "mcp_sessions_per_credential" in error
+        assert opensink_app.mcp.session_count == 4
+
+
+async def test_nan_in_tool_arguments_is_refused(api, make_key, mcp_url):
+    """The SDK reads NaN and Infinity from the JSON-RPC body; they were stored as null."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        session = await open_session(http, mcp_url, await make_key())
+        for value in (b"NaN", b"[Infinity]", b"{\"a\": -Infinity}"):
+            reply = await http.post(mcp_url, headers=session, content=b'{"jsonrpc": "2.0", "id": 2, "method": '
+                                    b'"tools/call", "params": {"name": "set_state", "arguments": {"namespace": '
+                                    b'"ns", "key": "k", "value": ' + value + b'}}}')
+            assert reply.status_code == 200 and "NaN and Infinity are not JSON numbers" in reply.text, reply.text
+    assert (await api("GET", "/v1/states/ns/k")).status == 404
+
+
+@pytest.mark.opensink(mcp_session_idle_seconds=0.5, mcp_sessions_per_credential=1)
+async def test_a_session_ended_for_idleness_no_longer_counts(api, make_key, mcp_url, opensink_app):
+    import httpx
+
+    key = await make_key()
+    listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await open_session(http, mcp_url, key)
+        assert opensink_app.mcp.session_count == 1
+        await asyncio.sleep(2)  # past the idle timeout (and its check)
+        assert opensink_app.mcp.session_count == 0
+        assert (await http.post(mcp_url, headers=first, json=listing)).status_code == 404  # the SDK ended it
+        second = await open_session(http, mcp_url, key)
+        assert (await http.post(mcp_url, headers=second, json=listing)).status_code == 200

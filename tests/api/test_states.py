@@ -61,3 +61,27 @@ async def test_states_are_per_workspace(api, make_key):
     assert (await api("GET", "/v1/states/ns", key=other)).body["items"] == []
     assert (await api("PUT", "/v1/states/ns/secret", {"value": "theirs"}, key=other)).body["version"] == 1
     assert (await api("GET", "/v1/states/ns/secret")).body["value"] == "mine"
+
+
+async def test_nan_and_infinity_are_refused_not_stored_as_null(api):
+    """Pydantic's JSON parser reads NaN and Infinity, which were then stored as null."""
+    for raw, word in ((b'{"value": NaN}', "NaN"), (b'{"value": [1, Infinity]}', "Infinity"),
+                      (b'{"value": {"a": -Infinity}}', "Infinity"), (b'{"value": 1e999}', "infinity")):
+        reply = await api("PUT", "/v1/states/ns/k", raw=raw)
+        assert reply.status == 400, (raw, reply.body)
+        assert "not standard JSON" in reply.error and word in reply.error, (raw, reply.error)
+    assert (await api("GET", "/v1/states/ns/k")).status == 404  # nothing was stored
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    item = await api("POST", "/v1/sink-items", raw=b'{"sink_id": "%s", "title": "t", "fields": {"x": NaN}}'
+                     % sink["id"].encode())
+    assert item.status == 400 and "NaN is not a JSON number (line 1 column" in item.error
+    fine = await api("PUT", "/v1/states/ns/k", raw=b'{"value": [1.5e300, -0.0, "NaN"]}')
+    assert fine.status == 201 and fine.body["value"] == [1.5e300, -0.0, "NaN"]
+
+
+async def test_a_name_with_a_trailing_newline_is_refused(api):
+    """The name pattern ended in ``$``, which also matches before a final newline."""
+    for path in ("/v1/states/ns/key%0A", "/v1/states/ns%0A/key"):
+        reply = await api("PUT", path, {"value": 1})
+        assert reply.status == 400 and "1 to 255 characters" in reply.error, (path, reply.body)
+    assert (await api("GET", "/v1/states/ns", params={"prefix": ""})).body["items"] == []
