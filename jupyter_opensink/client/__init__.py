@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import httpx
 
 from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
                      OpenSinkError, PayloadTooLarge, PreconditionFailed, ServerError, Unauthorized, error_for)
+from .reconnect import DROPPED, Reconnect
 from .resources import NAMESPACES
 from .sse import Event, SseParser
 
@@ -52,9 +52,6 @@ def _stream_request(types: str | list[str] | None, last_event_id: str | None,
             "timeout": httpx.Timeout(30.0, read=read_timeout)}
 
 
-DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)
-
-
 class EventStream:
     """A subscription to ``/events`` (sync). Iterate it; ``close()`` it (or use ``with``)."""
 
@@ -62,12 +59,14 @@ class EventStream:
         self._http, self._types, self._read_timeout = http, types, read_timeout
         self.last_event_id = last_event_id
         self._context: Any = None
+        self._reconnect = Reconnect()
         self._open()
 
     def _open(self) -> None:
-        self._context = self._http.stream("GET", "/events", **_stream_request(self._types, self.last_event_id,
-                                                                               self._read_timeout))
-        response = self._context.__enter__()
+        context = self._http.stream("GET", "/events", **_stream_request(self._types, self.last_event_id,
+                                                                         self._read_timeout))
+        response = context.__enter__()
+        self._context = context
         if response.status_code >= 400:
             response.read()
             self.close()
@@ -84,13 +83,23 @@ class EventStream:
                 line = next(self._lines)
             except (StopIteration, *DROPPED):
                 self.close()
-                time.sleep(0.2)
-                self._open()  # dropped or ended: reconnect and resume from the last id
+                self._reopen()
                 continue
             event = self._parser.feed(line)
             if event is not None:
                 self.last_event_id = event.id or self.last_event_id
+                self._reconnect.succeeded()
                 return event
+
+    def _reopen(self) -> None:
+        """Dropped or ended: connect again (pausing as the reconnect policy says) and resume from the last id."""
+        while True:
+            self._reconnect.sleep()
+            try:
+                self._open()
+                return
+            except DROPPED:
+                continue
 
     def close(self) -> None:
         if self._context is not None:
@@ -112,12 +121,14 @@ class AsyncEventStream:
         self._http, self._types, self._read_timeout = http, types, read_timeout
         self.last_event_id = last_event_id
         self._context: Any = None
+        self._reconnect = Reconnect()
 
     async def open(self) -> AsyncEventStream:
         if self._context is None:
-            self._context = self._http.stream("GET", "/events", **_stream_request(
+            context = self._http.stream("GET", "/events", **_stream_request(
                 self._types, self.last_event_id, self._read_timeout))
-            response = await self._context.__aenter__()
+            response = await context.__aenter__()
+            self._context = context
             if response.status_code >= 400:
                 await response.aread()
                 await self.aclose()
@@ -136,13 +147,23 @@ class AsyncEventStream:
                 line = await self._lines.__anext__()
             except (StopAsyncIteration, *DROPPED):
                 await self.aclose()
-                await asyncio.sleep(0.2)
-                await self.open()
+                await self._reopen()
                 continue
             event = self._parser.feed(line)
             if event is not None:
                 self.last_event_id = event.id or self.last_event_id
+                self._reconnect.succeeded()
                 return event
+
+    async def _reopen(self) -> None:
+        """Dropped or ended: connect again (pausing as the reconnect policy says) and resume from the last id."""
+        while True:
+            await self._reconnect.asleep()
+            try:
+                await self.open()
+                return
+            except DROPPED:
+                continue
 
     async def aclose(self) -> None:
         if self._context is not None:
@@ -203,14 +224,18 @@ class Client(_Namespaces):
     def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
         """Block until the input request is resolved and return it (no polling: the event stream wakes us).
 
+        A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
         Raises ``InputRequestExpired`` if it expires, ``TimeoutError`` after ``timeout`` seconds.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        reconnect = Reconnect(timeout)
         while True:
-            remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
+            remaining = reconnect.remaining()
+            wait = None if remaining is None else max(0.01, remaining)
             try:
                 with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
-                                       timeout=httpx.Timeout(30.0, read=remaining)) as resp:
+                                       timeout=httpx.Timeout(30.0 if wait is None else min(30.0, wait),
+                                                             read=wait)) as resp:
+                    reconnect.opened()
                     if resp.status_code >= 400:
                         resp.read()
                         _result(resp)
@@ -218,6 +243,7 @@ class Client(_Namespaces):
                     done = _finished(self.input_requests.get(request_id))
                     if done:
                         return done
+                    reconnect.succeeded()
                     parser = SseParser()
                     for line in resp.iter_lines():
                         event = parser.feed(line)
@@ -225,14 +251,16 @@ class Client(_Namespaces):
                             done = _finished(self.input_requests.get(request_id))
                             if done:
                                 return done
-                        if deadline is not None and time.monotonic() > deadline:
+                        if reconnect.expired():
                             break
             except httpx.ReadTimeout:
                 pass
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                continue  # dropped: reopen and look again
-            if deadline is not None and time.monotonic() >= deadline:
+            except DROPPED:
+                if not reconnect.connected:
+                    raise
+            if reconnect.expired():
                 raise TimeoutError(f"input request {request_id} was not answered within {timeout} s")
+            reconnect.sleep()  # dropped or ended: reopen and look again
 
     def close(self) -> None:
         self._http.close()
@@ -275,19 +303,26 @@ class AsyncClient(_Namespaces):
         return AsyncEventStream(self._http, types, last_event_id, read_timeout)
 
     async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """Wait until the input request is resolved and return it (no polling: the event stream wakes us)."""
+        """Wait until the input request is resolved and return it (no polling: the event stream wakes us).
+
+        A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
+        Raises ``InputRequestExpired`` if it expires, ``TimeoutError`` after ``timeout`` seconds.
+        """
+        reconnect = Reconnect(timeout)
 
         async def wait() -> dict[str, Any]:
             while True:
                 try:
                     async with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
                                                  timeout=httpx.Timeout(30.0, read=None)) as resp:
+                        reconnect.opened()
                         if resp.status_code >= 400:
                             await resp.aread()
                             _result(resp)
                         done = _finished(await self.input_requests.get(request_id))
                         if done:
                             return done
+                        reconnect.succeeded()
                         parser = SseParser()
                         async for line in resp.aiter_lines():
                             event = parser.feed(line)
@@ -295,8 +330,10 @@ class AsyncClient(_Namespaces):
                                 done = _finished(await self.input_requests.get(request_id))
                                 if done:
                                     return done
-                except (httpx.RemoteProtocolError, httpx.ReadError):
-                    continue
+                except DROPPED:
+                    if not reconnect.connected:
+                        raise
+                await reconnect.asleep()  # dropped or ended: reopen and look again
 
         try:
             return await asyncio.wait_for(wait(), timeout)
