@@ -351,9 +351,9 @@ class Looking(Client):
         super().__init__(*args, **kwargs)
         self.looked = threading.Event()
 
-    def _request(self, method, path, **kwargs):
-        reply = super()._request(method, path, **kwargs)
-        if method == "GET" and path.startswith("/agent-session-input-requests/"):
+    def _send(self, call):
+        reply = super()._send(call)
+        if call.method == "GET" and call.path.startswith("/agent-session-input-requests/"):
             self.looked.set()
         return reply
 
@@ -367,24 +367,21 @@ def test_stream_and_waits_survive_a_server_restart(restartable, pauses):
     assert next(stream).data["title"] == "before"
     outcomes: dict[str, object] = {}
 
-    def wait(name: str, request_id: str, timeout: float) -> None:
-        with Looking(restartable.url, restartable.key) as waiter:
-            threading.Thread(target=lambda: outcomes.setdefault(f"{name} looked", waiter.looked.wait(30))).start()
-            started = time.monotonic()
-            try:
-                outcomes[name] = waiter.wait_for_resolution(request_id, timeout=timeout)
-            except Exception as error:  # noqa: BLE001 (the test looks at it)
-                outcomes[name] = error
-            outcomes[f"{name} took"] = time.monotonic() - started
+    def wait(name: str, waiter: Looking, request_id: str, timeout: float) -> None:
+        started = time.monotonic()
+        try:
+            outcomes[name] = waiter.wait_for_resolution(request_id, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 (the test looks at it)
+            outcomes[name] = error
+        outcomes[f"{name} took"] = time.monotonic() - started
+        waiter.close()
 
-    waits = [threading.Thread(target=wait, args=("answered", request["id"], 120)),
-             threading.Thread(target=wait, args=("timed", short["id"], 4))]
+    waiters = [Looking(restartable.url, restartable.key) for _ in range(2)]
+    waits = [threading.Thread(target=wait, args=("answered", waiters[0], request["id"], 120)),
+             threading.Thread(target=wait, args=("timed", waiters[1], short["id"], 4))]
     for thread in waits:
         thread.start()
-    deadline = time.monotonic() + 30
-    while not (outcomes.get("answered looked") and outcomes.get("timed looked")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert outcomes.get("answered looked") and outcomes.get("timed looked"), outcomes
+    assert all(waiter.looked.wait(30) for waiter in waiters)  # both waits have their stream open
 
     restartable.stop()
     waits[1].join(30)  # while the server is down, the wait with a timeout ends at its timeout
@@ -409,24 +406,24 @@ def test_async_stream_and_wait_survive_a_server_restart(restartable, pauses):
         async with AsyncClient(restartable.url, restartable.key) as client:
             agent = await client.agents.create(name="a")
             session = await client.agent_sessions.create(agent_id=agent["id"])
-            request = await client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k",
-                                                         title="t", message="m", schema=SCHEMA)
+            request = await client.input_requests.create(session_id=session["id"], agent_id=agent["id"],
+                                                         key="k", title="t", message="m", schema=SCHEMA)
             sink = await client.sinks.create(name="async restarts")
             stream = await client.events(types=["item.created"], read_timeout=60).open()
             await client.sink_items.create(sink_id=sink["id"], title="before")
             assert (await stream.__anext__()).data["title"] == "before"
             looked = asyncio.Event()
-            send = client._request
+            send = client._send
 
-            async def watched(*args, **kwargs):  # the wait looks at the request once its stream is open
-                reply = await send(*args, **kwargs)
+            async def watched(call):  # the wait looks at the request once its stream is open
+                reply = await send(call)
                 looked.set()
                 return reply
 
-            client._request = watched
+            client._send = watched
             waiter = asyncio.ensure_future(client.wait_for_resolution(request["id"], timeout=120))
             await asyncio.wait_for(looked.wait(), 30)
-            client._request = send
+            client._send = send
             assert not waiter.done()
             await asyncio.to_thread(restartable.stop)
             await asyncio.to_thread(restartable.start)

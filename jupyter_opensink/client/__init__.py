@@ -11,21 +11,30 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import httpx
 
+from .calls import ApiCall, Async, Sync
 from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
                      OpenSinkError, PayloadTooLarge, PreconditionFailed, ServerError, Unauthorized, error_for)
 from .reconnect import DROPPED, Reconnect
-from .resources import NAMESPACES
+from .resources import Namespaces
 from .sse import Event, SseParser
+from .types import InputRequest, Page
 
 __all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
            "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "PreconditionFailed", "ServerError",
            "Unauthorized"]
 
 RESOLUTION_EVENTS = "input_request.resolved,input_request.expired"
+
+ReplyT = TypeVar("ReplyT")
+
+#: How a stream's lines stop coming: it ended, or it dropped. Either way it is reopened.
+ENDED_OR_DROPPED: tuple[type[Exception], ...] = (StopIteration, *DROPPED)
+ASYNC_ENDED_OR_DROPPED: tuple[type[Exception], ...] = (StopAsyncIteration, *DROPPED)
 
 
 def _settings(url: str | None, api_key: str | None) -> tuple[str, str]:
@@ -81,7 +90,7 @@ class EventStream:
         while True:
             try:
                 line = next(self._lines)
-            except (StopIteration, *DROPPED):
+            except ENDED_OR_DROPPED:
                 self.close()
                 self._reopen()
                 continue
@@ -92,7 +101,7 @@ class EventStream:
                 return event
 
     def _reopen(self) -> None:
-        """Dropped or ended: connect again (pausing as the reconnect policy says) and resume from the last id."""
+        """Dropped or ended: connect again, pausing as the reconnect policy says; resume from the last id."""
         while True:
             self._reconnect.sleep()
             try:
@@ -145,7 +154,7 @@ class AsyncEventStream:
         while True:
             try:
                 line = await self._lines.__anext__()
-            except (StopAsyncIteration, *DROPPED):
+            except ASYNC_ENDED_OR_DROPPED:
                 await self.aclose()
                 await self._reopen()
                 continue
@@ -156,7 +165,7 @@ class AsyncEventStream:
                 return event
 
     async def _reopen(self) -> None:
-        """Dropped or ended: connect again (pausing as the reconnect policy says) and resume from the last id."""
+        """Dropped or ended: connect again, pausing as the reconnect policy says; resume from the last id."""
         while True:
             await self._reconnect.asleep()
             try:
@@ -171,17 +180,11 @@ class AsyncEventStream:
             await context.__aexit__(None, None, None)
 
 
-class _Namespaces:
-    def _attach(self) -> None:
-        for name, (cls, path) in NAMESPACES.items():
-            setattr(self, name, cls(self, path))
-
-
 def _concerns(event: Event, request_id: str) -> bool:
     return event.type == "reset" or (isinstance(event.data, dict) and event.data.get("id") == request_id)
 
 
-def _finished(request: dict[str, Any]) -> dict[str, Any] | None:
+def _finished(request: InputRequest) -> InputRequest | None:
     if request["status"] == "resolved":
         return request
     if request["status"] == "expired":
@@ -189,7 +192,7 @@ def _finished(request: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-class Client(_Namespaces):
+class Client(Namespaces[Sync]):
     """Blocking client; one attribute per resource (``sinks``, ``sink_items``, ...)."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
@@ -197,16 +200,17 @@ class Client(_Namespaces):
         self.base_url, api_key = _settings(url, api_key)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout,
                                   headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
-        self._attach()
+        super().__init__()
 
-    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                 headers: dict[str, str] | None = None) -> Any:
-        return _result(self._http.request(method, path, json=json, params=params, headers=headers))
+    def _send(self, call: ApiCall[ReplyT]) -> ReplyT:
+        reply: ReplyT = _result(self._http.request(call.method, call.path, json=call.json, params=call.params,
+                                                   headers=call.headers))
+        return reply
 
-    def _iterate(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        params = dict(params)
+    def _iterate(self, call: ApiCall[Page[ReplyT]]) -> Iterator[ReplyT]:
+        params = dict(call.params or {})
         while True:
-            page = self._request("GET", path, params=params)
+            page = self._send(replace(call, params=dict(params)))
             yield from page["items"]
             if not page["trail"]:
                 return
@@ -221,7 +225,7 @@ class Client(_Namespaces):
         """
         return EventStream(self._http, types, last_event_id, read_timeout)
 
-    def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+    def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> InputRequest:
         """Block until the input request is resolved and return it (no polling: the event stream wakes us).
 
         A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
@@ -272,7 +276,7 @@ class Client(_Namespaces):
         self.close()
 
 
-class AsyncClient(_Namespaces):
+class AsyncClient(Namespaces[Async]):
     """The same API with coroutines and async iterators."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
@@ -280,16 +284,17 @@ class AsyncClient(_Namespaces):
         self.base_url, api_key = _settings(url, api_key)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
                                        headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
-        self._attach()
+        super().__init__()
 
-    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                       headers: dict[str, str] | None = None) -> Any:
-        return _result(await self._http.request(method, path, json=json, params=params, headers=headers))
+    async def _send(self, call: ApiCall[ReplyT]) -> ReplyT:
+        reply: ReplyT = _result(await self._http.request(call.method, call.path, json=call.json,
+                                                         params=call.params, headers=call.headers))
+        return reply
 
-    async def _iterate(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        params = dict(params)
+    async def _iterate(self, call: ApiCall[Page[ReplyT]]) -> AsyncIterator[ReplyT]:
+        params = dict(call.params or {})
         while True:
-            page = await self._request("GET", path, params=params)
+            page = await self._send(replace(call, params=dict(params)))
             for item in page["items"]:
                 yield item
             if not page["trail"]:
@@ -302,7 +307,7 @@ class AsyncClient(_Namespaces):
         ``async for`` does)."""
         return AsyncEventStream(self._http, types, last_event_id, read_timeout)
 
-    async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+    async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> InputRequest:
         """Wait until the input request is resolved and return it (no polling: the event stream wakes us).
 
         A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
@@ -310,7 +315,7 @@ class AsyncClient(_Namespaces):
         """
         reconnect = Reconnect(timeout)
 
-        async def wait() -> dict[str, Any]:
+        async def wait() -> InputRequest:
             while True:
                 try:
                     async with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},

@@ -44,7 +44,7 @@ class Backoff:
         self._attempt = 0
 
     def next(self) -> float:
-        bound = min(self.longest, self.first * 2 ** self._attempt)
+        bound = min(self.longest, self.first * 2.0 ** self._attempt)
         self._attempt += 1
         return bound * (1 - self._rng() / 2)
 

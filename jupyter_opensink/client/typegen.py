@@ -88,7 +88,8 @@ class Writer:
         if origin in (Union, types.UnionType):
             return " | ".join(self.annotation(arg, item) for arg in args)
         if origin is Literal:
-            return "Literal[" + ", ".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in args) + "]"
+            values = (json.dumps(v) if isinstance(v, str) else repr(v) for v in args)
+            return f"Literal[{', '.join(values)}]"
         if origin in (list, dict):
             return f"{origin.__name__}[{', '.join(self.annotation(arg, item) for arg in args)}]"
         if isinstance(hint, type) and issubclass(hint, BaseModel):
@@ -144,7 +145,8 @@ def docstring(text: str | None) -> list[str]:
 def field_lines(key: str, annotation: str, description: str | None) -> list[str]:
     if not key.isidentifier():
         raise ValueError(f"field {key!r} is no identifier: render it with the functional TypedDict syntax")
-    comment = textwrap.wrap(" ".join(description.split()), WIDTH - 7, break_on_hyphens=False) if description else []
+    text = " ".join((description or "").split())
+    comment = textwrap.wrap(text, WIDTH - 7, break_on_hyphens=False)
     line = f"    {key}: {annotation}"
     if len(line) > WIDTH and annotation.startswith("Literal["):
         inner = textwrap.wrap(annotation[len("Literal["):-1], WIDTH - 8, break_long_words=False)
