@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import threading
 import time
 
@@ -12,8 +13,9 @@ import pytest
 
 from jupyter_opensink.client import (AsyncClient, BadRequest, Client, Conflict, Forbidden, NotFound,
                                      Unauthorized)
+from jupyter_opensink.client.reconnect import Backoff, Reconnect
 
-from .servers import start_server
+from .servers import free_port, start_server
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
@@ -252,3 +254,185 @@ def test_webhooks_namespace(client, server):
     assert client.webhooks.update(made["id"], path="renamed-hook")["path"] == "renamed-hook"
     client.webhooks.delete(made["id"])
     assert [h["id"] for h in client.webhooks.iter()] == []
+
+
+# -- reconnecting ---------------------------------------------------------------------------------------------
+def test_backoff_doubles_from_a_fifth_of_a_second_to_five_seconds_jittered_down_by_up_to_half():
+    highest = Backoff(rng=lambda: 0.0)
+    assert [round(highest.next(), 3) for _ in range(8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+    lowest = Backoff(rng=lambda: 1.0)
+    assert [round(lowest.next(), 3) for _ in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.5, 2.5]
+    jittered = Backoff()
+    for bound in [0.2, 0.4, 0.8, 1.6, 3.2, *[5.0] * 50]:
+        assert bound / 2 <= jittered.next() <= bound
+    jittered.reset()  # a good event: start over from the shortest pause
+    assert 0.1 <= jittered.next() <= 0.2
+
+
+def test_a_pause_never_outlasts_the_deadline():
+    reconnect = Reconnect(timeout=0.3, backoff=Backoff(first=10.0, longest=10.0, rng=lambda: 0.0))
+    assert 0.2 < reconnect.pause() <= 0.3 and not reconnect.expired()
+    time.sleep(0.3)
+    assert reconnect.pause() == 0.0 and reconnect.expired()
+    assert Reconnect().remaining() is None and not Reconnect().expired()
+
+
+def test_a_server_that_is_not_there_is_reported_at_once_not_waited_on():
+    nowhere = f"http://127.0.0.1:{free_port()}/opensink"
+    started = time.monotonic()
+    with Client(nowhere, "osk_x") as client:
+        with pytest.raises(httpx.ConnectError):
+            client.wait_for_resolution("any", timeout=30)
+        with pytest.raises(httpx.ConnectError):
+            client.events()
+
+    async def main() -> None:
+        async with AsyncClient(nowhere, "osk_x") as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.wait_for_resolution("any", timeout=30)
+            with pytest.raises(httpx.ConnectError):
+                await client.events().open()
+
+    asyncio.run(main())
+    assert time.monotonic() - started < 5
+
+
+class Restartable:
+    """A server on a fixed port and database, stopped and started again under open connections."""
+
+    def __init__(self, base):
+        self.args = (base / "work", base / "db", "--OpenSinkApp.fsync=never",
+                     "--OpenSinkApp.event_keepalive_seconds=0.5")
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        self.server = start_server(*self.args, port=self.port, token=self.token)
+        with self.server.client() as admin:
+            self.key = admin.post("/api-keys", json={"name": "restarts"}).json()["key"]
+        self.url = self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server = start_server(*self.args, port=self.port, token=self.token)
+
+
+@pytest.fixture
+def restartable(tmp_path):
+    running = Restartable(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """Every reconnect pause taken, in order."""
+    taken: list[float] = []
+    original = Backoff.next
+
+    def recorded(self: Backoff) -> float:
+        taken.append(original(self))
+        return taken[-1]
+
+    monkeypatch.setattr(Backoff, "next", recorded)
+    return taken
+
+
+def _pending_request(client) -> dict:
+    agent = client.agents.create(name="restarts")
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    return client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k", title="t",
+                                        message="m", schema=SCHEMA)
+
+
+class Looking(Client):
+    """A client that tells when it has looked at an input request: its wait's stream is open by then."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.looked = threading.Event()
+
+    def _send(self, call):
+        reply = super()._send(call)
+        if call.method == "GET" and call.path.startswith("/agent-session-input-requests/"):
+            self.looked.set()
+        return reply
+
+
+def test_stream_and_waits_survive_a_server_restart(restartable, pauses):
+    client = Client(restartable.url, restartable.key)
+    request, short = _pending_request(client), _pending_request(client)
+    sink = client.sinks.create(name="restarts")
+    stream = client.events(types=["item.created"], read_timeout=60)
+    client.sink_items.create(sink_id=sink["id"], title="before")
+    assert next(stream).data["title"] == "before"
+    outcomes: dict[str, object] = {}
+
+    def wait(name: str, waiter: Looking, request_id: str, timeout: float) -> None:
+        started = time.monotonic()
+        try:
+            outcomes[name] = waiter.wait_for_resolution(request_id, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 (the test looks at it)
+            outcomes[name] = error
+        outcomes[f"{name} took"] = time.monotonic() - started
+        waiter.close()
+
+    waiters = [Looking(restartable.url, restartable.key) for _ in range(2)]
+    waits = [threading.Thread(target=wait, args=("answered", waiters[0], request["id"], 120)),
+             threading.Thread(target=wait, args=("timed", waiters[1], short["id"], 4))]
+    for thread in waits:
+        thread.start()
+    assert all(waiter.looked.wait(30) for waiter in waiters)  # both waits have their stream open
+
+    restartable.stop()
+    waits[1].join(30)  # while the server is down, the wait with a timeout ends at its timeout
+    assert isinstance(outcomes["timed"], TimeoutError) and 4 <= outcomes["timed took"] < 5.5, outcomes
+    restartable.start()
+
+    first = next(stream)  # reconnected: the old server's ids are gone, so the stream starts with a reset
+    assert first.type == "reset"
+    client.sink_items.create(sink_id=sink["id"], title="after")
+    assert next(stream).data["title"] == "after"
+    stream.close()
+    client.input_requests.resolve(request["id"], {"ok": True})
+    waits[0].join(60)
+    assert outcomes["answered"]["response"] == {"ok": True}, outcomes
+    client.close()
+    assert pauses and all(0.1 <= p <= 5.0 for p in pauses)
+    assert len(pauses) < 60, pauses  # backed off, never a tight loop while the server was down
+
+
+def test_async_stream_and_wait_survive_a_server_restart(restartable, pauses):
+    async def main() -> None:
+        async with AsyncClient(restartable.url, restartable.key) as client:
+            agent = await client.agents.create(name="a")
+            session = await client.agent_sessions.create(agent_id=agent["id"])
+            request = await client.input_requests.create(session_id=session["id"], agent_id=agent["id"],
+                                                         key="k", title="t", message="m", schema=SCHEMA)
+            sink = await client.sinks.create(name="async restarts")
+            stream = await client.events(types=["item.created"], read_timeout=60).open()
+            await client.sink_items.create(sink_id=sink["id"], title="before")
+            assert (await stream.__anext__()).data["title"] == "before"
+            looked = asyncio.Event()
+            send = client._send
+
+            async def watched(call):  # the wait looks at the request once its stream is open
+                reply = await send(call)
+                looked.set()
+                return reply
+
+            client._send = watched
+            waiter = asyncio.ensure_future(client.wait_for_resolution(request["id"], timeout=120))
+            await asyncio.wait_for(looked.wait(), 30)
+            client._send = send
+            assert not waiter.done()
+            await asyncio.to_thread(restartable.stop)
+            await asyncio.to_thread(restartable.start)
+            assert (await stream.__anext__()).type == "reset"
+            await client.sink_items.create(sink_id=sink["id"], title="after")
+            assert (await stream.__anext__()).data["title"] == "after"
+            await stream.aclose()
+            await client.input_requests.resolve(request["id"], {"ok": True})
+            assert (await asyncio.wait_for(waiter, 60))["response"] == {"ok": True}
+
+    asyncio.run(main())
+    assert pauses and all(0.1 <= p <= 5.0 for p in pauses) and len(pauses) < 60, pauses

@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import httpx
 
+from .calls import ApiCall, Async, Sync
 from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
                      OpenSinkError, PayloadTooLarge, PreconditionFailed, ServerError, Unauthorized, error_for)
-from .resources import NAMESPACES
+from .reconnect import DROPPED, Reconnect
+from .resources import Namespaces
 from .sse import Event, SseParser
+from .types import InputRequest, Page
 
 __all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
            "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "PreconditionFailed", "ServerError",
            "Unauthorized"]
 
 RESOLUTION_EVENTS = "input_request.resolved,input_request.expired"
+
+ReplyT = TypeVar("ReplyT")
+
+#: How a stream's lines stop coming: it ended, or it dropped. Either way it is reopened.
+ENDED_OR_DROPPED: tuple[type[Exception], ...] = (StopIteration, *DROPPED)
+ASYNC_ENDED_OR_DROPPED: tuple[type[Exception], ...] = (StopAsyncIteration, *DROPPED)
 
 
 def _settings(url: str | None, api_key: str | None) -> tuple[str, str]:
@@ -52,9 +61,6 @@ def _stream_request(types: str | list[str] | None, last_event_id: str | None,
             "timeout": httpx.Timeout(30.0, read=read_timeout)}
 
 
-DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)
-
-
 class EventStream:
     """A subscription to ``/events`` (sync). Iterate it; ``close()`` it (or use ``with``)."""
 
@@ -62,12 +68,14 @@ class EventStream:
         self._http, self._types, self._read_timeout = http, types, read_timeout
         self.last_event_id = last_event_id
         self._context: Any = None
+        self._reconnect = Reconnect()
         self._open()
 
     def _open(self) -> None:
-        self._context = self._http.stream("GET", "/events", **_stream_request(self._types, self.last_event_id,
-                                                                               self._read_timeout))
-        response = self._context.__enter__()
+        context = self._http.stream("GET", "/events", **_stream_request(self._types, self.last_event_id,
+                                                                         self._read_timeout))
+        response = context.__enter__()
+        self._context = context
         if response.status_code >= 400:
             response.read()
             self.close()
@@ -82,15 +90,25 @@ class EventStream:
         while True:
             try:
                 line = next(self._lines)
-            except (StopIteration, *DROPPED):
+            except ENDED_OR_DROPPED:
                 self.close()
-                time.sleep(0.2)
-                self._open()  # dropped or ended: reconnect and resume from the last id
+                self._reopen()
                 continue
             event = self._parser.feed(line)
             if event is not None:
                 self.last_event_id = event.id or self.last_event_id
+                self._reconnect.succeeded()
                 return event
+
+    def _reopen(self) -> None:
+        """Dropped or ended: connect again, pausing as the reconnect policy says; resume from the last id."""
+        while True:
+            self._reconnect.sleep()
+            try:
+                self._open()
+                return
+            except DROPPED:
+                continue
 
     def close(self) -> None:
         if self._context is not None:
@@ -112,12 +130,14 @@ class AsyncEventStream:
         self._http, self._types, self._read_timeout = http, types, read_timeout
         self.last_event_id = last_event_id
         self._context: Any = None
+        self._reconnect = Reconnect()
 
     async def open(self) -> AsyncEventStream:
         if self._context is None:
-            self._context = self._http.stream("GET", "/events", **_stream_request(
+            context = self._http.stream("GET", "/events", **_stream_request(
                 self._types, self.last_event_id, self._read_timeout))
-            response = await self._context.__aenter__()
+            response = await context.__aenter__()
+            self._context = context
             if response.status_code >= 400:
                 await response.aread()
                 await self.aclose()
@@ -134,15 +154,25 @@ class AsyncEventStream:
         while True:
             try:
                 line = await self._lines.__anext__()
-            except (StopAsyncIteration, *DROPPED):
+            except ASYNC_ENDED_OR_DROPPED:
                 await self.aclose()
-                await asyncio.sleep(0.2)
-                await self.open()
+                await self._reopen()
                 continue
             event = self._parser.feed(line)
             if event is not None:
                 self.last_event_id = event.id or self.last_event_id
+                self._reconnect.succeeded()
                 return event
+
+    async def _reopen(self) -> None:
+        """Dropped or ended: connect again, pausing as the reconnect policy says; resume from the last id."""
+        while True:
+            await self._reconnect.asleep()
+            try:
+                await self.open()
+                return
+            except DROPPED:
+                continue
 
     async def aclose(self) -> None:
         if self._context is not None:
@@ -150,17 +180,11 @@ class AsyncEventStream:
             await context.__aexit__(None, None, None)
 
 
-class _Namespaces:
-    def _attach(self) -> None:
-        for name, (cls, path) in NAMESPACES.items():
-            setattr(self, name, cls(self, path))
-
-
 def _concerns(event: Event, request_id: str) -> bool:
     return event.type == "reset" or (isinstance(event.data, dict) and event.data.get("id") == request_id)
 
 
-def _finished(request: dict[str, Any]) -> dict[str, Any] | None:
+def _finished(request: InputRequest) -> InputRequest | None:
     if request["status"] == "resolved":
         return request
     if request["status"] == "expired":
@@ -168,7 +192,7 @@ def _finished(request: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-class Client(_Namespaces):
+class Client(Namespaces[Sync]):
     """Blocking client; one attribute per resource (``sinks``, ``sink_items``, ...)."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
@@ -176,16 +200,17 @@ class Client(_Namespaces):
         self.base_url, api_key = _settings(url, api_key)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout,
                                   headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
-        self._attach()
+        super().__init__()
 
-    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                 headers: dict[str, str] | None = None) -> Any:
-        return _result(self._http.request(method, path, json=json, params=params, headers=headers))
+    def _send(self, call: ApiCall[ReplyT]) -> ReplyT:
+        reply: ReplyT = _result(self._http.request(call.method, call.path, json=call.json, params=call.params,
+                                                   headers=call.headers))
+        return reply
 
-    def _iterate(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        params = dict(params)
+    def _iterate(self, call: ApiCall[Page[ReplyT]]) -> Iterator[ReplyT]:
+        params = dict(call.params or {})
         while True:
-            page = self._request("GET", path, params=params)
+            page = self._send(replace(call, params=dict(params)))
             yield from page["items"]
             if not page["trail"]:
                 return
@@ -200,17 +225,21 @@ class Client(_Namespaces):
         """
         return EventStream(self._http, types, last_event_id, read_timeout)
 
-    def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+    def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> InputRequest:
         """Block until the input request is resolved and return it (no polling: the event stream wakes us).
 
+        A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
         Raises ``InputRequestExpired`` if it expires, ``TimeoutError`` after ``timeout`` seconds.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        reconnect = Reconnect(timeout)
         while True:
-            remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
+            remaining = reconnect.remaining()
+            wait = None if remaining is None else max(0.01, remaining)
             try:
                 with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
-                                       timeout=httpx.Timeout(30.0, read=remaining)) as resp:
+                                       timeout=httpx.Timeout(30.0 if wait is None else min(30.0, wait),
+                                                             read=wait)) as resp:
+                    reconnect.opened()
                     if resp.status_code >= 400:
                         resp.read()
                         _result(resp)
@@ -218,6 +247,7 @@ class Client(_Namespaces):
                     done = _finished(self.input_requests.get(request_id))
                     if done:
                         return done
+                    reconnect.succeeded()
                     parser = SseParser()
                     for line in resp.iter_lines():
                         event = parser.feed(line)
@@ -225,14 +255,16 @@ class Client(_Namespaces):
                             done = _finished(self.input_requests.get(request_id))
                             if done:
                                 return done
-                        if deadline is not None and time.monotonic() > deadline:
+                        if reconnect.expired():
                             break
             except httpx.ReadTimeout:
                 pass
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                continue  # dropped: reopen and look again
-            if deadline is not None and time.monotonic() >= deadline:
+            except DROPPED:
+                if not reconnect.connected:
+                    raise
+            if reconnect.expired():
                 raise TimeoutError(f"input request {request_id} was not answered within {timeout} s")
+            reconnect.sleep()  # dropped or ended: reopen and look again
 
     def close(self) -> None:
         self._http.close()
@@ -244,7 +276,7 @@ class Client(_Namespaces):
         self.close()
 
 
-class AsyncClient(_Namespaces):
+class AsyncClient(Namespaces[Async]):
     """The same API with coroutines and async iterators."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
@@ -252,16 +284,17 @@ class AsyncClient(_Namespaces):
         self.base_url, api_key = _settings(url, api_key)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
                                        headers={"Authorization": f"Bearer {api_key}", **(headers or {})})
-        self._attach()
+        super().__init__()
 
-    async def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                       headers: dict[str, str] | None = None) -> Any:
-        return _result(await self._http.request(method, path, json=json, params=params, headers=headers))
+    async def _send(self, call: ApiCall[ReplyT]) -> ReplyT:
+        reply: ReplyT = _result(await self._http.request(call.method, call.path, json=call.json,
+                                                         params=call.params, headers=call.headers))
+        return reply
 
-    async def _iterate(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        params = dict(params)
+    async def _iterate(self, call: ApiCall[Page[ReplyT]]) -> AsyncIterator[ReplyT]:
+        params = dict(call.params or {})
         while True:
-            page = await self._request("GET", path, params=params)
+            page = await self._send(replace(call, params=dict(params)))
             for item in page["items"]:
                 yield item
             if not page["trail"]:
@@ -274,20 +307,27 @@ class AsyncClient(_Namespaces):
         ``async for`` does)."""
         return AsyncEventStream(self._http, types, last_event_id, read_timeout)
 
-    async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """Wait until the input request is resolved and return it (no polling: the event stream wakes us)."""
+    async def wait_for_resolution(self, request_id: str, timeout: float | None = None) -> InputRequest:
+        """Wait until the input request is resolved and return it (no polling: the event stream wakes us).
 
-        async def wait() -> dict[str, Any]:
+        A dropped stream is reopened as the reconnect policy says (the server may restart meanwhile).
+        Raises ``InputRequestExpired`` if it expires, ``TimeoutError`` after ``timeout`` seconds.
+        """
+        reconnect = Reconnect(timeout)
+
+        async def wait() -> InputRequest:
             while True:
                 try:
                     async with self._http.stream("GET", "/events", params={"types": RESOLUTION_EVENTS},
                                                  timeout=httpx.Timeout(30.0, read=None)) as resp:
+                        reconnect.opened()
                         if resp.status_code >= 400:
                             await resp.aread()
                             _result(resp)
                         done = _finished(await self.input_requests.get(request_id))
                         if done:
                             return done
+                        reconnect.succeeded()
                         parser = SseParser()
                         async for line in resp.aiter_lines():
                             event = parser.feed(line)
@@ -295,8 +335,10 @@ class AsyncClient(_Namespaces):
                                 done = _finished(await self.input_requests.get(request_id))
                                 if done:
                                     return done
-                except (httpx.RemoteProtocolError, httpx.ReadError):
-                    continue
+                except DROPPED:
+                    if not reconnect.connected:
+                        raise
+                await reconnect.asleep()  # dropped or ended: reopen and look again
 
         try:
             return await asyncio.wait_for(wait(), timeout)

@@ -1,13 +1,27 @@
 """Resource namespaces shared by the sync and the async client.
 
-Each method builds one request and hands it to the client's ``_request``;
-the sync client returns the result, the async one a coroutine, so the
-namespaces are written once for both.
+Each method describes one request (an ``ApiCall`` typed with its reply's shape)
+and the ``endpoint`` decorator hands it to the client's ``_send``: the sync
+client returns the result, the async one a coroutine, so the namespaces are
+written once for both (see ``calls.py``). ``Namespaces`` is what both clients
+are made of: one attribute per resource.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
+from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
+                    BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ExecutionDelivery, InputRequest,
+                    ManyItems, NewApiKey, NewApprovalLink, Page, Sink, SinkItem, State, Webhook,
+                    WebhookInvocation, Workspace)
+from .types import Discovery as DiscoveryReply
+
+#: One object of a namespace, as its replies show it.
+ObjT = TypeVar("ObjT")
+#: The same object as its create and rotate-secret replies show it: with its secret.
+SecretT = TypeVar("SecretT")
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -19,100 +33,127 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Resource:
+class Resource(Namespace[ModeT], Generic[ModeT, ObjT]):
     """``create``, ``get``, ``update``, ``delete``, ``list`` (one page) and ``iter`` (every page)."""
 
-    def __init__(self, client: Any, path: str):
-        self._client = client
-        self.path = path
+    # ``self, /``: a field may be called anything, even "self".
+    @endpoint
+    def create(self, /, **fields: Any) -> ApiCall[ObjT]:
+        return ApiCall("POST", self.path, json=fields)
 
-    def create(self, **fields: Any) -> Any:
-        return self._client._request("POST", self.path, json=fields)
+    @endpoint
+    def get(self, id: str) -> ApiCall[ObjT]:
+        return ApiCall("GET", f"{self.path}/{id}")
 
-    def get(self, id: str) -> Any:
-        return self._client._request("GET", f"{self.path}/{id}")
+    @endpoint
+    def update(self, /, id: str, **fields: Any) -> ApiCall[ObjT]:
+        return ApiCall("PATCH", f"{self.path}/{id}", json=fields)
 
-    def update(self, id: str, **fields: Any) -> Any:
-        return self._client._request("PATCH", f"{self.path}/{id}", json=fields)
+    @endpoint
+    def delete(self, id: str) -> ApiCall[ObjT]:
+        return ApiCall("DELETE", f"{self.path}/{id}")
 
-    def delete(self, id: str) -> Any:
-        return self._client._request("DELETE", f"{self.path}/{id}")
-
-    def list(self, **filters: Any) -> Any:
+    @endpoint
+    def list(self, /, **filters: Any) -> ApiCall[Page[ObjT]]:
         """One page: ``{"items": [...], "trail": ...}``; ``limit``, ``trail``, ``order`` page it."""
-        return self._client._request("GET", self.path, params=_clean(filters))
+        return ApiCall("GET", self.path, params=_clean(filters))
 
-    def iter(self, **filters: Any) -> Any:
+    @every_page
+    def iter(self, /, **filters: Any) -> ApiCall[Page[ObjT]]:
         """Every matching object, fetching pages lazily."""
-        return self._client._iterate(self.path, _clean(filters))
+        return ApiCall("GET", self.path, params=_clean(filters))
 
 
-class SinkItems(Resource):
-    def many(self, items: list[dict[str, Any]]) -> Any:
+class SinkItems(Resource[ModeT, SinkItem]):
+    @endpoint
+    def many(self, items: list[dict[str, Any]]) -> ApiCall[ManyItems]:
         """Create up to 1000 items at once: all, or none if any is invalid."""
-        return self._client._request("POST", f"{self.path}/many", json={"items": items})
+        return ApiCall("POST", f"{self.path}/many", json={"items": items})
 
 
-class AgentConfigurations(Resource):
-    def variants(self, agent_id: str) -> Any:
-        return self._client._request("GET", f"{self.path}/variants", params={"agent_id": agent_id})
+class AgentConfigurations(Resource[ModeT, AgentConfiguration]):
+    @endpoint
+    def variants(self, agent_id: str) -> ApiCall[Page[AgentConfiguration]]:
+        return ApiCall("GET", f"{self.path}/variants", params={"agent_id": agent_id})
 
-    def active(self, agent_id: str) -> Any:
-        return self._client._request("GET", f"{self.path}/agent/{agent_id}")
+    @endpoint
+    def active(self, agent_id: str) -> ApiCall[AgentConfiguration]:
+        return ApiCall("GET", f"{self.path}/agent/{agent_id}")
 
 
-class InputRequests(Resource):
-    def resolve(self, id: str, response: dict[str, Any]) -> Any:
-        return self._client._request("POST", f"{self.path}/{id}/resolve", json={"response": response})
+class InputRequests(Resource[ModeT, InputRequest]):
+    @endpoint
+    def resolve(self, id: str, response: dict[str, Any]) -> ApiCall[InputRequest]:
+        return ApiCall("POST", f"{self.path}/{id}/resolve", json={"response": response})
 
-    def create_link(self, id: str, *, expires_in: int | None = None, note: str | None = None) -> Any:
+    @endpoint
+    def create_link(self, id: str, *, expires_in: int | None = None,
+                    note: str | None = None) -> ApiCall[NewApprovalLink]:
         """An approval link for a pending request: its ``url`` (shown only now) opens a page that answers it."""
         body = {k: v for k, v in (("expires_in", expires_in), ("note", note)) if v is not None}
-        return self._client._request("POST", f"{self.path}/{id}/links", json=body)
+        return ApiCall("POST", f"{self.path}/{id}/links", json=body)
 
-    def links(self, id: str, **filters: Any) -> Any:
+    @endpoint
+    def links(self, /, id: str, **filters: Any) -> ApiCall[Page[ApprovalLink]]:
         """One page of the request's approval links (never their URLs)."""
-        return self._client._request("GET", f"{self.path}/{id}/links", params=_clean(filters))
+        return ApiCall("GET", f"{self.path}/{id}/links", params=_clean(filters))
 
-    def revoke_link(self, id: str, link_id: str) -> Any:
+    @endpoint
+    def revoke_link(self, id: str, link_id: str) -> ApiCall[ApprovalLink]:
         """The link's page stops working at once."""
-        return self._client._request("DELETE", f"{self.path}/{id}/links/{link_id}")
+        return ApiCall("DELETE", f"{self.path}/{id}/links/{link_id}")
 
 
-class _RotatesSecret(Resource):
-    def rotate_secret(self, id: str) -> Any:
+class _RotatesSecret(Resource[ModeT, ObjT], Generic[ModeT, ObjT, SecretT]):
+    """Objects with a secret that the reply of ``rotate_secret`` shows (and, for some, that of ``create``)."""
+
+    @endpoint
+    def rotate_secret(self, id: str) -> ApiCall[SecretT]:
         """A new secret replaces the old one at once; the reply shows it this once."""
-        return self._client._request("POST", f"{self.path}/{id}/rotate-secret")
+        return ApiCall("POST", f"{self.path}/{id}/rotate-secret")
 
 
-class Agents(_RotatesSecret):
+class Agents(_RotatesSecret[ModeT, Agent, AgentWithSecret]):
     """``create`` and ``rotate_secret`` show the agent's ``execution_secret`` (its callbacks carry it)."""
 
+    @endpoint
+    def create(self, /, **fields: Any) -> ApiCall[AgentWithSecret]:
+        return ApiCall("POST", self.path, json=fields)
 
-class BackgroundJobs(_RotatesSecret):
+
+class BackgroundJobs(_RotatesSecret[ModeT, BackgroundJob, BackgroundJobWithSecret]):
     """``create`` and ``rotate_secret`` show the job's ``signing_secret`` (its url requests are signed with it)."""
 
-    def trigger(self, id: str) -> Any:
-        return self._client._request("POST", f"{self.path}/{id}/trigger")
+    @endpoint
+    def create(self, /, **fields: Any) -> ApiCall[BackgroundJobWithSecret]:
+        return ApiCall("POST", self.path, json=fields)
 
-    def runs(self, job_id: str | None = None, **filters: Any) -> Any:
-        return self._client._request("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
+    @endpoint
+    def trigger(self, id: str) -> ApiCall[BackgroundJobRun]:
+        return ApiCall("POST", f"{self.path}/{id}/trigger")
+
+    @endpoint
+    def runs(self, /, job_id: str | None = None, **filters: Any) -> ApiCall[Page[BackgroundJobRun]]:
+        return ApiCall("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
 
 
-class Workspaces(_RotatesSecret):
+class Workspaces(_RotatesSecret[ModeT, Workspace, Workspace]):
     pass
 
 
-class States:
+class ApiKeys(Resource[ModeT, ApiKey]):
+    @endpoint
+    def create(self, /, **fields: Any) -> ApiCall[NewApiKey]:
+        """A new key: the reply is the only one that shows its secret (``key``)."""
+        return ApiCall("POST", self.path, json=fields)
+
+
+class States(Namespace[ModeT]):
     """Namespaced key-value memory: ``put`` / ``get`` / ``delete`` / ``list`` / ``iter``.
 
     ``if_match=<version>`` makes a write or delete conditional (``PreconditionFailed`` otherwise);
     ``only_new=True`` writes only if the state does not exist.
     """
-
-    def __init__(self, client: Any, path: str):
-        self._client = client
-        self.path = path
 
     @staticmethod
     def _conditions(if_match: int | None, only_new: bool = False) -> dict[str, str] | None:
@@ -123,57 +164,65 @@ class States:
             headers["If-None-Match"] = "*"
         return headers or None
 
+    @endpoint
     def put(self, namespace: str, key: str, value: Any, *, expires_at: str | None = None,
-            if_match: int | None = None, only_new: bool = False) -> Any:
+            if_match: int | None = None, only_new: bool = False) -> ApiCall[State]:
         body = {"value": value, **({"expires_at": expires_at} if expires_at is not None else {})}
-        return self._client._request("PUT", f"{self.path}/{namespace}/{key}", json=body,
-                                     headers=self._conditions(if_match, only_new))
+        return ApiCall("PUT", f"{self.path}/{namespace}/{key}", json=body,
+                       headers=self._conditions(if_match, only_new))
 
-    def get(self, namespace: str, key: str) -> Any:
-        return self._client._request("GET", f"{self.path}/{namespace}/{key}")
+    @endpoint
+    def get(self, namespace: str, key: str) -> ApiCall[State]:
+        return ApiCall("GET", f"{self.path}/{namespace}/{key}")
 
-    def delete(self, namespace: str, key: str, *, if_match: int | None = None) -> Any:
-        return self._client._request("DELETE", f"{self.path}/{namespace}/{key}", headers=self._conditions(if_match))
+    @endpoint
+    def delete(self, namespace: str, key: str, *, if_match: int | None = None) -> ApiCall[State]:
+        return ApiCall("DELETE", f"{self.path}/{namespace}/{key}", headers=self._conditions(if_match))
 
-    def list(self, namespace: str, **filters: Any) -> Any:
+    @endpoint
+    def list(self, /, namespace: str, **filters: Any) -> ApiCall[Page[State]]:
         """One page of the namespace (``prefix=`` on keys; ``limit``, ``trail``, ``order``)."""
-        return self._client._request("GET", f"{self.path}/{namespace}", params=_clean(filters))
+        return ApiCall("GET", f"{self.path}/{namespace}", params=_clean(filters))
 
-    def iter(self, namespace: str, **filters: Any) -> Any:
-        return self._client._iterate(f"{self.path}/{namespace}", _clean(filters))
-
-
-class Discovery:
-    """``client.discovery()``: what this client's key can see and do."""
-
-    def __init__(self, client: Any, path: str):
-        self._client = client
-        self.path = path
-
-    def __call__(self) -> Any:
-        return self._client._request("GET", self.path)
+    @every_page
+    def iter(self, /, namespace: str, **filters: Any) -> ApiCall[Page[State]]:
+        return ApiCall("GET", f"{self.path}/{namespace}", params=_clean(filters))
 
 
-class Webhooks(Resource):
-    def invocations(self, webhook_id: str | None = None, **filters: Any) -> Any:
+class Webhooks(Resource[ModeT, Webhook]):
+    @endpoint
+    def invocations(self, /, webhook_id: str | None = None,
+                    **filters: Any) -> ApiCall[Page[WebhookInvocation]]:
         """One page of the webhook's invocations and their outcomes."""
-        return self._client._request("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id,
-                                                                                   **filters}))
+        return ApiCall("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id, **filters}))
 
 
-NAMESPACES = {
-    "states": (States, "/states"),
-    "webhooks": (Webhooks, "/webhooks"),
-    "discovery": (Discovery, "/discovery"),
-    "sinks": (Resource, "/sinks"),
-    "sink_items": (SinkItems, "/sink-items"),
-    "agents": (Agents, "/agents"),
-    "agent_configurations": (AgentConfigurations, "/agent-configurations"),
-    "agent_sessions": (Resource, "/agent-sessions"),
-    "input_requests": (InputRequests, "/agent-session-input-requests"),
-    "activities": (Resource, "/agent-session-activities"),
-    "background_jobs": (BackgroundJobs, "/background-jobs"),
-    "execution_deliveries": (Resource, "/execution-deliveries"),
-    "api_keys": (Resource, "/api-keys"),
-    "workspaces": (Workspaces, "/workspaces"),
-}
+class Namespaces(Namespace[ModeT]):
+    """What both clients are made of: one attribute per resource, and ``discovery()``.
+
+    The client is the root namespace (path ``""``): its own endpoints are
+    declared like any namespace's, so a new one is a method here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self, "")
+        self.states: States[ModeT] = States(self, "/states")
+        self.webhooks: Webhooks[ModeT] = Webhooks(self, "/webhooks")
+        self.sinks: Resource[ModeT, Sink] = Resource(self, "/sinks")
+        self.sink_items: SinkItems[ModeT] = SinkItems(self, "/sink-items")
+        self.agents: Agents[ModeT] = Agents(self, "/agents")
+        self.agent_configurations: AgentConfigurations[ModeT] = AgentConfigurations(self,
+                                                                                    "/agent-configurations")
+        self.agent_sessions: Resource[ModeT, AgentSession] = Resource(self, "/agent-sessions")
+        self.input_requests: InputRequests[ModeT] = InputRequests(self, "/agent-session-input-requests")
+        self.activities: Resource[ModeT, Activity] = Resource(self, "/agent-session-activities")
+        self.background_jobs: BackgroundJobs[ModeT] = BackgroundJobs(self, "/background-jobs")
+        self.execution_deliveries: Resource[ModeT, ExecutionDelivery] = Resource(self,
+                                                                                 "/execution-deliveries")
+        self.api_keys: ApiKeys[ModeT] = ApiKeys(self, "/api-keys")
+        self.workspaces: Workspaces[ModeT] = Workspaces(self, "/workspaces")
+
+    @endpoint
+    def discovery(self) -> ApiCall[DiscoveryReply]:
+        """What this client's key can see and do."""
+        return ApiCall("GET", "/discovery")

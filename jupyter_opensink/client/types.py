@@ -1,0 +1,419 @@
+"""The replies' shapes as TypedDicts: what each client method returns.
+
+Generated from the pydantic reply models in jupyter_opensink/models by
+``python -m jupyter_opensink.client.typegen``: do not edit by hand. At run time
+the results are plain dicts of parsed JSON, so times are ISO-8601 strings.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Generic, Literal, TypeVar
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired, TypedDict
+else:  # NotRequired, and a generic TypedDict (Page), need typing_extensions before Python 3.11
+    from typing_extensions import NotRequired, TypedDict
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(TypedDict, Generic[ItemT]):
+    """One page of a listing: ``items``, newest first unless $order=asc, and the ``trail`` to the next."""
+    items: list[ItemT]
+    #: Pass back as $trail for the next page; null on the last page.
+    trail: str | None
+
+
+class Stored(TypedDict):
+    """What the store maintains on every object."""
+    #: UUIDv7: time-ordered.
+    id: str
+    created_at: str
+    updated_at: str
+
+
+class ExecutionEndpoint(TypedDict):
+    url: str
+    method: NotRequired[Literal["POST", "GET", "PUT", "DELETE"]]
+    headers: NotRequired[dict[str, str]]
+    body: NotRequired[dict[str, Any]]
+
+
+class Agent(Stored):
+    """An agent; its status is derived from its newest session."""
+    workspace_id: str
+    name: str
+    description: str | None
+    #: The active configuration.
+    config_id: str
+    #: The status of the agent's newest session; null without one.
+    status: Literal["running", "waiting_for_input", "processing_input", "completed", "failed"] | None
+    execution_endpoint: ExecutionEndpoint | None
+
+
+class AgentWithSecret(Agent):
+    """An agent as created or after its secret is rotated: the only replies that show its secret."""
+    #: The agent's own secret (whsec_...), shown this once: callbacks to the agent carry it as
+    #: X-OpenSink-Secret and are signed with it (Standard Webhooks), unless the workspace's callback_secret is
+    #: "workspace".
+    execution_secret: str
+
+
+class AgentConfiguration(Stored):
+    """An immutable configuration version of an agent."""
+    agent_id: str
+    workspace_id: str
+    variant: str
+    #: Per agent, +1 on every new configuration.
+    version: int
+    #: +1 within the variant.
+    variant_version: int
+    #: +1 whenever the schema changes within the variant.
+    schema_version: int
+    #: JSON Schema that value validates against.
+    schema: dict[str, Any]
+    value: Any
+
+
+class AgentSession(Stored):
+    """One run of an agent."""
+    agent_id: str
+    workspace_id: str
+    status: Literal["running", "waiting_for_input", "processing_input", "completed", "failed"]
+    state: dict[str, Any]
+    metadata: dict[str, Any]
+    error_message: str | None
+
+
+class InputRequest(Stored):
+    """A question to a human that a session waits on."""
+    session_id: str
+    agent_id: str
+    workspace_id: str
+    key: str
+    title: str
+    message: str
+    #: JSON Schema (an object schema) of the response.
+    schema: dict[str, Any]
+    #: The answer; null until resolved.
+    response: dict[str, Any] | None
+    status: Literal["pending", "resolved", "expired"]
+    expires_at: str | None
+    resolved_at: str | None
+    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>" or "link:<approval link id>"; null until
+    #: resolved.
+    resolved_by: NotRequired[str | None]
+    #: The name the person typed on an approval link's page, if any.
+    resolved_by_name: NotRequired[str | None]
+
+
+class ActivityLink(TypedDict):
+    href: str
+    text: str
+
+
+class Activity(Stored):
+    """One entry of a session's timeline."""
+    session_id: str
+    agent_id: str
+    workspace_id: str
+    type: Literal[
+        "session_started", "session_ended", "message", "input_request_created", "input_request_resolved",
+        "sink_item_created", "state_updated"]
+    source: Literal["system", "agent", "user"]
+    message: str | None
+    payload: Any
+    related_entity_id: str | None
+    links: list[ActivityLink]
+
+
+class ExecutionDelivery(Stored):
+    """One call made to an agent's execution endpoint, whatever its outcome."""
+    workspace_id: str
+    agent_id: str
+    #: Null for a background job's run of the agent.
+    session_id: str | None
+    request_id: str | None
+    trigger: Literal["input_request", "job"]
+    url: str
+    method: str
+    #: The endpoint's HTTP status; null when it was not reached.
+    status_code: int | None
+    #: Why the call failed; null on a 2xx answer.
+    error: str | None
+    duration_ms: float
+
+
+class Error(TypedDict):
+    """Every error reply."""
+    #: What is wrong, naming the field.
+    error: str
+
+
+class BackgroundJob(Stored):
+    """A schedule (interval_minutes + start_minute, or cron + timezone) and a target (url, or agent_id)."""
+    workspace_id: str
+    name: str
+    enabled: bool
+    interval_minutes: int | None
+    start_minute: int | None
+    cron: str | None
+    #: IANA name; set with cron, null with interval_minutes.
+    timezone: str | None
+    url: str | None
+    method: Literal["POST", "GET", "PUT", "DELETE", "PATCH"] | None
+    headers: dict[str, str] | None
+    body: dict[str, Any] | None
+    agent_id: str | None
+    #: Null while the job is disabled.
+    next_run_at: str | None
+    last_run_at: str | None
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    skipped_runs: int
+
+
+class BackgroundJobWithSecret(BackgroundJob):
+    """A job as created or after its secret is rotated: the only replies that show its secret."""
+    #: The job's own secret (whsec_...), shown this once: requests to a url target are signed with it
+    #: (Standard Webhooks), never with an agent's or the workspace's secret.
+    signing_secret: str
+
+
+class BackgroundJobRun(Stored):
+    """One run of a background job."""
+    job_id: str
+    workspace_id: str
+    status: Literal["running", "success", "failed", "skipped"]
+    trigger: Literal["schedule", "manual"]
+    #: When a scheduled run was due; null for a manual one.
+    scheduled_for: str | None
+    started_at: str
+    finished_at: str | None
+    duration_ms: float | None
+    response_status: int | None
+    error_message: str | None
+
+
+class ApiKey(Stored):
+    """A key as listed: never its secret."""
+    workspace_id: str
+    name: str
+    #: The key's first characters, to recognise it.
+    prefix: str
+    scopes: list[str]
+    expires_at: str | None
+    #: Refreshed at most once a minute.
+    last_used_at: str | None
+    #: "kernel" for the key the server gives its kernels (replaced at each start).
+    managed: Literal["kernel"] | None
+
+
+class NewApiKey(ApiKey):
+    #: The secret (osk_...): shown in this reply only.
+    key: str
+
+
+class ApprovalLink(Stored):
+    """A link as listed: never its token."""
+    request_id: str
+    workspace_id: str
+    note: str | None
+    expires_at: str
+    #: active until it is used, revoked or past expires_at.
+    status: Literal["active", "used", "revoked", "expired"]
+    #: When the request was answered through it.
+    used_at: str | None
+    #: The name the person typed on the page, if any.
+    used_by_name: str | None
+    revoked_at: str | None
+
+
+class NewApprovalLink(ApprovalLink):
+    #: The page's absolute URL, token included: shown in this reply only.
+    url: str
+
+
+class HumanAnswer(TypedDict):
+    """Where a question to a human stands: answered, still pending, or expired."""
+    status: Literal["pending", "resolved", "expired"]
+    request_id: str
+    session_id: str
+    agent_id: str
+    title: str
+    #: The human's answer; null until resolved.
+    response: dict[str, Any] | None
+    resolved_at: str | None
+    #: Who answered: user:<name>, key:<id> or link:<id>.
+    resolved_by: str | None
+    #: The name the person gave (approval links).
+    resolved_by_name: str | None
+    expires_at: str | None
+    #: done: use response; poll: call get_input_request with request_id later; ask_again: the request expired
+    #: unanswered.
+    next: Literal["done", "poll", "ask_again"]
+
+
+class State(Stored):
+    """One value of an agent's namespaced memory."""
+    workspace_id: str
+    namespace: str
+    key: str
+    value: Any
+    #: 1 when created, +1 per write; send it as If-Match to write conditionally.
+    version: int
+    expires_at: str | None
+
+
+class Access(TypedDict):
+    read: bool
+    write: bool
+
+
+class DiscoveryWorkspace(TypedDict):
+    id: str
+    name: str
+    is_default: bool
+
+
+class Caller(TypedDict):
+    #: api_key, jupyter_user or sink_secret.
+    type: str
+    key_id: NotRequired[str | None]
+    user: NotRequired[str | None]
+    sink_id: NotRequired[str | None]
+    scopes: list[str]
+
+
+class ServerInfo(TypedDict):
+    name: str
+    version: str
+
+
+class Discovery(TypedDict):
+    """What the calling credential can see and do."""
+    workspace: DiscoveryWorkspace
+    caller: Caller
+    #: The caller's scopes (all:all for the Jupyter user).
+    scopes: list[str]
+    #: The server's version.
+    version: str
+    #: Per scope resource.
+    access: dict[str, Access]
+    #: Objects per resource the caller may read.
+    counts: dict[str, int]
+    server: ServerInfo
+    features: list[str]
+
+
+class RequestLogEntry(Stored):
+    """One API request: no bodies, query strings, credentials or secrets."""
+    at: str
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    key_id: str | None
+    user: str | None
+    workspace_id: str | None
+    request_bytes: int
+    response_bytes: int | None
+
+
+class PublicSinkInfo(Stored):
+    """What a public sink page shows of its sink."""
+    name: str
+    description: str | None
+    color: Literal["neutral", "blue", "green", "yellow", "orange", "red", "purple", "pink"]
+    public_slug: str | None
+
+
+class Sink(PublicSinkInfo):
+    """A sink: where agents write items for people to read."""
+    workspace_id: str
+    is_public: bool
+    #: Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an API key.
+    secret: str
+
+
+class Link(TypedDict):
+    type: Literal["link"]
+    label: str
+    url: str
+
+
+class PublicItem(Stored):
+    """An item as a public sink page shows it (everything but its workspace)."""
+    sink_id: str
+    title: str
+    body: str | None
+    type: str | None
+    url: str | None
+    fields: dict[str, Any]
+    resources: list[Link]
+    occurred_at: str
+
+
+class SinkItem(PublicItem):
+    """One item of a sink."""
+    workspace_id: str
+
+
+class PublicSink(TypedDict):
+    """A public sink and its newest items; nothing private."""
+    sink: PublicSinkInfo
+    items: list[PublicItem]
+
+
+class FailedItem(TypedDict):
+    item: Any
+    error: str
+
+
+class InvalidItem(TypedDict):
+    item: Any
+    errors: list[str]
+
+
+class ManyItems(TypedDict):
+    """The reply of /sink-items/many: all items created, or none (then ``invalid`` or ``failed`` say why)."""
+    created: list[SinkItem]
+    failed: list[FailedItem]
+    invalid: list[InvalidItem]
+
+
+class Webhook(Stored):
+    workspace_id: str
+    path: str
+    action: dict[str, Any]
+    secret: str | None
+    dedup: dict[str, Any] | None
+
+
+class WebhookInvocation(Stored):
+    """One call of a webhook and what came of it."""
+    webhook_id: str
+    workspace_id: str
+    status: int
+    #: item_created, agent_called, deduplicated or refused.
+    outcome: str
+    error: str | None
+    item_id: str | None
+    delivery_id: str | None
+
+
+class InvocationReply(TypedDict):
+    item: NotRequired[SinkItem | None]
+    delivery: NotRequired[ExecutionDelivery | None]
+    deduplicated: NotRequired[bool | None]
+
+
+class Workspace(Stored):
+    """A workspace: the tenant every other object belongs to."""
+    name: str
+    #: Signs the calls to execution endpoints when callback_secret is "workspace" (Standard Webhooks).
+    execution_secret: str
+    callback_secret: Literal["agent", "workspace"]
+    is_default: bool
