@@ -113,6 +113,12 @@ def _schema_error(exc: jsonschema_rs.ValidationError, field: str, asked: list[st
     return Invalid(f"{field}: not a valid JSON Schema ({where + ': ' if where else ''}{message})")
 
 
+def _unconverted(exc: ValueError) -> str:
+    """Why jsonschema-rs could not take a value: in JSON from a caller, a string or a key with a lone
+    surrogate (Python's json module reads a ``"\\ud800"`` escape as one; UTF-8 has no such character)."""
+    return "it contains text that is not valid Unicode: a lone surrogate" if "utf-8" in str(exc).lower() else str(exc)
+
+
 def _refers_to_itself(schema: dict[str, Any]) -> bool:
     """Whether following ``$ref`` and the keywords that apply to the same value comes back where it started.
 
@@ -214,7 +220,7 @@ def check_schema(schema: Any, *, field: str = "schema", object_only: bool = Fals
     if not isinstance(schema, dict):
         raise Invalid(f"{field}: must be a JSON Schema object")
     text = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode()) > MAX_SIZE:
+    if len(text.encode(errors="surrogatepass")) > MAX_SIZE:
         raise Invalid(f"{field}: is larger than {MAX_SIZE // 1024} KiB")
     if depth(schema) > MAX_DEPTH:
         raise Invalid(f"{field}: nests deeper than {MAX_DEPTH} levels")
@@ -223,6 +229,8 @@ def check_schema(schema: Any, *, field: str = "schema", object_only: bool = Fals
         _validator(schema, retriever)
     except jsonschema_rs.ValidationError as exc:
         raise _schema_error(exc, field, retriever.asked) from None
+    except ValueError as exc:
+        raise Invalid(f"{field}: not a valid JSON Schema ({_unconverted(exc)})") from None
     declared = schema.get("type")
     if object_only and declared is not None and declared != "object":
         raise Invalid(f"{field}: must describe an object (\"type\": \"object\"), since responses are objects")
@@ -254,6 +262,8 @@ def require_valid(schema: dict[str, Any], value: Any, *, field: str) -> None:
     except jsonschema_rs.ValidationError:  # stored before the schema rules of today
         raise Invalid(f"{field} cannot be checked: the schema is not valid or has a $ref that does not "
                       "resolve") from None
+    except ValueError as exc:
+        raise Invalid(f"{field} cannot be checked against the schema: {_unconverted(exc)}") from None
     if problems:
         shown = problems[:MAX_REPORTED]
         rest = len(problems) - MAX_REPORTED

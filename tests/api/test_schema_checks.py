@@ -162,3 +162,18 @@ async def test_patterns_that_need_backtracking_and_oversized_schemas_are_refused
         reply = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "schema": schema,
                                                                  "value": {}})
         assert reply.status == 400 and expected in reply.error, (schema, reply.body)
+
+
+async def test_text_that_is_not_unicode_is_a_400_on_the_page(api, session):
+    """The page's JSON control reads a "\\ud800" escape as a lone surrogate, which jsonschema-rs cannot take."""
+    agent, made = await session()
+    data = {"title": "Data", "not": {"enum": ["x", {}]}}  # comparing values makes jsonschema-rs read the text
+    request = (await ask(api, agent, made, {"type": "object", "properties": {"data": data}})).body
+    link = (await api("POST", f"/v1/agent-session-input-requests/{request['id']}/links", {})).body
+    _, cookie, csrf = await open_page(api, link["url"])
+    reply = await submit(api, link["url"], {"_csrf": csrf, "f-0": '"\\ud800"'}, headers=cookie)
+    assert reply.status == 400 and "not valid Unicode: a lone surrogate" in reply.body, reply.body
+    ok = await submit(api, link["url"], {"_csrf": csrf, "f-0": '"\\u00e9"'}, headers=cookie)
+    assert ok.status == 200, ok.body
+    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert done["response"] == {"data": "é"}
