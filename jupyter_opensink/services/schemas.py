@@ -116,7 +116,9 @@ def _schema_error(exc: jsonschema_rs.ValidationError, field: str, asked: list[st
 def _unconverted(exc: ValueError) -> str:
     """Why jsonschema-rs could not take a value: in JSON from a caller, a string or a key with a lone
     surrogate (Python's json module reads a ``"\\ud800"`` escape as one; UTF-8 has no such character)."""
-    return "it contains text that is not valid Unicode: a lone surrogate" if "utf-8" in str(exc).lower() else str(exc)
+    if "utf-8" in str(exc).lower():
+        return "it contains text that is not valid Unicode: a lone surrogate"
+    return str(exc)
 
 
 def _refers_to_itself(schema: dict[str, Any]) -> bool:
