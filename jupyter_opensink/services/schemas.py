@@ -121,6 +121,14 @@ def _unconverted(exc: ValueError) -> str:
     return str(exc)
 
 
+def _join(base: str, reference: str) -> tuple[str, str] | None:
+    """``reference`` made absolute against ``base``: (URI, fragment); None if Python cannot parse it."""
+    try:
+        return urldefrag(urljoin(base, reference))
+    except ValueError:
+        return None
+
+
 def _refers_to_itself(schema: dict[str, Any]) -> bool:
     """Whether following ``$ref`` and the keywords that apply to the same value comes back where it started.
 
@@ -147,7 +155,8 @@ def _refers_to_itself(schema: dict[str, Any]) -> bool:
         if isinstance(ident, str) and ident.startswith("#"):  # an old draft's anchor: "$id": "#name"
             anchors.setdefault((base, unquote(ident[1:])), node)
         elif isinstance(ident, str):
-            base = urldefrag(urljoin(base, ident))[0]
+            joined = _join(base, ident)
+            base = joined[0] if joined else f"\0{id(node)}"  # unplaceable: nothing resolves against it
             resources.setdefault(base, node)
         for key in ("$anchor", "$dynamicAnchor"):
             if isinstance(node.get(key), str):
@@ -171,7 +180,10 @@ def _refers_to_itself(schema: dict[str, Any]) -> bool:
 
     @functools.cache
     def resolve(base: str, ref: str) -> dict[str, Any] | None:
-        target, fragment = urldefrag(urljoin(base, ref))
+        joined = _join(base, ref)
+        if joined is None or base.startswith("\0"):
+            return None
+        target, fragment = joined
         place: Any = resources.get(target)
         if place is None:
             return None
