@@ -48,3 +48,10 @@ def test_a_schema_that_refers_to_itself_without_end_is_refused(schema):
 @pytest.mark.parametrize("schema", FINITE)
 def test_recursion_through_a_part_of_the_value_or_shared_definitions_is_fine(schema):
     check_schema(schema)
+
+
+def test_a_schema_stored_under_older_rules_says_why_it_cannot_be_checked():
+    from jupyter_opensink.services.schemas import require_valid
+
+    with pytest.raises(Invalid, match=r'response cannot be checked: .*"\(\?=a\)" is not a "regex"'):
+        require_valid({"properties": {"a": {"pattern": "(?=a)"}}}, {"a": "a"}, field="response")

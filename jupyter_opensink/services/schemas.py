@@ -273,9 +273,9 @@ def require_valid(schema: dict[str, Any], value: Any, *, field: str) -> None:
     """``SchemaMismatch`` (a 400) unless ``value`` matches ``schema`` (the message shows the first ones)."""
     try:
         problems = violations(schema, value)
-    except jsonschema_rs.ValidationError:  # stored before the schema rules of today
+    except jsonschema_rs.ValidationError as exc:  # stored under older rules (a lookaround in a pattern...)
         raise Invalid(f"{field} cannot be checked: the schema is not valid or has a $ref that does not "
-                      "resolve") from None
+                      f"resolve ({exc.message[:MAX_MESSAGE]})") from None
     except ValueError as exc:
         raise Invalid(f"{field} cannot be checked against the schema: {_unconverted(exc)}") from None
     if problems:
