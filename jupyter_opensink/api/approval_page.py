@@ -27,7 +27,7 @@ from tornado import httputil, web
 
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
-from ..services.schemas import violations
+from ..services.schemas import SchemaMismatch
 from ..services.secrets import new_token
 from . import schema_form
 from .errors import is_expected, status_for
@@ -246,18 +246,18 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         rejected = schema_form.reject_field(spec)
         if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
             response[rejected.key] = False
-        found = violations(request["schema"], response)
-        if found:
+        try:  # the answer is checked against the schema once, where the API checks it too
+            resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
+        except SchemaMismatch as exc:
             problems = {}
-            for problem in found:
+            for problem in exc.problems:
                 pointer, _, _ = problem.partition(": ")
                 name = schema_form.where(spec, pointer)
                 if name:
                     problems.setdefault(name, problem)
-            self._form(400, link, request, agent_name, spec, values=form, errors=found, problems=problems)
+            self._form(400, link, request, agent_name, spec, values=form, errors=exc.problems,
+                       problems=problems)
             return
-        try:
-            resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
         except Invalid as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=[exc.message])
             return

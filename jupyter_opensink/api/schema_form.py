@@ -246,7 +246,7 @@ def reject_field(spec: FormField) -> FormField | None:
 
 
 def where(spec: FormField, pointer: str) -> str | None:
-    """The control a schema violation's location (``a/b``, from ``services.schemas.violations``) points at."""
+    """The control a schema violation's location (``a/b``, from ``SchemaMismatch.problems``) points at."""
     node = spec
     for part in [p for p in pointer.split("/") if p and p != "(root)"]:
         if node.kind != "group":

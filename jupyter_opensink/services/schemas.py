@@ -1,118 +1,285 @@
-"""JSON Schema checks with the jsonschema library: schemas people send, values against them.
+"""JSON Schema checks with jsonschema-rs: schemas people send, values against them.
 
 Schemas come from callers, so they are handled as untrusted input:
+- checking is done by jsonschema-rs (compiled code) with its linear-time regular expression engine:
+  no schema and value can hold the event loop for long (with the pure-Python library, ``uniqueItems``
+  over a few thousand objects, a backtracking ``pattern`` or a long ``allOf`` took seconds each);
+  patterns needing backtracking (lookaround, backreferences) are refused as not a valid regex;
 - a ``$ref`` is only ever looked up inside the schema (and the drafts' own meta-schemas): the
-  server never fetches a URL named in a schema (that would be a request to anywhere, made from
-  the server, blocking it);
+  retriever refuses every URL, so the server never fetches one (that would be a request to
+  anywhere, made from the server, blocking it);
 - a ``$ref`` that leads nowhere is refused when the schema is stored, not found when a value is
   checked against it;
-- nesting is bounded, and a schema that refers to itself without end is refused: checking a value
-  against either would exhaust the interpreter's stack.
+- size and nesting are bounded, and a schema that refers to itself without end (``{"$ref": "#"}``)
+  is refused: it describes nothing, and is almost certainly a mistake.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import json
+from typing import Any, Iterator
+from urllib.parse import unquote, urldefrag, urljoin
 
-from jsonschema import exceptions, validators
-from jsonschema_specifications import REGISTRY as META_SCHEMAS
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012, specification_with
+import jsonschema_rs
 
 from ..errors import Invalid
 
 MAX_REPORTED = 20
-#: How deep a schema may nest (objects and arrays): far below what exhausts the stack.
+#: Violations listed at most: past it, the count says "more" (a huge array of wrong items stays cheap).
+MAX_COUNTED = 1000
+#: A violation's message is cut to about this long (it quotes the value, and perhaps an ``enum``).
+MAX_MESSAGE = 300
+#: How deep a schema may nest (objects and arrays).
 MAX_DEPTH = 64
-#: What a ``$ref`` can reach besides the schema itself: the meta-schemas, and no retrieval.
-OFFLINE: Registry = Registry()
-_REFERENCES = ("$ref", "$dynamicRef")
+#: How large a schema may be, as compact JSON (UTF-8): a form or a configuration needs far less.
+MAX_SIZE = 256 * 1024
+#: Linear-time matching for ``pattern`` and ``patternProperties`` (and the ``regex`` format).
+PATTERNS = jsonschema_rs.RegexOptions()
+_OLD_DRAFTS = (jsonschema_rs.Draft4Validator, jsonschema_rs.Draft6Validator, jsonschema_rs.Draft7Validator)
+
+#: Keywords holding subschemas: one, a list of them, or a map to them. Those applying to the same value as
+#: their parent can make a cycle that never ends; the others apply to a part of the value (or only define).
+_ONE = frozenset(("not", "if", "then", "else", "additionalProperties", "additionalItems", "contains",
+                  "propertyNames", "unevaluatedItems", "unevaluatedProperties", "items"))
+_LIST = frozenset(("allOf", "anyOf", "oneOf", "prefixItems", "items"))
+_MAP = frozenset(("dependentSchemas", "dependencies", "properties", "patternProperties", "$defs",
+                  "definitions"))
+_IN_PLACE = frozenset(("not", "if", "then", "else", "allOf", "anyOf", "oneOf", "dependentSchemas",
+                       "dependencies"))
+_KEYWORDS = _ONE | _LIST | _MAP
+_REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+class SchemaMismatch(Invalid):
+    """A value breaks its schema; ``problems`` are ``"<location>: <message>"``, ``(root)`` for the top."""
+
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message)
+        self.problems = problems
+
+
+class _Refusing:
+    """The retriever: a ``$ref`` (or ``$schema``) naming anything outside the schema is never fetched.
+
+    It notes what was asked, so that the caller is told which reference it was.
+    """
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, uri: str) -> Any:
+        self.asked.append(uri)
+        raise LookupError(f"{uri} is not fetched")
 
 
 def depth(value: Any) -> int:
-    """How deeply ``value`` nests (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level + 1)
-        stack.extend((child, level + 1) for child in children)
-    return deepest
+    """How deeply ``value`` nests (a scalar is 0), one level at a time, stopping past ``MAX_DEPTH``."""
+    level, frontier = 0, [value]
+    while level <= MAX_DEPTH:
+        inner: list[Any] = []
+        containers = False
+        for item in frontier:
+            if isinstance(item, dict):
+                inner.extend(item.values())
+                containers = True
+            elif isinstance(item, list):
+                inner.extend(item)
+                containers = True
+        if not containers:
+            break
+        level, frontier = level + 1, inner
+    return level
 
 
-def _validator(schema: dict[str, Any]):
-    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=OFFLINE)
+def _validator(schema: dict[str, Any], retriever: _Refusing | None = None) -> jsonschema_rs.Validator:
+    """A compiled validator (draft from ``$schema``, 2020-12 otherwise); raises ``ValidationError`` for a
+    schema that is not valid or has a ``$ref`` that does not resolve."""
+    return jsonschema_rs.validator_for(schema, retriever=retriever or _Refusing(), validate_formats=True,
+                                       pattern_options=PATTERNS)
 
 
-def _check_references(schema: dict[str, Any], field: str) -> None:
-    """Every ``$ref`` must resolve inside the schema (or to a meta-schema)."""
-    dialect = schema.get("$schema")
-    specification = specification_with(dialect, default=DRAFT202012) if isinstance(dialect, str) else DRAFT202012
-    root = Resource(contents=schema, specification=specification)
-    pending = [(root, META_SCHEMAS.resolver_with_root(root))]
+def _schema_error(exc: jsonschema_rs.ValidationError, field: str, asked: list[str]) -> Invalid:
+    """What is wrong with a schema, as the caller wrote it (``where`` is a path inside the schema)."""
+    if exc.kind.name == "$ref" and not exc.message.startswith("Unknown meta-schema"):
+        named = f" {asked[-1]!r}" if asked else ""
+        detail = "" if asked else f" ({exc.message})"
+        return Invalid(f"{field}: $ref{named} does not resolve inside the schema{detail}; references are "
+                       "followed only within it, never to a URL")
+    where = "/".join(str(p) for p in exc.instance_path)
+    message = exc.message
+    if isinstance(exc.kind, jsonschema_rs.ValidationErrorKind.Format) and exc.kind.format == "regex":
+        message += " (patterns are matched in linear time: no lookaround or backreferences)"
+    return Invalid(f"{field}: not a valid JSON Schema ({where + ': ' if where else ''}{message})")
+
+
+def _unconverted(exc: ValueError) -> str:
+    """Why jsonschema-rs could not take a value: in JSON from a caller, a string or a key with a lone
+    surrogate (Python's json module reads a ``"\\ud800"`` escape as one; UTF-8 has no such character)."""
+    if "utf-8" in str(exc).lower():
+        return "it contains text that is not valid Unicode: a lone surrogate"
+    return str(exc)
+
+
+def _join(base: str, reference: str) -> tuple[str, str] | None:
+    """``reference`` made absolute against ``base``: (URI, fragment); None if Python cannot parse it."""
+    try:
+        return urldefrag(urljoin(base, reference))
+    except ValueError:
+        return None
+
+
+def _refers_to_itself(schema: dict[str, Any]) -> bool:
+    """Whether following ``$ref`` and the keywords that apply to the same value comes back where it started.
+
+    Checking a value against such a schema never gets anywhere (jsonschema-rs stops the loop and lets
+    the value pass, whatever it is), so it is refused like any other mistake. References are placed the
+    way they are written in practice, as a JSON pointer or an anchor within the schema's resources
+    (``$id``); one the walk cannot place is left out, which only ever lets a schema through.
+    """
+    draft = jsonschema_rs.validator_cls_for(schema)
+    old = draft in _OLD_DRAFTS
+    id_key = "id" if draft is jsonschema_rs.Draft4Validator else "$id"
+    resources: dict[str, Any] = {"": schema}
+    anchors: dict[tuple[str, str], dict[str, Any]] = {}
+    #: Per subschema (by id): its base URI, its references, and its subschemas applying to the same value.
+    found: dict[int, tuple[str, list[str], list[dict[str, Any]]]] = {}
+    pending: list[tuple[dict[str, Any], str]] = [(schema, "")]
+    interesting = _KEYWORDS | {*_REFERENCES, id_key, "$anchor", "$dynamicAnchor"}
     while pending:
-        resource, resolver = pending.pop()
-        contents = resource.contents
-        if isinstance(contents, dict):
-            for keyword in _REFERENCES:
-                ref = contents.get(keyword)
-                if isinstance(ref, str):
-                    try:
-                        resolver.lookup(ref)
-                    except Unresolvable:
-                        raise Invalid(f"{field}: {keyword} {ref!r} does not resolve inside the schema (references "
-                                      "are followed only within it, never to a URL)") from None
-        pending.extend((sub, resolver.in_subresource(sub)) for sub in resource.subresources())
+        node, base = pending.pop()
+        keys = node.keys() & interesting
+        if not keys or id(node) in found:  # most subschemas: nothing to follow, nothing to note
+            continue
+        ident = node.get(id_key)
+        if isinstance(ident, str) and ident.startswith("#"):  # an old draft's anchor: "$id": "#name"
+            anchors.setdefault((base, unquote(ident[1:])), node)
+        elif isinstance(ident, str):
+            joined = _join(base, ident)
+            base = joined[0] if joined else f"\0{id(node)}"  # unplaceable: nothing resolves against it
+            resources.setdefault(base, node)
+        for key in ("$anchor", "$dynamicAnchor"):
+            if isinstance(node.get(key), str):
+                anchors.setdefault((base, node[key]), node)
+        refs = [node[k] for k in _REFERENCES if isinstance(node.get(k), str)]
+        in_place: list[dict[str, Any]] = []
+        for key in keys & _KEYWORDS:
+            sub = node[key]
+            if isinstance(sub, dict) and key in _ONE:
+                subs = [sub]
+            elif isinstance(sub, list) and key in _LIST:
+                subs = [s for s in sub if isinstance(s, dict)]
+            elif isinstance(sub, dict) and key in _MAP:
+                subs = [s for s in sub.values() if isinstance(s, dict)]
+            else:
+                continue
+            pending.extend((s, base) for s in subs)
+            if key in _IN_PLACE and not (old and refs):  # before 2019-09, a $ref's siblings are ignored
+                in_place.extend(subs)
+        found[id(node)] = (base, refs, in_place)
+
+    @functools.cache
+    def resolve(base: str, ref: str) -> dict[str, Any] | None:
+        joined = _join(base, ref)
+        if joined is None or base.startswith("\0"):
+            return None
+        target, fragment = joined
+        place: Any = resources.get(target)
+        if place is None:
+            return None
+        fragment = unquote(fragment)
+        if fragment and not fragment.startswith("/"):
+            return anchors.get((target, fragment))
+        for token in fragment.split("/")[1:]:
+            token = token.replace("~1", "/").replace("~0", "~")
+            if isinstance(place, dict):
+                place = place.get(token)
+            elif isinstance(place, list) and token.isdigit() and int(token) < len(place):
+                place = place[int(token)]
+            else:
+                return None
+        return place if isinstance(place, dict) else None
+
+    def next_to(node_id: int) -> Iterator[dict[str, Any]]:
+        base, refs, in_place = found.get(node_id, ("", [], []))
+        for ref in refs:
+            target = resolve(base, ref)
+            if target is not None:
+                yield target
+        yield from in_place
+
+    done: set[int] = set()
+    for start in [key for key, (_, refs, _) in found.items() if refs]:  # a cycle passes through a reference
+        if start in done:
+            continue
+        on_path = {start}
+        stack = [(start, next_to(start))]
+        while stack:  # depth-first: an edge back to the path is a cycle
+            node_id, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(node_id)
+                done.add(node_id)
+            elif id(child) in on_path:
+                return True
+            elif id(child) not in done:
+                on_path.add(id(child))
+                stack.append((id(child), next_to(id(child))))
+    return False
 
 
 def check_schema(schema: Any, *, field: str = "schema", object_only: bool = False) -> None:
     """400 unless ``schema`` is a valid JSON Schema (of the draft it names; 2020-12 otherwise)."""
     if not isinstance(schema, dict):
         raise Invalid(f"{field}: must be a JSON Schema object")
+    text = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode(errors="surrogatepass")) > MAX_SIZE:
+        raise Invalid(f"{field}: is larger than {MAX_SIZE // 1024} KiB")
     if depth(schema) > MAX_DEPTH:
         raise Invalid(f"{field}: nests deeper than {MAX_DEPTH} levels")
-    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    retriever = _Refusing()
     try:
-        cls.check_schema(schema)
-    except exceptions.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise Invalid(f"{field}: not a valid JSON Schema ({where + ': ' if where else ''}{exc.message})") from None
-    _check_references(schema, field)
+        _validator(schema, retriever)
+    except jsonschema_rs.ValidationError as exc:
+        raise _schema_error(exc, field, retriever.asked) from None
+    except ValueError as exc:
+        raise Invalid(f"{field}: not a valid JSON Schema ({_unconverted(exc)})") from None
     declared = schema.get("type")
     if object_only and declared is not None and declared != "object":
         raise Invalid(f"{field}: must describe an object (\"type\": \"object\"), since responses are objects")
-    try:  # a reference cycle that never reaches a value loops on the simplest ones
-        for probe in ({}, None):
-            _validator(schema).is_valid(probe)
-    except RecursionError:
-        raise Invalid(f"{field}: refers to itself without end") from None
+    if any(f'"{keyword}"' in text for keyword in _REFERENCES) and _refers_to_itself(schema):
+        raise Invalid(f"{field}: refers to itself without end")
 
 
 def violations(schema: dict[str, Any], value: Any) -> list[str]:
-    """Every way ``value`` breaks ``schema``, each naming where (``(root)`` for the top)."""
-    validator = _validator(schema)
+    """How ``value`` breaks ``schema`` (up to ``MAX_COUNTED`` ways), each naming where (``(root)``: the top).
+
+    Raises ``jsonschema_rs.ValidationError`` if the schema itself cannot be compiled.
+    """
     found = []
-    for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        found.append(f"{where}: {error.message}")
-    return found
+    for error in _validator(schema).iter_errors(value):
+        path = [str(p) for p in error.instance_path]
+        message = error.message
+        if len(message) > MAX_MESSAGE:  # the value is quoted first: keep its start and what is said of it
+            message = message[:MAX_MESSAGE // 2] + " … " + message[-MAX_MESSAGE // 2:]
+        found.append((path, f"{'/'.join(path) or '(root)'}: {message}"))
+        if len(found) >= MAX_COUNTED:
+            break
+    return [text for _, text in sorted(found, key=lambda pair: pair[0])]
 
 
 def require_valid(schema: dict[str, Any], value: Any, *, field: str) -> None:
+    """``SchemaMismatch`` (a 400) unless ``value`` matches ``schema`` (the message shows the first ones)."""
     try:
         problems = violations(schema, value)
-    except RecursionError:  # a recursive schema walked as deep as a deeply nested value goes
-        raise Invalid(f"{field} nests too deeply to be checked against the schema") from None
-    except Unresolvable:  # stored before references were checked
-        raise Invalid(f"{field} cannot be checked: the schema has a $ref that does not resolve") from None
+    except jsonschema_rs.ValidationError as exc:  # stored under older rules (a lookaround in a pattern...)
+        raise Invalid(f"{field} cannot be checked: the schema is not valid or has a $ref that does not "
+                      f"resolve ({exc.message[:MAX_MESSAGE]})") from None
+    except ValueError as exc:
+        raise Invalid(f"{field} cannot be checked against the schema: {_unconverted(exc)}") from None
     if problems:
         shown = problems[:MAX_REPORTED]
-        more = f"; and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
-        raise Invalid(f"{field} does not match the schema: " + "; ".join(shown) + more)
+        rest = len(problems) - MAX_REPORTED
+        more = "" if rest <= 0 else f"; and {rest}{' or more' if len(problems) >= MAX_COUNTED else ''} more"
+        raise SchemaMismatch(f"{field} does not match the schema: " + "; ".join(shown) + more, problems)

@@ -87,7 +87,7 @@ async def test_configurations_are_immutable_versions(api, post):
     bad = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "value": {"risk": 3}})
     assert bad.status == 400 and "risk" in bad.error and "maximum" in bad.error
     bad = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "value": {}})
-    assert bad.status == 400 and "'risk' is a required property" in bad.error
+    assert bad.status == 400 and '"risk" is a required property' in bad.error
     bad = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "schema": {"type": "nope"}})
     assert bad.status == 400 and "not a valid JSON Schema" in bad.error
     assert (await api("GET", f"/v1/agents/{agent['id']}")).body["config_id"] == v3["id"]
@@ -178,9 +178,9 @@ async def test_resolve_validation_and_conflicts(api, flow):
     path = f"/v1/agent-session-input-requests/{request['id']}/resolve"
     invalid = await api("POST", path, {"response": {"trade_0": {"approved": "yes", "symbol": "MSFT"}}})
     assert invalid.status == 400
-    assert "trade_0/approved: 'yes' is not of type 'boolean'" in invalid.error
-    assert "trade_0/symbol: 'AAPL' was expected" in invalid.error
-    assert "(root): 'trade_1' is a required property" in invalid.error
+    assert 'trade_0/approved: "yes" is not of type "boolean"' in invalid.error
+    assert 'trade_0/symbol: "AAPL" was expected' in invalid.error
+    assert '(root): "trade_1" is a required property' in invalid.error
     unchanged = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
     assert unchanged["status"] == "pending" and unchanged["response"] is None
     assert (await api("POST", path, {"response": ["not", "an", "object"]})).status == 400
@@ -262,6 +262,10 @@ async def test_a_schema_never_makes_the_server_fetch_a_url(api, post, flow, open
     await opensink_app.store.update("input_requests", request["id"], {"schema": remote})
     reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve", {"response": {"a": 5}})
     assert reply.status == 400 and "$ref" in reply.error
+    # Nor is a meta-schema named in $schema (jsonschema-rs would fetch one it does not know).
+    reply = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "value": {},
+                                                           "schema": {"$schema": url, "type": "object"}})
+    assert reply.status == 400 and "Unknown meta-schema" in reply.error, reply.body
     assert fetched == []
 
 
