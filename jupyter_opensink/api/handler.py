@@ -233,8 +233,7 @@ class OpenSinkHandler(StreamedBody, APIHandler):
             self.context.in_flight.add(self)
         if self.request.method in ("POST", "PUT", "PATCH"):
             self.expect_body()
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.context.max_body_size:
+        if self.announced_too_large():
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()

@@ -39,6 +39,7 @@ TABLES = [
 ]
 SECRET_HEADER = "X-OpenSink-Webhook-Secret"
 SIGNATURE_TOLERANCE = 300  # seconds a signed timestamp may differ from now (Standard Webhooks)
+STAMP_DIGITS = 12  # unix seconds: 10 digits until the year 2286; anything much longer is no timestamp
 MISSING = object()
 
 
@@ -51,8 +52,8 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and (index := ids.parse_digits(part, 18)) is not None and index < len(node):
+            node = node[index]
         else:
             return MISSING
     return node
@@ -61,12 +62,14 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
 def signature_valid(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     message_id, stamp, given = (headers.get("webhook-id"), headers.get("webhook-timestamp"),
                                 headers.get("webhook-signature"))
-    if not (message_id and stamp and given and stamp.isdigit()):
+    at = ids.parse_digits(stamp, STAMP_DIGITS)
+    if not (message_id and at is not None and given):
         return False
-    if abs(time.time() - int(stamp)) > SIGNATURE_TOLERANCE:
+    if abs(time.time() - at) > SIGNATURE_TOLERANCE:
         return False
-    expected = sign(secret, message_id, int(stamp), body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in given.split())
+    expected = sign(secret, message_id, at, body)
+    # bytes: compare_digest refuses str with non-ASCII characters (a header may carry any latin-1)
+    return any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in given.split())
 
 
 class Webhooks:
