@@ -439,3 +439,14 @@ async def test_first_questions_asked_at_once_make_one_agent(mcp_client, make_key
     assert [a["name"] for a in agents] == ["burst"]
     assert {a.structured_content["agent_id"] for a in answers} == {agents[0]["id"]}
     assert len({a.structured_content["session_id"] for a in answers}) == 5
+
+
+async def test_sink_resources_withhold_the_ingest_secret_from_read_only_keys(mcp_client, api, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    reader = await make_key(scopes=["sinks:read", "sink_items:read"])
+    writer = await make_key(scopes=["sinks:read", "sink_items:read", "sinks:write"])
+    for key, expected in ((reader, None), (writer, sink["secret"])):
+        async with mcp_client(key=key) as client:
+            index = json.loads((await client.read_resource("opensink://sinks")).contents[0].text)
+            one = json.loads((await client.read_resource(f"opensink://sinks/{sink['id']}")).contents[0].text)
+        assert index["sinks"][0]["secret"] == one["sink"]["secret"] == expected
