@@ -48,9 +48,9 @@ HOSTILE_HEADERS = {"if-match", "last-event-id", "webhook-id", "webhook-timestamp
                    "idempotency-key"}
 #: What a number or id parser must survive: digits that are not ASCII, more digits than int() reads, signs,
 #: underscores, exponents, quotes, separators, and the empty value.
-HOSTILE_VALUES = ["²", "1²", "¹²³", "9" * 5000, "1" * 40, "-1", "+7", "1_0", "0x10", "1e3", "7 7", '"²"',
-                  'W/"9999999999999999999999"', "x:²", "x:" + "9" * 5000, "x:-1", "v1,²", "v1,", "v2,abc",
-                  "é" * 300, "", "0"]
+HOSTILE_VALUES = ["²", "1²", "¹²³", "9" * 5000, "1" * 40, "-1", "+7", "1_0", "0x10", "1e3", "7 7",
+                  '"²"', 'W/"9999999999999999999999"', "x:²", "x:" + "9" * 5000, "x:-1", "v1,²", "v1,",
+                  "v2,abc", "é" * 300, "", "0"]
 LATIN1_VISIBLE = st.characters(codec="latin-1", exclude_categories=("Cc", "Zs"))
 HOSTILE = st.sampled_from(HOSTILE_VALUES) | st.text(LATIN1_VISIBLE, min_size=1, max_size=40)
 schemathesis.openapi.format("opensink-hostile-header", HOSTILE)
@@ -189,7 +189,8 @@ def test_the_fuzzer_reached_the_handlers(server):
         assert by_class[2] > 50 and by_class[4] > 50 and by_class[5] == 0, (credential, STATUSES)
     # Every parsed header was sent, with the listed hostile values and with generated ones.
     assert {name for name, _ in HEADERS_SENT} == HOSTILE_HEADERS - {"last-event-id"}, HEADERS_SENT  # (below)
-    assert HEADERS_SENT.total() > 100 and all(HEADERS_SENT[name, True] for name, _ in HEADERS_SENT), HEADERS_SENT
+    assert HEADERS_SENT.total() > 100, HEADERS_SENT
+    assert all(HEADERS_SENT[name, True] for name, _ in HEADERS_SENT), HEADERS_SENT
     # The key was never refused for itself: it stayed valid through the whole run.
     assert httpx.get(server.api + "/sinks", headers={"Authorization": f"Bearer {server.key}"}).status_code == 200
     print("fuzzed operations:", len(operations), "requests:", sum(STATUSES.values()),

@@ -71,9 +71,9 @@ class Sink(PublicSinkInfo):
     workspace_id: str
     is_public: bool
     secret: Annotated[str | None, WriteSecret("sinks")] = Field(
-        description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an "
-                    "API key. Shown only to callers holding sinks:write (the Jupyter user, a key with that "
-                    "scope); null for read-only keys, since it grants writing.")
+        description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without "
+                    "an API key. Shown only to callers holding sinks:write (the Jupyter user, a key with "
+                    "that scope); null for read-only keys, since it grants writing.")
 
 
 class PublicItem(Stored):

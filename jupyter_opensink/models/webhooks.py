@@ -57,9 +57,9 @@ class Webhook(Stored):
     path: str
     action: dict[str, Any]
     secret: Annotated[str | None, WriteSecret("webhooks")] = Field(
-        description="Lets senders without an API key invoke it; null when it has none. Shown only to callers "
-                    "holding webhooks:write (the Jupyter user, a key with that scope); null for read-only keys, "
-                    "since it grants invoking.")
+        description="Lets senders without an API key invoke it; null when it has none. Shown only to "
+                    "callers holding webhooks:write (the Jupyter user, a key with that scope); null for "
+                    "read-only keys, since it grants invoking.")
     dedup: dict[str, Any] | None
 
 

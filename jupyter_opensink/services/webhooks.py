@@ -44,7 +44,7 @@ TABLES = [
     TableSpec("webhooks", indexes=("workspace_id",), unique=("path",)),
     TableSpec("webhook_invocations", indexes=("webhook_id", "workspace_id")),
     TableSpec("webhook_dedup", unique=("ref",)),
-    TableSpec("webhook_messages", unique=("ref",)),  # webhook-ids of signed calls, while they could be replayed
+    TableSpec("webhook_messages", unique=("ref",)),  # signed calls' webhook-ids, while they can be replayed
 ]
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-OpenSink-Webhook-Secret"
@@ -63,7 +63,8 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and (index := ids.parse_digits(part, 18)) is not None and index < len(node):
+        elif isinstance(node, list) and (index := ids.parse_digits(part, 18)) is not None \
+                and index < len(node):
             node = node[index]
         else:
             return MISSING
@@ -235,7 +236,8 @@ class Webhooks:
 
     async def purge_expired(self) -> int:
         """Remove expired de-duplication values and remembered webhook-ids from storage; returns how many."""
-        return await purge_expired(self.store, "webhook_dedup") + await purge_expired(self.store, "webhook_messages")
+        dedup = await purge_expired(self.store, "webhook_dedup")
+        return dedup + await purge_expired(self.store, "webhook_messages")
 
     async def _deduplicate(self, hook: dict[str, Any], payload: dict[str, Any],
                            headers: Mapping[str, str]) -> bool:

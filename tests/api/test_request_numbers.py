@@ -30,8 +30,8 @@ def opensink_config():
 
 async def test_webhook_timestamps_and_signatures_that_are_no_numbers_are_401(api):
     sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-    await api("POST", "/v1/webhooks", {"path": "numbers", "secret": SECRET,
-                                       "action": {"type": "create_item", "sink_id": sink["id"], "title": "/t"}})
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "numbers", "secret": SECRET, "action": action})
     body = b'{"t": "x"}'
     for stamp in HOSTILE_HEADER:
         headers = {"webhook-id": "msg_1", "webhook-timestamp": stamp,
@@ -39,7 +39,8 @@ async def test_webhook_timestamps_and_signatures_that_are_no_numbers_are_401(api
         reply = await api("POST", "/opensink/hooks/numbers", raw=body, headers=headers, auth=None)
         assert reply.status == 401, (stamp[:20], reply.body)
     # a signature that is not ASCII: compared as bytes, so a plain mismatch
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())), "webhook-signature": "v1,²"}
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())),
+               "webhook-signature": "v1,²"}
     assert (await api("POST", "/opensink/hooks/numbers", raw=body, headers=headers, auth=None)).status == 401
     assert (await api("GET", "/v1/sink-items")).body["items"] == []
 
@@ -75,16 +76,17 @@ async def test_request_log_status_and_limit_that_are_no_numbers_are_400(api):
     assert (await api("GET", "/v1/request-logs", params={"status": "200"})).status == 200
 
 
-async def test_a_last_event_id_that_is_no_number_gets_a_reset(api, opensink_app, jp_base_url, http_server_port,
-                                                             jp_serverapp):
+async def test_a_last_event_id_that_is_no_number_gets_a_reset(opensink_app, jp_base_url, http_server_port,
+                                                             http_server, jp_serverapp):
     boot = opensink_app.events.boot
     url = f"http://127.0.0.1:{http_server_port[1]}{jp_base_url}opensink/api/v1/events"
     auth = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
     async with httpx.AsyncClient(timeout=10) as client:
         for value in HOSTILE_HEADER:
             for how in ("header", "query"):
-                sent = dict(auth, **({"Last-Event-ID": f"{boot}:{value}".encode("latin-1")} if how == "header" else {}))
-                params = {"last_event_id": f"{boot}:{value}"} if how == "query" else {}
+                resume = f"{boot}:{value}"
+                sent = dict(auth, **({"Last-Event-ID": resume.encode("latin-1")} if how == "header" else {}))
+                params = {"last_event_id": resume} if how == "query" else {}
                 async with client.stream("GET", url, headers=sent, params=params) as response:
                     assert response.status_code == 200, (how, value[:20])
                     parser, first = SseParser(), None
@@ -122,7 +124,8 @@ async def test_a_content_length_that_is_no_number_is_refused(jp_base_url, http_s
         for path in ("opensink/api/v1/sinks", "opensink/approve/not-a-token"):
             request = (f"POST {jp_base_url}{path} HTTP/1.1\r\nHost: 127.0.0.1:{http_server_port[1]}\r\n"
                        f"Authorization: token {token}\r\nContent-Type: application/json\r\n").encode()
-            status = await raw_status(http_server_port[1], request + b"Content-Length: " + length + b"\r\n\r\n{}")
+            request += b"Content-Length: " + length + b"\r\n\r\n{}"
+            status = await raw_status(http_server_port[1], request)
             expected = 413 if length.isdigit() else 400
             assert status == expected, (path, length[:20], status)
 

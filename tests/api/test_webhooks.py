@@ -165,8 +165,8 @@ async def test_run_agent_webhook_calls_the_agent(hook, api, make_key, receiver):
 async def test_a_signed_call_is_accepted_once(hook, api, opensink_app):
     """Replaying a captured signed call (same webhook-id, timestamp and signature) does nothing: 409."""
     sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-    await api("POST", "/v1/webhooks", {"path": "once", "secret": SECRET,
-                                       "action": {"type": "create_item", "sink_id": sink["id"], "title": "/t"}})
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "once", "secret": SECRET, "action": action})
     body = b'{"t": "pay 100"}'
     captured = signed(body, message_id="msg_replayed")
     assert (await hook("once", None, raw=body, headers=captured)).status == 201
@@ -190,23 +190,26 @@ async def test_a_signed_call_is_accepted_once(hook, api, opensink_app):
 
 async def test_signed_timestamps_may_be_ahead_by_the_clock_skew_only(hook, api):
     sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-    await api("POST", "/v1/webhooks", {"path": "clock", "secret": SECRET,
-                                       "action": {"type": "create_item", "sink_id": sink["id"], "title": "/t"}})
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "clock", "secret": SECRET, "action": action})
     body = b'{"t": "x"}'
     now = int(time.time())
     assert (await hook("clock", None, raw=body, headers=signed(body, at=now + CLOCK_SKEW - 5,
                                                                message_id="m1"))).status == 201
     for ahead in (CLOCK_SKEW + 10, 290):
-        reply = await hook("clock", None, raw=body, headers=signed(body, at=now + ahead, message_id=f"m{ahead}"))
+        headers = signed(body, at=now + ahead, message_id=f"m{ahead}")
+        reply = await hook("clock", None, raw=body, headers=headers)
         assert reply.status == 401, ahead
-    old = await hook("clock", None, raw=body, headers=signed(body, at=now - SIGNATURE_TOLERANCE + 5, message_id="m2"))
+    old = await hook("clock", None, raw=body,
+                     headers=signed(body, at=now - SIGNATURE_TOLERANCE + 5, message_id="m2"))
     assert old.status == 201
 
 
 async def test_expired_webhook_records_are_purged(hook, api, opensink_app, make_key):
     sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-    await api("POST", "/v1/webhooks", {"path": "purged", "secret": SECRET, "dedup": {"key": "/id", "ttl_seconds": 60},
-                                       "action": {"type": "create_item", "sink_id": sink["id"], "title": "/t"}})
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "purged", "secret": SECRET, "action": action,
+                                       "dedup": {"key": "/id", "ttl_seconds": 60}})
     body = b'{"t": "x", "id": 1}'
     assert (await hook("purged", None, raw=body, headers=signed(body, message_id="m"))).status == 201
     store = opensink_app.store

@@ -65,9 +65,9 @@ async def test_the_event_stream_withholds_them_too(api, make_key, jp_base_url, h
         """The first ``count`` events a stream opened with ``key`` gets; ``when_connected()`` is awaited
         once the stream is subscribed."""
         parser, found = SseParser(), []
+        sent = {"Authorization": f"Bearer {key}", **(headers or {})}
         async with httpx.AsyncClient(timeout=10) as client:
-            async with client.stream("GET", url, headers={"Authorization": f"Bearer {key}", **(headers or {})}) \
-                    as response:
+            async with client.stream("GET", url, headers=sent) as response:
                 assert response.status_code == 200
 
                 async def read():
