@@ -40,6 +40,7 @@ import tornado.httpserver
 import tornado.web
 
 from .client import Client
+from .ids import parse_digits
 
 log = logging.getLogger(__name__)
 MAX_SKEW_S = 300
@@ -62,11 +63,12 @@ class AgentCall:
 
 def verify(secret: str, headers: Any, body: bytes) -> bool:
     """The shared secret header and the Standard Webhooks signature, both, and a fresh timestamp."""
-    if not hmac.compare_digest(headers.get("X-OpenSink-Secret", ""), secret):
+    if not hmac.compare_digest(headers.get("X-OpenSink-Secret", "").encode(), secret.encode()):
         return False
     msg_id, stamp, signatures = (headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""),
                                  headers.get("webhook-signature", ""))
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+    at = parse_digits(stamp, 12)
+    if at is None or abs(time.time() - at) > MAX_SKEW_S:
         return False
     key = base64.b64decode(secret.removeprefix("whsec_"))
     expected = base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest())

@@ -85,7 +85,9 @@ class OpenSinkApp(ExtensionApp):
         100_000, config=True, help="Request-log entries kept (the oldest go first); 0 turns the log off.")
     request_log_max_days = Float(7.0, config=True, help="Days a request-log entry is kept.")
     state_purge_seconds = Float(
-        60.0, config=True, help="Seconds between purges of expired states from storage (0: never).")
+        60.0, config=True,
+        help="Seconds between purges of expired states, webhook de-duplication values and remembered "
+             "webhook-ids from storage (0: never).")
     shutdown_timeout = Float(
         10.0, config=True,
         help="At stop, seconds to let API requests in flight finish before the database closes.")
@@ -144,8 +146,8 @@ class OpenSinkApp(ExtensionApp):
         self.services.request_log.max_entries = self.request_log_max_entries
         self.services.request_log.max_age = datetime.timedelta(days=self.request_log_max_days)
         self.request_log_flush = Periodic("writing the request log", 1.0, self.services.request_log.flush)
-        self.state_purge = Periodic("purging expired states", self.state_purge_seconds,
-                                    self.services.states.purge_expired)
+        self.state_purge = Periodic("purging expired states and webhook records", self.state_purge_seconds,
+                                    self.services.purge_expired)
         self.expiry = ExpiryScheduler(self.events, expire=self.services.input_requests.expire,
                                       pending=self.services.input_requests.pending_with_expiry)
         self.relay = None

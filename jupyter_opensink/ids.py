@@ -1,4 +1,4 @@
-"""Time-ordered ids (UUIDv7) and the ISO-8601 UTC timestamps of the API.
+"""Time-ordered ids (UUIDv7), the ISO-8601 UTC timestamps of the API, and whole numbers read from requests.
 
 Ids are strictly increasing within a process so that keyset paging by id
 is paging by creation time, and a write can never slip behind a cursor.
@@ -96,3 +96,18 @@ def to_iso(moment: datetime) -> str:
     would turn .096 into .095)."""
     utc = moment.astimezone(timezone.utc)
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def parse_digits(text: str | None, max_digits: int) -> int | None:
+    """The number ``text`` spells in 1 to ``max_digits`` ASCII digits; None for anything else.
+
+    Every whole number a request carries (a header, a query parameter, a JSON
+    pointer's index) is read with this. ``str.isdigit`` also accepts other
+    scripts' digits and superscripts ("²", which ``int`` then refuses), ``int``
+    accepts signs, spaces and underscores and refuses more than 4,300 digits:
+    checking ASCII digits and the length first means a hostile value is a
+    plain "not a number" for the caller to answer 400 (or 401) with.
+    """
+    if text is None or not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

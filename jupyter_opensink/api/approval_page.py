@@ -136,8 +136,7 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
             raise web.HTTPError(403, "the Host header names a host this server does not serve")
         if self.request.method == "POST":
             self.expect_body()
-        length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.body_limit:
+        if self.announced_too_large():
             raise web.HTTPError(413)
 
     def check_xsrf_cookie(self) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..models.common import shaper
+from ..models.sinks import Sink
+from ..models.webhooks import Webhook
 from ..runtime.events import Event
 from ..runtime.streams import CLOSE, KEEPALIVE, RESET, Ended
 from ..services.access import Principal, grants
@@ -15,6 +20,18 @@ EVENT_RESOURCES = {
     "activity": "agent_session_activities", "job": "background_jobs", "execution": "agents",
     "state": "states", "webhook": "webhooks",
 }
+
+
+#: Events whose data is an object holding a write secret: rendered through its reply model, as the
+#: API replies are, so the secret is null for a caller that may not write it (``WriteSecret``).
+EVENT_MODELS = {f"{kind}.{change}": model for kind, model in (("sink", Sink), ("webhook", Webhook))
+                for change in ("created", "updated", "deleted")}
+
+
+def rendered(principal: Principal, event: Event) -> Any:
+    """The event's data as ``principal`` may see it."""
+    model = EVENT_MODELS.get(event.type)
+    return shaper(model, principal.withheld)(event.data) if model is not None else event.data
 
 
 def may_read(principal: Principal, event: Event) -> bool:
@@ -50,7 +67,7 @@ async def stream_events(call: Call) -> None:
             else:
                 for event in missed:
                     if accepts(event):
-                        await out.event(event.id, event.type, event.data)
+                        await out.event(event.id, event.type, rendered(principal, event))
                     last_sent = event.seq
         await out.comment("connected")
         while not streams.closing:
@@ -68,7 +85,7 @@ async def stream_events(call: Call) -> None:
                                 {"reason": "this stream fell too far behind: list what you show again"})
                 break
             if item.seq > last_sent:
-                await out.event(item.id, item.type, item.data)
+                await out.event(item.id, item.type, rendered(principal, item))
     finally:
         streams.close(sub)
 

@@ -25,7 +25,7 @@ from tornado.iostream import StreamClosedError
 from ..errors import NotFound, Unauthorized
 from ..runtime.streams import EventStreams
 from ..services import Services
-from ..services.access import Principal
+from ..services.access import EVERY_RESOURCE, Principal
 from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
@@ -234,8 +234,7 @@ class OpenSinkHandler(StreamedBody, APIHandler):
             self.context.in_flight.add(self)
         if self.request.method in ("POST", "PUT", "PATCH"):
             self.expect_body()
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.context.max_body_size:
+        if self.announced_too_large():
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()
@@ -336,11 +335,13 @@ class OpenSinkHandler(StreamedBody, APIHandler):
         self._set_server_timing()
         self.finish(body)
 
-    @staticmethod
-    def _reply(route: Route, result: Any) -> tuple[int, bytes]:
+    def _reply(self, route: Route, result: Any) -> tuple[int, bytes]:
+        """Status and body; secrets granting writes the caller may not make are left out (null)."""
+        principal: Principal | None = getattr(self, "principal", None)
+        withheld = principal.withheld if principal is not None else EVERY_RESOURCE
         if isinstance(result, Status):
-            return result.code, render_json(route.render(result.body))
-        return route.status, render_json(route.render(result))
+            return result.code, render_json(route.render(result.body, withheld))
+        return route.status, render_json(route.render(result, withheld))
 
     async def _run_once(self, route: Route, params: dict[str, str], key: str) -> None:
         """A POST with Idempotency-Key: the first answer is kept and replayed; the effect happens once."""

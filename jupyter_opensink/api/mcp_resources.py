@@ -26,7 +26,7 @@ LISTED = 50  # sinks and sessions each named in resources/list
 TIMELINE = 500  # activities shown with a session
 JSON = "application/json"
 
-_sink, _item = shaper(Sink), shaper(SinkItem)
+_item = shaper(SinkItem)
 _session, _activity = shaper(AgentSession), shaper(Activity)
 
 
@@ -48,7 +48,8 @@ class ResourceKind:
 
 async def _sinks(services: Services, principal: Principal, _: dict[str, str]) -> Any:
     page = await services.sinks.list(principal.workspace_id, limit=500, after=None, order="desc")
-    return {"sinks": [_sink(s) for s in page.items]}
+    sink = shaper(Sink, principal.withheld)  # the ingest secret only for callers holding sinks:write
+    return {"sinks": [sink(s) for s in page.items]}
 
 
 async def _sink_with_items(services: Services, principal: Principal, params: dict[str, str]) -> Any:
@@ -56,7 +57,7 @@ async def _sink_with_items(services: Services, principal: Principal, params: dic
     items = await services.sink_items.list(principal.workspace_id, sink_id=sink["id"], type=None, q=None,
                                            occurred_after=None, occurred_before=None, limit=NEWEST_ITEMS,
                                            after=None, order="desc")
-    return {"sink": _sink(sink), "items": [_item(i) for i in items.items]}
+    return {"sink": shaper(Sink, principal.withheld)(sink), "items": [_item(i) for i in items.items]}
 
 
 async def _sessions(services: Services, principal: Principal, _: dict[str, str]) -> Any:

@@ -75,7 +75,7 @@ class Tool:
                 parsed = self.arguments.model_validate_json(standard_json(arguments or {}))
             except ValidationError as exc:
                 raise Invalid(describe(exc)) from None
-            value = shaper(self.result)(await self.run(call, parsed))
+            value = shaper(self.result, call.principal.withheld)(await self.run(call, parsed))
         except Exception as exc:
             status = errors.status_for(exc, 500)
             if status >= 500:

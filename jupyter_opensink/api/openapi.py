@@ -38,6 +38,16 @@ ERRORS = {400: "Invalid input (body, query parameter or paging), naming the fiel
           413: "Request body too large",
           503: "The database is unavailable"}
 PUBLIC_403 = "The Host header names a host this server does not serve"
+#: Standard-Webhooks headers of a call signed with a webhook's secret (routes that check their own secret).
+SIGNATURE_HEADERS = [
+    {"name": "webhook-id", "in": "header", "schema": {"type": "string"},
+     "description": "The call's id: a signed call is accepted once (a repeat is a 409)."},
+    {"name": "webhook-timestamp", "in": "header", "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+     "description": "Unix seconds: at most 5 minutes old and 60 s ahead."},
+    {"name": "webhook-signature", "in": "header", "schema": {"type": "string"},
+     "description": "v1,<base64 HMAC-SHA256 of \"id.timestamp.body\"> keyed by the webhook's secret "
+                    "(several, space-separated)."},
+]
 
 
 def error_statuses(route: Route) -> list[int]:
@@ -51,8 +61,8 @@ def error_statuses(route: Route) -> list[int]:
         codes |= {400, 413}
     if route.method == "POST" and not route.stream and route.scope != PUBLIC:
         codes |= {400, 409}  # Idempotency-Key: too long, or reused for another request
-    if route.query or route.paged:
-        codes.add(400)
+    if route.query or route.paged or 412 in route.errors:
+        codes.add(400)  # (412: an If-Match that is no version)
     return sorted(codes)
 
 
@@ -88,6 +98,12 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if 412 in route.errors:
         parameters.append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
                            "description": "Only if the object is at this version (412 otherwise)."})
+    if route.own_secret:
+        parameters += SIGNATURE_HEADERS
+    if "last_event_id" in route.query:
+        parameters.append({"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"},
+                           "description": "Resume after this event (as last_event_id); an id no longer known "
+                                          "starts the stream with a reset event."})
     if route.stream:
         ok = {"description": "Written as it happens: " + " or ".join(route.stream_media),
               "content": {media: {"schema": {"type": "string"}} for media in route.stream_media}}

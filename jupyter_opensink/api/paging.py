@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from .. import ids
 from ..errors import Invalid
 from ..store import Page
 
@@ -32,10 +33,7 @@ def parse_paging(arg: Callable[[str], str | None]) -> Paging:
     if raw_limit is None:
         limit = DEFAULT_LIMIT
     else:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            limit = 0
+        limit = ids.parse_digits(raw_limit, len(str(MAX_LIMIT))) or 0
         if not 1 <= limit <= MAX_LIMIT:
             raise Invalid(f"$limit must be an integer from 1 to {MAX_LIMIT}")
     order = arg("$order") or "desc"

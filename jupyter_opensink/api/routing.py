@@ -74,9 +74,10 @@ class Route:
             return None
         return page_of(self.response) if self.paged else self.response
 
-    def render(self, result: Any) -> Any:
-        """The endpoint's result as the reply declares it (undeclared fields never leave)."""
-        return shaper(self.reply)(result) if self.reply is not None else result
+    def render(self, result: Any, withheld: frozenset[str] = frozenset()) -> Any:
+        """The endpoint's result as the reply declares it (undeclared fields never leave); the write
+        secrets of the resources in ``withheld`` (those the caller may not write) are null."""
+        return shaper(self.reply, withheld)(result) if self.reply is not None else result
 
     @property
     def pattern(self) -> str:

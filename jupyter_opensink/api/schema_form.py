@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import ids
 from ..form_rules import LONG_TEXT, REJECT_FIELDS
 
 COMPOSED = ("oneOf", "anyOf", "allOf", "$ref", "not")
@@ -167,9 +168,10 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
     if spec.kind == "choice":
         if raw == "":
             return _MISSING
-        if not raw.isdigit() or int(raw) >= len(spec.options):
+        index = ids.parse_digits(raw, 9)
+        if index is None or index >= len(spec.options):
             raise ValueError("pick one of the choices")
-        return spec.options[int(raw)]
+        return spec.options[index]
     if raw.strip() == "" and spec.kind not in ("text", "textarea", "list"):
         return _MISSING
     if spec.kind == "number":

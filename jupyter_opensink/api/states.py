@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from .. import ids
 from ..errors import Invalid
 from ..models.runtime_extras import State, StatePut
 from .handler import Call
 from .paging import render_page
 from .routing import Route, Status
+
+MAX_VERSION_DIGITS = 18  # versions count writes from 1: more digits than any can reach (and fit in 64 bits)
 
 
 def _if_match(call: Call) -> int | None:
@@ -14,10 +17,10 @@ def _if_match(call: Call) -> int | None:
     raw = call.header("If-Match")
     if raw is None:
         return None
-    text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    version = ids.parse_digits(raw.strip().removeprefix("W/").strip('"'), MAX_VERSION_DIGITS)
+    if version is None:
         raise Invalid("If-Match: a state version, e.g. 3")
-    return int(text)
+    return version
 
 
 async def put_state(call: Call) -> dict:

@@ -40,7 +40,8 @@ ROUTES = [
     Route("POST", "/hooks/{path}", invoke_webhook, "webhooks:write",
           "Invoke a webhook with a JSON object payload: with an API key of its workspace (webhooks:write), or "
           "with its secret (Standard-Webhooks signature, or X-OpenSink-Webhook-Secret). 201 {item} or {delivery}; "
-          "200 {deduplicated: true} for a repeat within the dedup TTL.",
+          "200 {deduplicated: true} for a repeat within the dedup TTL; 409 for a signed call whose "
+          "webhook-id was already received (a replay).",
           tag="hooks", base="/opensink", status=201, also=(200,), body=HookPayload, response=InvocationReply,
           own_secret=True),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -100,6 +101,19 @@ def validation_messages(exc: ValidationError) -> list[str]:
 
 
 # -- responses ----------------------------------------------------------------
+@dataclass(frozen=True)
+class WriteSecret:
+    """Marks a reply field holding a secret that lets its bearer write to ``resource`` (a sink's ingest
+    secret, a webhook's secret): ``Annotated[str | None, WriteSecret("sinks")]``.
+
+    Reading an object must not hand out the power to change it, so the field
+    is rendered as ``null`` for callers without ``<resource>:write`` (see
+    :func:`shaper`'s ``withheld``). Its description should say so.
+    """
+
+    resource: str
+
+
 class Resource(BaseModel):
     """A reply's shape: every field is always present (``None`` where nullable), nothing else is.
 
@@ -151,23 +165,32 @@ def _resource_in(annotation: Any) -> tuple[str, type[Resource]] | None:
     return None
 
 
+def _withhold(value: Any) -> None:
+    return None
+
+
 @functools.cache
-def shaper(model: type[BaseModel]) -> Callable[[Any], Any]:
+def shaper(model: type[BaseModel], withheld: frozenset[str] = frozenset()) -> Callable[[Any], Any]:
     """A function rendering a plain value (dicts, lists) as ``model`` declares it.
 
     It keeps the declared fields only, recursing into fields that hold other
     response models; everything else passes as it is. A model that allows
-    extra fields passes whole. Costs a dict comprehension per object.
+    extra fields passes whole. Fields marked :class:`WriteSecret` of a
+    resource in ``withheld`` (those the caller may not write) are ``null``.
+    Costs a dict comprehension per object.
     """
     if model.model_config.get("extra") != "forbid":
         return lambda value: value
     plan: list[tuple[str, Callable[[Any], Any] | None]] = []
     for name, info in model.model_fields.items():
+        if any(isinstance(m, WriteSecret) and m.resource in withheld for m in info.metadata):
+            plan.append((info.alias or name, _withhold))
+            continue
         nested = _resource_in(info.annotation)
         inner: Callable[[Any], Any] | None = None
         if nested is not None:
             kind, sub = nested
-            one = shaper(sub)
+            one = shaper(sub, withheld)
             if kind == "list":
                 def inner(value: Any, one: Callable[[Any], Any] = one) -> Any:
                     return [one(v) for v in value] if isinstance(value, list) else value

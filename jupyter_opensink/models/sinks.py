@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Resource, Stored, Text, Time, Url, patch_of
+from .common import Model, Name, Resource, Stored, Text, Time, Url, WriteSecret, patch_of
 
 Color = Literal["neutral", "blue", "green", "yellow", "orange", "red", "purple", "pink"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -70,8 +70,10 @@ class Sink(PublicSinkInfo):
 
     workspace_id: str
     is_public: bool
-    secret: str = Field(description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in "
-                                    "this sink without an API key.")
+    secret: Annotated[str | None, WriteSecret("sinks")] = Field(
+        description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without "
+                    "an API key. Shown only to callers holding sinks:write (the Jupyter user, a key with "
+                    "that scope); null for read-only keys, since it grants writing.")
 
 
 class PublicItem(Stored):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .agents import ExecutionDelivery
-from .common import Model, Resource, Stored, patch_of
+from .common import Model, Resource, Stored, WriteSecret, patch_of
 from .sinks import SinkItem
 
 #: RFC 6901: "" is the whole payload, "/a/0/b~1c" walks into it.
@@ -56,7 +56,10 @@ class Webhook(Stored):
     workspace_id: str
     path: str
     action: dict[str, Any]
-    secret: str | None
+    secret: Annotated[str | None, WriteSecret("webhooks")] = Field(
+        description="Lets senders without an API key invoke it; null when it has none. Shown only to "
+                    "callers holding webhooks:write (the Jupyter user, a key with that scope); null for "
+                    "read-only keys, since it grants invoking.")
     dedup: dict[str, Any] | None
 
 

@@ -75,9 +75,9 @@ class EventBus:
     def since(self, event_id: str) -> list[Event] | None:
         """The events after ``event_id``, or None when they are no longer all known (a reset)."""
         boot, _, seq_text = event_id.partition(":")
-        if boot != self.boot or not seq_text.isdigit():
+        seq = ids.parse_digits(seq_text, 18)  # a client's header: anything but a sequence number is a reset
+        if boot != self.boot or seq is None:
             return None
-        seq = int(seq_text)
         if not self._replay:
             return [] if seq == 0 else None
         oldest = self._replay[0].seq

@@ -52,6 +52,11 @@ class Services:
         self.request_log = RequestLog(store)
         self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events)
 
+    async def purge_expired(self) -> int:
+        """Give back the storage of everything expired (states, webhook de-duplication values and
+        remembered webhook-ids); each is ignored once expired anyway. Returns how many rows went."""
+        return await self.states.purge_expired() + await self.webhooks.purge_expired()
+
     async def start(self) -> None:
         await self.workspaces.default_id()
 

@@ -16,6 +16,8 @@ RESOURCES = (
     "states", "webhooks",
 )
 ACCESS = ("read", "write", "all")
+#: Write secrets withheld from a caller that is no principal (a public page, a webhook's sender): all.
+EVERY_RESOURCE = frozenset(RESOURCES)
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:
@@ -69,6 +71,11 @@ class Principal:
         """Raise ``Forbidden`` unless this principal holds ``resource:access``."""
         if not self.has(scope):
             raise Forbidden(f"this API key lacks the scope {scope}")
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        """The resources whose write-granting secrets this caller may not see (it may not write them)."""
+        return frozenset(r for r in RESOURCES if not self.has(f"{r}:write"))
 
     def require_user(self, what: str) -> None:
         if not self.is_user:

@@ -59,9 +59,10 @@ class RequestLog:
     async def list(self, filters: dict[str, Any], *, limit: int, after: str | None, order: str) -> Page:
         where: dict[str, Any] = {}
         if filters.get("status"):
-            if not str(filters["status"]).isdigit():
+            status = ids.parse_digits(str(filters["status"]), 3)
+            if status is None:
                 raise Invalid("status: an HTTP status code, e.g. 404")
-            where["status"] = int(filters["status"])
+            where["status"] = status
         if filters.get("key_id"):
             where["key_id"] = filters["key_id"]
         path, since = filters.get("path"), filters.get("since")

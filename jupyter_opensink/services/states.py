@@ -15,10 +15,10 @@ from .. import ids
 from ..errors import Conflict, Invalid, NotFound, PreconditionFailed
 from ..runtime.events import EventBus
 from ..store import Delete, Insert, Page, Store, TableSpec, Update
+from .expiring import purge_expired
 
 TABLES = [TableSpec("states", indexes=("workspace_id", "space"), unique=("ref",))]
 NAME = re.compile(r"^[A-Za-z0-9._:@~-]{1,255}\Z")
-PURGE_PAGE = 500
 
 
 def _check_name(what: str, value: str) -> None:
@@ -126,15 +126,4 @@ class States:
 
     async def purge_expired(self) -> int:
         """Remove every expired state from storage; returns how many."""
-        now = ids.now_iso()
-        gone = 0
-        after = None
-        while True:
-            page = await self.store.query("states", {}, limit=PURGE_PAGE, after=after, order="asc")
-            expired = [doc for doc in page.items if doc.get("expires_at") and doc["expires_at"] <= now]
-            if expired:
-                await self.store.batch([Delete("states", doc["id"]) for doc in expired])
-                gone += len(expired)
-            if page.next_after is None:
-                return gone
-            after = page.next_after
+        return await purge_expired(self.store, "states")

@@ -5,6 +5,12 @@ server and the caller proves who it is: an API key of the webhook's
 workspace (``webhooks:write``), or, when the webhook has a secret, a
 Standard-Webhooks signature made with it or the shared-secret header. Every
 invocation is recorded with its outcome.
+
+A signed call is accepted once: its ``webhook-id`` is remembered durably (a
+row per webhook and id, inserted under a unique key, so two concurrent
+deliveries of one id cannot both pass) for as long as its timestamp would be
+accepted, and a repeat within that time is a 409. A timestamp may be at most
+``SIGNATURE_TOLERANCE`` seconds old and ``CLOCK_SKEW`` seconds ahead.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +27,7 @@ import orjson
 from pydantic import ValidationError
 
 from .. import ids
-from ..errors import Conflict, Invalid, NotFound, Unauthorized
+from ..errors import Conflict, Invalid, NotFound, OpenSinkError, StoreError, Unauthorized, Unavailable
 from ..models.common import validation_messages
 from ..models.sinks import ItemFields
 from ..runtime.events import EventBus
@@ -29,6 +36,7 @@ from ..store import Delete, Insert, Page, Store, TableSpec
 from .access import Principal
 from .agents import Agents
 from .deliveries import ExecutionDeliveries
+from .expiring import purge_expired
 from .scoping import get_owned, scoped
 from .sinks import SinkItems, Sinks
 
@@ -36,9 +44,13 @@ TABLES = [
     TableSpec("webhooks", indexes=("workspace_id",), unique=("path",)),
     TableSpec("webhook_invocations", indexes=("webhook_id", "workspace_id")),
     TableSpec("webhook_dedup", unique=("ref",)),
+    TableSpec("webhook_messages", unique=("ref",)),  # signed calls' webhook-ids, while they can be replayed
 ]
+log = logging.getLogger(__name__)
 SECRET_HEADER = "X-OpenSink-Webhook-Secret"
-SIGNATURE_TOLERANCE = 300  # seconds a signed timestamp may differ from now (Standard Webhooks)
+SIGNATURE_TOLERANCE = 300  # seconds a signed timestamp may be old (Standard Webhooks)
+CLOCK_SKEW = 60  # seconds a signed timestamp may be ahead of this server's clock
+STAMP_DIGITS = 12  # unix seconds: 10 digits until the year 2286; anything much longer is no timestamp
 MISSING = object()
 
 
@@ -51,22 +63,28 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and (index := ids.parse_digits(part, 18)) is not None \
+                and index < len(node):
+            node = node[index]
         else:
             return MISSING
     return node
 
 
-def signature_valid(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+def signed_message(secret: str, headers: Mapping[str, str], body: bytes) -> tuple[str, int] | None:
+    """``(webhook-id, timestamp)`` of a call signed with ``secret`` at a fresh time, else None."""
     message_id, stamp, given = (headers.get("webhook-id"), headers.get("webhook-timestamp"),
                                 headers.get("webhook-signature"))
-    if not (message_id and stamp and given and stamp.isdigit()):
-        return False
-    if abs(time.time() - int(stamp)) > SIGNATURE_TOLERANCE:
-        return False
-    expected = sign(secret, message_id, int(stamp), body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in given.split())
+    at = ids.parse_digits(stamp, STAMP_DIGITS)
+    if not (message_id and at is not None and given):
+        return None
+    if not -SIGNATURE_TOLERANCE <= at - time.time() <= CLOCK_SKEW:
+        return None
+    expected = sign(secret, message_id, at, body).encode()
+    # bytes: compare_digest refuses str with non-ASCII characters (a header may carry any latin-1)
+    if any(hmac.compare_digest(expected, candidate.encode()) for candidate in given.split()):
+        return message_id, at
+    return None
 
 
 class Webhooks:
@@ -134,21 +152,23 @@ class Webhooks:
 
     # -- invoking -----------------------------------------------------------------------------
     async def _authenticate(self, path: str, principal: Principal | None, headers: Mapping[str, str],
-                            body: bytes) -> dict[str, Any]:
+                            body: bytes) -> tuple[dict[str, Any], tuple[str, int] | None]:
+        """The webhook, and for a signed call its ``(webhook-id, timestamp)``."""
         found = await self.store.query("webhooks", {"path": path}, limit=1)
         hook = found.items[0] if found.items else None
         if principal is not None:  # an API key: its workspace's webhooks only
             if hook is None or hook["workspace_id"] != principal.workspace_id:
                 raise NotFound(f"webhook {path} not found")
             principal.require("webhooks:write")
-            return hook
+            return hook, None
         secret = hook.get("secret") if hook is not None else None
         if secret:
             shared = headers.get(SECRET_HEADER)
             if shared is not None and hmac.compare_digest(shared.encode(), secret.encode()):
-                return hook
-            if signature_valid(secret, headers, body):
-                return hook
+                return hook, None
+            message = signed_message(secret, headers, body)
+            if message is not None:
+                return hook, message
         # Unknown path, no secret, a wrong one: the same answer, so paths cannot be probed.
         raise Unauthorized("send an API key (Authorization: Bearer), a Standard-Webhooks signature made with "
                            f"the webhook's secret, or {SECRET_HEADER}")
@@ -156,7 +176,8 @@ class Webhooks:
     async def invoke(self, path: str, principal: Principal | None, headers: Mapping[str, str],
                      body: bytes) -> tuple[int, dict[str, Any]]:
         """Run the webhook at ``path``; returns the status and the reply."""
-        hook = await self._authenticate(path, principal, headers, body)
+        hook, message = await self._authenticate(path, principal, headers, body)
+        remembered = await self._remember(hook, *message) if message is not None else None
         try:
             payload = orjson.loads(body) if body.strip() else None
         except orjson.JSONDecodeError:
@@ -178,6 +199,45 @@ class Webhooks:
         except (Invalid, NotFound) as exc:
             await self._record(hook, 400 if isinstance(exc, Invalid) else 404, "refused", error=exc.message)
             raise
+        except Exception as exc:
+            ours = not isinstance(exc, OpenSinkError) or isinstance(exc, (StoreError, Unavailable))
+            if remembered is not None and ours:  # the sender's retry of this call must get through
+                await self._forget(remembered)
+            raise
+
+    async def _remember(self, hook: dict[str, Any], message_id: str, at: int) -> str:
+        """Record a signed call's ``webhook-id``; Conflict when it was already received (a replay).
+
+        Kept until its timestamp is too old to be accepted (a replay is refused
+        as stale from then on); the unique ``ref`` makes the check and the
+        record one write, so of two concurrent deliveries only one passes.
+        """
+        ref = hashlib.sha256(hook["id"].encode() + b"\0" + message_id.encode()).hexdigest()
+        found = await self.store.query("webhook_messages", {"ref": ref}, limit=1)
+        old = found.items[0] if found.items else None
+        replayed = Conflict(f"webhook-id {message_id[:100]!r} was already received by this webhook: a "
+                            "signed call is accepted once (send a new webhook-id for a new call)")
+        if old is not None and old["expires_at"] > ids.now_iso():
+            raise replayed
+        ops: list[Any] = [Delete("webhook_messages", old["id"])] if old is not None else []
+        expires = ids.format_time(at + SIGNATURE_TOLERANCE + 1)
+        try:
+            done = await self.store.batch([*ops, Insert("webhook_messages", {
+                "ref": ref, "webhook_id": hook["id"], "expires_at": expires})])
+        except (Conflict, NotFound):  # the same id at the same moment: that delivery goes ahead
+            raise replayed from None
+        return done[-1]["id"]
+
+    async def _forget(self, remembered: str) -> None:
+        try:
+            await self.store.delete("webhook_messages", remembered)
+        except Exception:  # the database failing is why we are here; the id then expires with the window
+            log.warning("could not forget webhook message %s after a failed call", remembered, exc_info=True)
+
+    async def purge_expired(self) -> int:
+        """Remove expired de-duplication values and remembered webhook-ids from storage; returns how many."""
+        dedup = await purge_expired(self.store, "webhook_dedup")
+        return dedup + await purge_expired(self.store, "webhook_messages")
 
     async def _deduplicate(self, hook: dict[str, Any], payload: dict[str, Any],
                            headers: Mapping[str, str]) -> bool:

@@ -581,3 +581,14 @@ async def test_a_session_ended_for_idleness_no_longer_counts(api, make_key, mcp_
         assert (await http.post(mcp_url, headers=first, json=listing)).status_code == 404  # the SDK ended it
         second = await open_session(http, mcp_url, key)
         assert (await http.post(mcp_url, headers=second, json=listing)).status_code == 200
+
+
+async def test_sink_resources_withhold_the_ingest_secret_from_read_only_keys(mcp_client, api, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    reader = await make_key(scopes=["sinks:read", "sink_items:read"])
+    writer = await make_key(scopes=["sinks:read", "sink_items:read", "sinks:write"])
+    for key, expected in ((reader, None), (writer, sink["secret"])):
+        async with mcp_client(key=key) as client:
+            index = json.loads((await client.read_resource("opensink://sinks")).contents[0].text)
+            one = json.loads((await client.read_resource(f"opensink://sinks/{sink['id']}")).contents[0].text)
+        assert index["sinks"][0]["secret"] == one["sink"]["secret"] == expected

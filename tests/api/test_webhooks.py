@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 
+from jupyter_opensink import ids
 from jupyter_opensink.runtime.outbound import sign
+from jupyter_opensink.services.webhooks import CLOCK_SKEW, SIGNATURE_TOLERANCE
 
 from ..conftest import Reply
 
@@ -158,3 +161,62 @@ async def test_run_agent_webhook_calls_the_agent(hook, api, make_key, receiver):
     assert call.json["commit"] == "abc123" and call.json["source"] == "ci" and call.json["mode"] == "webhook"
     assert call.headers["X-Opensink-Secret"] == agent["execution_secret"]  # the agent's own, as on a resolve
     assert reply.body["delivery"]["trigger"] == "webhook"
+
+
+async def test_a_signed_call_is_accepted_once(hook, api, opensink_app):
+    """Replaying a captured signed call (same webhook-id, timestamp and signature) does nothing: 409."""
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "once", "secret": SECRET, "action": action})
+    body = b'{"t": "pay 100"}'
+    captured = signed(body, message_id="msg_replayed")
+    assert (await hook("once", None, raw=body, headers=captured)).status == 201
+    replay = await hook("once", None, raw=body, headers=captured)
+    assert replay.status == 409 and "msg_replayed" in replay.error and "already received" in replay.error
+    # the same id signed again later (a sender's retry with a new timestamp) is the same call
+    resent = signed(body, message_id="msg_replayed", at=int(time.time()) + 1)
+    assert (await hook("once", None, raw=body, headers=resent)).status == 409
+    # two deliveries of one new id at the same moment: exactly one goes through
+    twins = signed(body, message_id="msg_twins")
+    both = await asyncio.gather(*(hook("once", None, raw=body, headers=twins) for _ in range(2)))
+    assert sorted(r.status for r in both) == [201, 409]
+    assert (await hook("once", None, raw=body, headers=signed(body, message_id="msg_other"))).status == 201
+    items = (await api("GET", "/v1/sink-items", params={"sink_id": sink["id"]})).body["items"]
+    assert len(items) == 3
+    # remembered in the database, not in memory, until the timestamp is too old to be accepted
+    remembered = await opensink_app.store.all("webhook_messages")
+    assert len(remembered) == 3
+    assert all(r["expires_at"] > ids.format_time(time.time() + SIGNATURE_TOLERANCE - 5) for r in remembered)
+
+
+async def test_signed_timestamps_may_be_ahead_by_the_clock_skew_only(hook, api):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "clock", "secret": SECRET, "action": action})
+    body = b'{"t": "x"}'
+    now = int(time.time())
+    assert (await hook("clock", None, raw=body, headers=signed(body, at=now + CLOCK_SKEW - 5,
+                                                               message_id="m1"))).status == 201
+    for ahead in (CLOCK_SKEW + 10, 290):
+        headers = signed(body, at=now + ahead, message_id=f"m{ahead}")
+        reply = await hook("clock", None, raw=body, headers=headers)
+        assert reply.status == 401, ahead
+    old = await hook("clock", None, raw=body,
+                     headers=signed(body, at=now - SIGNATURE_TOLERANCE + 5, message_id="m2"))
+    assert old.status == 201
+
+
+async def test_expired_webhook_records_are_purged(hook, api, opensink_app, make_key):
+    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
+    action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
+    await api("POST", "/v1/webhooks", {"path": "purged", "secret": SECRET, "action": action,
+                                       "dedup": {"key": "/id", "ttl_seconds": 60}})
+    body = b'{"t": "x", "id": 1}'
+    assert (await hook("purged", None, raw=body, headers=signed(body, message_id="m"))).status == 201
+    store = opensink_app.store
+    assert await opensink_app.services.purge_expired() == 0  # nothing has expired yet
+    for table in ("webhook_messages", "webhook_dedup"):
+        (row,) = await store.all(table)
+        await store.update(table, row["id"], {"expires_at": "2020-01-01T00:00:00.000Z"})
+    assert await opensink_app.services.purge_expired() == 2
+    assert await store.count("webhook_messages") == await store.count("webhook_dedup") == 0
