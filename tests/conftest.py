@@ -34,6 +34,20 @@ def pytest_configure(config):
                                        "tests/conftest.py); -m 'not system' leaves them out")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The security walks' request counts (each test records its own, so this holds on xdist workers too)."""
+    walked: dict[str, int] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "walk_requests":
+                    walked[report.nodeid.rsplit("::", 1)[-1]] = value
+    if walked:
+        terminalreporter.write_sep("-", f"security walks: {sum(walked.values())} requests")
+        for test, count in sorted(walked.items()):
+            terminalreporter.write_line(f"{count:6d}  {test}")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         where = item.path.relative_to(config.rootpath / "tests").as_posix()

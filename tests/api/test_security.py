@@ -38,8 +38,6 @@ BODY_ROUTES = [r for r in walk.routes() if r.body is not None]
 PAGED = [r for r in walk.routes() if r.paged]
 PUBLIC_ROUTES = [r for r in walk.routes() if r.scope == PUBLIC]
 SAMPLE = {"name": "x", "title": "t"}
-#: test -> requests it made; the last test prints the totals (quoted in the README).
-REQUESTS: Counter = Counter()
 
 
 @pytest.fixture
@@ -56,14 +54,18 @@ def jp_server_config(jp_server_config, request):
 
 
 @pytest.fixture
-def call(api, request):
-    """``api``, counting this test's requests."""
+def call(api, record_property):
+    """``api``, counting this test's requests: recorded as the test's ``walk_requests`` property, which the
+    run's summary adds up (tests/conftest.py; the totals are quoted in the README)."""
+    made = 0
 
     async def counted(*args: Any, **kwargs: Any):
-        REQUESTS[request.node.name] += 1
+        nonlocal made
+        made += 1
         return await api(*args, **kwargs)
 
-    return counted
+    yield counted
+    record_property("walk_requests", made)
 
 
 def test_the_walks_know_every_route():
@@ -430,9 +432,3 @@ async def test_header_injection_through_configured_headers_is_refused(call, obje
                     where = ".".join(path)
                     assert reply.status == 400 and where in reply.error, (walk.name(route), headers, reply.body)
     assert holders >= 4  # agents (create, patch) and jobs (create, patch)
-
-
-def test_zz_report_the_walks():
-    """Last in this file: how many requests each walk made (pytest -s shows it)."""
-    if REQUESTS:
-        print("\nsecurity suite requests:", dict(REQUESTS), "total:", sum(REQUESTS.values()))
