@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_opensink.api.schema_form import FormErrors, describe, read, reject_field, where
+from jupyter_opensink.approval.schema_form import FormErrors, describe, read, reject_field, where
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())

@@ -28,7 +28,7 @@ from ..services.access import Principal
 from ..services.idempotency import fingerprint
 from ..services.secrets import KEY_PREFIX
 from . import errors
-from .asgi import AsgiApp, serve_asgi
+from .access_log import LeanAccessLog
 from .body import StreamedBody
 from .paging import Paging, parse_paging
 from .routing import ADMIN, ANY, PUBLIC, Route, Status
@@ -49,17 +49,15 @@ class ApiContext:
 
     services: Services
     max_body_size: int
+    #: Every route served (the JSON API's and those other surfaces add); the OpenAPI description shows them.
+    routes: list[Route]
     streams: EventStreams | None = None
     #: Seconds a client gets to send its whole request body (a trickling body holds a connection).
     body_timeout: float = 60.0
     #: Requests being answered (event streams excluded), so a stop can let them finish.
     in_flight: set = field(default_factory=set)
-    #: The MCP endpoint (``api.mcp_endpoint.McpEndpoint``); None when it is switched off.
-    mcp: Any = None
     #: The server's address as people outside reach it (approval links' URLs); empty: the request's own.
     public_url: str = ""
-    #: Unknown approval-link tokens one client address may try per minute before it gets 429.
-    link_guesses_per_minute: int = 10
 
     async def drain(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for requests in flight; returns how many are left."""
@@ -147,16 +145,19 @@ class Call:
         """The server's address as people outside reach it (configured); empty: use ``origin``."""
         return self._handler.context.public_url
 
+    @property
+    def routes(self) -> list[Route]:
+        """Every route the server serves."""
+        return self._handler.context.routes
+
     def sse(self) -> SseResponse:
         return SseResponse(self._handler)
 
     @property
-    def mcp(self) -> Any:
-        return self._handler.context.mcp
-
-    async def asgi(self, app: AsgiApp, extra_scope: dict[str, Any]) -> None:
-        """Let an ASGI application answer this request (the route must be a ``stream`` one)."""
-        await serve_asgi(self._handler, app, self._handler.body_bytes, extra_scope)
+    def handler(self) -> OpenSinkHandler:
+        """The request's handler, for a ``stream`` route whose endpoint writes the reply through another
+        protocol's machinery (the MCP endpoint's ASGI bridge); other endpoints never need it."""
+        return self._handler
 
 
 def render_json(value: Any) -> bytes:
@@ -180,7 +181,7 @@ def api_key_from(authorization: str | None) -> str | None:
 
 
 @web.stream_request_body
-class OpenSinkHandler(StreamedBody, APIHandler):
+class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
     """See the module docstring. ``routes`` maps HTTP methods to this path's routes."""
 
     principal: Principal

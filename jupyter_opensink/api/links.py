@@ -1,4 +1,4 @@
-"""/v1/agent-session-input-requests/{id}/links: approval links (the page itself is api/approval_page.py)."""
+"""/v1/agent-session-input-requests/{id}/links: approval links (the page itself is approval/page.py)."""
 
 from __future__ import annotations
 

@@ -170,10 +170,8 @@ def build_openapi(routes: list[Route], server_url: str = "/opensink") -> dict[st
 
 
 async def openapi_document(call: Call) -> dict[str, Any]:
-    from . import ROUTES  # the finished table, including this route
-
-    base_url = call.base_url
-    return build_openapi(ROUTES, server_url=f"{base_url.rstrip('/')}/opensink")
+    """Every route the server serves (other surfaces' too), this one included."""
+    return build_openapi(call.routes, server_url=f"{call.base_url.rstrip('/')}/opensink")
 
 
 class OpenApiDocument(Resource):

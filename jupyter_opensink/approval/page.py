@@ -29,15 +29,16 @@ from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import violations
 from ..services.secrets import new_token
+from ..api.access_log import LeanAccessLog
+from ..api.body import StreamedBody
+from ..api.errors import is_expected, status_for
+from ..api.handler import ApiContext
 from . import schema_form
-from .errors import is_expected, status_for
-from .body import StreamedBody
-from .handler import ApiContext
 from .ratelimit import GuessLimiter, client_group
 
 log = logging.getLogger("jupyter_opensink.approval")
 TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "approval"),
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -67,13 +68,15 @@ NOTICES = {
 
 
 @web.stream_request_body
-class ApprovalPageHandler(StreamedBody, JupyterHandler):
+class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
     """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
 
     The body is streamed (``api/body.py``) so tornado does not buffer it whole before ``prepare``:
     past ``body_limit`` bytes the rest is read and dropped (413), and one that trickles in slower
     than ``body_timeout`` allows is cut off.
     """
+
+    log_successes = True  # every use of a link is worth a line
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
@@ -257,7 +260,8 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))
 
 
-def approval_handlers(context: ApiContext) -> list[tuple]:
-    """The page's handler spec (without base_url: the extension app prepends it)."""
-    limiter = GuessLimiter(context.link_guesses_per_minute)
+def approval_handlers(context: ApiContext, link_guesses_per_minute: int) -> list[tuple]:
+    """The page's handler spec (without base_url: the extension app prepends it); one client address
+    may try ``link_guesses_per_minute`` unknown tokens a minute before it gets 429."""
+    limiter = GuessLimiter(link_guesses_per_minute)
     return [(r"/opensink/approve/([^/]+)/?", ApprovalPageHandler, {"context": context, "limiter": limiter})]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.surfaces import ROUTES
 from jupyter_opensink.api.routing import Route
 
 from . import walk

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.surfaces import ROUTES
 from jupyter_opensink.api.routing import Route
 
 #: Which object a path parameter names: ``id`` names one of the first path segment's objects.
