@@ -107,3 +107,15 @@ def test_only_the_api_layer_and_the_surfaces_import_tornado():
     for folder in ("services", "runtime", "store", "models"):
         for path in modules(folder):
             assert not any(n.startswith("tornado") for n in imports(path)), path
+
+
+def test_endpoints_never_import_tornado_or_the_handler():
+    """Endpoints see a request as a ``Call`` (api/call.py); only the handler module knows tornado's."""
+    endpoint_modules = [path for folder in ("api", "mcp") for path in modules(folder)
+                        if "ROUTES" in path.read_text() or path.name == "crud.py"]
+    assert len(endpoint_modules) > 10
+    for path in endpoint_modules:
+        if path.name in ("__init__.py", "handler.py"):
+            continue
+        for name in imports(path):
+            assert not name.startswith("tornado") and _absolute(path, name) != "api.handler", (path, name)

@@ -11,7 +11,7 @@ from ..models.agents import (Activity, ActivityCreate, ActivitySource, ActivityT
                              SessionCreate, SessionStatus, SessionUpdate)
 from ..models.common import page_of
 from .crud import create, listing, one, patch
-from .handler import Call
+from .call import Call
 from .routing import Route
 from .validation import Empty
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from ..errors import Invalid
 
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import Endpoint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..runtime.events import Event
 from ..runtime.streams import CLOSE, KEEPALIVE, RESET
 from ..services.access import Principal, grants
-from .handler import Call
+from .call import Call
 from .routing import ANY, Route
 
 #: Which scope lets a key see an event, by the event type's first word.

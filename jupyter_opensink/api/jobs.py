@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..models.jobs import BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, JobCreate, JobUpdate
 from .crud import create, listing, one, patch
-from .handler import Call
+from .call import Call
 from .routing import Route
 from .validation import Empty
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models.keys import ApiKey, ApiKeyCreate, NewApiKey
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import ADMIN, Route
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models.links import ApprovalLink, LinkCreate, NewApprovalLink
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import Route
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models.runtime_extras import Discovery, RequestLogEntry
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import ADMIN, ANY, Route
 

@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from .. import __version__
 from ..models.common import Error, Resource
-from .handler import Call
+from .call import Call
 from .paging import DEFAULT_LIMIT, MAX_LIMIT
 from .routing import ADMIN, ANY, PUBLIC, Route
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ..models.common import page_of, shaper
 
 if TYPE_CHECKING:
-    from .handler import Call
+    from .call import Call
 
 API_ROOT = "/opensink/api"
 PREFIX = API_ROOT + "/v1"

@@ -7,7 +7,7 @@ from ..errors import Invalid
 from ..models.sinks import (ItemCreate, ItemFields, ItemsMany, ItemUpdate, ManyItems, PublicSink, Sink,
                             SinkCreate, SinkItem, SinkUpdate)
 from .crud import create, listing, one, patch
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import PUBLIC, Route
 

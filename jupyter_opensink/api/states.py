@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import Invalid
 from ..models.runtime_extras import State, StatePut
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import Route, Status
 

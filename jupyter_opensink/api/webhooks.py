@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..models.webhooks import HookPayload, InvocationReply, Webhook, WebhookCreate, WebhookInvocation, WebhookUpdate
 from .crud import create, listing, one, patch
-from .handler import Call
+from .call import Call
 from .routing import Route, Status
 
 

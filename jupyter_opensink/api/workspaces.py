@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..models.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
 from ..services.workspaces import render
-from .handler import Call
+from .call import Call
 from .paging import render_page
 from .routing import ADMIN, Route
 from .validation import Empty

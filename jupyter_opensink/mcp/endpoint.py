@@ -26,7 +26,7 @@ from ..errors import NotFound, OpenSinkError, Unavailable
 from ..services import Services
 from ..services.access import Principal
 from ..api import errors
-from ..api.handler import Call
+from ..api.call import Call
 from ..api.routing import ANY, Route
 from . import resources as mcp_resources
 from .asgi import serve_asgi
