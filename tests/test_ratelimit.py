@@ -1,4 +1,4 @@
-"""The unknown-token limiter's address grouping (api/ratelimit.py)."""
+"""The unknown-token limiter's address grouping (approval/ratelimit.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The approval page's form rules (api/schema_form.py): the same schemas and answers as the notebook widget's
+"""The approval page's form rules (approval/schema_form.py): the same schemas and answers as the notebook widget's
 tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import Principal
 from .paging import Paging, parse_paging
-from .validation import parse_body
+from .validation import Q, parse_body, parse_query
 
 if TYPE_CHECKING:
     from .handler import OpenSinkHandler
@@ -69,6 +69,10 @@ class Call:
 
     def body(self, model: type[M]) -> M:
         return parse_body(model, self._handler.body_bytes)
+
+    def query(self, model: type[Q]) -> Q:
+        """The query parameters through ``model`` (the route's ``query=``): 400 naming a bad one."""
+        return parse_query(model, self.arg)
 
     def arg(self, name: str) -> str | None:
         return self._handler.get_query_argument(name, None)

@@ -25,16 +25,13 @@ from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import Principal
 from ..services.idempotency import fingerprint
-from ..services.secrets import KEY_PREFIX
-from . import errors
+from . import auth, errors
 from .access_log import LeanAccessLog
 from .body import StreamedBody
 from .call import Call
-from .routing import ADMIN, ANY, PUBLIC, Route, Status
+from .routing import ADMIN, ANY, PUBLIC, Route, Secret, Status
 
 log = logging.getLogger("jupyter_opensink.api")
-WORKSPACE_HEADER = "X-OpenSink-Workspace"
-SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SECRET_REPLAYED = ("Idempotency-Key: the first request with this key succeeded; its reply held a secret that is "
                    "shown only once, so it is not repeated (list what it created, or create a new one)")
@@ -71,17 +68,6 @@ def render_json(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":")).encode()
-
-
-def api_key_from(authorization: str | None) -> str | None:
-    """The workspace key in ``Authorization: Bearer osk_...`` (or ``token osk_...``), else None."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() in ("bearer", "token") and value.startswith(KEY_PREFIX):
-        return value
-    return None
 
 
 @web.stream_request_body
@@ -138,66 +124,39 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             self.context.in_flight.add(self)
         if self.request.method in ("POST", "PUT", "PATCH"):
             self.expect_body()
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.context.max_body_size:
-            raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
+        auth.refuse_oversized(self.request.headers, self.context.max_body_size)
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()
             return
-        if route is not None and (route.scope == PUBLIC
-                                  or (route.own_secret and "Authorization" not in self.request.headers)):
-            self.principal = None  # public, or the endpoint checks the caller's secret itself
-            if not self.check_host():
-                raise web.HTTPError(403, "the Host header names a host this server does not serve")
-            return
-        key = api_key_from(self.request.headers.get("Authorization"))
-        sink_secret = self.request.headers.get(SINK_SECRET_HEADER)
-        if key is not None:
-            await self._prepare_key(key)
-        elif sink_secret and route is not None and route.sink_secret and "Authorization" not in self.request.headers:
-            await self._prepare_key(None, sink_secret=sink_secret)
-        else:
+        strategy = route.auth if route is not None else auth.KEY_OR_USER  # a 405 still needs a credential
+        credential = strategy.credential(self.request.headers)
+        if credential.kind is auth.Kind.NONE:
+            self.principal = None  # public, or the endpoint's service checks the caller's secret itself
+            auth.require_known_host(self)
+        elif credential.kind is auth.Kind.USER:
             await self._prepare_user()
+        else:
+            await self._prepare_key(credential)
 
-    async def _prepare_key(self, key: str | None, *, sink_secret: str | None = None) -> None:
+    async def _prepare_key(self, credential: auth.Credential) -> None:
         # Jupyter's prepare() would reject the key as a bad token, so we do its
         # protective checks ourselves: Host header (DNS rebinding), CORS, Origin.
-        if not self.check_host():
-            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        auth.require_known_host(self)
         self.current_user = self._jupyter_current_user = None
         self.set_cors_headers()
         if not self.check_origin():
             raise web.HTTPError(404)
-        if key is not None:
-            self.principal = await self.context.services.api_keys.authenticate(key)
-        else:
-            sink_id = self.path_kwargs.get("sink_id", "")
-            self.principal = await self.context.services.sinks.principal_for_secret(sink_id, sink_secret or "")
-        if self.principal.is_user:  # the kernels' key acts as the Jupyter user
-            self.principal = await self._user_principal(self.principal.user_name)
-            return
-        asked = self.request.headers.get(WORKSPACE_HEADER)
-        if asked and asked != self.principal.workspace_id:
-            raise NotFound(f"workspace {asked} not found")
-
-    async def _user_principal(self, user_name: str | None) -> Principal:
-        """The Jupyter user, in the workspace ``X-OpenSink-Workspace`` names (default otherwise)."""
-        workspaces = self.context.services.workspaces
-        asked = self.request.headers.get(WORKSPACE_HEADER)
-        if asked:
-            if not await workspaces.exists(asked):
-                raise NotFound(f"workspace {asked} not found")
-            workspace_id = asked
-        else:
-            workspace_id = await workspaces.default_id()
-        return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name)
+        self.principal = await auth.principal_for(
+            self.context.services, credential, sink_id=self.path_kwargs.get("sink_id", ""),
+            asked_workspace=self.request.headers.get(auth.WORKSPACE_HEADER))
 
     async def _prepare_user(self) -> None:
         await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
         user = self.current_user
         if user is None:
             raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
-        self.principal = await self._user_principal(getattr(user, "username", None))
+        self.principal = await auth.user_principal(self.context.services, getattr(user, "username", None),
+                                                   self.request.headers.get(auth.WORKSPACE_HEADER))
 
     def check_xsrf_cookie(self) -> None:
         # Without any credential the answer is 401, not the XSRF check's 403.
@@ -215,7 +174,7 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         if self.body_too_large:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if self.principal is None:
-            pass  # a public route, or one whose endpoint authenticates the caller (own_secret)
+            pass  # a public route, or one whose service authenticates the caller (auth.WEBHOOK_SECRET)
         elif route.scope == ADMIN:
             self.principal.require_user(f"call {route.method} /v1{route.path}")
         elif route.scope not in (ANY, PUBLIC):
@@ -265,7 +224,7 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
                 await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
             raise
         status, body = self._reply(route, result)
-        if route.secret_reply:  # the secret is never stored: a repeat learns it succeeded, not the secret
+        if isinstance(route.reply, Secret):  # never stored: a repeat learns it succeeded, not the secret
             await keys.answer(claim_id, 409, orjson.dumps({"error": SECRET_REPLAYED}))
         else:
             await keys.answer(claim_id, status, body)

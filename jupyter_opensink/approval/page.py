@@ -29,6 +29,7 @@ from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import violations
 from ..services.secrets import new_token
+from ..api import auth
 from ..api.access_log import LeanAccessLog
 from ..api.body import StreamedBody
 from ..api.errors import is_expected, status_for
@@ -119,15 +120,13 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         self.set_header("X-Robots-Tag", "noindex, nofollow")
 
     async def prepare(self) -> None:  # type: ignore[override]
-        # No Jupyter identity: the token is the credential. The Host check (DNS rebinding) stays.
+        # No Jupyter identity: the token is the credential (``ApprovalLinks.open``). The checks every
+        # surface makes first stay: the Host header (DNS rebinding), then the declared body size.
         self.current_user = self._jupyter_current_user = None
-        if not self.check_host():
-            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        auth.require_known_host(self)
         if self.request.method == "POST":
             self.expect_body()
-        length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.body_limit:
-            raise web.HTTPError(413)
+        auth.refuse_oversized(self.request.headers, self.body_limit)
 
     def check_xsrf_cookie(self) -> None:
         """The page has its own anti-forgery token (see the module docstring)."""

@@ -27,7 +27,7 @@ from ..services import Services
 from ..services.access import Principal
 from ..api import errors
 from ..api.call import Call
-from ..api.routing import ANY, Route
+from ..api.routing import ANY, Route, Stream
 from . import resources as mcp_resources
 from .asgi import serve_asgi
 from .tools import TOOLS, TOOLS_BY_NAME, ToolCall
@@ -212,6 +212,5 @@ def routes(endpoint: McpEndpoint | None) -> list[Route]:
             raise NotFound("the MCP endpoint is switched off on this server (OpenSinkApp.mcp_enabled)")
         await endpoint.serve(call)
 
-    return [Route(method, "/mcp", serve_mcp, ANY, SUMMARY, tag="mcp", base="/opensink", stream=True,
-                  stream_media=MEDIA)
+    return [Route(method, "/mcp", serve_mcp, ANY, SUMMARY, Stream(MEDIA), tag="mcp", base="/opensink")
             for method in ("POST", "GET", "DELETE")]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .agents import ExecutionDelivery
-from .common import Model, Resource, Stored, patch_of
+from .common import Model, Query, Resource, Stored, patch_of
 from .sinks import SinkItem
 
 #: RFC 6901: "" is the whole payload, "/a/0/b~1c" walks into it.
@@ -82,3 +82,7 @@ class InvocationReply(Resource):
     item: SinkItem | None = None
     delivery: ExecutionDelivery | None = None
     deduplicated: bool | None = None
+
+
+class InvocationFilters(Query):
+    webhook_id: str | None = Field(None, description="Only this webhook's invocations.")
