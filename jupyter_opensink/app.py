@@ -11,9 +11,10 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
-from .api import ApiContext, build_handlers
+from . import surfaces
+from .api import ApiContext
 from .api.access_log import wrap_log_function
-from .api.mcp_endpoint import McpEndpoint
+from .mcp import McpEndpoint
 from .runtime.credentials import CredentialWatch
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
@@ -169,11 +170,10 @@ class OpenSinkApp(ExtensionApp):
         if self.mcp is None:
             self.services.discovery.features.remove("mcp")
         self.api_context = ApiContext(services=self.services, max_body_size=self.max_body_size,
-                                      streams=self.streams, body_timeout=self.body_timeout, mcp=self.mcp,
-                                      public_url=self.approval_link_url,
-                                      link_guesses_per_minute=self.approval_link_guesses_per_minute)
+                                      routes=surfaces.routes(self.mcp), streams=self.streams,
+                                      body_timeout=self.body_timeout, public_url=self.approval_link_url)
         web_settings = self.serverapp.web_app.settings if self.serverapp else {}
-        self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"))
+        self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"), surfaces.REDACTORS)
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
         self._wired = True
 
@@ -194,7 +194,8 @@ class OpenSinkApp(ExtensionApp):
         return f"PostgreSQL {host}{port}{parts.path or ''} (schema {self.database_schema})"  # no password
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(build_handlers(self.api_context))
+        self.handlers.extend(surfaces.handlers(self.api_context,
+                                               link_guesses_per_minute=self.approval_link_guesses_per_minute))
 
     def kernel_url(self) -> str:
         """The OpenSink root as kernels on this machine reach it."""

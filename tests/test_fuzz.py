@@ -27,7 +27,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.surfaces import ROUTES
 from jupyter_opensink.api.openapi import build_openapi
 
 from .servers import start_server

@@ -67,6 +67,55 @@ def test_kernel_side_speaks_only_http():
 
 
 def test_server_side_never_imports_ipywidgets():
-    for folder in ("api", "services", "runtime", "store", "models", "app.py"):
+    for folder in ("api", "mcp", "approval", "services", "runtime", "store", "models", "app.py", "surfaces.py"):
         for path in modules(folder):
             assert not any(n.startswith("ipywidgets") for n in imports(path)), path
+
+
+def _absolute(path: Path, name: str) -> str:
+    """An import as a dotted name below the package: ``..api.routing`` seen from mcp/ is ``api.routing``."""
+    if not name.startswith("."):
+        return name
+    level = len(name) - len(name.lstrip("."))
+    here = list(path.relative_to(PACKAGE).parent.parts)
+    base = here[:len(here) - (level - 1)] if level > 1 else here
+    return ".".join([*base, name.lstrip(".")]).strip(".")
+
+
+def test_the_api_core_never_imports_the_surfaces_built_on_it():
+    """mcp/ and approval/ depend on api/; api/ knows neither (nor the module that wires them)."""
+    for path in modules("api"):
+        for name in imports(path):
+            target = _absolute(path, name)
+            assert not target.startswith(("mcp", "approval", "surfaces", "jupyter_opensink.mcp",
+                                          "jupyter_opensink.approval", "jupyter_opensink.surfaces")), (path, name)
+
+
+def test_surfaces_never_import_each_other():
+    for surface, other in (("mcp", "approval"), ("approval", "mcp")):
+        for path in modules(surface):
+            assert not any(_absolute(path, n).startswith(other) for n in imports(path)), path
+
+
+def test_the_surfaces_depend_on_the_api_core():
+    for surface in ("mcp", "approval"):
+        targets = {_absolute(path, n) for path in modules(surface) for n in imports(path)}
+        assert any(t.startswith("api") for t in targets), surface
+
+
+def test_only_the_api_layer_and_the_surfaces_import_tornado():
+    for folder in ("services", "runtime", "store", "models"):
+        for path in modules(folder):
+            assert not any(n.startswith("tornado") for n in imports(path)), path
+
+
+def test_endpoints_never_import_tornado_or_the_handler():
+    """Endpoints see a request as a ``Call`` (api/call.py); only the handler module knows tornado's."""
+    endpoint_modules = [path for folder in ("api", "mcp") for path in modules(folder)
+                        if "ROUTES" in path.read_text() or path.name == "crud.py"]
+    assert len(endpoint_modules) > 10
+    for path in endpoint_modules:
+        if path.name in ("__init__.py", "handler.py"):
+            continue
+        for name in imports(path):
+            assert not name.startswith("tornado") and _absolute(path, name) != "api.handler", (path, name)

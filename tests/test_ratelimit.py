@@ -1,8 +1,8 @@
-"""The unknown-token limiter's address grouping (api/ratelimit.py)."""
+"""The unknown-token limiter's address grouping (approval/ratelimit.py)."""
 
 from __future__ import annotations
 
-from jupyter_opensink.api.ratelimit import GuessLimiter, client_group
+from jupyter_opensink.approval.ratelimit import GuessLimiter, client_group
 
 
 def test_ipv6_addresses_count_per_64_and_ipv4_per_address():

@@ -1,4 +1,4 @@
-"""The approval page's form rules (api/schema_form.py): the same schemas and answers as the notebook widget's
+"""The approval page's form rules (approval/schema_form.py): the same schemas and answers as the notebook widget's
 tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_opensink.api.schema_form import FormErrors, describe, read, reject_field, where
+from jupyter_opensink.approval.schema_form import FormErrors, describe, read, reject_field, where
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())

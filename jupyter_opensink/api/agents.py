@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
-from ..errors import Invalid
-from ..models.agents import (Activity, ActivityCreate, ActivitySource, ActivityType, Agent,
-                             AgentConfiguration, AgentCreate, AgentWithSecret, AgentSession, AgentUpdate, ConfigurationCreate,
-                             ExecutionDelivery, InputRequest, InputRequestCreate, RequestStatus, Resolve,
-                             SessionCreate, SessionStatus, SessionUpdate)
+from ..models.agents import (Activity, ActivityCreate, ActivityFilters, Agent, AgentConfiguration,
+                             AgentCreate, AgentSession, AgentUpdate, AgentWithSecret, ConfigurationCreate,
+                             ConfigurationFilters, DeliveryFilters, ExecutionDelivery, InputRequest,
+                             InputRequestCreate, RequestFilters, Resolve, SessionCreate, SessionFilters,
+                             SessionUpdate, VariantsQuery)
 from ..models.common import page_of
+from .call import Call
 from .crud import create, listing, one, patch
-from .handler import Call
-from .routing import Route
+from .routing import Json, Page, Route, Secret
 from .validation import Empty
-
-
-
-def _required_arg(call: Call, name: str) -> str:
-    value = call.arg(name)
-    if not value:
-        raise Invalid(f"{name} is required")
-    return value
 
 
 # -- agents -------------------------------------------------------------------
@@ -38,7 +28,7 @@ async def create_configuration(call: Call) -> dict:
 
 
 async def configuration_variants(call: Call) -> dict:
-    items = await call.services.configurations.variants(call.workspace_id, _required_arg(call, "agent_id"))
+    items = await call.services.configurations.variants(call.workspace_id, call.query(VariantsQuery).agent_id)
     return {"items": items, "trail": None}
 
 
@@ -71,77 +61,79 @@ SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests
 DELIVERIES = "execution-deliveries"
 
 ROUTES = [
-    Route("POST", "/agents", create("agents", AgentCreate), "agents:write",
+    Route("POST", "/agents", create(lambda s: s.agents.create, AgentCreate), "agents:write",
           "Create an agent (and its default configuration); the reply shows its execution secret this once.",
-          body=AgentCreate, status=201, tag=AGENTS, response=AgentWithSecret, secret_reply=True),
-    Route("GET", "/agents", listing("agents"), "agents:read", "List agents.", tag=AGENTS, paged=True,
-          response=Agent),
-    Route("GET", "/agents/{id}", one("agents"), "agents:read", "Get an agent.", tag=AGENTS, response=Agent),
-    Route("PATCH", "/agents/{id}", patch("agents", AgentUpdate), "agents:write",
-          "Change an agent; config_id activates any of its configurations.", body=AgentUpdate, tag=AGENTS,
-          response=Agent),
+          Secret(AgentWithSecret, 201), body=AgentCreate, tag=AGENTS),
+    Route("GET", "/agents", listing(lambda s: s.agents.list), "agents:read", "List agents.", Page(Agent),
+          tag=AGENTS),
+    Route("GET", "/agents/{id}", one(lambda s: s.agents.get), "agents:read", "Get an agent.", Json(Agent),
+          tag=AGENTS),
+    Route("PATCH", "/agents/{id}", patch(lambda s: s.agents.update, AgentUpdate), "agents:write",
+          "Change an agent; config_id activates any of its configurations.", Json(Agent), body=AgentUpdate,
+          tag=AGENTS),
     Route("POST", "/agents/{id}/rotate-secret", rotate_agent_secret, "agents:write",
-          "Replace the agent's execution secret; the reply shows the new one this once.", body=Empty,
-          tag=AGENTS, response=AgentWithSecret, secret_reply=True),
-    Route("DELETE", "/agents/{id}", one("agents", "delete"), "agents:write",
-          "Delete an agent with its configurations, sessions, input requests and activities.", tag=AGENTS,
-          response=Agent),
+          "Replace the agent's execution secret; the reply shows the new one this once.",
+          Secret(AgentWithSecret), body=Empty, tag=AGENTS),
+    Route("DELETE", "/agents/{id}", one(lambda s: s.agents.delete), "agents:write",
+          "Delete an agent with its configurations, sessions, input requests and activities.", Json(Agent),
+          tag=AGENTS),
 
     Route("POST", "/agent-configurations", create_configuration, "agent_configurations:write",
-          "Create a configuration version (active when in the active variant).", body=ConfigurationCreate,
-          status=201, tag=CONFIGS, response=AgentConfiguration, errors=(409,)),
-    Route("GET", "/agent-configurations", listing("configurations"), "agent_configurations:read",
-          "List configurations (filters: agent_id, variant).", tag=CONFIGS, query=("agent_id", "variant"),
-          paged=True, response=AgentConfiguration),
+          "Create a configuration version (active when in the active variant).",
+          Json(AgentConfiguration, 201), body=ConfigurationCreate, tag=CONFIGS, errors=(409,)),
+    Route("GET", "/agent-configurations", listing(lambda s: s.configurations.list),
+          "agent_configurations:read", "List configurations (filters: agent_id, variant).",
+          Page(AgentConfiguration), tag=CONFIGS, query=ConfigurationFilters),
     Route("GET", "/agent-configurations/variants", configuration_variants, "agent_configurations:read",
-          "The latest configuration of each variant of an agent (agent_id required).", tag=CONFIGS,
-          query=("agent_id",), response=page_of(AgentConfiguration)),
+          "The latest configuration of each variant of an agent (agent_id required).",
+          Json(page_of(AgentConfiguration)), tag=CONFIGS, query=VariantsQuery),
     Route("GET", "/agent-configurations/agent/{agent_id}", active_configuration, "agent_configurations:read",
-          "The agent's active configuration.", tag=CONFIGS, response=AgentConfiguration),
-    Route("GET", "/agent-configurations/{id}", one("configurations"), "agent_configurations:read",
-          "Get a configuration (configurations are immutable).", tag=CONFIGS, response=AgentConfiguration),
+          "The agent's active configuration.", Json(AgentConfiguration), tag=CONFIGS),
+    Route("GET", "/agent-configurations/{id}", one(lambda s: s.configurations.get),
+          "agent_configurations:read", "Get a configuration (configurations are immutable).",
+          Json(AgentConfiguration), tag=CONFIGS),
 
-    Route("POST", "/agent-sessions", create("sessions", SessionCreate), "agent_sessions:write", "Start a session.",
-          body=SessionCreate, status=201, tag=SESSIONS, response=AgentSession),
-    Route("GET", "/agent-sessions", listing("sessions", choices={"status": get_args(SessionStatus)}),
-          "agent_sessions:read", "List sessions (filters: agent_id, status).", tag=SESSIONS,
-          query=("agent_id", "status"), paged=True, response=AgentSession),
-    Route("GET", "/agent-sessions/{id}", one("sessions"), "agent_sessions:read", "Get a session.", tag=SESSIONS,
-          response=AgentSession),
-    Route("PATCH", "/agent-sessions/{id}", patch("sessions", SessionUpdate), "agent_sessions:write",
-          "Change a session's status, state, metadata or error_message.", body=SessionUpdate, tag=SESSIONS,
-          response=AgentSession),
-    Route("DELETE", "/agent-sessions/{id}", one("sessions", "delete"), "agent_sessions:write",
-          "Delete a session with its input requests and activities.", tag=SESSIONS, response=AgentSession),
+    Route("POST", "/agent-sessions", create(lambda s: s.sessions.create, SessionCreate),
+          "agent_sessions:write", "Start a session.", Json(AgentSession, 201), body=SessionCreate,
+          tag=SESSIONS),
+    Route("GET", "/agent-sessions", listing(lambda s: s.sessions.list), "agent_sessions:read",
+          "List sessions (filters: agent_id, status).", Page(AgentSession), tag=SESSIONS,
+          query=SessionFilters),
+    Route("GET", "/agent-sessions/{id}", one(lambda s: s.sessions.get), "agent_sessions:read",
+          "Get a session.", Json(AgentSession), tag=SESSIONS),
+    Route("PATCH", "/agent-sessions/{id}", patch(lambda s: s.sessions.update, SessionUpdate),
+          "agent_sessions:write", "Change a session's status, state, metadata or error_message.",
+          Json(AgentSession), body=SessionUpdate, tag=SESSIONS),
+    Route("DELETE", "/agent-sessions/{id}", one(lambda s: s.sessions.delete), "agent_sessions:write",
+          "Delete a session with its input requests and activities.", Json(AgentSession), tag=SESSIONS),
 
-    Route("POST", "/agent-session-input-requests", create("input_requests", InputRequestCreate),
-          "agent_session_input_requests:write", "Ask a human: the session waits for input.",
-          body=InputRequestCreate, status=201, tag=REQUESTS, response=InputRequest),
-    Route("GET", "/agent-session-input-requests",
-          listing("input_requests", choices={"status": get_args(RequestStatus)}),
+    Route("POST", "/agent-session-input-requests",
+          create(lambda s: s.input_requests.create, InputRequestCreate), "agent_session_input_requests:write",
+          "Ask a human: the session waits for input.", Json(InputRequest, 201), body=InputRequestCreate,
+          tag=REQUESTS),
+    Route("GET", "/agent-session-input-requests", listing(lambda s: s.input_requests.list),
           "agent_session_input_requests:read", "List input requests (filters: session_id, agent_id, status).",
-          tag=REQUESTS, query=("session_id", "agent_id", "status"), paged=True, response=InputRequest),
-    Route("GET", "/agent-session-input-requests/{id}", one("input_requests"), "agent_session_input_requests:read",
-          "Get an input request.", tag=REQUESTS, response=InputRequest),
+          Page(InputRequest), tag=REQUESTS, query=RequestFilters),
+    Route("GET", "/agent-session-input-requests/{id}", one(lambda s: s.input_requests.get),
+          "agent_session_input_requests:read", "Get an input request.", Json(InputRequest), tag=REQUESTS),
     Route("POST", "/agent-session-input-requests/{id}/resolve", resolve_input_request,
           "agent_session_input_requests:write",
-          "Answer a pending request; the session resumes and the agent's endpoint is called.", body=Resolve,
-          tag=REQUESTS, response=InputRequest, errors=(409,)),
+          "Answer a pending request; the session resumes and the agent's endpoint is called.",
+          Json(InputRequest), body=Resolve, tag=REQUESTS, errors=(409,)),
 
-    Route("GET", "/execution-deliveries", listing("deliveries"), "agents:read",
-          "Every call made to agents' execution endpoints (filters: session_id, agent_id).", tag=DELIVERIES,
-          query=("session_id", "agent_id"), paged=True, response=ExecutionDelivery),
-    Route("GET", "/execution-deliveries/{id}", one("deliveries"), "agents:read", "Get one delivery record.",
-          tag=DELIVERIES, response=ExecutionDelivery),
+    Route("GET", "/execution-deliveries", listing(lambda s: s.deliveries.list), "agents:read",
+          "Every call made to agents' execution endpoints (filters: session_id, agent_id).",
+          Page(ExecutionDelivery), tag=DELIVERIES, query=DeliveryFilters),
+    Route("GET", "/execution-deliveries/{id}", one(lambda s: s.deliveries.get), "agents:read",
+          "Get one delivery record.", Json(ExecutionDelivery), tag=DELIVERIES),
 
     Route("POST", "/agent-session-activities", create_activity, "agent_session_activities:write",
-          "Log an activity (message, sink_item_created or state_updated).", body=ActivityCreate, status=201,
-          tag=ACTIVITIES, response=Activity),
-    Route("GET", "/agent-session-activities",
-          listing("activities", choices={"type": get_args(ActivityType), "source": get_args(ActivitySource)}),
+          "Log an activity (message, sink_item_created or state_updated).", Json(Activity, 201),
+          body=ActivityCreate, tag=ACTIVITIES),
+    Route("GET", "/agent-session-activities", listing(lambda s: s.activities.list),
           "agent_session_activities:read",
           "List activities (filters: session_id, agent_id, type, source); $order=asc for a timeline.",
-          tag=ACTIVITIES, query=("session_id", "agent_id", "type", "source"), paged=True, response=Activity),
-    Route("GET", "/agent-session-activities/{id}", one("activities"), "agent_session_activities:read",
-          "Get an activity.", tag=ACTIVITIES, response=Activity),
+          Page(Activity), tag=ACTIVITIES, query=ActivityFilters),
+    Route("GET", "/agent-session-activities/{id}", one(lambda s: s.activities.get),
+          "agent_session_activities:read", "Get an activity.", Json(Activity), tag=ACTIVITIES),
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .. import ids
 
 log = logging.getLogger("jupyter_opensink.api")
 
@@ -27,20 +26,6 @@ class StreamedBody:
         self._received = 0
         self._too_large = False
         self._body_deadline: asyncio.TimerHandle | None = None
-
-    def announced_too_large(self) -> bool:
-        """Whether ``Content-Length`` announces more than ``body_limit`` (answered 413 before any is read).
-
-        ``prepare`` runs before tornado parses the header, so it is read here
-        with the same care as any request value: a length in more digits than
-        a limit can have is too large; one that is no number is left to
-        tornado, which answers it 400.
-        """
-        length = self.request.headers.get("Content-Length", "")  # type: ignore[attr-defined]
-        if length.isascii() and length.isdigit() and len(length) > 18:
-            return True
-        size = ids.parse_digits(length, 18)
-        return size is not None and size > self.body_limit
 
     def expect_body(self) -> None:
         """Start the body's clock (from ``prepare``, for methods that carry one)."""

@@ -1,64 +1,66 @@
-"""Endpoints that only hand one object of the caller's workspace to a service method."""
+"""Endpoints that only hand one object of the caller's workspace to a service method.
+
+Each takes the method as a selector over ``Services`` (``lambda s: s.sinks.get``), so a reader and a
+type checker see which service is called with what.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ..errors import Invalid
-
-from .handler import Call
+from ..models.common import Model
+from ..services import Services
+from ..store import Page
+from .call import Call
 from .paging import render_page
 from .routing import Endpoint
 
+Doc = dict[str, Any]
 
-def one(service: str, method: str = "get") -> Endpoint:
-    """``services.<service>.<method>(workspace_id, id)``: a GET or DELETE of ``/things/{id}``."""
 
-    async def endpoint(call: Call) -> dict:
-        return await getattr(getattr(call.services, service), method)(call.workspace_id, call.params["id"])
+def one(method: Callable[[Services], Callable[[str, str], Awaitable[Doc]]]) -> Endpoint:
+    """``method(workspace_id, id)``: a GET or DELETE of ``/things/{id}``."""
 
-    endpoint.__name__ = f"{method}_{service}"
+    async def endpoint(call: Call) -> Doc:
+        return await method(call.services)(call.workspace_id, call.params["id"])
+
     return endpoint
 
 
-def patch(service: str, model: type[BaseModel]) -> Endpoint:
-    """``services.<service>.update(workspace_id, id, <only the fields sent>)``."""
+def patch(method: Callable[[Services], Callable[[str, str, Doc], Awaitable[Doc]]],
+          model: type[Model]) -> Endpoint:
+    """``method(workspace_id, id, <only the fields sent>)``: a PATCH of ``/things/{id}``."""
 
-    async def endpoint(call: Call) -> dict:
-        return await getattr(call.services, service).update(call.workspace_id, call.params["id"],
-                                                            call.body(model).changes())
+    async def endpoint(call: Call) -> Doc:
+        return await method(call.services)(call.workspace_id, call.params["id"],
+                                           call.body(model).changes())
 
-    endpoint.__name__ = f"update_{service}"
     return endpoint
 
 
-def create(service: str, model: type[BaseModel]) -> Endpoint:
-    """``services.<service>.create(workspace_id, <every field, defaults filled>)``."""
+def create(method: Callable[[Services], Callable[[str, Doc], Awaitable[Doc]]],
+           model: type[Model]) -> Endpoint:
+    """``method(workspace_id, <every field, defaults filled>)``: a POST of ``/things``."""
 
-    async def endpoint(call: Call) -> dict:
-        return await getattr(call.services, service).create(call.workspace_id, call.body(model).values())
+    async def endpoint(call: Call) -> Doc:
+        return await method(call.services)(call.workspace_id, call.body(model).values())
 
-    endpoint.__name__ = f"create_{service}"
     return endpoint
 
 
-def listing(service: str, method: str = "list", choices: dict[str, tuple[str, ...]] | None = None) -> Endpoint:
-    """``services.<service>.<method>(workspace_id, filters, ...paging)``.
+def listing(method: Callable[[Services], Callable[..., Awaitable[Page]]]) -> Endpoint:
+    """``method(workspace_id, filters, limit=, after=, order=)``: a page of ``/things``.
 
-    The filters are the route's declared ``query`` parameters (declared once:
-    the OpenAPI description reads the same tuple); ``choices`` names the ones
-    limited to a set of values (400 otherwise).
+    The filters are the route's ``query`` model (declared once: it also gives the 400 messages and
+    the OpenAPI description); without one, none.
     """
 
-    async def endpoint(call: Call) -> dict:
-        filters = {name: call.arg(name) for name in call.route.query}
-        for name, allowed in (choices or {}).items():
-            if filters.get(name) is not None and filters[name] not in allowed:
-                raise Invalid(f"{name} must be one of {', '.join(allowed)}")
+    async def endpoint(call: Call) -> Doc:
+        filters = call.query(call.route.query).filters() if call.route.query is not None else {}
         p = call.paging()
-        page = await getattr(getattr(call.services, service), method)(
-            call.workspace_id, filters, limit=p.limit, after=p.after, order=p.order)
+        page = await method(call.services)(call.workspace_id, filters, limit=p.limit, after=p.after,
+                                           order=p.order)
         return render_page(page, p.order)
 
-    endpoint.__name__ = f"{method}_{service}"
     return endpoint

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.common import shaper
+from ..models.runtime_extras import EventsQuery
 from ..models.sinks import Sink
 from ..models.webhooks import Webhook
 from ..runtime.events import Event
 from ..runtime.streams import CLOSE, KEEPALIVE, RESET, Ended
 from ..services.access import Principal, grants
-from .handler import Call
-from .routing import ANY, Route
+from .call import Call
+from .routing import ANY, Route, Stream
 
 #: Which scope lets a key see an event, by the event type's first word.
 EVENT_RESOURCES = {
@@ -43,10 +44,11 @@ def may_read(principal: Principal, event: Event) -> bool:
 
 async def stream_events(call: Call) -> None:
     principal = call.principal
-    everywhere = call.arg("workspaces") == "all"
+    query = call.query(EventsQuery)
+    everywhere = query.workspaces == "all"
     if everywhere:
         principal.require_user("stream every workspace's events")
-    types = {t.strip() for t in (call.arg("types") or "").split(",") if t.strip()} or None
+    types = {t.strip() for t in (query.types or "").split(",") if t.strip()} or None
 
     def accepts(event: Event) -> bool:
         return ((everywhere or event.workspace_id == principal.workspace_id)
@@ -58,7 +60,7 @@ async def stream_events(call: Call) -> None:
     out = call.sse()
     last_sent = 0
     try:
-        resume = call.header("Last-Event-ID") or call.arg("last_event_id")
+        resume = call.header("Last-Event-ID") or query.last_event_id
         if resume:
             missed = streams.events.since(resume)
             if missed is None:
@@ -93,5 +95,6 @@ async def stream_events(call: Call) -> None:
 ROUTES = [
     Route("GET", "/events", stream_events, ANY,
           "Live events of the caller's workspace as Server-Sent Events (types=a,b; workspaces=all for the "
-          "Jupyter user); resume with Last-Event-ID.", tag="events", stream=True, query=('types', 'workspaces', 'last_event_id')),
+          "Jupyter user); resume with Last-Event-ID.",
+          Stream(), tag="events", query=EventsQuery),
 ]

@@ -13,12 +13,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -27,18 +26,13 @@ from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import EVERY_RESOURCE, Principal
 from ..services.idempotency import fingerprint
-from ..services.secrets import KEY_PREFIX
-from . import errors
-from .asgi import AsgiApp, serve_asgi
+from . import auth, errors
+from .access_log import LeanAccessLog
 from .body import StreamedBody
-from .paging import Paging, parse_paging
-from .routing import ADMIN, ANY, PUBLIC, Route, Status
-from .validation import parse_body
+from .call import Call
+from .routing import ADMIN, ANY, PUBLIC, Route, Secret, Status
 
 log = logging.getLogger("jupyter_opensink.api")
-M = TypeVar("M", bound=BaseModel)
-WORKSPACE_HEADER = "X-OpenSink-Workspace"
-SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SECRET_REPLAYED = ("Idempotency-Key: the first request with this key succeeded; its reply held a secret that is "
                    "shown only once, so it is not repeated (list what it created, or create a new one)")
@@ -50,17 +44,15 @@ class ApiContext:
 
     services: Services
     max_body_size: int
+    #: Every route served (the JSON API's and those other surfaces add); the OpenAPI description shows them.
+    routes: list[Route]
     streams: EventStreams | None = None
     #: Seconds a client gets to send its whole request body (a trickling body holds a connection).
     body_timeout: float = 60.0
     #: Requests being answered (event streams excluded), so a stop can let them finish.
-    in_flight: set = field(default_factory=set)
-    #: The MCP endpoint (``api.mcp_endpoint.McpEndpoint``); None when it is switched off.
-    mcp: Any = None
+    in_flight: set[OpenSinkHandler] = field(default_factory=set)
     #: The server's address as people outside reach it (approval links' URLs); empty: the request's own.
     public_url: str = ""
-    #: Unknown approval-link tokens one client address may try per minute before it gets 429.
-    link_guesses_per_minute: int = 10
 
     async def drain(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for requests in flight; returns how many are left."""
@@ -68,96 +60,6 @@ class ApiContext:
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         return len(self.in_flight)
-
-
-class SseResponse:
-    """Writes Server-Sent Events to one client; a client that stops reading is cut off."""
-
-    WRITE_TIMEOUT = 30.0
-
-    def __init__(self, handler: OpenSinkHandler):
-        self._handler = handler
-        handler.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        handler.set_header("Cache-Control", "no-cache")
-        handler.set_header("X-Accel-Buffering", "no")
-
-    async def _write(self, text: bytes) -> None:
-        self._handler.write(text)
-        flushed = self._handler.flush()
-        if flushed.done():  # the usual case: the socket took it all (raises if the client is gone)
-            flushed.result()
-        else:  # the client is not keeping up: it gets WRITE_TIMEOUT to take it
-            await asyncio.wait_for(flushed, self.WRITE_TIMEOUT)
-
-    async def event(self, event_id: str | None, type: str, data: Any) -> None:
-        head = f"id: {event_id}\n" if event_id else ""
-        await self._write(f"{head}event: {type}\ndata: ".encode() + orjson.dumps(data) + b"\n\n")
-
-    async def comment(self, text: str) -> None:
-        await self._write(f": {text}\n\n".encode())
-
-
-class Call:
-    """What an endpoint sees of a request."""
-
-    def __init__(self, handler: OpenSinkHandler, route: Route, params: dict[str, str]):
-        self._handler = handler
-        self.route = route
-        self.params = params
-        self.principal: Principal = getattr(handler, "principal", None)  # type: ignore[assignment]
-        self.services = handler.context.services
-        self.services_streams = handler.context.streams
-
-    @property
-    def workspace_id(self) -> str:
-        return self.principal.workspace_id
-
-    def body(self, model: type[M]) -> M:
-        return parse_body(model, self._handler.body_bytes)
-
-    def arg(self, name: str) -> str | None:
-        return self._handler.get_query_argument(name, None)
-
-    def paging(self) -> Paging:
-        return parse_paging(self.arg)
-
-    def header(self, name: str) -> str | None:
-        return self._handler.request.headers.get(name)
-
-    @property
-    def headers(self) -> Any:
-        """Every request header (case-insensitive lookups)."""
-        return self._handler.request.headers
-
-    @property
-    def raw_body(self) -> bytes:
-        """The body as sent (a signature covers these exact bytes)."""
-        return self._handler.body_bytes
-
-    @property
-    def base_url(self) -> str:
-        return self._handler.base_url
-
-    @property
-    def origin(self) -> str:
-        """``scheme://host[:port]`` as this request reached the server (its Host was checked)."""
-        return f"{self._handler.request.protocol}://{self._handler.request.host}"
-
-    @property
-    def public_url(self) -> str:
-        """The server's address as people outside reach it (configured); empty: use ``origin``."""
-        return self._handler.context.public_url
-
-    def sse(self) -> SseResponse:
-        return SseResponse(self._handler)
-
-    @property
-    def mcp(self) -> Any:
-        return self._handler.context.mcp
-
-    async def asgi(self, app: AsgiApp, extra_scope: dict[str, Any]) -> None:
-        """Let an ASGI application answer this request (the route must be a ``stream`` one)."""
-        await serve_asgi(self._handler, app, self._handler.body_bytes, extra_scope)
 
 
 def render_json(value: Any) -> bytes:
@@ -169,19 +71,8 @@ def render_json(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode()
 
 
-def api_key_from(authorization: str | None) -> str | None:
-    """The workspace key in ``Authorization: Bearer osk_...`` (or ``token osk_...``), else None."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() in ("bearer", "token") and value.startswith(KEY_PREFIX):
-        return value
-    return None
-
-
 @web.stream_request_body
-class OpenSinkHandler(StreamedBody, APIHandler):
+class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
     """See the module docstring. ``routes`` maps HTTP methods to this path's routes."""
 
     principal: Principal
@@ -234,67 +125,39 @@ class OpenSinkHandler(StreamedBody, APIHandler):
             self.context.in_flight.add(self)
         if self.request.method in ("POST", "PUT", "PATCH"):
             self.expect_body()
-        if self.announced_too_large():
-            raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
+        auth.refuse_oversized(self.request.headers, self.context.max_body_size)
         if self.request.method == "OPTIONS":  # CORS preflight: Jupyter's rules, no credential
             await super().prepare()
             return
-        if route is not None and (route.scope == PUBLIC
-                                  or (route.own_secret and "Authorization" not in self.request.headers)):
-            self.principal = None  # public, or the endpoint checks the caller's secret itself
-            if not self.check_host():
-                raise web.HTTPError(403, "the Host header names a host this server does not serve")
-            return
-        key = api_key_from(self.request.headers.get("Authorization"))
-        sink_secret = self.request.headers.get(SINK_SECRET_HEADER)
-        if key is not None:
-            await self._prepare_key(key)
-        elif sink_secret and route is not None and route.sink_secret and "Authorization" not in self.request.headers:
-            await self._prepare_key(None, sink_secret=sink_secret)
-        else:
+        strategy = route.auth if route is not None else auth.KEY_OR_USER  # a 405 still needs a credential
+        credential = strategy.credential(self.request.headers)
+        if credential.kind is auth.Kind.NONE:
+            self.principal = None  # public, or the endpoint's service checks the caller's secret itself
+            auth.require_known_host(self)
+        elif credential.kind is auth.Kind.USER:
             await self._prepare_user()
+        else:
+            await self._prepare_key(credential)
 
-    async def _prepare_key(self, key: str | None, *, sink_secret: str | None = None) -> None:
+    async def _prepare_key(self, credential: auth.Credential) -> None:
         # Jupyter's prepare() would reject the key as a bad token, so we do its
         # protective checks ourselves: Host header (DNS rebinding), CORS, Origin.
-        if not self.check_host():
-            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        auth.require_known_host(self)
         self.current_user = self._jupyter_current_user = None
         self.set_cors_headers()
         if not self.check_origin():
             raise web.HTTPError(404)
-        if key is not None:
-            self.principal = await self.context.services.api_keys.authenticate(key)
-        else:
-            sink_id = self.path_kwargs.get("sink_id", "")
-            self.principal = await self.context.services.sinks.principal_for_secret(sink_id, sink_secret or "")
-        if self.principal.is_user:  # the kernels' key acts as the Jupyter user (what it opens ends with it)
-            key = self.principal
-            self.principal = dataclasses.replace(await self._user_principal(key.user_name), key_id=key.key_id,
-                                                 expires_at=key.expires_at)
-            return
-        asked = self.request.headers.get(WORKSPACE_HEADER)
-        if asked and asked != self.principal.workspace_id:
-            raise NotFound(f"workspace {asked} not found")
-
-    async def _user_principal(self, user_name: str | None) -> Principal:
-        """The Jupyter user, in the workspace ``X-OpenSink-Workspace`` names (default otherwise)."""
-        workspaces = self.context.services.workspaces
-        asked = self.request.headers.get(WORKSPACE_HEADER)
-        if asked:
-            if not await workspaces.exists(asked):
-                raise NotFound(f"workspace {asked} not found")
-            workspace_id = asked
-        else:
-            workspace_id = await workspaces.default_id()
-        return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name)
+        self.principal = await auth.principal_for(
+            self.context.services, credential, sink_id=self.path_kwargs.get("sink_id", ""),
+            asked_workspace=self.request.headers.get(auth.WORKSPACE_HEADER))
 
     async def _prepare_user(self) -> None:
         await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
         user = self.current_user
         if user is None:
             raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
-        self.principal = await self._user_principal(getattr(user, "username", None))
+        self.principal = await auth.user_principal(self.context.services, getattr(user, "username", None),
+                                                   self.request.headers.get(auth.WORKSPACE_HEADER))
 
     def check_xsrf_cookie(self) -> None:
         # Without any credential the answer is 401, not the XSRF check's 403.
@@ -312,7 +175,7 @@ class OpenSinkHandler(StreamedBody, APIHandler):
         if self.body_too_large:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
         if self.principal is None:
-            pass  # a public route, or one whose endpoint authenticates the caller (own_secret)
+            pass  # a public route, or one whose service authenticates the caller (auth.WEBHOOK_SECRET)
         elif route.scope == ADMIN:
             self.principal.require_user(f"call {route.method} /v1{route.path}")
         elif route.scope not in (ANY, PUBLIC):
@@ -364,7 +227,7 @@ class OpenSinkHandler(StreamedBody, APIHandler):
                 await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
             raise
         status, body = self._reply(route, result)
-        if route.secret_reply:  # the secret is never stored: a repeat learns it succeeded, not the secret
+        if isinstance(route.reply, Secret):  # never stored: a repeat learns it succeeded, not the secret
             await keys.answer(claim_id, 409, orjson.dumps({"error": SECRET_REPLAYED}))
         else:
             await keys.answer(claim_id, status, body)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..models.jobs import BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, JobCreate, JobUpdate
+from ..models.jobs import (BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, JobCreate, JobUpdate,
+                           RunFilters)
+from .call import Call
 from .crud import create, listing, one, patch
-from .handler import Call
-from .routing import Route
+from .routing import Json, Page, Route, Secret
 from .validation import Empty
 
 
@@ -21,26 +22,27 @@ async def rotate_job_secret(call: Call) -> dict:
 
 JOBS, RUNS = "background-jobs", "background-job-runs"
 ROUTES = [
-    Route("POST", "/background-jobs", create("jobs", JobCreate), "background_jobs:write",
+    Route("POST", "/background-jobs", create(lambda s: s.jobs.create, JobCreate), "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
-          "(url, or agent_id); the reply shows its signing secret this once.", body=JobCreate, status=201,
-          tag=JOBS, response=BackgroundJobWithSecret, secret_reply=True),
-    Route("GET", "/background-jobs", listing("jobs"), "background_jobs:read", "List jobs.", tag=JOBS, paged=True,
-          response=BackgroundJob),
-    Route("GET", "/background-jobs/{id}", one("jobs"), "background_jobs:read", "Get a job.", tag=JOBS,
-          response=BackgroundJob),
-    Route("PATCH", "/background-jobs/{id}", patch("jobs", JobUpdate), "background_jobs:write",
-          "Change a job; it is rescheduled at once.", body=JobUpdate, tag=JOBS, response=BackgroundJob),
-    Route("DELETE", "/background-jobs/{id}", one("jobs", "delete"), "background_jobs:write",
-          "Delete a job and its runs; it stops at once.", tag=JOBS, response=BackgroundJob),
+          "(url, or agent_id); the reply shows its signing secret this once.",
+          Secret(BackgroundJobWithSecret, 201), body=JobCreate, tag=JOBS),
+    Route("GET", "/background-jobs", listing(lambda s: s.jobs.list), "background_jobs:read", "List jobs.",
+          Page(BackgroundJob), tag=JOBS),
+    Route("GET", "/background-jobs/{id}", one(lambda s: s.jobs.get), "background_jobs:read", "Get a job.",
+          Json(BackgroundJob), tag=JOBS),
+    Route("PATCH", "/background-jobs/{id}", patch(lambda s: s.jobs.update, JobUpdate),
+          "background_jobs:write", "Change a job; it is rescheduled at once.", Json(BackgroundJob),
+          body=JobUpdate, tag=JOBS),
+    Route("DELETE", "/background-jobs/{id}", one(lambda s: s.jobs.delete), "background_jobs:write",
+          "Delete a job and its runs; it stops at once.", Json(BackgroundJob), tag=JOBS),
     Route("POST", "/background-jobs/{id}/trigger", trigger_job, "background_jobs:write",
-          "Run a job now; replies with the run as started.", body=Empty, status=201, tag=JOBS,
-          response=BackgroundJobRun),
+          "Run a job now; replies with the run as started.", Json(BackgroundJobRun, 201), body=Empty,
+          tag=JOBS),
     Route("POST", "/background-jobs/{id}/rotate-secret", rotate_job_secret, "background_jobs:write",
-          "Replace the job's signing secret; the reply shows the new one this once.", body=Empty, tag=JOBS,
-          response=BackgroundJobWithSecret, secret_reply=True),
-    Route("GET", "/background-job-runs", listing("jobs", "runs"), "background_jobs:read",
-          "List runs (filter: job_id).", tag=RUNS, query=("job_id",), paged=True, response=BackgroundJobRun),
-    Route("GET", "/background-job-runs/{id}", one("jobs", "get_run"), "background_jobs:read", "Get a run.",
-          tag=RUNS, response=BackgroundJobRun),
+          "Replace the job's signing secret; the reply shows the new one this once.",
+          Secret(BackgroundJobWithSecret), body=Empty, tag=JOBS),
+    Route("GET", "/background-job-runs", listing(lambda s: s.jobs.runs), "background_jobs:read",
+          "List runs (filter: job_id).", Page(BackgroundJobRun), tag=RUNS, query=RunFilters),
+    Route("GET", "/background-job-runs/{id}", one(lambda s: s.jobs.get_run), "background_jobs:read",
+          "Get a run.", Json(BackgroundJobRun), tag=RUNS),
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..models.keys import ApiKey, ApiKeyCreate, NewApiKey
-from .handler import Call
+from ..models.keys import ApiKey, ApiKeyCreate, KeyFilters, NewApiKey
+from .call import Call
 from .paging import render_page
-from .routing import ADMIN, Route
+from .routing import ADMIN, Json, Page, Route, Secret
 
 
 async def create_key(call: Call) -> dict:
@@ -18,8 +18,8 @@ async def create_key(call: Call) -> dict:
 
 async def list_keys(call: Call) -> dict:
     paging = call.paging()
-    page = await call.services.api_keys.list(workspace_id=call.arg("workspace_id"), limit=paging.limit,
-                                             after=paging.after, order=paging.order)
+    page = await call.services.api_keys.list(workspace_id=call.query(KeyFilters).workspace_id,
+                                             limit=paging.limit, after=paging.after, order=paging.order)
     return render_page(page, paging.order)
 
 
@@ -32,11 +32,11 @@ async def revoke_key(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("POST", "/api-keys", create_key, ADMIN, "Create an API key (its secret is shown only in this reply).",
-          body=ApiKeyCreate, status=201, tag="api-keys", response=NewApiKey, secret_reply=True),
+    Route("POST", "/api-keys", create_key, ADMIN,
+          "Create an API key (its secret is shown only in this reply).", Secret(NewApiKey, 201),
+          body=ApiKeyCreate, tag="api-keys"),
     Route("GET", "/api-keys", list_keys, ADMIN, "List the API keys of every workspace (never their secrets).",
-          tag="api-keys", query=('workspace_id',), paged=True, response=ApiKey),
-    Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", tag="api-keys", response=ApiKey),
-    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", tag="api-keys",
-          response=ApiKey),
+          Page(ApiKey), tag="api-keys", query=KeyFilters),
+    Route("GET", "/api-keys/{id}", get_key, ADMIN, "Get one API key.", Json(ApiKey), tag="api-keys"),
+    Route("DELETE", "/api-keys/{id}", revoke_key, ADMIN, "Revoke an API key.", Json(ApiKey), tag="api-keys"),
 ]

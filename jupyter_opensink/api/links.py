@@ -1,11 +1,11 @@
-"""/v1/agent-session-input-requests/{id}/links: approval links (the page itself is api/approval_page.py)."""
+"""/v1/agent-session-input-requests/{id}/links: approval links (the page itself is approval/page.py)."""
 
 from __future__ import annotations
 
 from ..models.links import ApprovalLink, LinkCreate, NewApprovalLink
-from .handler import Call
+from .call import Call
 from .paging import render_page
-from .routing import Route
+from .routing import Json, Page, Route, Secret
 
 #: Where the page lives, below the server's base URL.
 PAGE_PATH = "opensink/approve/"
@@ -42,16 +42,17 @@ async def revoke_link(call: Call) -> dict:
 
 TAG = "agent-session-input-requests"
 ROUTES = [
-    Route("POST", "/agent-session-input-requests/{id}/links", create_link, "agent_session_input_requests:write",
+    Route("POST", "/agent-session-input-requests/{id}/links", create_link,
+          "agent_session_input_requests:write",
           "Create an approval link: a single-use URL whose page answers this pending request without a Jupyter "
           "login (the URL is shown in this reply only). 409 for a request that is not pending.",
-          body=LinkCreate, status=201, tag=TAG, response=NewApprovalLink, errors=(409,), secret_reply=True),
+          Secret(NewApprovalLink, 201), body=LinkCreate, tag=TAG, errors=(409,)),
     Route("GET", "/agent-session-input-requests/{id}/links", list_links, "agent_session_input_requests:read",
-          "List the request's approval links (never their tokens).", tag=TAG, paged=True, response=ApprovalLink),
+          "List the request's approval links (never their tokens).", Page(ApprovalLink), tag=TAG),
     Route("GET", "/agent-session-input-requests/{id}/links/{link_id}", get_link,
-          "agent_session_input_requests:read", "Get one approval link.", tag=TAG, response=ApprovalLink),
+          "agent_session_input_requests:read", "Get one approval link.", Json(ApprovalLink), tag=TAG),
     Route("DELETE", "/agent-session-input-requests/{id}/links/{link_id}", revoke_link,
           "agent_session_input_requests:write",
-          "Revoke an approval link: its page stops working at once (409 for a link already used).", tag=TAG,
-          response=ApprovalLink, errors=(409,)),
+          "Revoke an approval link: its page stops working at once (409 for a link already used).",
+          Json(ApprovalLink), tag=TAG, errors=(409,)),
 ]

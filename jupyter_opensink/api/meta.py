@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..models.runtime_extras import Discovery, RequestLogEntry
-from .handler import Call
+from ..models.runtime_extras import Discovery, RequestLogEntry, RequestLogFilters
+from .call import Call
 from .paging import render_page
-from .routing import ADMIN, ANY, Route
+from .routing import ADMIN, ANY, Json, Page, Route
 
 
 async def discovery(call: Call) -> dict:
@@ -14,7 +14,7 @@ async def discovery(call: Call) -> dict:
 
 async def request_logs(call: Call) -> dict:
     p = call.paging()
-    filters = {name: call.arg(name) for name in call.route.query}
+    filters = call.query(RequestLogFilters).filters()
     page = await call.services.request_log.list(filters, limit=p.limit, after=p.after, order=p.order)
     return render_page(page, p.order)
 
@@ -22,8 +22,9 @@ async def request_logs(call: Call) -> dict:
 ROUTES = [
     Route("GET", "/discovery", discovery, ANY,
           "What the calling credential can see and do: workspace, scopes, access and counts per resource, "
-          "server version, features.", tag="meta", response=Discovery),
+          "server version, features.",
+          Json(Discovery), tag="meta"),
     Route("GET", "/request-logs", request_logs, ADMIN,
-          "Recent API requests of every workspace (filters: status, path prefix, key_id, since).", tag="meta",
-          query=("status", "path", "key_id", "since"), paged=True, response=RequestLogEntry),
+          "Recent API requests of every workspace (filters: status, path prefix, key_id, since).",
+          Page(RequestLogEntry), tag="meta", query=RequestLogFilters),
 ]

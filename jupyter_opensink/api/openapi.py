@@ -16,9 +16,11 @@ from pydantic.json_schema import models_json_schema
 
 from .. import __version__
 from ..models.common import Error, Resource
-from .handler import Call
+from .call import Call
 from .paging import DEFAULT_LIMIT, MAX_LIMIT
-from .routing import ADMIN, ANY, PUBLIC, Route
+from .auth import WEBHOOK_SECRET
+from .routing import ADMIN, ANY, PUBLIC, Json, Route, Stream
+from .validation import Query
 
 PAGE_PARAMETERS = [
     {"name": "$limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
@@ -75,17 +77,35 @@ def _security(route: Route) -> list[dict[str, list]]:
     schemes = [{"jupyterUser": []}]
     if route.scope != ADMIN:
         schemes.insert(0, {"apiKey": []})
-    if route.sink_secret:
-        schemes.append({"sinkSecret": []})
-    if route.own_secret:
-        schemes.append({"webhookSecret": []})
+    if route.auth.scheme is not None:
+        schemes.append({route.auth.scheme: []})
     return schemes
+
+
+def query_parameters(model: type[Query]) -> list[dict[str, Any]]:
+    """One OpenAPI parameter per field of a query model: its type (choices as an enum), description and
+    whether it is required."""
+    schema = model.model_json_schema(mode="validation")
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field in schema["properties"].items():
+        options = [option for option in field.get("anyOf", [field]) if option.get("type") != "null"]
+        kind = {k: v for k, v in (options[0] if len(options) == 1 else field).items()
+                if k not in ("title", "description", "default")}
+        parameter: dict[str, Any] = {"name": name, "in": "query", "schema": kind}
+        if name in required:
+            parameter["required"] = True
+        if field.get("description"):
+            parameter["description"] = field["description"]
+        parameters.append(parameter)
+    return parameters
 
 
 def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in _PARAM.findall(route.path)]
-    parameters += [{"name": name, "in": "query", "schema": {"type": "string"}} for name in route.query]
+    if route.query is not None:
+        parameters += query_parameters(route.query)
     if route.paged:
         parameters += PAGE_PARAMETERS
     if route.scope not in (PUBLIC,):
@@ -98,21 +118,22 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if 412 in route.errors:
         parameters.append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
                            "description": "Only if the object is at this version (412 otherwise)."})
-    if route.own_secret:
+    if route.auth is WEBHOOK_SECRET:
         parameters += SIGNATURE_HEADERS
-    if "last_event_id" in route.query:
+    if route.query is not None and "last_event_id" in route.query.model_fields:
         parameters.append({"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"},
                            "description": "Resume after this event (as last_event_id); an id no longer known "
                                           "starts the stream with a reset event."})
-    if route.stream:
-        ok = {"description": "Written as it happens: " + " or ".join(route.stream_media),
-              "content": {media: {"schema": {"type": "string"}} for media in route.stream_media}}
+    reply, model = route.reply, route.reply_model
+    if isinstance(reply, Stream):
+        ok = {"description": "Written as it happens: " + " or ".join(reply.media),
+              "content": {media: {"schema": {"type": "string"}} for media in reply.media}}
     else:
-        assert route.reply is not None
-        name = route.reply.__name__
-        ok = {"description": (route.reply.__doc__ or name).strip().splitlines()[0],
+        assert model is not None
+        name = model.__name__
+        ok = {"description": (model.__doc__ or name).strip().splitlines()[0],
               "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-    responses: dict[str, Any] = {str(code): ok for code in (route.status, *route.also)}
+    responses: dict[str, Any] = {str(code): ok for code in (reply.status, *reply.also)}
     for code in error_statuses(route):
         text = PUBLIC_403 if code == 403 and route.scope == PUBLIC else ERRORS[code]
         responses[str(code)] = {"description": text, "content": {"application/json": {"schema": {
@@ -150,7 +171,7 @@ def _drop_null_defaults(schema: Any) -> None:
 
 def build_openapi(routes: list[Route], server_url: str = "/opensink") -> dict[str, Any]:
     requests = {route.body for route in routes if route.body is not None}
-    replies = {route.reply for route in routes if route.reply is not None} | {Error}
+    replies = {route.reply_model for route in routes if route.reply_model is not None} | {Error}
     by_name = lambda m: m.__name__  # noqa: E731
     _, defs = models_json_schema([(m, "validation") for m in sorted(requests, key=by_name)]
                                  + [(m, "serialization") for m in sorted(replies, key=by_name)],
@@ -186,10 +207,8 @@ def build_openapi(routes: list[Route], server_url: str = "/opensink") -> dict[st
 
 
 async def openapi_document(call: Call) -> dict[str, Any]:
-    from . import ROUTES  # the finished table, including this route
-
-    base_url = call.base_url
-    return build_openapi(ROUTES, server_url=f"{base_url.rstrip('/')}/opensink")
+    """Every route the server serves (other surfaces' too), this one included."""
+    return build_openapi(call.routes, server_url=f"{call.base_url.rstrip('/')}/opensink")
 
 
 class OpenApiDocument(Resource):
@@ -205,6 +224,6 @@ class OpenApiDocument(Resource):
 
 
 ROUTES = [
-    Route("GET", "/openapi.json", openapi_document, ANY, "This description (OpenAPI 3.1).", tag="meta",
-          response=OpenApiDocument),
+    Route("GET", "/openapi.json", openapi_document, ANY, "This description (OpenAPI 3.1).",
+          Json(OpenApiDocument), tag="meta"),
 ]

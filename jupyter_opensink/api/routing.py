@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..models.common import page_of, shaper
+from ..models.common import Query, page_of, shaper
+from .auth import KEY_OR_USER, Auth
+from .auth import NONE as NO_CREDENTIAL
 
 if TYPE_CHECKING:
-    from .handler import Call
+    from .call import Call
 
 API_ROOT = "/opensink/api"
 PREFIX = API_ROOT + "/v1"
@@ -37,47 +39,92 @@ class Status:
     body: Any
 
 
+# -- reply kinds: what an endpoint's result becomes ----------------------------------------------
+@dataclass(frozen=True)
+class Json:
+    """A JSON reply rendered through ``model``: only its declared fields leave the server."""
+
+    model: type[BaseModel]
+    status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses the endpoint answers with ``Status`` (same model)
+
+    @property
+    def schema(self) -> type[BaseModel]:
+        """The whole reply's model."""
+        return self.model
+
+
+@dataclass(frozen=True)
+class Page(Json):
+    """A listing: ``{"items": [model...], "trail"}``, one page at a time ($limit, $trail, $order)."""
+
+    @property
+    def schema(self) -> type[BaseModel]:
+        return page_of(self.model)
+
+
+@dataclass(frozen=True)
+class Secret(Json):
+    """A reply holding a secret shown once (a new key, an approval link): an Idempotency-Key keeps only
+    that the request succeeded, and a repeat is told so (409) instead of being handed the secret again."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The endpoint writes the reply itself, as it happens (Server-Sent Events, or another protocol's)."""
+
+    media: tuple[str, ...] = ("text/event-stream",)
+    status: int = 200
+    also: tuple[int, ...] = ()
+
+
+Reply = Json | Stream
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str  # below /v1, e.g. "/api-keys/{id}"
     endpoint: Endpoint
-    scope: str  # "<resource>:<read|write>", ADMIN or ANY
+    scope: str  # "<resource>:<read|write>", ADMIN, ANY or PUBLIC
     summary: str
+    reply: Reply
     body: type[BaseModel] | None = None
-    status: int = 200
-    also: tuple[int, ...] = ()  # other success statuses the endpoint answers with ``Status`` (same reply model)
     tag: str = ""
     base: str = PREFIX  # what ``path`` is below
-    sink_secret: bool = False  # also accepts X-OpenSink-Sink-Secret for the sink in the path
-    #: Without an Authorization header the endpoint authenticates the caller itself (a webhook's own secret).
-    own_secret: bool = False
-    stream: bool = False  # the endpoint writes the response itself (Server-Sent Events)
-    stream_media: tuple[str, ...] = ("text/event-stream",)  # what a stream endpoint answers with
-    query: tuple[str, ...] = ()  # the query parameters (filters) it reads
-    paged: bool = False  # a listing: $limit, $trail, $order and {"items", "trail"}
-    #: The reply's model (for a paged route: one item's); only its fields leave the server.
-    response: type[BaseModel] | None = None
+    #: Which credentials it takes (``api/auth.py``); a PUBLIC route takes none.
+    auth: Auth = KEY_OR_USER
+    #: Its query parameters (filters), declared as a model: parsing, 400 messages and the description.
+    query: type[Query] | None = None
     errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies (e.g. 409)
-    #: The reply holds a secret shown once (a new key, an approval link): an Idempotency-Key keeps only
-    #: that the request succeeded, and a repeat is told so (409) instead of being handed the secret again.
-    secret_reply: bool = False
 
     def __post_init__(self) -> None:
-        if self.response is None and not self.stream:
-            raise ValueError(f"{self.method} {self.path}: declare the reply's model (response=...)")
+        if self.scope == PUBLIC:
+            object.__setattr__(self, "auth", NO_CREDENTIAL)
 
     @property
-    def reply(self) -> type[BaseModel] | None:
-        """The whole reply's model: the page of ``response`` for a listing."""
-        if self.response is None:
-            return None
-        return page_of(self.response) if self.paged else self.response
+    def status(self) -> int:
+        """The usual success status."""
+        return self.reply.status
+
+    @property
+    def paged(self) -> bool:
+        return isinstance(self.reply, Page)
+
+    @property
+    def stream(self) -> bool:
+        return isinstance(self.reply, Stream)
+
+    @property
+    def reply_model(self) -> type[BaseModel] | None:
+        """The whole reply's model (the page of the items' model for a listing); None for a stream."""
+        return self.reply.schema if isinstance(self.reply, Json) else None
 
     def render(self, result: Any, withheld: frozenset[str] = frozenset()) -> Any:
         """The endpoint's result as the reply declares it (undeclared fields never leave); the write
         secrets of the resources in ``withheld`` (those the caller may not write) are null."""
-        return shaper(self.reply, withheld)(result) if self.reply is not None else result
+        model = self.reply_model
+        return shaper(model, withheld)(result) if model is not None else result
 
     @property
     def pattern(self) -> str:

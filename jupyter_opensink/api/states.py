@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from .. import ids
 from ..errors import Invalid
-from ..models.runtime_extras import State, StatePut
-from .handler import Call
+from ..models.runtime_extras import State, StateFilters, StatePut
+from .call import Call
 from .paging import render_page
-from .routing import Route, Status
+from .routing import Json, Page, Route, Status
 
 MAX_VERSION_DIGITS = 18  # versions count writes from 1: more digits than any can reach (and fit in 64 bits)
 
@@ -42,7 +42,8 @@ async def delete_state(call: Call) -> dict:
 
 async def list_states(call: Call) -> dict:
     p = call.paging()
-    page = await call.services.states.list(call.workspace_id, call.params["namespace"], call.arg("prefix"),
+    page = await call.services.states.list(call.workspace_id, call.params["namespace"],
+                                           call.query(StateFilters).prefix,
                                            limit=p.limit, after=p.after, order=p.order)
     return render_page(page, p.order)
 
@@ -52,12 +53,12 @@ ROUTES = [
     Route("PUT", "/states/{namespace}/{key}", put_state, "states:write",
           "Write a state (any JSON value, optional expires_at). If-Match: <version> writes only over that "
           "version and If-None-Match: * only creates; otherwise 412. 201 when created, 200 when replaced.",
-          body=StatePut, tag=STATES, response=State, errors=(412,), also=(201,)),
-    Route("GET", "/states/{namespace}/{key}", get_state, "states:read", "Read a state.", tag=STATES,
-          response=State, errors=(400,)),
+          Json(State, also=(201,)), body=StatePut, tag=STATES, errors=(412,)),
+    Route("GET", "/states/{namespace}/{key}", get_state, "states:read", "Read a state.", Json(State),
+          tag=STATES, errors=(400,)),
     Route("DELETE", "/states/{namespace}/{key}", delete_state, "states:write",
-          "Delete a state (If-Match: <version> to delete only that version).", tag=STATES, response=State,
+          "Delete a state (If-Match: <version> to delete only that version).", Json(State), tag=STATES,
           errors=(400, 412)),
-    Route("GET", "/states/{namespace}", list_states, "states:read", "List a namespace's states (prefix= on keys).",
-          tag=STATES, query=("prefix",), paged=True, response=State),
+    Route("GET", "/states/{namespace}", list_states, "states:read",
+          "List a namespace's states (prefix= on keys).", Page(State), tag=STATES, query=StateFilters),
 ]

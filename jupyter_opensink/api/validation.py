@@ -1,18 +1,20 @@
-"""Request bodies through the resource models, with 400 messages that name the field."""
+"""Request bodies and query parameters through their models, with 400 messages that name the field."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Invalid
-from ..models.common import Model, validation_messages
+from ..models.common import Model, Query, validation_messages
 
 M = TypeVar("M", bound=BaseModel)
+Q = TypeVar("Q", bound=Query)
 MAX_REPORTED = 10
 _NOT_JSON_NUMBER = re.compile(r"NaN|Infinity")
 
@@ -52,6 +54,19 @@ def require_standard_json(raw: bytes) -> None:
             raise Invalid(f"the request body is not standard JSON: {word.group()} is not a JSON number "
                           f"(line {exc.lineno} column {exc.colno})") from None
         raise Invalid(f"the request body is not standard JSON: {exc}") from None
+
+
+def parse_query(model: type[Q], arg: Callable[[str], str | None]) -> Q:
+    """The parameters ``model`` declares, read with ``arg(name)``; an invalid one is a 400 naming it."""
+    sent = {}
+    for name, info in model.model_fields.items():
+        value = arg(info.alias or name)
+        if value is not None:
+            sent[info.alias or name] = value
+    try:
+        return model.model_validate(sent)
+    except ValidationError as exc:
+        raise Invalid(describe(exc)) from None
 
 
 def describe(exc: ValidationError) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..models.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
 from ..services.workspaces import render
-from .handler import Call
+from .call import Call
 from .paging import render_page
-from .routing import ADMIN, Route
+from .routing import ADMIN, Json, Page, Route
 from .validation import Empty
 
 
@@ -36,15 +36,15 @@ async def rotate_secret(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", tag="workspaces", paged=True,
-          response=Workspace),
-    Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", body=WorkspaceCreate,
-          status=201, tag="workspaces", response=Workspace),
-    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", tag="workspaces",
-          response=Workspace),
-    Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN, "Rename a workspace or choose which secret its callbacks carry.", body=WorkspaceUpdate,
-          tag="workspaces", response=Workspace),
+    Route("GET", "/workspaces", list_workspaces, ADMIN, "List workspaces.", Page(Workspace),
+          tag="workspaces"),
+    Route("POST", "/workspaces", create_workspace, ADMIN, "Create a workspace.", Json(Workspace, 201),
+          body=WorkspaceCreate, tag="workspaces"),
+    Route("GET", "/workspaces/{id}", get_workspace, ADMIN, "Get a workspace.", Json(Workspace),
+          tag="workspaces"),
+    Route("PATCH", "/workspaces/{id}", update_workspace, ADMIN,
+          "Rename a workspace or choose which secret its callbacks carry.", Json(Workspace),
+          body=WorkspaceUpdate, tag="workspaces"),
     Route("POST", "/workspaces/{id}/rotate-secret", rotate_secret, ADMIN,
-          "Replace the workspace's execution secret.", body=Empty, tag="workspaces",
-          response=Workspace),
+          "Replace the workspace's execution secret.", Json(Workspace), body=Empty, tag="workspaces"),
 ]

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Stored, Text, Time, Url, patch_of
+from .common import Model, Name, Query, Stored, Text, Time, Url, patch_of
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
 # Visible ASCII, space and tab only (RFC 9110 field values): no CR, LF or NUL that could start another
@@ -186,3 +186,36 @@ class ExecutionDelivery(Stored):
     status_code: int | None = Field(description="The endpoint's HTTP status; null when it was not reached.")
     error: str | None = Field(description="Why the call failed; null on a 2xx answer.")
     duration_ms: float
+
+
+# -- query parameters ---------------------------------------------------------
+class ConfigurationFilters(Query):
+    agent_id: str | None = Field(None, description="Only this agent's configurations.")
+    variant: str | None = Field(None, description="Only this variant's versions.")
+
+
+class VariantsQuery(Query):
+    agent_id: Annotated[str, StringConstraints(min_length=1)] = Field(description="The agent.")
+
+
+class SessionFilters(Query):
+    agent_id: str | None = Field(None, description="Only this agent's sessions.")
+    status: SessionStatus | None = Field(None, description="Only sessions with this status.")
+
+
+class RequestFilters(Query):
+    session_id: str | None = Field(None, description="Only this session's requests.")
+    agent_id: str | None = Field(None, description="Only this agent's requests.")
+    status: RequestStatus | None = Field(None, description="Only requests with this status.")
+
+
+class DeliveryFilters(Query):
+    session_id: str | None = Field(None, description="Only calls made for this session.")
+    agent_id: str | None = Field(None, description="Only calls made to this agent.")
+
+
+class ActivityFilters(Query):
+    session_id: str | None = Field(None, description="Only this session's activities.")
+    agent_id: str | None = Field(None, description="Only this agent's activities.")
+    type: ActivityType | None = Field(None, description="Only activities of this type.")
+    source: ActivitySource | None = Field(None, description="Only activities from this source.")

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
-                      create_model)
+                      WithJsonSchema, create_model)
 from pydantic.fields import FieldInfo
 
-from ..ids import to_iso
+from ..ids import parse_time, to_iso
 
 
 class Model(BaseModel):
@@ -70,6 +70,32 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_web_url)]
 Time = Annotated[datetime, AfterValidator(_aware)]
+
+
+# -- query parameters ---------------------------------------------------------
+class Query(BaseModel):
+    """A route's query parameters: each field one parameter, sent as a string (the last one counts when
+    it is repeated). Parameters it does not declare are ignored, paging's ``$limit``, ``$trail`` and
+    ``$order`` among them. The field types and descriptions feed the 400 messages and the OpenAPI
+    description, as a body model's do."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    def filters(self) -> dict[str, Any]:
+        """Every parameter by name, None where not sent (what the services' listings take)."""
+        return self.model_dump(by_alias=True)
+
+
+def _query_time(value: str) -> str:
+    try:
+        return to_iso(parse_time(value))
+    except ValueError:
+        raise ValueError("must be an ISO-8601 time, e.g. 2026-11-25T14:00:00Z") from None
+
+
+#: A time in a query parameter, passed on in the API's own form (naive times are UTC).
+QueryTime = Annotated[str, AfterValidator(_query_time),
+                      WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 def _where(loc: tuple) -> str:

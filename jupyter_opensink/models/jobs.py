@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from .agents import HeaderName, HeaderValue
-from .common import Model, Name, Stored, Url, patch_of
+from .common import Model, Name, Query, Stored, Url, patch_of
 
 CronExpr = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -77,3 +77,7 @@ class BackgroundJobRun(Stored):
     duration_ms: float | None
     response_status: int | None
     error_message: str | None
+
+
+class RunFilters(Query):
+    job_id: str | None = Field(None, description="Only this job's runs.")

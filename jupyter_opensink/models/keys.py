@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model, Name, Stored, Time
+from .common import Model, Name, Query, Stored, Time
 
 
 class ApiKeyCreate(Model):
@@ -30,3 +30,7 @@ class ApiKey(Stored):
 
 class NewApiKey(ApiKey):
     key: str = Field(description="The secret (osk_...): shown in this reply only.")
+
+
+class KeyFilters(Query):
+    workspace_id: str | None = Field(None, description="Only this workspace's keys.")

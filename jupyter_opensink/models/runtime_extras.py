@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .common import Model, Resource, Stored, Time
+from .common import Model, Query, QueryTime, Resource, Stored, Time
 
 
 class StatePut(Model):
@@ -76,3 +76,22 @@ class RequestLogEntry(Stored):
     workspace_id: str | None
     request_bytes: int
     response_bytes: int | None
+
+
+class StateFilters(Query):
+    prefix: str | None = Field(None, description="Only keys that start with this.")
+
+
+class RequestLogFilters(Query):
+    status: str | None = Field(None, description="Only requests answered with this HTTP status, e.g. 404.")
+    path: str | None = Field(None, description="Only requests whose path starts with this.")
+    key_id: str | None = Field(None, description="Only requests made with this API key.")
+    since: QueryTime | None = Field(None, description="Only requests made at or after this time.")
+
+
+class EventsQuery(Query):
+    types: str | None = Field(None, description="Only these event types, comma-separated "
+                                                "(e.g. item.created).")
+    workspaces: str | None = Field(None, description="all: every workspace's events (the Jupyter user only).")
+    last_event_id: str | None = Field(None, description="Resume after this event (as the Last-Event-ID "
+                                                        "header).")

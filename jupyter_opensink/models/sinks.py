@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Model, Name, Resource, Stored, Text, Time, Url, WriteSecret, patch_of
+from .common import Model, Name, Query, QueryTime, Resource, Stored, Text, Time, Url, WriteSecret, patch_of
 
 Color = Literal["neutral", "blue", "green", "yellow", "orange", "red", "purple", "pink"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -118,3 +118,12 @@ class ManyItems(Resource):
     created: list[SinkItem]
     failed: list[FailedItem]
     invalid: list[InvalidItem]
+
+
+class ItemFilters(Query):
+    sink_id: str | None = Field(None, description="Only this sink's items.")
+    type: str | None = Field(None, description="Only items of this type.")
+    q: str | None = Field(None, description="Text found in the title, body or field values "
+                                            "(case-insensitive).")
+    occurred_after: QueryTime | None = Field(None, description="Only items that occurred after this time.")
+    occurred_before: QueryTime | None = Field(None, description="Only items that occurred before this time.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .agents import ExecutionDelivery
-from .common import Model, Resource, Stored, WriteSecret, patch_of
+from .common import Model, Query, Resource, Stored, WriteSecret, patch_of
 from .sinks import SinkItem
 
 #: RFC 6901: "" is the whole payload, "/a/0/b~1c" walks into it.
@@ -85,3 +85,7 @@ class InvocationReply(Resource):
     item: SinkItem | None = None
     delivery: ExecutionDelivery | None = None
     deduplicated: bool | None = None
+
+
+class InvocationFilters(Query):
+    webhook_id: str | None = Field(None, description="Only this webhook's invocations.")

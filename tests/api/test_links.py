@@ -520,7 +520,7 @@ async def test_the_page_maps_domain_errors_where_the_api_does(api, ask, link, op
 
 
 async def test_a_form_body_is_capped_while_it_arrives_even_without_a_length(api, ask, link, opensink_app):
-    from jupyter_opensink.api.approval_page import FORM_MAX
+    from jupyter_opensink.approval.page import FORM_MAX
 
     assert FORM_MAX == 64 * 1024 < opensink_app.api_context.max_body_size
     _, request = await ask()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.surfaces import ROUTES
 from jupyter_opensink.api.routing import Route
 
 from . import walk
@@ -84,7 +84,7 @@ async def test_every_operation_replies_as_described(api, objects, monkeypatch, o
                                          format_checker=Draft202012Validator.FORMAT_CHECKER)
         problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(reply.body)]
         assert not problems, (walk.name(route), problems, reply.body)
-        if route.paged or route.reply.__name__.endswith("Page"):
+        if route.paged or route.reply_model.__name__.endswith("Page"):
             assert reply.body["items"], (walk.name(route), "a listing of objects that exist is not empty")
     assert not lost, lost
     error = await api("GET", "/v1/sinks/unknown")
@@ -101,7 +101,7 @@ def test_every_route_declares_its_reply_and_errors():
         responses = spec["paths"][path][route.method.lower()]["responses"]
         ok = responses[str(route.status)]["content"]
         if route.stream:
-            assert set(ok) == set(route.stream_media) and "text/event-stream" in ok
+            assert set(ok) == set(route.reply.media) and "text/event-stream" in ok
             continue
         target = ok["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert spec["components"]["schemas"][target]["type"] == "object"
@@ -120,3 +120,35 @@ def test_every_route_declares_its_reply_and_errors():
     assert "key" in schemas["NewApiKey"]["required"] and "key" not in schemas["ApiKey"]["properties"]
     nullable = schemas["InputRequest"]["properties"]["response"]
     assert {"type": "null"} in nullable["anyOf"] and "response" in schemas["InputRequest"]["required"]
+
+
+def test_query_parameters_are_described_from_their_models():
+    """A route's query model gives each parameter its type, choices, whether it is required and a description."""
+    from jupyter_opensink.api.openapi import build_openapi
+
+    spec = build_openapi(ROUTES)
+
+    def parameter(path: str, name: str) -> dict:
+        found = [p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == name and p["in"] == "query"]
+        assert len(found) == 1, (path, name)
+        return found[0]
+
+    status = parameter("/api/v1/agent-sessions", "status")
+    assert "completed" in status["schema"]["enum"] and status["description"] and not status.get("required")
+    agent = parameter("/api/v1/agent-configurations/variants", "agent_id")
+    assert agent["required"] is True and agent["schema"]["type"] == "string"
+    assert parameter("/api/v1/sink-items", "occurred_after")["schema"] == {"type": "string", "format": "date-time"}
+    for route in ROUTES:  # every declared parameter is described, nothing else is
+        if route.query is not None and route.method == "GET":
+            path = route.base.removeprefix("/opensink") + route.path
+            described = {p["name"] for p in spec["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+            assert set(route.query.model_fields) <= described, path
+            assert all(parameter(path, name).get("description") for name in route.query.model_fields), path
+
+
+async def test_a_bad_query_parameter_is_a_400_naming_it(api):
+    for path, params, name in (("/v1/agent-sessions", {"status": "paused"}, "status"),
+                               ("/v1/sink-items", {"occurred_after": "soon"}, "occurred_after"),
+                               ("/v1/agent-configurations/variants", {}, "agent_id")):
+        reply = await api("GET", path, params=params)
+        assert reply.status == 400 and reply.error.startswith(name), (path, reply.body)

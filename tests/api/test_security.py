@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from jupyter_opensink.api.auth import SINK_SECRET, WEBHOOK_SECRET
 from jupyter_opensink.api.handler import OpenSinkHandler
 from jupyter_opensink.api.routing import ADMIN, ANY, PUBLIC
 from jupyter_opensink.models.sinks import PublicSink
@@ -186,7 +187,7 @@ async def test_a_sink_secret_opens_only_its_own_sinks_ingest(call, objects):
     for route in CREDENTIALED:
         body = walk.valid_body(route, ids) if route.body is not None else None
         reply = await call(route.method, walk.url(route, ids), body, auth=None, headers=secret)
-        if route.sink_secret:
+        if route.auth is SINK_SECRET:
             assert reply.status == 201 and reply.body["sink_id"] == sink["id"], reply.body
             other = dict(ids, sinks=ids["public-sinks"])  # another sink of the same workspace
             reply = await call(route.method, walk.url(route, other), body, auth=None, headers=secret)
@@ -330,7 +331,7 @@ async def test_cookie_writes_need_the_xsrf_token(call, login_cookie, objects):
             assert reply.status == route.status, (walk.name(route), reply.body)
             continue
         reply = await call(route.method, walk.url(route, ids), walk.valid_body(route, ids), auth=None, headers=cookie)
-        if route.own_secret:  # the cookie is no credential there (only a key or the webhook's secret): nothing done
+        if route.auth is WEBHOOK_SECRET:  # the cookie is no credential there (only a key or the webhook's secret): nothing done
             assert reply.status == 401, (walk.name(route), reply.status, reply.body)
             continue
         assert reply.status == 403 and "xsrf" in reply.error.lower(), (walk.name(route), reply.status, reply.body)

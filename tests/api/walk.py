@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_opensink.api import ROUTES
+from jupyter_opensink.surfaces import ROUTES
 from jupyter_opensink.api.routing import Route
 
 #: Which object a path parameter names: ``id`` names one of the first path segment's objects.
@@ -43,7 +43,8 @@ ID_FILTERS = {"agent_id": "agents", "sink_id": "sinks", "session_id": "agent-ses
 
 def id_filters(route: Route, ids: dict[str, str]) -> dict[str, str]:
     """The route's query parameters that name an object, set to that object (valid, and not empty)."""
-    return {p: ids[ID_FILTERS[p]] for p in route.query if p in ID_FILTERS}
+    names = route.query.model_fields if route.query is not None else {}
+    return {p: ids[ID_FILTERS[p]] for p in names if p in ID_FILTERS}
 
 
 def valid_body(route: Route, ids: dict[str, str]) -> Any:

@@ -1,7 +1,7 @@
 """Serve one tornado request with an ASGI application.
 
 The MCP SDK's Streamable HTTP transport is an ASGI application. Running it
-behind our own handler keeps one place for authentication, the Host check,
+behind the JSON API's handler keeps one place for authentication, the Host check,
 CORS, body limits and the request log, while the SDK keeps the protocol
 (sessions, JSON or Server-Sent-Event replies, protocol-version checks).
 """

@@ -35,11 +35,12 @@ from ..errors import NotFound, OpenSinkError, Throttled, Unauthorized, Unavailab
 from ..runtime.credentials import CredentialWatch
 from ..services import Services
 from ..services.access import Principal
-from . import errors, mcp_resources
+from ..api import errors
+from ..api.call import Call
+from ..api.routing import ANY, Route, Stream
+from . import resources as mcp_resources
 from .asgi import serve_asgi
-from .handler import Call
-from .mcp_tools import TOOLS, TOOLS_BY_NAME, ToolCall
-from .routing import ANY, Route
+from .tools import TOOLS, TOOLS_BY_NAME, ToolCall
 
 log = logging.getLogger("jupyter_opensink.mcp")
 PRINCIPAL = "opensink.principal"  # the ASGI scope key our handler hands the caller over in
@@ -238,7 +239,8 @@ class McpEndpoint:
 
             await self.manager.handle_request(scope, receive, watch)
 
-        request = asyncio.ensure_future(call.asgi(app, {PRINCIPAL: principal, "user": identity}))
+        request = asyncio.ensure_future(serve_asgi(call.handler, app, call.raw_body,
+                                                   {PRINCIPAL: principal, "user": identity}))
         ended: list[str] = []
 
         def end(reason: str) -> None:
@@ -383,17 +385,22 @@ class McpEndpoint:
             uri=params.uri, mime_type=mcp_resources.JSON, text=orjson.dumps(value).decode())])
 
 
-async def serve_mcp(call: Call) -> None:
-    endpoint = call.mcp
-    if endpoint is None:
-        raise NotFound("the MCP endpoint is switched off on this server (OpenSinkApp.mcp_enabled)")
-    await endpoint.serve(call)
-
-
 SUMMARY = ("Model Context Protocol server (Streamable HTTP, JSON-RPC): POST messages, GET the server's event "
            "stream, DELETE to end a session. Tools act with the calling credential's scopes.")
 MEDIA = ("application/json", "text/event-stream")
-ROUTES = [
-    Route(method, "/mcp", serve_mcp, ANY, SUMMARY, tag="mcp", base="/opensink", stream=True, stream_media=MEDIA)
-    for method in ("POST", "GET", "DELETE")
-]
+
+
+def routes(endpoint: McpEndpoint | None) -> list[Route]:
+    """The MCP routes, answered by ``endpoint``; with None (switched off) each answers 404 saying so.
+
+    They are routes of the JSON API's table (same authentication, Host check, body limit and request
+    log), added to it by whoever wires the server (``jupyter_opensink.surfaces``).
+    """
+
+    async def serve_mcp(call: Call) -> None:
+        if endpoint is None:
+            raise NotFound("the MCP endpoint is switched off on this server (OpenSinkApp.mcp_enabled)")
+        await endpoint.serve(call)
+
+    return [Route(method, "/mcp", serve_mcp, ANY, SUMMARY, Stream(MEDIA), tag="mcp", base="/opensink")
+            for method in ("POST", "GET", "DELETE")]

@@ -22,9 +22,9 @@ from ..models.runtime_extras import State
 from ..models.sinks import ItemCreate, SinkItem
 from ..services import Services
 from ..services.access import Principal
-from . import errors
-from .paging import decode_trail, render_page
-from .validation import describe, standard_json
+from ..api import errors
+from ..api.paging import decode_trail, render_page
+from ..api.validation import describe, standard_json
 
 log = logging.getLogger("jupyter_opensink.mcp")
 

@@ -29,15 +29,17 @@ from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import SchemaMismatch
 from ..services.secrets import new_token
+from ..api import auth
+from ..api.access_log import LeanAccessLog
+from ..api.body import StreamedBody
+from ..api.errors import is_expected, status_for
+from ..api.handler import ApiContext
 from . import schema_form
-from .errors import is_expected, status_for
-from .body import StreamedBody
-from .handler import ApiContext
 from .ratelimit import GuessLimiter, client_group
 
 log = logging.getLogger("jupyter_opensink.approval")
 TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "approval"),
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined)
 COOKIE = "opensink-approve"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
@@ -81,13 +83,15 @@ def logged_path(path: str, base_url: str) -> str | None:
 
 
 @web.stream_request_body
-class ApprovalPageHandler(StreamedBody, JupyterHandler):
+class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
     """The approval page; ``context`` gives the services, ``limiter`` counts unknown tokens per address.
 
     The body is streamed (``api/body.py``) so tornado does not buffer it whole before ``prepare``:
     past ``body_limit`` bytes the rest is read and dropped (413), and one that trickles in slower
     than ``body_timeout`` allows is cut off.
     """
+
+    log_successes = True  # every use of a link is worth a line
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
@@ -130,14 +134,13 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         self.set_header("X-Robots-Tag", "noindex, nofollow")
 
     async def prepare(self) -> None:  # type: ignore[override]
-        # No Jupyter identity: the token is the credential. The Host check (DNS rebinding) stays.
+        # No Jupyter identity: the token is the credential (``ApprovalLinks.open``). The checks every
+        # surface makes first stay: the Host header (DNS rebinding), then the declared body size.
         self.current_user = self._jupyter_current_user = None
-        if not self.check_host():
-            raise web.HTTPError(403, "the Host header names a host this server does not serve")
+        auth.require_known_host(self)
         if self.request.method == "POST":
             self.expect_body()
-        if self.announced_too_large():
-            raise web.HTTPError(413)
+        auth.refuse_oversized(self.request.headers, self.body_limit)
 
     def check_xsrf_cookie(self) -> None:
         """The page has its own anti-forgery token (see the module docstring)."""
@@ -269,7 +272,8 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))
 
 
-def approval_handlers(context: ApiContext) -> list[tuple]:
-    """The page's handler spec (without base_url: the extension app prepends it)."""
-    limiter = GuessLimiter(context.link_guesses_per_minute)
+def approval_handlers(context: ApiContext, link_guesses_per_minute: int) -> list[tuple]:
+    """The page's handler spec (without base_url: the extension app prepends it); one client address
+    may try ``link_guesses_per_minute`` unknown tokens a minute before it gets 429."""
+    limiter = GuessLimiter(link_guesses_per_minute)
     return [(r"/opensink/approve/([^/]+)/?", ApprovalPageHandler, {"context": context, "limiter": limiter})]

@@ -1,0 +1,122 @@
+"""What an endpoint sees of a request: ``Call``, and ``SseResponse`` for the event stream.
+
+Endpoints import this module, never the tornado handler: they read the request (path parameters,
+body and query through their models, headers, the principal) and return what the reply holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+from ..runtime.streams import EventStreams
+from ..services import Services
+from ..services.access import Principal
+from .paging import Paging, parse_paging
+from .validation import Q, parse_body, parse_query
+
+if TYPE_CHECKING:
+    from .handler import OpenSinkHandler
+    from .routing import Route
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SseResponse:
+    """Writes Server-Sent Events to one client; a client that stops reading is cut off."""
+
+    WRITE_TIMEOUT = 30.0
+
+    def __init__(self, handler: OpenSinkHandler):
+        self._handler = handler
+        handler.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        handler.set_header("Cache-Control", "no-cache")
+        handler.set_header("X-Accel-Buffering", "no")
+
+    async def _write(self, text: bytes) -> None:
+        self._handler.write(text)
+        flushed = self._handler.flush()
+        if flushed.done():  # the usual case: the socket took it all (raises if the client is gone)
+            flushed.result()
+        else:  # the client is not keeping up: it gets WRITE_TIMEOUT to take it
+            await asyncio.wait_for(flushed, self.WRITE_TIMEOUT)
+
+    async def event(self, event_id: str | None, type: str, data: Any) -> None:
+        head = f"id: {event_id}\n" if event_id else ""
+        await self._write(f"{head}event: {type}\ndata: ".encode() + orjson.dumps(data) + b"\n\n")
+
+    async def comment(self, text: str) -> None:
+        await self._write(f": {text}\n\n".encode())
+
+
+class Call:
+    """What an endpoint sees of a request."""
+
+    def __init__(self, handler: OpenSinkHandler, route: Route, params: dict[str, str]):
+        self._handler = handler
+        self.route = route
+        self.params = params
+        self.principal: Principal = getattr(handler, "principal", None)  # type: ignore[assignment]
+        self.services: Services = handler.context.services
+        self.services_streams: EventStreams | None = handler.context.streams
+
+    @property
+    def workspace_id(self) -> str:
+        return self.principal.workspace_id
+
+    def body(self, model: type[M]) -> M:
+        return parse_body(model, self._handler.body_bytes)
+
+    def query(self, model: type[Q]) -> Q:
+        """The query parameters through ``model`` (the route's ``query=``): 400 naming a bad one."""
+        return parse_query(model, self.arg)
+
+    def arg(self, name: str) -> str | None:
+        return self._handler.get_query_argument(name, None)
+
+    def paging(self) -> Paging:
+        return parse_paging(self.arg)
+
+    def header(self, name: str) -> str | None:
+        return self._handler.request.headers.get(name)
+
+    @property
+    def headers(self) -> Any:
+        """Every request header (case-insensitive lookups)."""
+        return self._handler.request.headers
+
+    @property
+    def raw_body(self) -> bytes:
+        """The body as sent (a signature covers these exact bytes)."""
+        return self._handler.body_bytes
+
+    @property
+    def base_url(self) -> str:
+        return self._handler.base_url
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` as this request reached the server (its Host was checked)."""
+        return f"{self._handler.request.protocol}://{self._handler.request.host}"
+
+    @property
+    def public_url(self) -> str:
+        """The server's address as people outside reach it (configured); empty: use ``origin``."""
+        return self._handler.context.public_url
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route the server serves."""
+        return self._handler.context.routes
+
+    def sse(self) -> SseResponse:
+        return SseResponse(self._handler)
+
+    @property
+    def handler(self) -> OpenSinkHandler:
+        """The request's handler, for a ``stream`` route whose endpoint writes the reply through another
+        protocol's machinery (the MCP endpoint's ASGI bridge); other endpoints never need it."""
+        return self._handler
