@@ -70,3 +70,16 @@ def test_server_side_never_imports_ipywidgets():
     for folder in ("api", "services", "runtime", "store", "models", "app.py"):
         for path in modules(folder):
             assert not any(n.startswith("ipywidgets") for n in imports(path)), path
+
+
+def test_the_form_engine_is_pure_data():
+    """forms/ is shared by the kernel side (the widget) and the server side (the approval page): it imports
+    only the standard library and itself, never the server, ipywidgets, tornado or the widgets."""
+    import sys
+
+    for path in modules("forms"):
+        for name in imports(path):
+            if name.startswith("."):
+                assert not name.startswith(".."), (path, name)
+            else:
+                assert name.split(".")[0] in sys.stdlib_module_names, (path, name)

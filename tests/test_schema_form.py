@@ -1,4 +1,4 @@
-"""The approval page's form rules (api/schema_form.py): the same schemas and answers as the notebook widget's
+"""The form engine (jupyter_opensink/forms/) as the approval page uses it: the same schemas and answers as the notebook widget's
 tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_opensink.api.schema_form import FormErrors, describe, read, reject_field, where
+from jupyter_opensink.forms import FormErrors, describe, read, reject_field, where
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())
@@ -69,8 +69,13 @@ def test_a_posted_form_becomes_the_json_answer():
         "count": 4, "ratio": 0.25, "tags": ["a", "b"], "scores": [3, 4], "fixed": "v1", "shown": 3,
         "nested": {"deep": True}, "either": {"x": [1]}}
     # Left empty: left out (a checkbox left unticked is false, an empty list is []; an optional object
-    # nothing was entered in is left out, unlike in the notebook widget, which sends {"deep": false}).
-    assert read(form, {}) == {"approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3}
+    # nothing was entered in is left out, in the notebook widget too); a required field left empty
+    # blocks the answer with a message beside it.
+    with pytest.raises(FormErrors) as caught:
+        read(form, {})
+    assert caught.value.problems == {f["name"].name: "Your name: required"}
+    assert read(form, {f["name"].name: "Ada"}) == {
+        "name": "Ada", "approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3}
 
 
 def test_unusable_entries_are_named_per_control():
@@ -122,10 +127,14 @@ def test_an_optional_object_left_empty_is_left_out():
     c = by_key(contact_field)
     # Nothing entered (a fixed value is no entry): left out; a required object is still sent.
     assert read(form, {}) == {"must": {}}
-    # Anything entered keeps it, with the rest as usual (so the schema can say what is missing).
-    assert read(form, {c["urgent"].name: "on"}) == {
-        "must": {}, "contact": {"urgent": True, "tags": [], "kind": "person"}}
-    assert read(form, {by_key(c["inner"])["x"].name: "a"})["contact"]["inner"] == {"x": "a"}
+    # Anything entered keeps it, with the rest as usual; then its required fields left empty block the
+    # answer, each named beside its field.
+    with pytest.raises(FormErrors) as caught:
+        read(form, {c["urgent"].name: "on"})
+    assert caught.value.problems == {c["email"].name: "email: required"}
+    assert read(form, {c["urgent"].name: "on", c["email"].name: "a@b.c"}) == {
+        "must": {}, "contact": {"email": "a@b.c", "urgent": True, "tags": [], "kind": "person"}}
+    assert read(form, {by_key(c["inner"])["x"].name: "a", c["email"].name: "e"})["contact"]["inner"] == {"x": "a"}
     assert read(form, {c["email"].name: "a@b.c"})["contact"]["email"] == "a@b.c"
     # A checkbox ticked by default and unticked by the person is an entry: "no" is kept.
     ticked = describe({"type": "object", "properties": {"opt": {"type": "object", "properties": {
@@ -139,7 +148,7 @@ def test_the_labextension_keeps_the_shared_form_rules():
     import re
     from pathlib import Path
 
-    from jupyter_opensink import form_rules
+    from jupyter_opensink.forms import rules as form_rules
 
     source = (Path(__file__).parents[1] / "labextension" / "src" / "forms.ts").read_text()
     assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)

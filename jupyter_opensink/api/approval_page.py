@@ -25,11 +25,11 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
+from .. import forms
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import violations
 from ..services.secrets import new_token
-from . import schema_form
 from .errors import is_expected, status_for
 from .body import StreamedBody
 from .handler import ApiContext
@@ -200,24 +200,24 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         return hmac.new(ApprovalLinks.form_key(link), browser_secret.encode(), hashlib.sha256).hexdigest()
 
     def _form(self, status: int, link: dict[str, Any], request: dict[str, Any], agent_name: str,
-              spec: schema_form.FormField, *, values: dict[str, str] | None = None,
+              spec: forms.FormField, *, values: dict[str, str] | None = None,
               errors: list[str] | None = None, problems: dict[str, str] | None = None) -> None:
         secret = self._browser_secret(make=True)
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
-                   errors=errors or [], problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
+                   errors=errors or [], problems=problems or {}, reject=forms.reject_field(spec) is not None,
                    link_expires_at=link["expires_at"])
 
     @allow_unauthenticated
     async def get(self, token: str) -> None:
         link, request, agent_name = await self._open(token)
-        self._form(200, link, request, agent_name, schema_form.describe(request["schema"], required=True))
+        self._form(200, link, request, agent_name, forms.describe(request["schema"], required=True))
 
     @allow_unauthenticated
     async def post(self, token: str) -> None:
         self._read_body()
         link, request, agent_name = await self._open(token)
-        spec = schema_form.describe(request["schema"], required=True)
+        spec = forms.describe(request["schema"], required=True)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
         secret = self._browser_secret(make=False)
         sent = form.get(CSRF_FIELD, "")
@@ -225,12 +225,12 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
             self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
         try:
-            response = schema_form.read(spec, form)
-        except schema_form.FormErrors as exc:
+            response = forms.read(spec, form)
+        except forms.FormErrors as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=list(exc.problems.values()),
                        problems=exc.problems)
             return
-        rejected = schema_form.reject_field(spec)
+        rejected = forms.reject_field(spec)
         if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
             response[rejected.key] = False
         found = violations(request["schema"], response)
@@ -238,7 +238,7 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
             problems = {}
             for problem in found:
                 pointer, _, _ = problem.partition(": ")
-                name = schema_form.where(spec, pointer)
+                name = forms.where(spec, pointer)
                 if name:
                     problems.setdefault(name, problem)
             self._form(400, link, request, agent_name, spec, values=form, errors=found, problems=problems)

@@ -1,24 +1,37 @@
-"""JSON Schema -> an HTML form's fields, and the posted form back to a JSON value.
+"""JSON Schema -> a tree of field descriptions, and what a person entered back to a JSON value.
 
-The approval page's counterpart of ``widgets/forms.py`` and the
-labextension's ``forms.ts``, with the same rules (which schema gets which
-input, how an entry becomes JSON; what cannot be drawn becomes a JSON text
-area), for a browser that may run no script: every field is a plain form
-control, named by its position in the tree (``f-0-2``) so no property name
-can clash with another or with the page's own fields.
+The one set of form rules (which schema gets which input, how an entry becomes JSON, what blocks a
+submit) for every surface: the approval page draws the tree as plain HTML controls, the notebook
+widget as ipywidgets, and the labextension's ``forms.ts`` is a port held to the same answers by
+``tests/fixtures/form-cases.json``. What cannot be drawn becomes a JSON text area.
+
+Every field is named by its position in the tree (``f-0-2``), so no property name can clash with
+another or with a surface's own controls; a surface hands ``read`` its entries by those names, as
+the text it holds (a ticked checkbox: any non-empty entry, as an HTML form posts it).
+
+Pure data: no server, widget or browser imports, so the kernel and the server can both use it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from ..form_rules import LONG_TEXT, REJECT_FIELDS
+from .rules import LONG_TEXT, REJECT_FIELDS
 
 COMPOSED = ("oneOf", "anyOf", "allOf", "$ref", "not")
 SIMPLE_ITEMS = ("string", "number", "integer")
+#: A number as a person types it: JSON's digits and exponent (also a leading "+" or "."), nothing
+#: else, so every surface reads the same text the same way ("1_000", "0x10", "NaN" are not numbers).
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: A date and time as entered: a wall time with an optional offset (without one, the person's zone).
+MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+UTC = timezone.utc
 
 
 @dataclass
@@ -26,7 +39,7 @@ class FormField:
     kind: str  # fixed, group, boolean, choice, date, datetime, text, textarea, number, list, json
     name: str  # the control's name in the form
     key: str  # the property it fills
-    label: str
+    title: str  # what the person reads (the label without the required marker)
     required: bool
     description: str | None = None
     initial: str = ""  # the control's first content (for a boolean: "on" when checked)
@@ -40,46 +53,65 @@ class FormField:
     item_type: str = ""  # list
 
     @property
+    def label(self) -> str:
+        return f"{self.title} *" if self.required else self.title
+
+    @property
     def shown_value(self) -> str:
         return json.dumps(self.value) if self.has_value else ""
 
 
-def _label(schema: dict[str, Any], key: str, required: bool) -> str:
-    title = schema.get("title") if isinstance(schema.get("title"), str) and schema.get("title") else key
-    return f"{title} *" if required else title
+def _title(schema: dict[str, Any], key: str) -> str:
+    """The schema's ``title`` when it is a non-empty string; otherwise the property's name."""
+    return schema["title"] if isinstance(schema.get("title"), str) and schema["title"] else key
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _number_text(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    """A number as JavaScript's ``String`` writes it (1.0 is "1"), so every surface shows the same text."""
+    if not _is_number(value):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return json.dumps(value)
+
+
+def _entry_text(value: Any) -> str:
+    return value if isinstance(value, str) else _number_text(value) if _is_number(value) else json.dumps(value)
 
 
 def _bound(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return value if _is_number(value) else None
 
 
-def describe(schema: Any, key: str = "", required: bool = False, name: str = "f") -> FormField:
-    """The field tree for ``schema`` (the request's own object at the top)."""
+def describe(schema: Any, key: str = "", required: bool = False, name: str = "f", *,
+             zone: tzinfo = UTC) -> FormField:
+    """The field tree for ``schema`` (the request's own object at the top); a date-time default is
+    shown as the wall time in ``zone``, the person's time zone."""
     s = schema if isinstance(schema, dict) else {}
     description = s.get("description") if isinstance(s.get("description"), str) else None
-    base = {"name": name, "key": key, "label": _label(s, key, required), "required": required,
-            "description": description}
+    base = {"name": name, "key": key, "title": _title(s, key), "required": required, "description": description}
 
     def json_editor() -> FormField:
-        return FormField("json", initial=json.dumps(s["default"], indent=2) if "default" in s else "", **base)
+        return FormField("json", initial=json.dumps(s["default"], indent=2, ensure_ascii=False)
+                         if "default" in s else "", **base)
 
     if s is not schema or any(k in s for k in COMPOSED):
         return json_editor()
     if "const" in s:
         return FormField("fixed", value=s["const"], **base)
     if s.get("readOnly") is True:
-        # No value to send: left out of the answer, as the notebook widget does (null would break its type).
+        # No value to send: left out of the answer (null would break its type).
         return FormField("fixed", value=s.get("default"), has_value="default" in s, **base)
     kind = s.get("type")
     if kind == "object" or (kind is None and "properties" in s):
         if not isinstance(s.get("properties"), dict):
             return json_editor()
         needed = set(s.get("required") or []) if isinstance(s.get("required"), list) else set()
-        fields = [describe(sub, prop, prop in needed, f"{name}-{i}")
+        fields = [describe(sub, prop, prop in needed, f"{name}-{i}", zone=zone)
                   for i, (prop, sub) in enumerate(s["properties"].items())]
         return FormField("group", fields=fields, **base)
     if kind == "boolean":
@@ -93,7 +125,7 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
         if s.get("format") == "date":
             return FormField("date", initial=initial, **base)
         if s.get("format") == "date-time":
-            return FormField("datetime", initial=_datetime_local(initial), **base)
+            return FormField("datetime", initial=wall_time(initial, zone), **base)
         long = s.get("format") == "textarea" or (isinstance(s.get("maxLength"), int) and s["maxLength"] > LONG_TEXT)
         return FormField("textarea" if long else "text", initial=initial, **base)
     if kind in ("number", "integer"):
@@ -102,27 +134,34 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
     items = s.get("items")
     if (kind == "array" and isinstance(items, dict) and items.get("type") in SIMPLE_ITEMS
             and not any(k in items for k in COMPOSED)):
-        initial = "\n".join(str(v) for v in s["default"]) if isinstance(s.get("default"), list) else ""
+        initial = "\n".join(_entry_text(v) for v in s["default"]) if isinstance(s.get("default"), list) else ""
         return FormField("list", item_type=items["type"], initial=initial, **base)
     return json_editor()
 
 
-def _datetime_local(value: str) -> str:
-    """An ISO time as ``<input type=datetime-local>`` holds it: UTC wall time (the page says so)."""
-    from datetime import datetime, timezone
-
-    if not value:
-        return ""
+def _moment(text: str, zone: tzinfo) -> datetime | None:
+    """``text`` (see ``MOMENT``) as an aware datetime; a wall time without an offset is in ``zone``."""
+    if not MOMENT.fullmatch(text.strip()):
+        return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def wall_time(value: str, zone: tzinfo = UTC) -> str:
+    """A date-time default as a date-time input holds it: the wall time in ``zone``, seconds only when
+    there are some (so an untouched default is sent back unchanged). A default without an offset is
+    UTC; one that is not a date and time is not shown."""
+    moment = _moment(value, UTC) if value else None
+    if moment is None:
         return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M")
+    local = moment.astimezone(zone)
+    return local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")
 
 
-class FormErrors(Exception):
+class FormErrors(ValueError):
     """Entries that are not usable: ``problems`` maps a control's name to what is wrong."""
 
     def __init__(self, problems: dict[str, str]):
@@ -131,14 +170,13 @@ class FormErrors(Exception):
 
 
 _MISSING = object()
+#: Kinds whose control can be left empty (so, when required, must not be).
+_CAN_BE_EMPTY = ("choice", "date", "datetime", "text", "textarea", "number", "json")
 
 
 def _number(integer: bool, text: str) -> int | float:
     """A number input's text as JSON reads it ("10" is 10, "1.5" is 1.5, "1e3" is 1000.0)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f'"{text}" is not a number') from None
+    value = float(text) if NUMBER.fullmatch(text.strip()) else math.nan
     if not math.isfinite(value):
         raise ValueError(f'"{text}" is not a number')
     if integer and not value.is_integer():
@@ -147,16 +185,20 @@ def _number(integer: bool, text: str) -> int | float:
     return int(value) if integer or plain else value
 
 
-def _leaf(spec: FormField, form: dict[str, str]) -> Any:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
     raw = form.get(spec.name, "")
     if spec.kind == "fixed":
         return spec.value if spec.has_value else _MISSING
     if spec.kind == "boolean":
-        return spec.name in form
+        return bool(raw)
     if spec.kind == "choice":
         if raw == "":
             return _MISSING
-        if not raw.isdigit() or int(raw) >= len(spec.options):
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= len(spec.options):
             raise ValueError("pick one of the choices")
         return spec.options[int(raw)]
     if raw.strip() == "" and spec.kind not in ("text", "textarea", "list"):
@@ -164,13 +206,10 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
     if spec.kind == "number":
         return _number(spec.integer, raw)
     if spec.kind == "datetime":
-        from datetime import datetime
-
-        try:
-            moment = datetime.strptime(raw.strip()[:16], "%Y-%m-%dT%H:%M")
-        except ValueError:
-            raise ValueError(f'"{raw}" is not a date and time') from None
-        return moment.strftime("%Y-%m-%dT%H:%M:00Z")
+        moment = _moment(raw, zone)
+        if moment is None:
+            raise ValueError(f'"{raw}" is not a date and time')
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if spec.kind == "list":
         entries = [line.strip() for line in raw.splitlines() if line.strip()]
         if spec.item_type == "string":
@@ -178,49 +217,64 @@ def _leaf(spec: FormField, form: dict[str, str]) -> Any:
         return [_number(spec.item_type == "integer", e) for e in entries]
     if spec.kind == "json":
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
     return _MISSING if raw == "" else raw  # text, textarea, date
 
 
-def _entered(spec: FormField, form: dict[str, str]) -> bool:
+def _entered(spec: FormField, form: Mapping[str, str]) -> bool:
     """Whether the person filled ``spec`` in: a fixed value is no entry; unticking a checkbox ticked by
     default is one (it says no)."""
     if spec.kind == "fixed":
         return False
     if spec.kind == "boolean":
-        return spec.name in form or spec.initial == "on"
+        return bool(form.get(spec.name)) or spec.initial == "on"
     return form.get(spec.name, "").strip() != ""
 
 
-def read(spec: FormField, form: dict[str, str]) -> Any:
-    """The JSON value of the posted ``form`` (control name -> text); raises ``FormErrors``.
+def read(spec: FormField, form: Mapping[str, str], *, zone: tzinfo = UTC) -> Any:
+    """The JSON value of the entries in ``form`` (control name -> text); raises ``FormErrors``.
 
-    An optional object nothing was entered in is left out: sending ``{}`` would break its required
-    properties, and a person cannot otherwise say "none".
+    A form sends only what the person chose: an empty field is left out, and a required one left
+    empty blocks the submit ("required", beside it). An optional object nothing was entered in is
+    left out: sending ``{}`` would break its required properties, and a person cannot otherwise say
+    "none". The request's own object (``describe``d as required) is always sent, ``{}`` at least.
+    A date and time without an offset is the wall time in ``zone`` and is sent in UTC.
     """
     problems: dict[str, str] = {}
 
+    def empty_but_required(node: FormField, got: Any) -> None:
+        if got is _MISSING and node.required and node.kind in _CAN_BE_EMPTY and node.name not in problems:
+            problems[node.name] = f"{node.title}: required"
+
     def value_of(node: FormField) -> tuple[Any, bool]:
         if node.kind == "group":
-            out, entered = {}, False
+            out, entered, results = {}, False, []
             for sub in node.fields:
                 got, filled = value_of(sub)
                 entered = entered or filled
+                results.append((sub, got))
                 if got is not _MISSING:
                     out[sub.key] = got
-            return (out if entered or node.required else _MISSING), entered
+            if not (entered or node.required):
+                return _MISSING, False
+            for sub, got in results:
+                empty_but_required(sub, got)
+            return out, entered
         try:
-            return _leaf(node, form), _entered(node, form)
+            return _leaf(node, form, zone), _entered(node, form)
         except ValueError as exc:
-            problems[node.name] = f"{node.label.rstrip(' *')}: {exc}"
+            problems[node.name] = f"{node.title}: {exc}"
             return _MISSING, True
 
     value, _ = value_of(spec)
+    if value is _MISSING and spec.kind == "json" and spec.required:
+        value = {}  # the request's own object drawn as a JSON editor: like a group, always sent
+    empty_but_required(spec, value)
     if problems:
         raise FormErrors(problems)
-    return value
+    return None if value is _MISSING else value
 
 
 def reject_field(spec: FormField) -> FormField | None:
