@@ -211,7 +211,7 @@ def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
             raise ValueError(f'"{raw}" is not a date and time')
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if spec.kind == "list":
-        entries = [line.strip() for line in raw.splitlines() if line.strip()]
+        entries = [line.strip() for line in re.split(r"\r\n|\r|\n", raw) if line.strip()]
         if spec.item_type == "string":
             return entries
         return [_number(spec.item_type == "integer", e) for e in entries]
