@@ -154,3 +154,22 @@ def test_the_labextension_keeps_the_shared_form_rules():
     assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)
     listed = re.search(r"export const REJECT_FIELDS = \[([^\]]*)\];", source).group(1)
     assert tuple(re.findall(r"'([^']+)'", listed)) == form_rules.REJECT_FIELDS
+
+
+def test_the_time_zone_of_a_surface_that_must_ask():
+    from datetime import timedelta
+
+    from jupyter_opensink.forms import UTC_OFFSETS, asks_time, offset_zone
+
+    assert offset_zone("+05:30").utcoffset(None) == timedelta(hours=5, minutes=30)
+    assert offset_zone("-09:30").utcoffset(None) == -timedelta(hours=9, minutes=30)
+    for unknown in (None, "", "+5", "+99:00", "Europe/Berlin"):
+        assert offset_zone(unknown).utcoffset(None) == timedelta(0)
+    assert "+00:00" in UTC_OFFSETS and "+05:45" in UTC_OFFSETS
+    assert asks_time(describe({"properties": {"a": {"properties": {"at": {"type": "string", "format": "date-time"}}}}}))
+    assert not asks_time(describe(TRADE, required=True))
+    # A default shown in UTC and left untouched is the same instant whatever zone the entries are read in.
+    spec = describe({"type": "string", "format": "date-time", "default": "2026-12-01T18:00:00+01:00"})
+    assert spec.initial == "2026-12-01T17:00"
+    assert read(spec, {"f": "2026-12-01T17:00"}, zone=offset_zone("+05:30")) == "2026-12-01T17:00:00Z"
+    assert read(spec, {"f": "2026-12-01T17:01"}, zone=offset_zone("+05:30")) == "2026-12-01T11:31:00Z"

@@ -45,7 +45,7 @@ _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 #: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
 FORM_MAX = 64 * 1024
 #: Page fields that are not the schema's (its controls are all named f-...).
-CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
+CSRF_FIELD, NAME_FIELD, ACTION_FIELD, ZONE_FIELD = "_csrf", "_name", "_action", "_zone"
 
 
 NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
@@ -206,7 +206,7 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
                    errors=errors or [], problems=problems or {}, reject=forms.reject_field(spec) is not None,
-                   link_expires_at=link["expires_at"])
+                   link_expires_at=link["expires_at"], zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
 
     @allow_unauthenticated
     async def get(self, token: str) -> None:
@@ -225,7 +225,8 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
             self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
         try:
-            response = forms.read(spec, form)
+            # The page runs no script, so it cannot know the person's time zone: it asks (ZONE_FIELD).
+            response = forms.read(spec, form, zone=forms.offset_zone(form.get(ZONE_FIELD)))
         except forms.FormErrors as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=list(exc.problems.values()),
                        problems=exc.problems)

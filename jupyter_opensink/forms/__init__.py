@@ -5,8 +5,9 @@ Kernel-safe and pure data (no server, ipywidgets or tornado imports): the notebo
 is a port of it, tied to it by the shared case table ``tests/fixtures/form-cases.json``.
 """
 
-from .engine import FormErrors, FormField, describe, read, reject_field, wall_time, where
+from .engine import (UTC_OFFSETS, FormErrors, FormField, asks_time, describe, offset_zone, read, reject_field,
+                     wall_time, where)
 from .rules import LONG_TEXT, REJECT_FIELDS
 
-__all__ = ["LONG_TEXT", "REJECT_FIELDS", "FormErrors", "FormField", "describe", "read", "reject_field",
-           "wall_time", "where"]
+__all__ = ["LONG_TEXT", "REJECT_FIELDS", "UTC_OFFSETS", "FormErrors", "FormField", "asks_time", "describe",
+           "offset_zone", "read", "reject_field", "wall_time", "where"]

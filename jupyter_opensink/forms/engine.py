@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from .rules import LONG_TEXT, REJECT_FIELDS
@@ -32,6 +32,11 @@ NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 #: A date and time as entered: a wall time with an optional offset (without one, the person's zone).
 MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 UTC = timezone.utc
+#: The UTC offsets of the world's time zones, for a surface that must ask the person for theirs.
+UTC_OFFSETS = ("-12:00", "-11:00", "-10:00", "-09:30", "-09:00", "-08:00", "-07:00", "-06:00", "-05:00", "-04:00",
+               "-03:30", "-03:00", "-02:00", "-01:00", "+00:00", "+01:00", "+02:00", "+03:00", "+03:30", "+04:00",
+               "+04:30", "+05:00", "+05:30", "+05:45", "+06:00", "+06:30", "+07:00", "+08:00", "+08:45", "+09:00",
+               "+09:30", "+10:00", "+10:30", "+11:00", "+12:00", "+12:45", "+13:00", "+14:00")
 
 
 @dataclass
@@ -43,7 +48,7 @@ class FormField:
     required: bool
     description: str | None = None
     initial: str = ""  # the control's first content (for a boolean: "on" when checked)
-    value: Any = None  # fixed: the value always sent
+    value: Any = None  # fixed: the value always sent; datetime: the default's instant (UTC)
     has_value: bool = True  # fixed: False for readOnly without const or default (nothing to send)
     fields: list[FormField] = field(default_factory=list)  # group
     options: list[Any] = field(default_factory=list)  # choice
@@ -125,7 +130,8 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
         if s.get("format") == "date":
             return FormField("date", initial=initial, **base)
         if s.get("format") == "date-time":
-            return FormField("datetime", initial=wall_time(initial, zone), **base)
+            shown = wall_time(initial, zone)
+            return FormField("datetime", initial=shown, value=_utc(_moment(initial, UTC)) if shown else None, **base)
         long = s.get("format") == "textarea" or (isinstance(s.get("maxLength"), int) and s["maxLength"] > LONG_TEXT)
         return FormField("textarea" if long else "text", initial=initial, **base)
     if kind in ("number", "integer"):
@@ -148,6 +154,24 @@ def _moment(text: str, zone: tzinfo) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def offset_zone(text: str | None) -> tzinfo:
+    """The zone of a UTC offset as ``UTC_OFFSETS`` spells it ("+05:30"); UTC for anything else."""
+    if text not in UTC_OFFSETS:
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
+
+
+def asks_time(spec: FormField) -> bool:
+    """Whether the form has a date and time, so a surface that cannot know the person's time zone (a page
+    without script) must ask for it."""
+    return spec.kind == "datetime" or any(asks_time(sub) for sub in spec.fields)
 
 
 def wall_time(value: str, zone: tzinfo = UTC) -> str:
@@ -206,10 +230,12 @@ def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
     if spec.kind == "number":
         return _number(spec.integer, raw)
     if spec.kind == "datetime":
+        if spec.value and raw.strip() == spec.initial:
+            return spec.value  # the default, untouched: the same instant, whichever zone the person picked
         moment = _moment(raw, zone)
         if moment is None:
             raise ValueError(f'"{raw}" is not a date and time')
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _utc(moment)
     if spec.kind == "list":
         entries = [line.strip() for line in re.split(r"\r\n|\r|\n", raw) if line.strip()]
         if spec.item_type == "string":

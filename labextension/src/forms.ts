@@ -43,7 +43,8 @@ export type FieldSpec =
   | (Base & { kind: 'group'; fields: FieldSpec[] })
   | (Base & { kind: 'boolean'; initial: boolean })
   | (Base & { kind: 'choice'; options: unknown[]; initial: number })
-  | (Base & { kind: 'date' | 'datetime' | 'text' | 'textarea'; initial: string })
+  | (Base & { kind: 'date' | 'text' | 'textarea'; initial: string })
+  | (Base & { kind: 'datetime'; initial: string; value?: string })
   | (Base & {
       kind: 'number';
       integer: boolean;
@@ -89,15 +90,24 @@ function moment(text: string): Date | null {
   return isNaN(at.getTime()) ? null : at;
 }
 
+/** A date-time default as a Date: without an offset it is UTC; null if it is no date and time. */
+function defaultMoment(value: string): Date | null {
+  const trimmed = value.trim();
+  return !trimmed ? null : /(?:Z|[+-][0-9]{2}:[0-9]{2})$/.test(trimmed) ? moment(trimmed) : moment(`${trimmed}Z`);
+}
+
+function utc(at: Date): string {
+  return at.toISOString().replace(/\.[0-9]+Z$/, 'Z');
+}
+
 /**
  * A date-time default as a datetime-local input holds it: the local wall time, seconds only when
  * there are some (so an untouched default is sent back unchanged). A default without an offset is
  * UTC; one that is not a date and time is not shown.
  */
 export function wallTime(value: string): string {
-  const trimmed = value.trim();
-  const at = trimmed && /(?:Z|[+-][0-9]{2}:[0-9]{2})$/.test(trimmed) ? moment(trimmed) : moment(`${trimmed}Z`);
-  if (!trimmed || !at) {
+  const at = defaultMoment(value);
+  if (!at) {
     return '';
   }
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -154,7 +164,8 @@ export function describe(schema: unknown, name = '', required = false, path = ''
       return { ...base, kind: 'date', initial };
     }
     if (s.format === 'date-time') {
-      return { ...base, kind: 'datetime', initial: wallTime(initial) };
+      const at = defaultMoment(initial);
+      return at ? { ...base, kind: 'datetime', initial: wallTime(initial), value: utc(at) } : { ...base, kind: 'datetime', initial: '' };
     }
     const long = s.format === 'textarea' || (Number.isInteger(s.maxLength) && s.maxLength > LONG_TEXT);
     return { ...base, kind: long ? 'textarea' : 'text', initial };
@@ -215,11 +226,14 @@ function leaf(spec: FieldSpec, raw: string | boolean | undefined): unknown {
     case 'number':
       return number(spec.integer, text);
     case 'datetime': {
+      if (spec.value && text.trim() === spec.initial) {
+        return spec.value; // the default, untouched: the same instant
+      }
       const at = moment(text);
       if (!at) {
         throw new FormError(`"${text}" is not a date and time`);
       }
-      return at.toISOString().replace(/\.[0-9]+Z$/, 'Z');
+      return utc(at);
     }
     case 'list': {
       const entries = text
