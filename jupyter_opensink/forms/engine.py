@@ -1,15 +1,13 @@
-"""JSON Schema -> a tree of field descriptions, and what a person entered back to a JSON value.
+"""JSON Schema -> a tree of form fields, and what a person entered back to a JSON value.
 
-The one set of form rules (which schema gets which input, how an entry becomes JSON, what blocks a
-submit) for every surface: the approval page draws the tree as plain HTML controls, the notebook
-widget as ipywidgets, and the labextension's ``forms.ts`` is a port held to the same answers by
-``tests/fixtures/form-cases.json``. What cannot be drawn becomes a JSON text area.
-
-Every field is named by its position in the tree (``f-0-2``), so no property name can clash with
-another or with a surface's own controls; a surface hands ``read`` its entries by those names, as
-the text it holds (a ticked checkbox: any non-empty entry, as an HTML form posts it).
-
-Pure data: no server, widget or browser imports, so the kernel and the server can both use it.
+The one form engine: the approval page draws the tree as plain HTML controls and
+``widgets/forms.py`` as ipywidgets; the labextension's ``forms.ts`` is a port held
+to the same rules (which schema gets which input, how an entry becomes JSON; what
+cannot be drawn becomes a JSON text area) by ``tests/fixtures/form-cases.json``.
+Every field is named by its position in the tree (``f-0-2``) so no property name
+can clash with another or with a surface's own fields; ``read`` takes the entries
+by those names, as text, as an HTML form posts them (a ticked checkbox is present).
+Pure data (the standard library only), so the kernel and the server can both use it.
 """
 
 from __future__ import annotations
@@ -19,9 +17,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from typing import Any
 
+from .moments import UTC, moment, utc, wall_time
 from .rules import LONG_TEXT, REJECT_FIELDS
 
 COMPOSED = ("oneOf", "anyOf", "allOf", "$ref", "not")
@@ -29,14 +28,6 @@ SIMPLE_ITEMS = ("string", "number", "integer")
 #: A number as a person types it: JSON's digits and exponent (also a leading "+" or "."), nothing
 #: else, so every surface reads the same text the same way ("1_000", "0x10", "NaN" are not numbers).
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-#: A date and time as entered: a wall time with an optional offset (without one, the person's zone).
-MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
-UTC = timezone.utc
-#: The UTC offsets of the world's time zones, for a surface that must ask the person for theirs.
-UTC_OFFSETS = ("-12:00", "-11:00", "-10:00", "-09:30", "-09:00", "-08:00", "-07:00", "-06:00", "-05:00", "-04:00",
-               "-03:30", "-03:00", "-02:00", "-01:00", "+00:00", "+01:00", "+02:00", "+03:00", "+03:30", "+04:00",
-               "+04:30", "+05:00", "+05:30", "+05:45", "+06:00", "+06:30", "+07:00", "+08:00", "+08:45", "+09:00",
-               "+09:30", "+10:00", "+10:30", "+11:00", "+12:00", "+12:45", "+13:00", "+14:00")
 
 
 @dataclass
@@ -44,7 +35,7 @@ class FormField:
     kind: str  # fixed, group, boolean, choice, date, datetime, text, textarea, number, list, json
     name: str  # the control's name in the form
     key: str  # the property it fills
-    title: str  # what the person reads (the label without the required marker)
+    label: str
     required: bool
     description: str | None = None
     initial: str = ""  # the control's first content (for a boolean: "on" when checked)
@@ -56,10 +47,7 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     item_type: str = ""  # list
-
-    @property
-    def label(self) -> str:
-        return f"{self.title} *" if self.required else self.title
+    title: str = ""  # the label without the required marker (for messages)
 
     @property
     def shown_value(self) -> str:
@@ -67,38 +55,37 @@ class FormField:
 
 
 def _title(schema: dict[str, Any], key: str) -> str:
-    """The schema's ``title`` when it is a non-empty string; otherwise the property's name."""
     return schema["title"] if isinstance(schema.get("title"), str) and schema["title"] else key
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _label(schema: dict[str, Any], key: str, required: bool) -> str:
+    title = _title(schema, key)
+    return f"{title} *" if required else title
 
 
 def _number_text(value: Any) -> str:
     """A number as JavaScript's ``String`` writes it (1.0 is "1"), so every surface shows the same text."""
-    if not _is_number(value):
-        return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return str(int(value))
-    return json.dumps(value)
+    return json.dumps(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
 
 
 def _entry_text(value: Any) -> str:
-    return value if isinstance(value, str) else _number_text(value) if _is_number(value) else json.dumps(value)
+    return value if isinstance(value, str) else _number_text(value) or json.dumps(value)
 
 
 def _bound(value: Any) -> float | None:
-    return value if _is_number(value) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def describe(schema: Any, key: str = "", required: bool = False, name: str = "f", *,
              zone: tzinfo = UTC) -> FormField:
-    """The field tree for ``schema`` (the request's own object at the top); a date-time default is
-    shown as the wall time in ``zone``, the person's time zone."""
+    """The field tree for ``schema`` (the request's own object at the top, described as required); a
+    date-time default is shown as the wall time in ``zone``, the person's time zone."""
     s = schema if isinstance(schema, dict) else {}
     description = s.get("description") if isinstance(s.get("description"), str) else None
-    base = {"name": name, "key": key, "title": _title(s, key), "required": required, "description": description}
+    base = {"name": name, "key": key, "label": _label(s, key, required), "required": required,
+            "description": description, "title": _title(s, key)}
 
     def json_editor() -> FormField:
         return FormField("json", initial=json.dumps(s["default"], indent=2, ensure_ascii=False)
@@ -130,8 +117,8 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
         if s.get("format") == "date":
             return FormField("date", initial=initial, **base)
         if s.get("format") == "date-time":
-            shown = wall_time(initial, zone)
-            return FormField("datetime", initial=shown, value=_utc(_moment(initial, UTC)) if shown else None, **base)
+            at = moment(initial, UTC) if initial else None
+            return FormField("datetime", initial=wall_time(initial, zone), value=utc(at) if at else None, **base)
         long = s.get("format") == "textarea" or (isinstance(s.get("maxLength"), int) and s["maxLength"] > LONG_TEXT)
         return FormField("textarea" if long else "text", initial=initial, **base)
     if kind in ("number", "integer"):
@@ -145,44 +132,10 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
     return json_editor()
 
 
-def _moment(text: str, zone: tzinfo) -> datetime | None:
-    """``text`` (see ``MOMENT``) as an aware datetime; a wall time without an offset is in ``zone``."""
-    if not MOMENT.fullmatch(text.strip()):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def offset_zone(text: str | None) -> tzinfo:
-    """The zone of a UTC offset as ``UTC_OFFSETS`` spells it ("+05:30"); UTC for anything else."""
-    if text not in UTC_OFFSETS:
-        return UTC
-    sign = -1 if text[0] == "-" else 1
-    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
-
-
 def asks_time(spec: FormField) -> bool:
     """Whether the form has a date and time, so a surface that cannot know the person's time zone (a page
     without script) must ask for it."""
     return spec.kind == "datetime" or any(asks_time(sub) for sub in spec.fields)
-
-
-def wall_time(value: str, zone: tzinfo = UTC) -> str:
-    """A date-time default as a date-time input holds it: the wall time in ``zone``, seconds only when
-    there are some (so an untouched default is sent back unchanged). A default without an offset is
-    UTC; one that is not a date and time is not shown."""
-    moment = _moment(value, UTC) if value else None
-    if moment is None:
-        return ""
-    local = moment.astimezone(zone)
-    return local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")
 
 
 class FormErrors(ValueError):
@@ -200,7 +153,12 @@ _CAN_BE_EMPTY = ("choice", "date", "datetime", "text", "textarea", "number", "js
 
 def _number(integer: bool, text: str) -> int | float:
     """A number input's text as JSON reads it ("10" is 10, "1.5" is 1.5, "1e3" is 1000.0)."""
-    value = float(text) if NUMBER.fullmatch(text.strip()) else math.nan
+    if not NUMBER.fullmatch(text.strip()):
+        raise ValueError(f'"{text}" is not a number')
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f'"{text}" is not a number') from None
     if not math.isfinite(value):
         raise ValueError(f'"{text}" is not a number')
     if integer and not value.is_integer():
@@ -209,8 +167,15 @@ def _number(integer: bool, text: str) -> int | float:
     return int(value) if integer or plain else value
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _not_a_number(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
@@ -218,7 +183,7 @@ def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
     if spec.kind == "fixed":
         return spec.value if spec.has_value else _MISSING
     if spec.kind == "boolean":
-        return bool(raw)
+        return spec.name in form
     if spec.kind == "choice":
         if raw == "":
             return _MISSING
@@ -232,18 +197,18 @@ def _leaf(spec: FormField, form: Mapping[str, str], zone: tzinfo) -> Any:
     if spec.kind == "datetime":
         if spec.value and raw.strip() == spec.initial:
             return spec.value  # the default, untouched: the same instant, whichever zone the person picked
-        moment = _moment(raw, zone)
-        if moment is None:
+        at = moment(raw, zone)
+        if at is None:
             raise ValueError(f'"{raw}" is not a date and time')
-        return _utc(moment)
+        return utc(at)
     if spec.kind == "list":
         entries = [line.strip() for line in re.split(r"\r\n|\r|\n", raw) if line.strip()]
         if spec.item_type == "string":
             return entries
         return [_number(spec.item_type == "integer", e) for e in entries]
     if spec.kind == "json":
-        try:
-            return json.loads(raw, parse_constant=_refuse_constant)
+        try:  # standard JSON only: NaN and Infinity would be stored as null
+            return json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
         except ValueError as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
     return _MISSING if raw == "" else raw  # text, textarea, date
@@ -255,18 +220,18 @@ def _entered(spec: FormField, form: Mapping[str, str]) -> bool:
     if spec.kind == "fixed":
         return False
     if spec.kind == "boolean":
-        return bool(form.get(spec.name)) or spec.initial == "on"
+        return spec.name in form or spec.initial == "on"
     return form.get(spec.name, "").strip() != ""
 
 
 def read(spec: FormField, form: Mapping[str, str], *, zone: tzinfo = UTC) -> Any:
-    """The JSON value of the entries in ``form`` (control name -> text); raises ``FormErrors``.
+    """The JSON value of the posted ``form`` (control name -> text); raises ``FormErrors``.
 
     A form sends only what the person chose: an empty field is left out, and a required one left
     empty blocks the submit ("required", beside it). An optional object nothing was entered in is
     left out: sending ``{}`` would break its required properties, and a person cannot otherwise say
-    "none". The request's own object (``describe``d as required) is always sent, ``{}`` at least.
-    A date and time without an offset is the wall time in ``zone`` and is sent in UTC.
+    "none". The request's own object (described as required) is always sent, ``{}`` at least. A date
+    and time without an offset is the wall time in ``zone`` and is sent in UTC.
     """
     problems: dict[str, str] = {}
 

@@ -1,5 +1,7 @@
-"""The values every answer form shares, whichever surface draws it (the notebook widget, the approval
-page; the JupyterLab inbox keeps the same values in ``labextension/src/forms.ts``, checked by a test).
+"""The rules every answer form shares, whichever side draws it (the notebook widget in the kernel, the
+approval page on the server; the JupyterLab inbox keeps the same values in ``labextension/src/forms.ts``).
+
+Pure data: importable from both sides without crossing the kernel/server line.
 """
 
 #: maxLength above which a string is entered in a text area.

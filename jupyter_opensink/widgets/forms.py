@@ -75,8 +75,10 @@ class Simple(Leaf):
 
 
 class Checkbox(Simple):
-    def raw(self) -> str:
-        return "on" if self.input.value else ""
+    """Posted as an HTML form posts a checkbox: present ("on") when ticked, absent otherwise."""
+
+    def entries(self) -> dict[str, str]:
+        return {self.spec.name: "on"} if self.input.value else {}
 
 
 class DateField(Simple):

@@ -188,6 +188,14 @@ export function describe(schema: unknown, name = '', required = false, path = ''
   return json();
 }
 
+/** Whether every number in `value` is finite (JSON.parse reads 1e999 as Infinity). */
+function finite(value: unknown): boolean {
+  if (typeof value === 'number') {
+    return isFinite(value);
+  }
+  return value !== null && typeof value === 'object' ? Object.values(value).every(finite) : true;
+}
+
 function number(integer: boolean, text: string): number {
   const value = NUMBER.test(text.trim()) ? Number(text) : NaN;
   if (!isFinite(value)) {
@@ -242,12 +250,18 @@ function leaf(spec: FieldSpec, raw: string | boolean | undefined): unknown {
         .filter(line => line !== '');
       return spec.itemType === 'string' ? entries : entries.map(entry => number(spec.itemType === 'integer', entry));
     }
-    case 'json':
+    case 'json': {
+      let value: unknown;
       try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
       } catch (error) {
         throw new FormError(`not valid JSON (${(error as Error).message})`);
       }
+      if (!finite(value)) {
+        throw new FormError('not valid JSON (a number is too large)'); // it would be sent as null
+      }
+      return value;
+    }
     default:
       return text === '' ? undefined : text; // text, textarea, date
   }
