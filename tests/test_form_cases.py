@@ -23,7 +23,8 @@ TESTS = [pytest.param(case, test, id=f"{case['description'][:50]} / {test['descr
 
 def neutral(spec: FormField) -> dict[str, Any]:
     """A field in the table's language-neutral shape (see the table's description)."""
-    node: dict[str, Any] = {"key": spec.key, "kind": spec.kind, "label": spec.label, "required": spec.required}
+    node: dict[str, Any] = {"key": spec.key, "kind": spec.kind, "label": spec.label,
+                            "required": spec.required}
     if spec.description is not None:
         node["description"] = spec.description
     if spec.kind == "group":
@@ -39,7 +40,8 @@ def neutral(spec: FormField) -> dict[str, Any]:
         node["initial"] = spec.initial
     if spec.kind == "number":
         node["integer"] = spec.integer
-        node.update({k: v for k, v in (("minimum", spec.minimum), ("maximum", spec.maximum)) if v is not None})
+        bounds = (("minimum", spec.minimum), ("maximum", spec.maximum))
+        node.update({k: v for k, v in bounds if v is not None})
     if spec.kind == "list":
         node["itemType"] = spec.item_type
     return node
@@ -85,8 +87,10 @@ def assert_problems(got: dict[str, str], expected: dict[str, str]) -> None:
 def test_the_table_covers_every_schema_feature():
     every = json.loads((FIXTURES / "every-schema-feature.json").read_text())
     assert TABLE["cases"][0]["schema"] == every
-    kinds = {field.kind for case in TABLE["cases"] for field in leaves(describe(case["schema"], required=True)).values()}
-    assert kinds == {"text", "textarea", "boolean", "choice", "date", "datetime", "number", "list", "fixed", "json"}
+    kinds = {field.kind for case in TABLE["cases"]
+             for field in leaves(describe(case["schema"], required=True)).values()}
+    assert kinds == {"text", "textarea", "boolean", "choice", "date", "datetime", "number", "list", "fixed",
+                     "json"}
 
 
 @pytest.mark.parametrize("case", TABLE["cases"], ids=[c["description"][:60] for c in TABLE["cases"]])

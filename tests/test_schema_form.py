@@ -1,5 +1,6 @@
-"""The form engine (jupyter_opensink/forms/) as the approval page uses it: the same schemas and answers as the notebook widget's
-tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
+"""The form engine (jupyter_opensink/forms/) as the approval page uses it: the same schemas and answers as
+the notebook widget's tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs);
+the shared case table is run by tests/test_form_cases.py."""
 
 from __future__ import annotations
 
@@ -134,7 +135,8 @@ def test_an_optional_object_left_empty_is_left_out():
     assert caught.value.problems == {c["email"].name: "email: required"}
     assert read(form, {c["urgent"].name: "on", c["email"].name: "a@b.c"}) == {
         "must": {}, "contact": {"email": "a@b.c", "urgent": True, "tags": [], "kind": "person"}}
-    assert read(form, {by_key(c["inner"])["x"].name: "a", c["email"].name: "e"})["contact"]["inner"] == {"x": "a"}
+    inner = read(form, {by_key(c["inner"])["x"].name: "a", c["email"].name: "e"})["contact"]["inner"]
+    assert inner == {"x": "a"}
     assert read(form, {c["email"].name: "a@b.c"})["contact"]["email"] == "a@b.c"
     # A checkbox ticked by default and unticked by the person is an entry: "no" is kept.
     ticked = describe({"type": "object", "properties": {"opt": {"type": "object", "properties": {
@@ -166,7 +168,8 @@ def test_the_time_zone_of_a_surface_that_must_ask():
     for unknown in (None, "", "+5", "+99:00", "Europe/Berlin"):
         assert offset_zone(unknown).utcoffset(None) == timedelta(0)
     assert "+00:00" in UTC_OFFSETS and "+05:45" in UTC_OFFSETS
-    assert asks_time(describe({"properties": {"a": {"properties": {"at": {"type": "string", "format": "date-time"}}}}}))
+    moment = {"type": "string", "format": "date-time"}
+    assert asks_time(describe({"properties": {"a": {"properties": {"at": moment}}}}))
     assert not asks_time(describe(TRADE, required=True))
     # A default shown in UTC and left untouched is the same instant whatever zone the entries are read in.
     spec = describe({"type": "string", "format": "date-time", "default": "2026-12-01T18:00:00+01:00"})

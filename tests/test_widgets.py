@@ -57,7 +57,8 @@ def test_every_schema_feature_becomes_the_right_input():
     assert isinstance(inner(f["day"]), w.DatePicker) and inner(f["day"]).value == dt.date(2026, 12, 1)
     assert isinstance(inner(f["at"]), w.DatetimePicker)
     count = inner(f["count"])  # a number is typed as text: it can be empty, unlike ipywidgets' numeric inputs
-    assert isinstance(count, w.Text) and (count.value, count.placeholder) == ("2", "a whole number from 1 to 5")
+    assert isinstance(count, w.Text)
+    assert (count.value, count.placeholder) == ("2", "a whole number from 1 to 5")
     ratio = inner(f["ratio"])
     assert isinstance(ratio, w.Text) and (ratio.value, ratio.placeholder) == ("", "a number, at most 1.5")
     assert isinstance(f["tags"], ListField) and isinstance(f["tags"].input, w.TagsInput)

@@ -206,7 +206,8 @@ class ApprovalPageHandler(StreamedBody, JupyterHandler):
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
                    errors=errors or [], problems=problems or {}, reject=forms.reject_field(spec) is not None,
-                   link_expires_at=link["expires_at"], zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
+                   link_expires_at=link["expires_at"],
+                   zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
 
     @allow_unauthenticated
     async def get(self, token: str) -> None:

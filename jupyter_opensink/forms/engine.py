@@ -118,7 +118,8 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
             return FormField("date", initial=initial, **base)
         if s.get("format") == "date-time":
             at = moment(initial, UTC) if initial else None
-            return FormField("datetime", initial=wall_time(initial, zone), value=utc(at) if at else None, **base)
+            return FormField("datetime", initial=wall_time(initial, zone), value=utc(at) if at else None,
+                             **base)
         long = s.get("format") == "textarea" or (isinstance(s.get("maxLength"), int) and s["maxLength"] > LONG_TEXT)
         return FormField("textarea" if long else "text", initial=initial, **base)
     if kind in ("number", "integer"):
@@ -127,7 +128,8 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
     items = s.get("items")
     if (kind == "array" and isinstance(items, dict) and items.get("type") in SIMPLE_ITEMS
             and not any(k in items for k in COMPOSED)):
-        initial = "\n".join(_entry_text(v) for v in s["default"]) if isinstance(s.get("default"), list) else ""
+        default = s["default"] if isinstance(s.get("default"), list) else []
+        initial = "\n".join(_entry_text(v) for v in default)
         return FormField("list", item_type=items["type"], initial=initial, **base)
     return json_editor()
 

@@ -195,7 +195,8 @@ def view(spec: FormField, top: bool = False) -> Field:
     if spec.kind == "json":
         return JsonEditor(spec, w.Textarea(value=spec.initial, description=label, placeholder="JSON",
                                            layout=w.Layout(width="95%", height="6em")))
-    return Simple(spec, (w.Textarea if spec.kind == "textarea" else w.Text)(value=spec.initial, description=label))
+    text = w.Textarea if spec.kind == "textarea" else w.Text
+    return Simple(spec, text(value=spec.initial, description=label))
 
 
 def build(schema: Any, name: str = "", required: bool = False, *, top: bool = False) -> Field:

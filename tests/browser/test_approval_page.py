@@ -103,7 +103,8 @@ def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
                 pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                context = await browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 900})
+                context = await browser.new_context(java_script_enabled=False,
+                                                    viewport={"width": 900, "height": 900})
                 page = await context.new_page()
                 steps = Steps(page, "approval-link-empty-number")
                 try:
