@@ -1,4 +1,5 @@
-"""The JupyterLab extension as installed: listed and enabled, and its form rules' unit tests (Node)."""
+"""The JupyterLab extension as installed: listed and enabled, and its form rules' tests (Node), the shared
+form case table among them."""
 
 from __future__ import annotations
 
@@ -30,4 +31,8 @@ def test_form_rules_unit_tests_pass():
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     written = sum(len(re.findall(r"^test\(", f.read_text(), re.M)) for f in (LABEXTENSION / "test").glob("*.mjs"))
-    assert written >= 7 and "# fail 0" in run.stdout and f"# pass {written}" in run.stdout, run.stdout
+    # The shared case table (tests/fixtures/form-cases.json) runs as subtests: one per case, one per entry.
+    cases = json.loads((Path(__file__).parent / "fixtures" / "form-cases.json").read_text())["cases"]
+    table = len(cases) + sum(len(case["tests"]) for case in cases)
+    assert written >= 7 and "# fail 0" in run.stdout, run.stdout
+    assert re.search(rf"^# pass {written + table}$", run.stdout, re.M), run.stdout

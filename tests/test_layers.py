@@ -119,3 +119,16 @@ def test_endpoints_never_import_tornado_or_the_handler():
             continue
         for name in imports(path):
             assert not name.startswith("tornado") and _absolute(path, name) != "api.handler", (path, name)
+
+
+def test_the_form_engine_is_pure_data():
+    """forms/ is shared by the kernel side (the widget) and the server side (the approval page): it imports
+    only the standard library and itself, never the server, ipywidgets, tornado or the widgets."""
+    import sys
+
+    for path in modules("forms"):
+        for name in imports(path):
+            if name.startswith("."):
+                assert not name.startswith(".."), (path, name)
+            else:
+                assert name.split(".")[0] in sys.stdlib_module_names, (path, name)

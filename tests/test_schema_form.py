@@ -1,5 +1,10 @@
-"""The approval page's form rules (approval/schema_form.py): the same schemas and answers as the notebook widget's
+"""The approval page's form rules (forms/engine.py): the same schemas and answers as the notebook widget's
 tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
+
+
+"""The form engine (jupyter_opensink/forms/) as the approval page uses it: the same schemas and answers as
+the notebook widget's tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs);
+the shared case table is run by tests/test_form_cases.py."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_opensink.approval.schema_form import FormErrors, describe, read, reject_field, where
+from jupyter_opensink.forms import FormErrors, describe, read, reject_field, where
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())
@@ -69,8 +74,13 @@ def test_a_posted_form_becomes_the_json_answer():
         "count": 4, "ratio": 0.25, "tags": ["a", "b"], "scores": [3, 4], "fixed": "v1", "shown": 3,
         "nested": {"deep": True}, "either": {"x": [1]}}
     # Left empty: left out (a checkbox left unticked is false, an empty list is []; an optional object
-    # nothing was entered in is left out, unlike in the notebook widget, which sends {"deep": false}).
-    assert read(form, {}) == {"approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3}
+    # nothing was entered in is left out, in the notebook widget too); a required field left empty
+    # blocks the answer with a message beside it.
+    with pytest.raises(FormErrors) as caught:
+        read(form, {})
+    assert caught.value.problems == {f["name"].name: "Your name: required"}
+    assert read(form, {f["name"].name: "Ada"}) == {
+        "name": "Ada", "approved": False, "scores": [], "tags": [], "fixed": "v1", "shown": 3}
 
 
 def test_unusable_entries_are_named_per_control():
@@ -122,10 +132,15 @@ def test_an_optional_object_left_empty_is_left_out():
     c = by_key(contact_field)
     # Nothing entered (a fixed value is no entry): left out; a required object is still sent.
     assert read(form, {}) == {"must": {}}
-    # Anything entered keeps it, with the rest as usual (so the schema can say what is missing).
-    assert read(form, {c["urgent"].name: "on"}) == {
-        "must": {}, "contact": {"urgent": True, "tags": [], "kind": "person"}}
-    assert read(form, {by_key(c["inner"])["x"].name: "a"})["contact"]["inner"] == {"x": "a"}
+    # Anything entered keeps it, with the rest as usual; then its required fields left empty block the
+    # answer, each named beside its field.
+    with pytest.raises(FormErrors) as caught:
+        read(form, {c["urgent"].name: "on"})
+    assert caught.value.problems == {c["email"].name: "email: required"}
+    assert read(form, {c["urgent"].name: "on", c["email"].name: "a@b.c"}) == {
+        "must": {}, "contact": {"email": "a@b.c", "urgent": True, "tags": [], "kind": "person"}}
+    inner = read(form, {by_key(c["inner"])["x"].name: "a", c["email"].name: "e"})["contact"]["inner"]
+    assert inner == {"x": "a"}
     assert read(form, {c["email"].name: "a@b.c"})["contact"]["email"] == "a@b.c"
     # A checkbox ticked by default and unticked by the person is an entry: "no" is kept.
     ticked = describe({"type": "object", "properties": {"opt": {"type": "object", "properties": {
@@ -139,7 +154,7 @@ def test_the_labextension_keeps_the_shared_form_rules():
     import re
     from pathlib import Path
 
-    from jupyter_opensink import form_rules
+    from jupyter_opensink.forms import rules as form_rules
 
     source = (Path(__file__).parents[1] / "labextension" / "src" / "forms.ts").read_text()
     assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)
@@ -156,3 +171,22 @@ def test_a_json_entry_must_be_standard_json():
         assert "not valid JSON" in str(caught.value.problems), typed
     assert read(spec, {"f": '{"x": 1.5}'}) == {"x": 1.5}
 
+
+def test_the_time_zone_of_a_surface_that_must_ask():
+    from datetime import timedelta
+
+    from jupyter_opensink.forms import UTC_OFFSETS, asks_time, offset_zone
+
+    assert offset_zone("+05:30").utcoffset(None) == timedelta(hours=5, minutes=30)
+    assert offset_zone("-09:30").utcoffset(None) == -timedelta(hours=9, minutes=30)
+    for unknown in (None, "", "+5", "+99:00", "Europe/Berlin"):
+        assert offset_zone(unknown).utcoffset(None) == timedelta(0)
+    assert "+00:00" in UTC_OFFSETS and "+05:45" in UTC_OFFSETS
+    moment = {"type": "string", "format": "date-time"}
+    assert asks_time(describe({"properties": {"a": {"properties": {"at": moment}}}}))
+    assert not asks_time(describe(TRADE, required=True))
+    # A default shown in UTC and left untouched is the same instant whatever zone the entries are read in.
+    spec = describe({"type": "string", "format": "date-time", "default": "2026-12-01T18:00:00+01:00"})
+    assert spec.initial == "2026-12-01T17:00"
+    assert read(spec, {"f": "2026-12-01T17:00"}, zone=offset_zone("+05:30")) == "2026-12-01T17:00:00Z"
+    assert read(spec, {"f": "2026-12-01T17:01"}, zone=offset_zone("+05:30")) == "2026-12-01T11:31:00Z"

@@ -13,6 +13,7 @@ import pytest
 
 from jupyter_opensink.client import AsyncClient, Client
 from jupyter_opensink.widgets import Inbox, RequestForm, build
+from jupyter_opensink.forms import FormErrors
 from jupyter_opensink.widgets.forms import Fixed, Group, JsonEditor, ListField, Simple
 
 from .receivers import start_receiver
@@ -52,12 +53,14 @@ def test_every_schema_feature_becomes_the_right_input():
     assert "Who decides" in f["name"].widget.children[1].value
     assert isinstance(inner(f["approved"]), w.Checkbox) and inner(f["approved"]).value is True
     assert isinstance(inner(f["notes"]), w.Textarea) and isinstance(inner(f["essay"]), w.Textarea)
-    assert isinstance(inner(f["color"]), w.Dropdown) and inner(f["color"]).value == "green"
+    assert isinstance(inner(f["color"]), w.Dropdown) and inner(f["color"]).label == "green"
     assert isinstance(inner(f["day"]), w.DatePicker) and inner(f["day"]).value == dt.date(2026, 12, 1)
     assert isinstance(inner(f["at"]), w.DatetimePicker)
-    count = inner(f["count"])
-    assert isinstance(count, w.BoundedIntText) and (count.min, count.max, count.value) == (1, 5, 2)
-    assert isinstance(inner(f["ratio"]), w.BoundedFloatText) and inner(f["ratio"]).max == 1.5
+    count = inner(f["count"])  # a number is typed as text: it can be empty, unlike ipywidgets' numeric inputs
+    assert isinstance(count, w.Text)
+    assert (count.value, count.placeholder) == ("2", "a whole number from 1 to 5")
+    ratio = inner(f["ratio"])
+    assert isinstance(ratio, w.Text) and (ratio.value, ratio.placeholder) == ("", "a number, at most 1.5")
     assert isinstance(f["tags"], ListField) and isinstance(f["tags"].input, w.TagsInput)
     assert isinstance(f["scores"].input, w.IntsInput)
     assert isinstance(f["fixed"], Fixed) and isinstance(f["shown"], Fixed)
@@ -70,9 +73,8 @@ def test_every_schema_feature_becomes_the_right_input():
     f["either"].input.value = "7"
     assert form.value() == {
         "name": "Ada", "approved": True, "color": "green", "day": "2026-12-01", "at": "2026-12-01T09:30:00Z",
-        "count": 2, "ratio": 0.0, "tags": ["a", "b"], "scores": [], "fixed": "v1", "shown": 3,
-        "nested": {"deep": False}, "either": 7,
-    }
+        "count": 2, "tags": ["a", "b"], "scores": [], "fixed": "v1", "shown": 3, "either": 7,
+    }  # ratio left empty and the untouched optional nested object are not sent (as on the approval page)
     f["either"].input.value = "{not json"
     with pytest.raises(ValueError, match="not valid JSON"):
         form.value()
@@ -198,4 +200,31 @@ def test_an_optional_object_left_empty_is_left_out():
     assert form.value() == {"go": "yes"}  # {"shipping": {}} would break its required street
     form.fields["shipping"].fields["street"].input.value = "Main St 1"
     assert form.value() == {"go": "yes", "shipping": {"street": "Main St 1"}}
-    assert build(schema, required=True, top=True).value() == {}  # the top object is always sent
+    optional_only = {"type": "object", "properties": {"go": {"type": "string"}}}
+    assert build(optional_only, required=True, top=True).value() == {}  # the top object is always sent
+    with pytest.raises(FormErrors, match="go: required"):  # and so are its required fields checked
+        build(schema, required=True, top=True).value()
+
+
+def test_a_bounded_number_starts_empty_and_a_required_one_blocks_the_submit(server):
+    """The widget never sends a value nobody chose: a bounded integer without a default is not its minimum."""
+    client = Client(server.url, server.key)
+    schema = {"type": "object", "required": ["quantity"], "properties": {
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 100},
+        "price": {"type": "number", "minimum": 0}}}
+    request = new_request(client, schema)
+    form = RequestForm(request, client)
+    quantity, price = form.field.fields["quantity"], form.field.fields["price"]
+    assert quantity.input.value == "" and price.input.value == ""
+    assert quantity.input.placeholder == "a whole number from 1 to 100"
+    with pytest.raises(FormErrors) as caught:
+        form.field.value()
+    assert caught.value.problems == {quantity.spec.name: "quantity: required"}
+    form.submit_button.click()
+    assert "quantity: required" in form.error.value and "quantity: required" in quantity.problem.value
+    assert price.problem.value == "" and client.input_requests.get(request["id"])["status"] == "pending"
+    quantity.input.value = "3"
+    form.submit_button.click()
+    assert quantity.problem.value == ""
+    assert client.input_requests.get(request["id"])["response"] == {"quantity": 3}  # price: left out
+    client.close()

@@ -25,6 +25,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
+from .. import forms
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.links import ApprovalLinks
 from ..services.schemas import SchemaMismatch
@@ -34,7 +35,6 @@ from ..api.access_log import LeanAccessLog
 from ..api.body import StreamedBody
 from ..api.errors import is_expected, status_for
 from ..api.handler import ApiContext
-from . import schema_form
 from .ratelimit import GuessLimiter, client_group
 
 log = logging.getLogger("jupyter_opensink.approval")
@@ -47,7 +47,7 @@ _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 #: the body is counted while it arrives, so a bigger or chunked one is never held in memory.
 FORM_MAX = 64 * 1024
 #: Page fields that are not the schema's (its controls are all named f-...).
-CSRF_FIELD, NAME_FIELD, ACTION_FIELD = "_csrf", "_name", "_action"
+CSRF_FIELD, NAME_FIELD, ACTION_FIELD, ZONE_FIELD = "_csrf", "_name", "_action", "_zone"
 
 
 NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
@@ -215,24 +215,25 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         return hmac.new(ApprovalLinks.form_key(link), browser_secret.encode(), hashlib.sha256).hexdigest()
 
     def _form(self, status: int, link: dict[str, Any], request: dict[str, Any], agent_name: str,
-              spec: schema_form.FormField, *, values: dict[str, str] | None = None,
+              spec: forms.FormField, *, values: dict[str, str] | None = None,
               errors: list[str] | None = None, problems: dict[str, str] | None = None) -> None:
         secret = self._browser_secret(make=True)
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
-                   errors=errors or [], problems=problems or {}, reject=schema_form.reject_field(spec) is not None,
-                   link_expires_at=link["expires_at"])
+                   errors=errors or [], problems=problems or {}, reject=forms.reject_field(spec) is not None,
+                   link_expires_at=link["expires_at"],
+                   zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
 
     @allow_unauthenticated
     async def get(self, token: str) -> None:
         link, request, agent_name = await self._open(token)
-        self._form(200, link, request, agent_name, schema_form.describe(request["schema"], required=True))
+        self._form(200, link, request, agent_name, forms.describe(request["schema"], required=True))
 
     @allow_unauthenticated
     async def post(self, token: str) -> None:
         self._read_body()
         link, request, agent_name = await self._open(token)
-        spec = schema_form.describe(request["schema"], required=True)
+        spec = forms.describe(request["schema"], required=True)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
         secret = self._browser_secret(make=False)
         sent = form.get(CSRF_FIELD, "")
@@ -240,12 +241,13 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
             self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
         try:
-            response = schema_form.read(spec, form)
-        except schema_form.FormErrors as exc:
+            # The page runs no script, so it cannot know the person's time zone: it asks (ZONE_FIELD).
+            response = forms.read(spec, form, zone=forms.offset_zone(form.get(ZONE_FIELD)))
+        except forms.FormErrors as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=list(exc.problems.values()),
                        problems=exc.problems)
             return
-        rejected = schema_form.reject_field(spec)
+        rejected = forms.reject_field(spec)
         if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
             response[rejected.key] = False
         try:  # the answer is checked against the schema once, where the API checks it too
@@ -254,7 +256,7 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
             problems = {}
             for problem in exc.problems:
                 pointer, _, _ = problem.partition(": ")
-                name = schema_form.where(spec, pointer)
+                name = forms.where(spec, pointer)
                 if name:
                     problems.setdefault(name, problem)
             self._form(400, link, request, agent_name, spec, values=form, errors=exc.problems,

@@ -1,185 +1,205 @@
-"""JSON Schema -> ipywidgets form fields, and back to a JSON value.
+"""The form engine's field tree (``jupyter_opensink.forms``) drawn as ipywidgets, read back through it.
 
-Each ``Field`` owns its widget and knows how to read the value a person
-entered. What it cannot render (``oneOf``, ``$ref``, arrays of objects...)
-becomes a JSON editor that checks its text parses.
+Each ``Field`` owns its widget and says what it holds as the text an HTML form would post
+(``entries``), so the engine reads the notebook's answer exactly as it reads the approval page's.
+A number is a text input: ipywidgets' numeric inputs cannot be empty, and a form must not send a
+value the person did not choose. What the engine cannot draw (``oneOf``, ``$ref``, arrays of
+objects...) is a JSON editor.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from typing import Any
 
 import ipywidgets as w
 
-from ..form_rules import LONG_TEXT
+from ..forms import FormErrors, FormField, describe, read
 
-SIMPLE = ("string", "number", "integer")
-
-
-def _label(schema: dict[str, Any], name: str, required: bool) -> str:
-    title = schema.get("title") or name
-    return f"{title} *" if required else title
+#: ipywidgets' list inputs by the type of the array's items.
+LIST_INPUTS = {"string": w.TagsInput, "number": w.FloatsInput, "integer": w.IntsInput}
 
 
-def _help(schema: dict[str, Any]) -> w.HTML | None:
-    text = schema.get("description")
-    return w.HTML(f"<small>{html.escape(text)}</small>") if text else None
+def _help(spec: FormField) -> w.HTML | None:
+    return w.HTML(f"<small>{html.escape(spec.description)}</small>") if spec.description else None
 
 
 class Field:
-    """A widget plus the way to read its value (``None`` = left empty)."""
+    """One node of the tree: ``widget`` shows it, ``entries`` is what it holds (control name -> text)."""
 
+    spec: FormField
     widget: w.Widget
 
+    def entries(self) -> dict[str, str]:
+        return {}
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Puts each message of ``problems`` (by control name) beside its field; clears the others."""
+
     def value(self) -> Any:
-        raise NotImplementedError
+        """The JSON value, read by the engine; ``FormErrors`` (a ValueError) when an entry is unusable
+        or a required one is empty, each message also shown beside its field."""
+        try:
+            got = read(self.spec, self.entries())
+        except FormErrors as exc:
+            self.show_problems(exc.problems)
+            raise
+        self.show_problems({})
+        return got
+
+
+class Leaf(Field):
+    """A field with one input (``input``), shown with its description and a place for its problem."""
+
+    def __init__(self, spec: FormField, input_widget: w.Widget, shown: w.Widget | None = None):
+        self.spec, self.input = spec, input_widget
+        self.problem = w.HTML()
+        help_ = _help(spec)
+        self.widget = w.VBox([shown or input_widget, *([help_] if help_ else []), self.problem])
+
+    def raw(self) -> str:
+        value = self.input.value
+        return "" if value is None else str(value)
+
+    def entries(self) -> dict[str, str]:
+        return {self.spec.name: self.raw()}
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        message = problems.get(self.spec.name)
+        self.problem.value = f"<span style='color:#b00'>⚠ {html.escape(message)}</span>" if message else ""
+
+
+class Simple(Leaf):
+    """Text, a text area, a number as text, a dropdown: the input's value is the entry."""
+
+
+class Checkbox(Simple):
+    """Posted as an HTML form posts a checkbox: present ("on") when ticked, absent otherwise."""
+
+    def entries(self) -> dict[str, str]:
+        return {self.spec.name: "on"} if self.input.value else {}
+
+
+class DateField(Simple):
+    """A date picker: empty until a date is picked."""
+
+    def raw(self) -> str:
+        return self.input.value.isoformat() if self.input.value else ""
+
+
+class DateTimeField(DateField):
+    """A date-time picker: the browser shows and takes the person's local time; the value carries its
+    offset, so the engine sends it in UTC."""
+
+
+class ListField(Leaf):
+    """An array of strings or numbers: a tags-style input, one entry per tag."""
+
+    def raw(self) -> str:
+        return "\n".join(str(v) for v in self.input.value)
+
+
+class JsonEditor(Simple):
+    """The fallback: raw JSON, checked when read."""
 
 
 class Fixed(Field):
-    """``const`` or ``readOnly``: shown, not editable, always sent."""
+    """``const`` or ``readOnly``: shown, not editable, sent by the engine when it has a value."""
 
-    def __init__(self, schema: dict[str, Any], name: str, required: bool):
-        self._value = schema.get("const", schema.get("default"))
-        self.widget = w.HTML(f"<b>{html.escape(_label(schema, name, required))}</b>: "
-                             f"<code>{html.escape(json.dumps(self._value))}</code>")
-
-    def value(self) -> Any:
-        return self._value
-
-
-class Simple(Field):
-    """One input widget (``input``); ``widget`` may wrap it with its description."""
-
-    def __init__(self, widget: w.Widget, convert=lambda v: v, empty=None):
-        self.widget = self.input = widget
-        self._convert, self._empty = convert, empty
-
-    def value(self) -> Any:
-        raw = self.input.value
-        return None if raw == self._empty or raw is None else self._convert(raw)
-
-
-class JsonEditor(Field):
-    """The fallback: raw JSON, checked when read."""
-
-    def __init__(self, schema: dict[str, Any], name: str, required: bool):
-        initial = json.dumps(schema["default"], indent=2) if "default" in schema else ""
-        self.widget = self.input = w.Textarea(value=initial, description=_label(schema, name, required),
-                                 placeholder="JSON", layout=w.Layout(width="95%", height="6em"))
-
-    def value(self) -> Any:
-        text = self.input.value.strip()
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{self.input.description}: not valid JSON ({exc})") from None
+    def __init__(self, spec: FormField):
+        self.spec = spec
+        shown = f"<code>{html.escape(spec.shown_value)}</code>" if spec.has_value else "<i>not set</i>"
+        self.widget = w.HTML(f"<b>{html.escape(spec.label)}</b>: {shown}")
 
 
 class Group(Field):
-    """An object: a titled box of its properties."""
+    """An object: a titled box of its properties (the request's own object unboxed)."""
 
-    def __init__(self, schema: dict[str, Any], name: str, required: bool, top: bool = False):
-        self.optional = not (required or top)
-        needed = set(schema.get("required", []))
-        self.fields = {key: build(sub, key, key in needed) for key, sub in schema.get("properties", {}).items()}
+    def __init__(self, spec: FormField, top: bool = False):
+        self.spec = spec
+        self.fields = {sub.key: view(sub) for sub in spec.fields}
         children: list[w.Widget] = []
-        if not top and (schema.get("title") or name):
-            children.append(w.HTML(f"<b>{html.escape(_label(schema, name, required))}</b>"))
-        if not top and (help_ := _help(schema)):
+        if not top and spec.title:
+            children.append(w.HTML(f"<b>{html.escape(spec.label)}</b>"))
+        if not top and (help_ := _help(spec)):
             children.append(help_)
-        for field in self.fields.values():
-            children.append(field.widget)
+        children.extend(field.widget for field in self.fields.values())
         layout = w.Layout(border="" if top else "1px solid #ddd", padding="0" if top else "4px", margin="2px 0")
         self.widget = w.VBox(children, layout=layout)
 
-    def value(self) -> dict[str, Any] | None:
-        """What was entered; an optional object nothing was entered in is left out (``None``), so its
-        required properties do not stand in the way (as on the approval page)."""
-        out = {}
-        for key, field in self.fields.items():
-            got = field.value()
-            if got is not None:
-                out[key] = got
-        return None if self.optional and not out else out
+    def entries(self) -> dict[str, str]:
+        return {name: text for field in self.fields.values() for name, text in field.entries().items()}
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        for field in self.fields.values():
+            field.show_problems(problems)
 
 
-def _string(schema: dict[str, Any], label: str) -> Field:
-    default = schema.get("default")
-    if "enum" in schema:
-        options = [("", None)] + [(str(o), o) for o in schema["enum"]]
-        return Simple(w.Dropdown(options=options, value=default if default in schema["enum"] else None,
-                                 description=label))
-    fmt = schema.get("format")
-    if fmt == "date":
-        value = dt.date.fromisoformat(default) if default else None
-        return Simple(w.DatePicker(value=value, description=label), lambda d: d.isoformat())
-    if fmt == "date-time":
-        value = dt.datetime.fromisoformat(default.replace("Z", "+00:00")) if default else None
-        return Simple(w.DatetimePicker(value=value, description=label),
-                      lambda d: d.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"))
-    long = fmt == "textarea" or schema.get("maxLength", 0) > LONG_TEXT
-    cls = w.Textarea if long else w.Text
-    return Simple(cls(value=default or "", description=label), empty="")
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
-def _number(schema: dict[str, Any], label: str, integer: bool) -> Field:
-    bounded = "minimum" in schema or "maximum" in schema
-    kind = (w.BoundedIntText if bounded else w.IntText) if integer else (w.BoundedFloatText if bounded else w.FloatText)
-    kwargs: dict[str, Any] = {"description": label}
-    if bounded:
-        kwargs["min"] = schema.get("minimum", -(2**53))
-        kwargs["max"] = schema.get("maximum", 2**53)
-    if "default" in schema:
-        kwargs["value"] = schema["default"]
-    elif bounded:
-        kwargs["value"] = kwargs["min"] if kwargs["min"] > -(2**53) else 0
-    return Simple(kind(**kwargs))
+def _moment(text: str) -> dt.datetime | None:
+    """The engine's initial wall time (UTC: ``describe`` is given no zone) as an aware datetime."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
 
 
-def _build(schema: Any, name: str, required: bool, *, top: bool) -> Field:
-    if not isinstance(schema, dict) or any(k in schema for k in ("oneOf", "anyOf", "allOf", "$ref", "not")):
-        return JsonEditor(schema if isinstance(schema, dict) else {}, name, required)
-    if "const" in schema or schema.get("readOnly"):
-        return Fixed(schema, name, required)
-    kind = schema.get("type")
-    label = _label(schema, name, required)
-    if kind == "object" or (kind is None and "properties" in schema):
-        if "properties" not in schema:
-            return JsonEditor(schema, name, required)
-        return Group(schema, name, required, top=top)
-    if kind == "boolean":
-        return Simple(w.Checkbox(value=bool(schema.get("default", False)), description=label, indent=False))
-    if kind == "string":
-        return _string(schema, label)
-    if kind in ("number", "integer"):
-        return _number(schema, label, integer=kind == "integer")
-    if kind == "array" and isinstance(schema.get("items"), dict) and schema["items"].get("type") in SIMPLE:
-        item_type = schema["items"]["type"]
-        widget = {"string": w.TagsInput, "number": w.FloatsInput, "integer": w.IntsInput}[item_type](
-            value=list(schema.get("default", [])), allow_duplicates=True)
-        return ListField(w.VBox([w.HTML(html.escape(label)), widget]), widget)
-    return JsonEditor(schema, name, required)
+def _list_value(spec: FormField) -> list[Any]:
+    lines = [line for line in spec.initial.splitlines() if line.strip()]
+    if spec.item_type == "string":
+        return lines
+    convert = int if spec.item_type == "integer" else float
+    try:
+        return [convert(float(line)) for line in lines]
+    except ValueError:
+        return []
+
+
+def _number_hint(spec: FormField) -> str:
+    kind = "a whole number" if spec.integer else "a number"
+    low, high = spec.minimum, spec.maximum
+    if low is not None and high is not None:
+        return f"{kind} from {low:g} to {high:g}"
+    if low is not None:
+        return f"{kind}, at least {low:g}"
+    if high is not None:
+        return f"{kind}, at most {high:g}"
+    return kind
+
+
+def view(spec: FormField, top: bool = False) -> Field:
+    """The widgets for one node of the engine's tree."""
+    label = spec.label
+    if spec.kind == "group":
+        return Group(spec, top=top)
+    if spec.kind == "fixed":
+        return Fixed(spec)
+    if spec.kind == "boolean":
+        return Checkbox(spec, w.Checkbox(value=spec.initial == "on", description=label, indent=False))
+    if spec.kind == "choice":
+        options = [("—", "")] + [(str(option), str(i)) for i, option in enumerate(spec.options)]
+        return Simple(spec, w.Dropdown(options=options, value=spec.initial, description=label))
+    if spec.kind == "date":
+        return DateField(spec, w.DatePicker(value=_date(spec.initial), description=label))
+    if spec.kind == "datetime":
+        return DateTimeField(spec, w.DatetimePicker(value=_moment(spec.initial), description=label))
+    if spec.kind == "number":
+        return Simple(spec, w.Text(value=spec.initial, description=label, placeholder=_number_hint(spec)))
+    if spec.kind == "list":
+        widget = LIST_INPUTS[spec.item_type](value=_list_value(spec), allow_duplicates=True)
+        return ListField(spec, widget, w.VBox([w.HTML(html.escape(label)), widget]))
+    if spec.kind == "json":
+        return JsonEditor(spec, w.Textarea(value=spec.initial, description=label, placeholder="JSON",
+                                           layout=w.Layout(width="95%", height="6em")))
+    text = w.Textarea if spec.kind == "textarea" else w.Text
+    return Simple(spec, text(value=spec.initial, description=label))
 
 
 def build(schema: Any, name: str = "", required: bool = False, *, top: bool = False) -> Field:
-    """The field for ``schema``; anything it does not know becomes a JSON editor."""
-    field = _build(schema, name, required, top=top)
-    help_ = _help(schema) if isinstance(schema, dict) and not isinstance(field, Group) else None
-    if help_ is not None:
-        field.widget = w.VBox([field.widget, help_])
-    return field
-
-
-class ListField(Field):
-    """An array of strings or numbers: a tags-style input."""
-
-    def __init__(self, box: w.Widget, input_widget: w.Widget):
-        self.widget, self.input = box, input_widget
-
-    def value(self) -> list[Any]:
-        return list(self.input.value)
+    """The form for ``schema`` (``top``: the request's own object); anything the engine cannot draw
+    becomes a JSON editor."""
+    return view(describe(schema, name, required), top=top)

@@ -18,8 +18,8 @@ from typing import Any
 import ipywidgets as w
 
 from ..client import AsyncClient, Client, OpenSinkError
-from ..form_rules import REJECT_FIELDS
-from .forms import Field, Group, Simple, build
+from ..forms import reject_field
+from .forms import Checkbox, Field, Group, build
 
 log = logging.getLogger(__name__)
 REQUEST_EVENTS = ["input_request.created", "input_request.resolved", "input_request.expired"]
@@ -60,13 +60,10 @@ class RequestForm(w.VBox):
         super().__init__([header, self.field.widget, w.HBox(buttons), self.link_box, self.error, self.status],
                          layout=w.Layout(border="1px solid #bbb", padding="6px", margin="4px 0"))
 
-    def _reject_field(self) -> Simple | None:
-        if isinstance(self.field, Group):
-            for name in REJECT_FIELDS:
-                candidate = self.field.fields.get(name)
-                if isinstance(candidate, Simple) and isinstance(candidate.input, w.Checkbox):
-                    return candidate
-        return None
+    def _reject_field(self) -> Checkbox | None:
+        """The checkbox a Reject button clears: the one the form engine picks (``forms.reject_field``)."""
+        chosen = reject_field(self.field.spec)
+        return self.field.fields[chosen.key] if chosen is not None and isinstance(self.field, Group) else None
 
     def response(self) -> dict[str, Any]:
         value = self.field.value()

@@ -1,22 +1,28 @@
-/** Draws a `FieldSpec` tree as inputs and reads them back as one JSON value. */
+/** Draws a `FieldSpec` tree as inputs and reads them back as one JSON value through `read` (forms.ts). */
 
 import { h } from './dom';
-import { FieldSpec, groupAnswer, parse } from './forms';
+import { Entries, FieldSpec, FormErrors, read } from './forms';
 
-export interface DrawnField {
+export interface DrawnForm {
   node: HTMLElement;
-  /** The value, or undefined when left empty; throws FormError on a bad entry. */
+  /** The JSON value; throws FormErrors (each message is also shown beside its field). */
   read(): unknown;
-  /** Sets a checkbox (used by Reject); other kinds ignore it. */
-  set?(value: boolean): void;
 }
 
-function control(spec: FieldSpec): { input: HTMLElement; raw: () => string | boolean; set?: (v: boolean) => void } {
-  const name = spec.name || 'value';
+interface Drawn {
+  node: HTMLElement;
+  /** Adds what the field holds, by path. */
+  collect(entries: Entries): void;
+  /** Shows the field's message from `problems` (by path), or clears it. */
+  show(problems: { [path: string]: string }): void;
+}
+
+function control(spec: FieldSpec): { input: HTMLElement; raw: () => string | boolean } {
+  const name = spec.path || 'value';
   switch (spec.kind) {
     case 'boolean': {
       const input = h('input', { type: 'checkbox', name, checked: spec.initial });
-      return { input, raw: () => input.checked, set: v => (input.checked = v) };
+      return { input, raw: () => input.checked };
     }
     case 'choice': {
       const select = h(
@@ -48,7 +54,7 @@ function control(spec: FieldSpec): { input: HTMLElement; raw: () => string | boo
       return { input: area, raw: () => area.value };
     }
     case 'fixed': {
-      const shown = h('code', {}, JSON.stringify(spec.value));
+      const shown = spec.hasValue ? h('code', {}, JSON.stringify(spec.value)) : h('i', {}, 'not set');
       return { input: shown, raw: () => '' };
     }
     default: {
@@ -59,39 +65,63 @@ function control(spec: FieldSpec): { input: HTMLElement; raw: () => string | boo
   }
 }
 
-/** The drawn form for `spec`; `top` leaves the request's own object unboxed. */
-export function draw(spec: FieldSpec, top = false): DrawnField {
+function drawNode(spec: FieldSpec, top: boolean): Drawn {
   const help = spec.description ? h('div', { className: 'jp-OpenSink-help' }, spec.description) : null;
   if (spec.kind === 'group') {
-    const children = spec.fields.map(field => ({ field, drawn: draw(field) }));
+    const children = spec.fields.map(field => drawNode(field, false));
     const node = h(
       top ? 'div' : 'fieldset',
       { className: 'jp-OpenSink-group', 'data-field': spec.name || undefined },
       !top && spec.label ? h('legend', {}, spec.label) : null,
       !top ? help : null,
-      children.map(c => c.drawn.node)
+      children.map(c => c.node)
     );
     return {
       node,
-      read: () => {
-        const out: { [key: string]: unknown } = {};
-        for (const { field, drawn } of children) {
-          const value = drawn.read();
-          if (value !== undefined) {
-            out[field.name] = value;
-          }
-        }
-        return groupAnswer(spec, out, top);
-      }
+      collect: entries => children.forEach(c => c.collect(entries)),
+      show: problems => children.forEach(c => c.show(problems))
     };
   }
-  const { input, raw, set } = control(spec);
+  const { input, raw } = control(spec);
+  const problem = h('div', { className: 'jp-OpenSink-problem', role: 'alert', hidden: true });
   const node = h(
     'label',
     { className: `jp-OpenSink-field jp-OpenSink-${spec.kind}`, 'data-field': spec.name || undefined },
     h('span', { className: 'jp-OpenSink-label' }, spec.label),
     input,
-    help
+    help,
+    problem
   );
-  return { node, read: () => parse(spec, raw()), set };
+  return {
+    node,
+    collect: entries => {
+      entries[spec.path] = raw();
+    },
+    show: problems => {
+      problem.textContent = problems[spec.path] ?? '';
+      problem.hidden = !(spec.path in problems);
+    }
+  };
+}
+
+/** The drawn form for `spec`; `top` leaves the request's own object unboxed. */
+export function draw(spec: FieldSpec, top = false): DrawnForm {
+  const drawn = drawNode(spec, top);
+  return {
+    node: drawn.node,
+    read: () => {
+      const entries: Entries = {};
+      drawn.collect(entries);
+      try {
+        const value = read(spec, entries);
+        drawn.show({});
+        return value;
+      } catch (error) {
+        if (error instanceof FormErrors) {
+          drawn.show(error.problems);
+        }
+        throw error;
+      }
+    }
+  };
 }

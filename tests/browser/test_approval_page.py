@@ -87,6 +87,56 @@ def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
     asyncio.run(main())
 
 
+def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
+    """A bounded integer without a default starts empty (never its minimum); submitted empty, the page
+    names it beside the field and nothing is answered. A date and time is read in the zone picked."""
+
+    async def main() -> None:
+        schema = {"type": "object", "required": ["quantity"], "properties": {
+            "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 100},
+            "start": {"type": "string", "format": "date-time", "title": "Start"}}}
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "count-bot", "http://127.0.0.1:9/agent")
+            request = await ask(api, agent, session, "How many?", schema)
+            link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                context = await browser.new_context(java_script_enabled=False,
+                                                    viewport={"width": 900, "height": 900})
+                page = await context.new_page()
+                steps = Steps(page, "approval-link-empty-number")
+                try:
+                    await page.goto(link["url"])
+                    quantity = page.get_by_label("Quantity *")
+                    await expect(quantity).to_have_value("")  # not 1, the minimum
+                    await expect(quantity).to_have_attribute("min", "1")
+                    await steps.shot("empty")
+                    await page.get_by_role("button", name="Submit").click()
+                    field = page.locator('label[data-field="quantity"]')
+                    await expect(field.locator(".problem")).to_have_text("Quantity: required")
+                    await expect(page.get_by_label("Quantity *")).to_have_value("")
+                    await steps.shot("blocked")
+                    stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                    assert stored["status"] == "pending"
+                    await page.get_by_label("Quantity *").fill("3")
+                    await page.get_by_label("Start").fill("2026-12-24T09:30")
+                    await page.get_by_label("Your time zone").select_option("+05:30")
+                    await page.get_by_role("button", name="Submit").click()
+                    await expect(page.locator("h1")).to_contain_text("Answer sent")
+                    await steps.shot("sent")
+                except BaseException:
+                    await steps.shot("failure")
+                    raise
+                finally:
+                    await browser.close()
+            stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+            assert stored["response"] == {"quantity": 3, "start": "2026-12-24T04:00:00Z"}
+
+    asyncio.run(main())
+
+
 def test_the_lab_inbox_copies_an_approval_link(lab):
     async def main() -> None:
         async with api_client(lab) as api:
@@ -122,3 +172,38 @@ def httpx_client():
     import httpx
 
     return httpx.AsyncClient(timeout=30)
+
+
+def test_the_lab_inbox_leaves_a_bounded_number_empty_until_it_is_typed(lab):
+    """The JupyterLab inbox draws the same form: the bounded number starts empty, and left empty it blocks
+    the submit with the message beside it."""
+
+    async def main() -> None:
+        schema = {"type": "object", "required": ["quantity"], "properties": {
+            "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 100},
+            "price": {"type": "number", "title": "Price", "minimum": 0}}}
+        async with api_client(lab) as api:
+            agent = await ok(await api.post("/agents", json={"name": "count-bot"}))
+            session = await ok(await api.post("/agent-sessions", json={"agent_id": agent["id"]}))
+            async with open_lab(lab, "inbox-empty-number") as (page, steps):
+                await page.click(INBOX_TAB)
+                request = await ask(api, agent, session, "How many?", schema)
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                quantity = card.locator('input[name="quantity"]')
+                await expect(quantity).to_have_value("")  # not 1, the minimum
+                await expect(card.locator('input[name="price"]')).to_have_value("")
+                await card.get_by_role("button", name="Submit").click()
+                problem = card.locator('label[data-field="quantity"] .jp-OpenSink-problem')
+                await expect(problem).to_have_text("Quantity: required")
+                await expect(card.locator(".jp-OpenSink-error")).to_have_text("Quantity: required")
+                await steps.shot("blocked")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "pending"
+                await quantity.fill("3")
+                await card.get_by_role("button", name="Submit").click()
+                await card.wait_for(state="detached")
+            stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+            assert stored["response"] == {"quantity": 3}  # the price left empty is not sent
+
+    asyncio.run(main())
