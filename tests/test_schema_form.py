@@ -1,7 +1,3 @@
-"""The approval page's form rules (forms/engine.py): the same schemas and answers as the notebook widget's
-tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs)."""
-
-
 """The form engine (jupyter_opensink/forms/) as the approval page uses it: the same schemas and answers as
 the notebook widget's tests (tests/test_widgets.py) and the labextension's (labextension/test/forms.test.mjs);
 the shared case table is run by tests/test_form_cases.py."""
