@@ -253,8 +253,9 @@ class TinyStore(Store):
             self._compaction.add_done_callback(self._compaction_done)
 
     def _compaction_done(self, task: asyncio.Task) -> None:
-        if self._compaction is task:
-            self._compaction = None
+        if self._compaction is not task:
+            return  # already settled (by _wait_compaction, before this callback's turn came)
+        self._compaction = None
         if not task.cancelled() and task.exception() is not None:
             log.error("compaction failed; the journal keeps every write", exc_info=task.exception())
 
@@ -266,11 +267,16 @@ class TinyStore(Store):
         await asyncio.shield(task)
 
     async def _wait_compaction(self) -> None:
-        while self._compaction is not None:
+        while (task := self._compaction) is not None:
+            if task.done():
+                # Finished, but its done callback (which clears it) has not had its turn yet: awaiting a
+                # finished task does not yield to the loop, so waiting for the callback would spin forever.
+                self._compaction_done(task)
+                continue
             try:
-                await asyncio.shield(self._compaction)
+                await asyncio.shield(task)
             except Exception:
-                pass  # already logged; the journal still holds every write
+                pass  # logged by _compaction_done; the journal still holds every write
 
     def _stage(self, name: str) -> None:
         if self.compaction_hook is not None:

@@ -340,3 +340,35 @@ async def test_automatic_compaction_bounds_the_journal(open_tiny, tmp_path):
     journal = sum(p.stat().st_size for _, p in list_segments(tmp_path / "db"))
     assert journal < 160_000  # without compaction it would hold all ~170 KB
     assert store.stats()["tables"]["items"] == 600
+
+
+def test_waiting_for_a_compaction_that_just_finished_returns(tmp_path):
+    """A compaction task can finish before its done callback (which clears it) has run. Awaiting a finished
+    task does not yield to the loop, so the wait used to spin forever there (seen as a store close that
+    never returned). Checked in a thread, so a spinning wait fails the test instead of hanging the run."""
+    import threading
+
+    outcome: list[str] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        store = TinyStore.open(tmp_path / "db", SPECS, fsync="never")
+
+        async def scenario() -> None:
+            finished = asyncio.ensure_future(asyncio.sleep(0))
+            await asyncio.sleep(0.01)  # done; its callbacks (none yet) have had their turn
+            finished.add_done_callback(store._compaction_done)  # scheduled, not yet run: the race
+            store._compaction = finished
+            await store._wait_compaction()
+            await store.close()
+            outcome.append("returned")
+
+        try:
+            loop.run_until_complete(scenario())
+        finally:
+            loop.close()
+
+    waiter = threading.Thread(target=run, daemon=True)
+    waiter.start()
+    waiter.join(10)
+    assert outcome == ["returned"], "the wait for a finished compaction did not return"
