@@ -334,8 +334,10 @@ class Sink(PublicSinkInfo):
     """A sink: where agents write items for people to read."""
     workspace_id: str
     is_public: bool
-    #: Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an API key.
-    secret: str
+    #: Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an API key. Shown
+    #: only to callers holding sinks:write (the Jupyter user, a key with that scope); null for read-only keys,
+    #: since it grants writing.
+    secret: str | None
 
 
 class Link(TypedDict):
@@ -388,6 +390,9 @@ class Webhook(Stored):
     workspace_id: str
     path: str
     action: dict[str, Any]
+    #: Lets senders without an API key invoke it; null when it has none. Shown only to callers holding
+    #: webhooks:write (the Jupyter user, a key with that scope); null for read-only keys, since it grants
+    #: invoking.
     secret: str | None
     dedup: dict[str, Any] | None
 
