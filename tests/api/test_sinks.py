@@ -32,14 +32,9 @@ async def test_sink_lifecycle_and_defaults(api, new_sink):
 
 
 async def test_sink_validation(api, new_sink):
-    cases = [
-        ({}, "name is required"), ({"name": ""}, "name:"), ({"name": "x" * 256}, "name:"),
-        ({"name": "a", "color": "teal"}, "color:"), ({"name": "a", "is_public": "yes"}, "is_public:"),
-        ({"name": "a", "public_slug": "has space"}, "public_slug:"), ({"name": "a", "secret": "mine"}, "unknown field"),
-    ]
-    for body, expected in cases:
-        reply = await api("POST", "/v1/sinks", body)
-        assert reply.status == 400 and expected in reply.error, (body, reply.body)
+    # every body rule: tests/test_bodies.py; here, that it reaches the caller
+    reply = await api("POST", "/v1/sinks", {"name": "a", "color": "teal"})
+    assert reply.status == 400 and "color:" in reply.error, reply.body
     await new_sink(public_slug="news")
     reply = await api("POST", "/v1/sinks", {"name": "b", "public_slug": "news"})
     assert reply.status == 409 and "public_slug" in reply.error
@@ -76,20 +71,8 @@ async def test_items_create_both_routes_and_read(api, new_sink):
 async def test_item_validation(api, new_sink):
     sink = await new_sink()
     base = {"sink_id": sink["id"], "title": "t"}
-    cases = [
-        ({"sink_id": sink["id"]}, "title is required"),
-        ({**base, "title": ""}, "title:"), ({**base, "title": "x" * 256}, "title:"),
-        ({**base, "url": "ftp://example.com/x"}, "url:"), ({**base, "url": "https://x/" + "a" * 2050}, "url:"),
-        ({**base, "fields": [1, 2]}, "fields:"), ({**base, "fields": "text"}, "fields:"),
-        ({**base, "resources": [{"type": "file", "label": "x", "url": "https://a"}]}, "resources.0.type"),
-        ({**base, "resources": [{"type": "link", "url": "https://a"}]}, "resources.0.label is required"),
-        ({**base, "resources": [{"type": "link", "label": "x", "url": "javascript:alert(1)"}]}, "resources.0.url"),
-        ({**base, "occurred_at": "yesterday"}, "occurred_at:"), ({**base, "title": 7}, "title:"),
-        ({**base, "priority": 1}, "unknown field: priority"), ({"title": "t"}, "sink_id is required"),
-    ]
-    for body, expected in cases:
-        reply = await api("POST", "/v1/sink-items", body)
-        assert reply.status == 400 and expected in reply.error, (body, reply.body)
+    reply = await api("POST", "/v1/sink-items", {**base, "title": ""})  # every rule: tests/test_bodies.py
+    assert reply.status == 400 and "title:" in reply.error, reply.body
     assert (await api("POST", "/v1/sink-items", {**base, "sink_id": "missing"})).status == 404
     reply = await api("POST", "/v1/sink-items", {**base, "fields": {"huge": 2 ** 70}})
     assert reply.status == 400, reply.body

@@ -1,0 +1,44 @@
+"""Request bodies against their models, one case each (no server): the messages a caller gets in a 400.
+
+The HTTP tests (tests/api/test_sinks.py) keep one case of each route to show the 400 reaches the caller.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_opensink.api.validation import parse_body
+from jupyter_opensink.errors import Invalid
+from jupyter_opensink.models.sinks import ItemCreate, SinkCreate
+
+ITEM = {"sink_id": "s", "title": "t"}
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({}, "name is required"), ({"name": ""}, "name:"), ({"name": "x" * 256}, "name:"),
+    ({"name": "a", "color": "teal"}, "color:"), ({"name": "a", "is_public": "yes"}, "is_public:"),
+    ({"name": "a", "public_slug": "has space"}, "public_slug:"), ({"name": "a", "secret": "mine"}, "unknown field"),
+])
+def test_invalid_sinks(body, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(SinkCreate, json.dumps(body).encode())
+    assert expected in refused.value.message
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"sink_id": "s"}, "title is required"),
+    ({**ITEM, "title": ""}, "title:"), ({**ITEM, "title": "x" * 256}, "title:"),
+    ({**ITEM, "url": "ftp://example.com/x"}, "url:"), ({**ITEM, "url": "https://x/" + "a" * 2050}, "url:"),
+    ({**ITEM, "fields": [1, 2]}, "fields:"), ({**ITEM, "fields": "text"}, "fields:"),
+    ({**ITEM, "resources": [{"type": "file", "label": "x", "url": "https://a"}]}, "resources.0.type"),
+    ({**ITEM, "resources": [{"type": "link", "url": "https://a"}]}, "resources.0.label is required"),
+    ({**ITEM, "resources": [{"type": "link", "label": "x", "url": "javascript:alert(1)"}]}, "resources.0.url"),
+    ({**ITEM, "occurred_at": "yesterday"}, "occurred_at:"), ({**ITEM, "title": 7}, "title:"),
+    ({**ITEM, "priority": 1}, "unknown field: priority"), ({"title": "t"}, "sink_id is required"),
+])
+def test_invalid_items(body, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(ItemCreate, json.dumps(body).encode())
+    assert expected in refused.value.message
