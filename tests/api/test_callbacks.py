@@ -21,13 +21,18 @@ def ask(api):
 
     async def make(endpoint: dict | None, **agent_fields) -> tuple[dict, dict, dict]:
         agent = (await api("POST", "/v1/agents", {"name": "a", "execution_endpoint": endpoint, **agent_fields})).body
-        session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
-        request = (await api("POST", "/v1/agent-session-input-requests", {
-            "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
-            "schema": SCHEMA})).body
-        return agent, session, request
+        return agent, *await ask_again(api, agent)
 
     return make
+
+
+async def ask_again(api, agent: dict) -> tuple[dict, dict]:
+    """A new session of ``agent`` and a pending request in it."""
+    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
+    request = (await api("POST", "/v1/agent-session-input-requests", {
+        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
+        "schema": SCHEMA})).body
+    return session, request
 
 
 async def resolve(api, request: dict) -> None:
@@ -151,10 +156,7 @@ async def test_rotated_secret_is_used_for_the_next_callback(api, ask, receiver):
     assert rotated.status == 200 and rotated.body["id"] == agent["id"]
     new_secret = rotated.body["execution_secret"]
     assert new_secret.startswith("whsec_") and new_secret != agent["execution_secret"]
-    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
-    second = (await api("POST", "/v1/agent-session-input-requests", {
-        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
-        "schema": SCHEMA})).body
+    _, second = await ask_again(api, agent)
     await resolve(api, second)
     calls = await receiver.wait_for(2)
     assert calls[0].headers["X-Opensink-Secret"] == agent["execution_secret"]
@@ -276,10 +278,7 @@ async def test_data_stored_before_secrets_per_agent(api, ask, receiver, opensink
     await assert_failed(api, agent, session, "has no execution secret of its own yet: rotate it")
     assert len(receiver.calls) == 1
     rotated = (await api("POST", f"/v1/agents/{agent['id']}/rotate-secret")).body
-    session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
-    request = (await api("POST", "/v1/agent-session-input-requests", {
-        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": "Go?", "message": "m",
-        "schema": SCHEMA})).body
+    _, request = await ask_again(api, agent)
     await resolve(api, request)
     calls = await receiver.wait_for(2)
     assert verify_signature(rotated["execution_secret"], calls[1].headers, calls[1].body)
