@@ -95,11 +95,11 @@ async def test_get_callback_has_no_body(api, ask, receiver):
 
 
 async def test_resolve_does_not_wait_for_the_callback(api, ask, receiver):
-    receiver.delay = 1.0
+    receiver.delay = 3.0  # far longer than a resolve takes, also on a busy machine running tests side by side
     _, session, request = await ask({"url": receiver.url()})
     started = time.monotonic()
     await resolve(api, request)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0
     await receiver.wait_for(1)
 
 
