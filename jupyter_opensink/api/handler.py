@@ -86,6 +86,9 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         self._close_callbacks: list[Any] = []
 
     def on_connection_close(self) -> None:
+        # The request will never finish (the client left, or tornado gave up on its body, e.g. a
+        # Content-Length that is no number): a stop has nothing to wait for here.
+        self.context.in_flight.discard(self)
         for callback in self._close_callbacks:
             callback()
         super().on_connection_close()
