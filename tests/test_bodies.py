@@ -11,6 +11,7 @@ import pytest
 
 from jupyter_opensink.api.validation import parse_body
 from jupyter_opensink.errors import Invalid
+from jupyter_opensink.models.agents import AgentCreate, InputRequestCreate
 from jupyter_opensink.models.sinks import ItemCreate, SinkCreate
 
 ITEM = {"sink_id": "s", "title": "t"}
@@ -41,4 +42,35 @@ def test_invalid_sinks(body, expected):
 def test_invalid_items(body, expected):
     with pytest.raises(Invalid) as refused:
         parse_body(ItemCreate, json.dumps(body).encode())
+    assert expected in refused.value.message
+
+
+@pytest.mark.parametrize("endpoint, expected", [
+    ({"url": "ftp://x.example"}, "execution_endpoint.url"),
+    ({"url": "https://x.example", "method": "PATCH"}, "execution_endpoint.method"),
+    ({"url": "https://x.example", "headers": {"X-N": 5}}, "execution_endpoint.headers"),
+    ({"url": "https://x.example", "headers": {"bad header": "v"}}, "execution_endpoint.headers"),
+    ({"url": "https://x.example", "headers": {"X-A": "v\r\nX-Injected: 1"}}, "execution_endpoint.headers"),
+    ({"url": "https://x.example", "headers": {"X-A": "v\nGET / HTTP/1.1"}}, "execution_endpoint.headers"),
+    ({"url": "https://x.example", "body": [1]}, "execution_endpoint.body"),
+    ({"method": "POST"}, "execution_endpoint.url is required"),
+    ({"url": "https://x.example", "timeout": 3}, "unknown field: execution_endpoint.timeout"),
+])
+def test_invalid_execution_endpoints(endpoint, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(AgentCreate, json.dumps({"name": "a", "execution_endpoint": endpoint}).encode())
+    assert expected in refused.value.message
+
+
+REQUEST = {"session_id": "s", "agent_id": "a", "key": "k", "title": "t", "message": "m", "schema": {"type": "object"}}
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({k: v for k, v in REQUEST.items() if k != "key"}, "key is required"),
+    ({**REQUEST, "title": ""}, "title:"),
+    ({k: v for k, v in REQUEST.items() if k != "agent_id"}, "agent_id is required"),
+])
+def test_invalid_input_requests(body, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(InputRequestCreate, json.dumps(body).encode())
     assert expected in refused.value.message

@@ -61,20 +61,9 @@ async def test_agent_with_default_configuration_and_derived_status(api, post):
 
 
 async def test_execution_endpoint_validation(api):
-    cases = [
-        ({"url": "ftp://x.example"}, "execution_endpoint.url"),
-        ({"url": "https://x.example", "method": "PATCH"}, "execution_endpoint.method"),
-        ({"url": "https://x.example", "headers": {"X-N": 5}}, "execution_endpoint.headers"),
-        ({"url": "https://x.example", "headers": {"bad header": "v"}}, "execution_endpoint.headers"),
-        ({"url": "https://x.example", "headers": {"X-A": "v\r\nX-Injected: 1"}}, "execution_endpoint.headers"),
-        ({"url": "https://x.example", "headers": {"X-A": "v\nGET / HTTP/1.1"}}, "execution_endpoint.headers"),
-        ({"url": "https://x.example", "body": [1]}, "execution_endpoint.body"),
-        ({"method": "POST"}, "execution_endpoint.url is required"),
-        ({"url": "https://x.example", "timeout": 3}, "unknown field: execution_endpoint.timeout"),
-    ]
-    for endpoint, expected in cases:
-        reply = await api("POST", "/v1/agents", {"name": "a", "execution_endpoint": endpoint})
-        assert reply.status == 400 and expected in reply.error, (endpoint, reply.body)
+    """Every endpoint rule: tests/test_bodies.py; here, that it reaches the caller as a 400."""
+    reply = await api("POST", "/v1/agents", {"name": "a", "execution_endpoint": {"url": "ftp://x.example"}})
+    assert reply.status == 400 and "execution_endpoint.url" in reply.error, reply.body
 
 
 async def test_configurations_are_immutable_versions(api, post):
@@ -204,16 +193,10 @@ async def test_input_request_rules(api, post, flow):
     other = await post("/v1/agents", {"name": "other"})
     base = {"session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
             "schema": {"type": "object"}}
-    cases = [
-        ({**base, "agent_id": other["id"]}, 400, "does not own the session"),
-        ({**base, "schema": {"type": "string"}}, 400, "must describe an object"),
-        ({**base, "schema": {"type": 12}}, 400, "not a valid JSON Schema"),
-        ({k: v for k, v in base.items() if k != "key"}, 400, "key is required"),
-        ({**base, "title": ""}, 400, "title:"),
-        ({**base, "session_id": "missing"}, 404, "not found"),
-        ({**base, "expires_at": "2020-01-01T00:00:00Z"}, 400, "expires_at must be in the future"),
-    ]
-    for body, status, expected in cases:
+    # every rule: tests/services/test_sessions.py and tests/test_bodies.py; here, each kind of refusal
+    for body, status, expected in (({**base, "agent_id": other["id"]}, 400, "does not own the session"),
+                                   ({**base, "title": ""}, 400, "title:"),
+                                   ({**base, "session_id": "missing"}, 404, "not found")):
         reply = await api("POST", "/v1/agent-session-input-requests", body)
         assert reply.status == status and expected in reply.error, (body, reply.body)
     assert (await api("GET", "/v1/agent-session-input-requests", params={"status": "open"})).status == 400

@@ -1,0 +1,46 @@
+"""Sessions' and input requests' rules on the services (the routes: tests/api/test_agents.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_opensink.errors import Invalid, NotFound
+
+SCHEMA = {"type": "object"}
+
+
+@pytest.fixture
+def flow(services, workspace_id, jp_asyncio_loop):
+    """An agent with a session, and another agent."""
+
+    async def make():
+        agent = await services.agents.create(workspace_id, {"name": "a", "description": None,
+                                                            "execution_endpoint": None})
+        other = await services.agents.create(workspace_id, {"name": "other", "description": None,
+                                                            "execution_endpoint": None})
+        session = await services.sessions.create(workspace_id, {"agent_id": agent["id"], "status": "running",
+                                                                "state": {}, "metadata": {}, "error_message": None})
+        return agent, other, session
+
+    return jp_asyncio_loop.run_until_complete(make())
+
+
+def request(agent, session, **changes):
+    return {"session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",
+            "schema": SCHEMA, "expires_at": None, **changes}
+
+
+@pytest.mark.parametrize("changes, error, expected", [
+    ({"agent_id": "OTHER"}, Invalid, "does not own the session"),
+    ({"schema": {"type": "string"}}, Invalid, "must describe an object"),
+    ({"schema": {"type": 12}}, Invalid, "not a valid JSON Schema"),
+    ({"session_id": "missing"}, NotFound, "not found"),
+    ({"expires_at": "2020-01-01T00:00:00.000Z"}, Invalid, "expires_at must be in the future"),
+])
+async def test_input_request_rules(services, workspace_id, flow, changes, error, expected):
+    agent, other, session = flow
+    if changes.get("agent_id") == "OTHER":
+        changes = {**changes, "agent_id": other["id"]}
+    with pytest.raises(error) as refused:
+        await services.input_requests.create(workspace_id, request(agent, session, **changes))
+    assert expected in refused.value.message
