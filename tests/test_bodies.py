@@ -1,4 +1,5 @@
-"""Request bodies against their models, one case each (no server): the messages a caller gets in a 400.
+"""Request bodies against their models, and paging parameters, one case each (no server): the messages a
+caller gets in a 400.
 
 The HTTP tests (tests/api/test_sinks.py) keep one case of each route to show the 400 reaches the caller.
 """
@@ -9,10 +10,13 @@ import json
 
 import pytest
 
+from jupyter_opensink.api.paging import parse_paging
 from jupyter_opensink.api.validation import parse_body
 from jupyter_opensink.errors import Invalid
 from jupyter_opensink.models.agents import AgentCreate, InputRequestCreate
+from jupyter_opensink.models.keys import ApiKeyCreate
 from jupyter_opensink.models.sinks import ItemCreate, SinkCreate
+from jupyter_opensink.models.workspaces import WorkspaceCreate
 
 ITEM = {"sink_id": "s", "title": "t"}
 
@@ -73,4 +77,35 @@ REQUEST = {"session_id": "s", "agent_id": "a", "key": "k", "title": "t", "messag
 def test_invalid_input_requests(body, expected):
     with pytest.raises(Invalid) as refused:
         parse_body(InputRequestCreate, json.dumps(body).encode())
+    assert expected in refused.value.message
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"{not json", "not valid JSON"), (b"[1, 2]", "must be a JSON object"), (b'"text"', "must be a JSON object"),
+    (b"", "must be a JSON object"), (b"null", "must be a JSON object"),
+])
+def test_malformed_and_non_object_bodies(raw, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(WorkspaceCreate, raw)
+    assert expected in refused.value.message
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"name": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),  # no timezone
+    ({"name": "x", "scopes": "all:all"}, "scopes"), ({"name": ""}, "name"), ({"name": "x" * 256}, "name"),
+    ({}, "name is required"), ({"name": "x", "colour": "red"}, "unknown field: colour"),
+])
+def test_invalid_api_keys(body, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_body(ApiKeyCreate, json.dumps(body).encode())
+    assert expected in refused.value.message
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"$limit": "0"}, "$limit"), ({"$limit": "501"}, "$limit"), ({"$limit": "ten"}, "$limit"),
+    ({"$order": "up"}, "$order"), ({"$trail": "garbage!!"}, "$trail"), ({"$trail": "WyJhc2MiLDVd"}, "$trail"),
+])
+def test_invalid_paging(params, expected):
+    with pytest.raises(Invalid) as refused:
+        parse_paging(params.get)
     assert expected in refused.value.message

@@ -59,16 +59,12 @@ async def test_expired_key_is_401(api, make_key):
 
 async def test_key_creation_rules(api):
     past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    # the body's own rules: tests/test_bodies.py; here, those that need the server, and one body rule
     cases = [
         ({"name": "x", "expires_at": past}, "expires_at"),
-        ({"name": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),  # no timezone
         ({"name": "x", "scopes": ["sinks:delete"]}, "scopes"),
         ({"name": "x", "scopes": ["nothing:read"]}, "scopes"),
         ({"name": "x", "scopes": []}, "scopes"),
-        ({"name": "x", "scopes": "all:all"}, "scopes"),
-        ({"name": ""}, "name"),
-        ({"name": "x" * 256}, "name"),
-        ({}, "name is required"),
         ({"name": "x", "workspace_id": "nope"}, "workspace nope not found"),
         ({"name": "x", "colour": "red"}, "unknown field: colour"),
     ]

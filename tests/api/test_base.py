@@ -15,9 +15,8 @@ def opensink_config():
 
 
 async def test_malformed_and_non_object_bodies(api):
-    for raw, expected in ((b"{not json", "not valid JSON"), (b"[1, 2]", "must be a JSON object"),
-                          (b'"text"', "must be a JSON object"), (b"", "must be a JSON object"),
-                          (b"null", "must be a JSON object")):
+    """Every case: tests/test_bodies.py; here, that they reach the caller as 400s."""
+    for raw, expected in ((b"{not json", "not valid JSON"), (b"[1, 2]", "must be a JSON object")):
         reply = await api("POST", "/v1/workspaces", raw=raw)
         assert reply.status == 400, raw
         assert expected in reply.error, (raw, reply.error)
@@ -95,9 +94,7 @@ async def test_default_workspace_exists_and_secrets_rotate(api):
 
 
 async def test_paging_rules(api):
-    for params, expected in (({"$limit": "0"}, "$limit"), ({"$limit": "501"}, "$limit"),
-                             ({"$limit": "ten"}, "$limit"), ({"$order": "up"}, "$order"),
-                             ({"$trail": "garbage!!"}, "$trail"), ({"$trail": "WyJhc2MiLDVd"}, "$trail")):
+    for params, expected in (({"$limit": "0"}, "$limit"), ({"$trail": "garbage!!"}, "$trail")):  # all: test_bodies
         reply = await api("GET", "/v1/workspaces", params=params)
         assert reply.status == 400 and expected in reply.error, (params, reply.body)
     first = await api("GET", "/v1/workspaces", params={"$limit": "1"})
