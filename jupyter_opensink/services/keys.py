@@ -39,8 +39,9 @@ class ApiKeys:
         self._touched_at: dict[str, float] = {}  # key id -> when we last scheduled a last_used_at write
 
     async def create(self, *, name: str, scopes: list[str], workspace_id: str | None,
-                     expires_at: str | None) -> dict[str, Any]:
-        """Returns the key's record plus ``key``, the only time the secret is shown."""
+                     expires_at: str | None, marks: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Returns the key's record plus ``key``, the only time the secret is shown; ``marks`` are stored
+        with it in the same write (the kernels' key's ``managed`` and ``kernel_owner``)."""
         scopes = validate_scopes(scopes)
         if workspace_id is None:
             workspace_id = await self.workspaces.default_id()
@@ -52,6 +53,7 @@ class ApiKeys:
         doc = await self.store.insert("api_keys", {
             "workspace_id": workspace_id, "name": name, "prefix": secret[:PREFIX_SHOWN],
             "key_hash": hash_secret(secret), "scopes": scopes, "expires_at": expires_at, "last_used_at": None,
+            **(marks or {}),
         })
         return {**render(doc), "key": secret}
 
@@ -71,9 +73,11 @@ class ApiKeys:
                 self._revoked(await self.store.delete("api_keys", old["id"]))
             except NotFound:
                 pass
+        # One write: a stop between making the key and marking it would leave an all-scopes key that no
+        # later start revokes.
         created = await self.create(name="Jupyter kernels (managed: replaced at each server start)",
-                                    scopes=["all:all"], workspace_id=None, expires_at=None)
-        await self.store.update("api_keys", created["id"], {"managed": "kernel", "kernel_owner": owner})
+                                    scopes=["all:all"], workspace_id=None, expires_at=None,
+                                    marks={"managed": "kernel", "kernel_owner": owner})
         return created["key"]
 
     async def list(self, *, workspace_id: str | None, limit: int, after: str | None, order: str):
