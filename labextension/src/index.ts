@@ -1,9 +1,13 @@
 /**
  * The jupyter_opensink JupyterLab plugin: the Agent inbox in the left side
  * bar, the workspace browser in the main area, and palette commands for both.
+ *
+ * It needs only the application's shell (any JupyterFrontEnd's), not JupyterLab's own
+ * (ILabShell): so it also loads in Notebook 7, where the inbox is a left side panel
+ * (View > Left Sidebar, or the "Open the Agent inbox" command).
  */
 
-import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, Notification } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -22,9 +26,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-opensink:plugin',
   description: 'Agent inbox and workspace browser for jupyter_opensink.',
   autoStart: true,
-  requires: [ILabShell],
+  requires: [],
   optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, shell: ILabShell, palette: ICommandPalette | null) => {
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    const shell = app.shell;
     const api = new OpenSinkApi();
     const feed = new EventFeed(api);
     const inbox = new InboxPanel(api, feed, request => {

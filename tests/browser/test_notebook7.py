@@ -1,0 +1,127 @@
+"""Notebook 7 (``jupyter notebook``) in a real browser: the Agent inbox side panel and the inbox widget."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+
+import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import expect
+
+from ..receivers import start_receiver
+from ..servers import start_server
+from .conftest import front_end_env, open_lab
+from .test_lab import agent_with_session, api_client, ask, ok, run_command
+
+# Notebook 7.6's own shortcuts plugin throws this at start when a plugin's settings change before they are
+# loaded (it reads `plugins[id].schema` of a plugin not loaded yet); it happens with no extension installed.
+NOTEBOOK_SHORTCUTS_BUG = ("Cannot read properties of undefined (reading 'schema')",)
+APPROVE = {"type": "object", "required": ["approved"],
+           "properties": {"approved": {"type": "boolean", "title": "Approve"},
+                          "note": {"type": "string", "title": "Note"}}}
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory):
+    if importlib.util.find_spec("notebook") is None:
+        pytest.fail("Notebook 7 tests need the notebook package (in the test extra: pip install -e '.[test]')",
+                    pytrace=False)
+    base = tmp_path_factory.mktemp("notebook7")
+    env = front_end_env(base)
+    running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never",
+                           "--JupyterNotebookApp.expose_app_in_browser=True", app="notebook", env=env)
+    yield running
+    running.stop()
+
+
+async def started(page) -> None:
+    await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
+    await page.evaluate("window.jupyterapp.started")
+
+
+async def put_notebook(api, server, name: str, source: str) -> None:
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    contents = server.url.removesuffix("opensink") + f"api/contents/{name}"
+    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+    assert reply.status_code in (200, 201), reply.text
+
+
+def test_agent_inbox_panel_in_notebook7(notebook7):
+    """The labextension's plugin loads in Notebook 7 (it needs no JupyterLab-only service): its inbox opens
+    as a side panel, a new request arrives by the event stream, is answered there, and the agent is called."""
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(notebook7) as api:
+            agent, session = await agent_with_session(api, "nb7-bot", receiver.url("/agent"))
+            async with open_lab(notebook7, "notebook7-inbox", "tree",
+                                 known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
+                await started(page)
+                plugins = await page.evaluate("window.jupyterapp.hasPlugin('jupyter-opensink:plugin')")
+                assert plugins, "the plugin is not registered in Notebook 7"
+                await run_command(page, "opensink:open-inbox")
+                panel = page.locator("#jp-opensink-inbox")
+                await expect(panel.locator(".jp-OpenSink-count")).to_have_text("0 pending requests", timeout=30_000)
+                await steps.shot("inbox-open")
+
+                request = await ask(api, agent, session, "Restart the nightly job?", APPROVE)
+                card = panel.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for(timeout=30_000)
+                await expect(card).to_contain_text("agent nb7-bot")
+                await steps.shot("request-arrived")
+                await card.locator('input[name="approved"]').check()
+                await card.locator('input[name="note"]').fill("go ahead")
+                await card.get_by_role("button", name="Submit").click()
+                await card.wait_for(state="detached")
+                await steps.shot("resolved")
+
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "resolved"
+                assert stored["response"] == {"approved": True, "note": "go ahead"}
+                (call,) = await receiver.wait_for(1)
+                assert call.json["request_id"] == request["id"] and call.json["session_id"] == session["id"]
+        http.stop()
+
+    asyncio.run(main())
+
+
+def test_inbox_widget_in_notebook7(notebook7):
+    """``jupyter_opensink.inbox()`` in a Notebook 7 notebook: the request is answered in the widget and the
+    agent is called."""
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(notebook7) as api:
+            agent, session = await agent_with_session(api, "nb7-widget-bot", receiver.url("/agent"))
+            request = await ask(api, agent, session, "Ship the release?", APPROVE)
+            await put_notebook(api, notebook7, "nb7-inbox.ipynb", "import jupyter_opensink\njupyter_opensink.inbox()")
+            async with open_lab(notebook7, "notebook7-widget", "notebooks/nb7-inbox.ipynb",
+                                 known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
+                await started(page)
+                await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                # Notebook 7 asks which kernel to start for a notebook that has no session yet.
+                with contextlib.suppress(PlaywrightTimeout):
+                    await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
+                await run_command(page, "notebook:run-all-cells")
+                output = page.locator(".jp-OutputArea-output")
+                submit = output.get_by_role("button", name="Submit")
+                await expect(submit).to_be_visible(timeout=90_000)
+                await expect(output.locator(".widget-html").get_by_text("Ship the release?")).to_be_visible()
+                await steps.shot("widget-rendered")
+                await output.locator(".widget-checkbox input").check()
+                await output.locator(".widget-text input").fill("after lunch")
+                await submit.click()
+                await expect(output.get_by_text("0 pending requests")).to_be_visible(timeout=30_000)
+                await steps.shot("widget-resolved")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "resolved"
+                assert stored["response"] == {"approved": True, "note": "after lunch"}
+                (call,) = await receiver.wait_for(1)
+                assert call.json["request_id"] == request["id"]
+                await run_command(page, "kernelmenu:shutdown")
+        http.stop()
+
+    asyncio.run(main())
