@@ -49,11 +49,18 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{count:6d}  {test}")
 
 
+#: The longest tests (minutes each), run first: on xdist workers one started last would make the whole run
+#: wait for it alone. Tests do not depend on their order, so this only changes when they run.
+LONGEST_FIRST = ("test_install.py", "test_faults.py", "test_benchmarks.py")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         where = item.path.relative_to(config.rootpath / "tests").as_posix()
         if where.startswith(SYSTEM_MODULES):
             item.add_marker(pytest.mark.system)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture

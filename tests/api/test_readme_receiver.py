@@ -15,7 +15,8 @@ README = Path(__file__).parents[2] / "README.md"
 
 def receiver_code(secret: str, port: int) -> str:
     text = README.read_text()
-    block = re.search(r"A receiver,\s+with the standard library only:\s+```python\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"A receiver,\s+with the standard library only:\s+(?:<!--.*?-->\s+)?```python\n(.*?)```", text,
+                      re.S).group(1)
     block = block.replace('SECRET = "whsec_..."', f"SECRET = {secret!r}")
     return block.replace('("127.0.0.1", 8700)', f'("127.0.0.1", {port})')
 
