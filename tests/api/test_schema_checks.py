@@ -1,4 +1,4 @@
-"""Schemas are untrusted: checking one, or a value against one, never holds the server (issue 22, item 4).
+"""Schemas are untrusted: checking one, or a value against one, never holds the server.
 
 Each stall measured with the pure-Python validator (seconds, during which every other request waited)
 is sent through the real API or approval page; the request must come back quickly, and plain
