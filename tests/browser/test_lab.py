@@ -49,6 +49,29 @@ async def run_command(page, command: str) -> None:
     await page.evaluate("(id) => { void window.jupyterapp.commands.execute(id); }", command)
 
 
+async def answer_the_inbox_widget(page, steps, api, receiver, request: dict, *, left_within: float = 5_000) -> None:
+    """Run the notebook holding ``jupyter_opensink.inbox()``, approve the "Ship the release?" request in the
+    widget, and check the stored answer and the agent's callback; then shut the kernel down."""
+    await run_command(page, "notebook:run-all-cells")
+    output = page.locator(".jp-OutputArea-output")
+    submit = output.get_by_role("button", name="Submit")
+    await expect(submit).to_be_visible(timeout=90_000)
+    await expect(output.locator(".widget-html").get_by_text("Ship the release?")).to_be_visible()
+    await steps.shot("widget-rendered")
+    await output.locator(".widget-checkbox input").check()
+    await output.locator(".widget-text input").fill("after lunch")
+    await submit.click()
+    # answered: it left the inbox
+    await expect(output.get_by_text("0 pending requests")).to_be_visible(timeout=left_within)
+    await steps.shot("widget-resolved")
+    stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+    assert stored["status"] == "resolved"
+    assert stored["response"] == {"approved": True, "note": "after lunch"}
+    (call,) = await receiver.wait_for(1)
+    assert call.json["request_id"] == request["id"]
+    await run_command(page, "kernelmenu:shutdown")
+
+
 async def run_from_palette(page, label: str) -> None:
     """Runs the command ``label`` from the command palette (its shortcut, a search, a click on the item).
 
@@ -224,23 +247,7 @@ def test_notebook_widget_resolves_in_the_browser(lab):
                 dialog = page.locator(".jp-Dialog")  # JupyterLab may still ask which kernel to use
                 if await dialog.count():
                     await dialog.get_by_role("button", name="Select", exact=True).click()
-                await run_command(page, "notebook:run-all-cells")
-                output = page.locator(".jp-OutputArea-output")
-                submit = output.get_by_role("button", name="Submit")
-                await expect(submit).to_be_visible(timeout=90_000)
-                await expect(output.locator(".widget-html").get_by_text("Ship the release?")).to_be_visible()
-                await steps.shot("widget-rendered")
-                await output.locator(".widget-checkbox input").check()
-                await output.locator(".widget-text input").fill("after lunch")
-                await submit.click()
-                await expect(output.get_by_text("0 pending requests")).to_be_visible()  # answered: it left the inbox
-                await steps.shot("widget-resolved")
-                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
-                assert stored["status"] == "resolved"
-                assert stored["response"] == {"approved": True, "note": "after lunch"}
-                (call,) = await receiver.wait_for(1)
-                assert call.json["request_id"] == request["id"]
-                await run_command(page, "kernelmenu:shutdown")
+                await answer_the_inbox_widget(page, steps, api, receiver, request)
         http.stop()
 
     asyncio.run(main())

@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from ..receivers import start_receiver
 from ..servers import start_server
 from .conftest import front_end_env, open_lab
-from .test_lab import agent_with_session, api_client, ask, ok, run_command
+from .test_lab import agent_with_session, answer_the_inbox_widget, api_client, ask, ok, run_command
 
 # Notebook 7.6's own shortcuts plugin throws this at start when a plugin's settings change before they are
 # loaded (it reads `plugins[id].schema` of a plugin not loaded yet); it happens with no extension installed.
@@ -105,23 +105,7 @@ def test_inbox_widget_in_notebook7(notebook7):
                 # Notebook 7 asks which kernel to start for a notebook that has no session yet.
                 with contextlib.suppress(PlaywrightTimeout):
                     await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
-                await run_command(page, "notebook:run-all-cells")
-                output = page.locator(".jp-OutputArea-output")
-                submit = output.get_by_role("button", name="Submit")
-                await expect(submit).to_be_visible(timeout=90_000)
-                await expect(output.locator(".widget-html").get_by_text("Ship the release?")).to_be_visible()
-                await steps.shot("widget-rendered")
-                await output.locator(".widget-checkbox input").check()
-                await output.locator(".widget-text input").fill("after lunch")
-                await submit.click()
-                await expect(output.get_by_text("0 pending requests")).to_be_visible(timeout=30_000)
-                await steps.shot("widget-resolved")
-                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
-                assert stored["status"] == "resolved"
-                assert stored["response"] == {"approved": True, "note": "after lunch"}
-                (call,) = await receiver.wait_for(1)
-                assert call.json["request_id"] == request["id"]
-                await run_command(page, "kernelmenu:shutdown")
+                await answer_the_inbox_widget(page, steps, api, receiver, request, left_within=30_000)
         http.stop()
 
     asyncio.run(main())
