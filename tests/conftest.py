@@ -127,10 +127,41 @@ def pg_database(pg_cluster):
     pg_cluster.drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def pg_migrated_template(pg_cluster):
+    """A database holding the product's schema and no rows, made once per test process to be copied.
+
+    Copying it costs a test a fraction of what migrating a new database does (the DDL of every table
+    and index); the migration itself keeps its own tests (tests/store/test_pgstore.py)."""
+    import asyncio
+
+    from jupyter_opensink.services import TABLES
+    from jupyter_opensink.store import open_postgres
+
+    url = pg_cluster.create_database()
+
+    async def migrate() -> None:
+        store = open_postgres(url, TABLES, fsync="never")
+        await store.connect()
+        await store.close()
+
+    asyncio.run(migrate())
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def pg_app_database(pg_cluster, pg_migrated_template):
+    """The URL of a new database with the product's schema and no rows, dropped after the test."""
+    url = pg_cluster.create_database(template=pg_migrated_template)
+    yield url
+    pg_cluster.drop_database(url)
+
+
 def backend_params(request) -> dict[str, Any]:
     """Traits for the backend named by a ``backend`` fixture parameter."""
     if request.param == "postgres":
-        return {"database_url": request.getfixturevalue("pg_database")}
+        return {"database_url": request.getfixturevalue("pg_app_database")}
     return {}
 
 

@@ -98,13 +98,14 @@ class PgCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.role}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of the database at URL ``template``; returns its URL."""
         import psycopg
 
         name = f"opensink_test_{os.getpid()}_{next(_counter)}"
+        source = template.rsplit("/", 1)[1] if template else "template0"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:

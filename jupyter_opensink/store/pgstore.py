@@ -30,6 +30,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -104,6 +105,15 @@ async def _m2(cur: psycopg.AsyncCursor, schema: sql.Identifier) -> None:
     await cur.execute(sql.SQL(
         "CREATE TABLE {}.event_relay (id bigserial PRIMARY KEY, payload text NOT NULL, "
         "at timestamptz NOT NULL DEFAULT now())").format(schema))
+
+
+@dataclass
+class _Catalog:
+    """The schema as the catalog describes it at a start: tables' columns, their indexes, the stored specs."""
+
+    columns: dict[str, set[str]] = field(default_factory=dict)
+    indexes: dict[str, set[str]] = field(default_factory=dict)
+    specs: dict[str, dict] = field(default_factory=dict)
 
 
 RESERVED_TABLES = {"schema_version", "tables", "event_relay"}  # the store's own tables in the schema
@@ -193,23 +203,45 @@ class PgStore(Store):
                     await fn(cur, s)
                     await cur.execute(sql.SQL("INSERT INTO {}.schema_version (version, title) VALUES (%s, %s)")
                                       .format(s), (version, title))
+            catalog = await self._catalog(cur)
             for spec in self.specs.values():
-                await self._reconcile(cur, spec)
-        async with conn.cursor() as cur:
-            for name in self.specs:
-                await cur.execute(sql.SQL("SELECT id FROM {} ORDER BY id DESC LIMIT 1").format(self._t(name)))
-                row = await cur.fetchone()
-                if row is not None:
-                    ids.observe(row[0])
+                await self._reconcile(cur, spec, catalog)
+        async with conn.cursor() as cur:  # the newest id of every table, in one round trip
+            await cur.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+                sql.SQL("(SELECT id FROM {} ORDER BY id DESC LIMIT 1)").format(self._t(name)) for name in self.specs)))
+            for newest in await cur.fetchone() or ():
+                if newest is not None:
+                    ids.observe(newest)
 
-    async def _reconcile(self, cur: psycopg.AsyncCursor, spec: TableSpec) -> None:
-        """Create the table, its key columns and indexes; backfill columns new to an existing table."""
-        t = self._t(spec.name)
-        await cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, doc text NOT NULL)").format(t))
+    async def _catalog(self, cur: psycopg.AsyncCursor) -> _Catalog:
+        """What the schema holds now, read in three queries: a start does not ask the catalog per table
+        (information_schema per table made every start on an existing database cost a quarter second)."""
         await cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            (self.schema, spec.name))
-        existing = {r[0] for r in await cur.fetchall()}
+            "SELECT c.relname, a.attname FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+            (self.schema,))
+        catalog = _Catalog()
+        for table, column in await cur.fetchall():
+            catalog.columns.setdefault(table, set()).add(column)
+        await cur.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s", (self.schema,))
+        for table, index in await cur.fetchall():
+            catalog.indexes.setdefault(table, set()).add(index)
+        await cur.execute(sql.SQL("SELECT name, spec FROM {}.tables").format(self._schema))
+        catalog.specs = {name: spec for name, spec in await cur.fetchall()}
+        return catalog
+
+    async def _reconcile(self, cur: psycopg.AsyncCursor, spec: TableSpec, catalog: _Catalog) -> None:
+        """Create the table, its key columns and indexes; backfill columns new to an existing table.
+
+        Only what differs from ``catalog`` is executed, so a start on an up-to-date schema runs no DDL."""
+        t = self._t(spec.name)
+        existing = catalog.columns.get(spec.name)
+        if existing is None:
+            await cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, doc text NOT NULL)")
+                              .format(t))
+            existing = {"id", "doc"}
         fields = list(dict.fromkeys(spec.indexes + spec.unique))
         declared = {column_of(f) for f in fields} | ({"search"} if spec.search else set())
         for col in sorted(existing - declared - {"id", "doc"}):  # a field no longer looked up: its column goes
@@ -220,7 +252,9 @@ class PgStore(Store):
         search_added = bool(spec.search) and "search" not in existing
         if search_added:
             await cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN search text").format(t))
-        if added or search_added or (spec.search and await self._spec_changed(cur, spec)):
+        stored = catalog.specs.get(spec.name)
+        search_changed = bool(spec.search) and stored is not None and stored.get("search") != list(spec.search)
+        if added or search_added or search_changed:
             await self._backfill(cur, spec)
         wanted = {}
         for f in fields:
@@ -233,17 +267,21 @@ class PgStore(Store):
                 wanted[_index_name(spec.name, f, "ix")] = sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {} ON {} ({}, id)").format(
                     sql.Identifier(_index_name(spec.name, f, "ix")), t, col)
-        await cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
-                          (self.schema, spec.name))
-        for (name,) in await cur.fetchall():
+        present = catalog.indexes.get(spec.name, set())
+        for name in sorted(present):
             if name.startswith(("uq_", "ix_")) and name not in wanted:  # a field no longer declared
-                await cur.execute(sql.SQL("DROP INDEX {}.{}").format(self._schema, sql.Identifier(name)))
-        for statement in wanted.values():
+                # IF EXISTS: dropping its column above may have dropped it already
+                await cur.execute(sql.SQL("DROP INDEX IF EXISTS {}.{}").format(self._schema, sql.Identifier(name)))
+        for name, statement in wanted.items():
+            if name in present:
+                continue
             try:
                 async with cur.connection.transaction():  # a savepoint: keep the error readable
                     await cur.execute(statement)
             except psycopg.errors.UniqueViolation as exc:
                 raise StoreError(f"table {spec.name!r} breaks a unique constraint: {exc}") from exc
+        if stored == self._spec_json(spec):
+            return
         await cur.execute(sql.SQL(
             "INSERT INTO {}.tables (name, spec) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
             "SET spec = excluded.spec, updated_at = now() WHERE tables.spec <> excluded.spec").format(self._schema),
@@ -252,11 +290,6 @@ class PgStore(Store):
     @staticmethod
     def _spec_json(spec: TableSpec) -> dict:
         return {"indexes": list(spec.indexes), "unique": list(spec.unique), "search": list(spec.search)}
-
-    async def _spec_changed(self, cur: psycopg.AsyncCursor, spec: TableSpec) -> bool:
-        await cur.execute(sql.SQL("SELECT spec FROM {}.tables WHERE name = %s").format(self._schema), (spec.name,))
-        row = await cur.fetchone()
-        return row is not None and row[0].get("search") != list(spec.search)
 
     async def _backfill(self, cur: psycopg.AsyncCursor, spec: TableSpec) -> None:
         fields = list(dict.fromkeys(spec.indexes + spec.unique))

@@ -18,9 +18,9 @@ from jupyter_opensink.store import TinyStore, open_postgres
 
 @pytest.fixture(params=["tinydb", "postgres"])
 def services(request, tmp_path, jp_asyncio_loop) -> Any:
-    """Every service over a new, empty store (TinyDB in a temporary folder, or a new PostgreSQL database)."""
+    """Every service over a new, empty store (TinyDB in a temporary folder, or a new PostgreSQL database with the schema and no rows)."""
     if request.param == "postgres":
-        store = open_postgres(request.getfixturevalue("pg_database"), TABLES, fsync="never")
+        store = open_postgres(request.getfixturevalue("pg_app_database"), TABLES, fsync="never")
         jp_asyncio_loop.run_until_complete(store.connect())
     else:
         store = TinyStore.open(tmp_path / "db", TABLES, fsync="never")
