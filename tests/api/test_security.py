@@ -26,6 +26,7 @@ from jupyter_opensink.models.sinks import PublicSink
 from jupyter_opensink.services.access import RESOURCES
 
 from . import walk
+from .conftest import store_independent
 
 try:
     from re import _parser as regex_parser  # Python 3.11+
@@ -286,6 +287,7 @@ async def status_of(reply) -> int:
         return exc.code
 
 
+@store_independent
 @pytest.mark.with_jupyterlab
 # JupyterLab's licenses handler never finishes an error reply (its finish() needs an argument tornado does
 # not pass); it times out for everyone alike.
