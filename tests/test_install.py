@@ -76,7 +76,8 @@ def test_sdist_and_wheel_build_and_install_without_nodejs(tmp_path, record_prope
     timings: dict[str, float] = {}
 
     # `python -m build`: the sdist, then the wheel built from the unpacked sdist, each in its own isolated
-    # environment; both run the labextension build (jlpm install, tsc, jupyter labextension build).
+    # environment. The sdist's build compiles the labextension (jlpm install, tsc, jupyter labextension
+    # build) and ships it; the wheel's build finds it built (skip-if-exists) and takes it as is.
     dist = tmp_path / "dist"
     started = time.monotonic()
     run([sys.executable, "-m", "build", "--outdir", str(dist), str(src)], env, timeout=1200)
