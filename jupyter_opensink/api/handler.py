@@ -136,10 +136,9 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             return
         strategy = route.auth if route is not None else auth.KEY_OR_USER  # a 405 still needs a credential
         credential = strategy.credential(self.request.headers, self.path_kwargs)
-        if credential.needs_body:
-            self._checked_with_body = credential
         if credential.kind is auth.Kind.NONE or credential.needs_body:
             self.principal = None  # public, or known once the body is in (``_dispatch``)
+            self._checked_with_body = credential if credential.needs_body else None
             auth.require_known_host(self)
         elif credential.kind is auth.Kind.USER:
             await self._prepare_user()
@@ -154,8 +153,8 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         self.set_cors_headers()
         if not self.check_origin():
             raise web.HTTPError(404)
-        self.principal = await auth.principal_for(
-            self.context.services, credential, asked_workspace=self.request.headers.get(auth.WORKSPACE_HEADER))
+        asked = self.request.headers.get(auth.WORKSPACE_HEADER)
+        self.principal = await auth.principal_for(self.context.services, credential, asked_workspace=asked)
 
     async def _prepare_user(self) -> None:
         await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
