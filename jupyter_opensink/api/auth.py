@@ -1,18 +1,22 @@
 """Credentials to a ``Principal``, for every surface, and the checks a request passes before any.
 
-Which credentials a route takes is its ``auth`` strategy (``Route.auth``); the strategy picks the
-one a request brings from its headers, and ``principal_for`` / ``user_principal`` turn it into the
-caller:
+Which credentials a route takes is its ``auth`` strategy (``Route.auth``; the approval page's is
+``LINK_TOKEN``); the strategy picks the one a request brings from its headers and path, and
+``principal_for`` / ``user_principal`` turn it into the caller:
 
 - an API key (``Authorization: Bearer osk_...``): the key's workspace and scopes; the kernels' key
   acts as the Jupyter user;
 - the Jupyter user (its token or login cookie, checked by Jupyter's own ``prepare``), in the
   workspace ``X-OpenSink-Workspace`` names (the default one otherwise);
-- a sink's ingest secret (``X-OpenSink-Sink-Secret``): a writer of that one sink's items.
+- a sink's ingest secret (``X-OpenSink-Sink-Secret``): a writer of that one sink's items;
+- a webhook's secret (``X-OpenSink-Webhook-Secret``, or a Standard-Webhooks signature made with it
+  over the body, so checked once the body has arrived): the sender of that one webhook;
+- an approval link's token (the last segment of the page's path): who may answer that link's one
+  input request, while the link is active.
 
-A webhook's own secret and an approval link's token each name one stored object, so the service
-holding it checks them (``Webhooks.invoke``, ``ApprovalLinks.open``): their routes take no principal
-(``Credential.NONE``), only the checks below, which every surface shares so none repeats them.
+The service owning the object a secret names checks it (in constant time, or by the hash the store
+finds it by) and narrows the principal to that object; the service acting on the object then checks
+only that the principal is for it. Every surface shares the checks below, so none repeats them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ..errors import NotFound
 from ..services import Services
 from ..services.access import Principal
 from ..services.secrets import KEY_PREFIX
+from ..services.webhooks import SECRET_HEADER as WEBHOOK_SECRET_HEADER
+from ..services.webhooks import Signature
 
 WORKSPACE_HEADER = "X-OpenSink-Workspace"
 SINK_SECRET_HEADER = "X-OpenSink-Sink-Secret"
@@ -58,16 +64,27 @@ def refuse_oversized(headers: Mapping[str, str], limit: int) -> None:
 
 # -- which credential a request brings ----------------------------------------------------------
 class Kind(Enum):
-    NONE = "none"  # no principal: a public route, or one whose service checks the caller's secret
+    NONE = "none"  # no principal: a public route
     USER = "user"  # the Jupyter user: Jupyter's token or cookie
     KEY = "key"  # an OpenSink API key
     SINK_SECRET = "sink_secret"  # the ingest secret of the sink in the path
+    WEBHOOK_SECRET = "webhook_secret"  # the secret of the webhook at the path: shared, or a signature
+    LINK_TOKEN = "link_token"  # an approval link's token, the page's path
 
 
 @dataclass(frozen=True)
 class Credential:
     kind: Kind
     value: str = ""
+    #: The object in the path a secret is for: a sink's id, a webhook's path.
+    target: str = ""
+    #: A webhook call's Standard-Webhooks signature headers.
+    signature: Signature | None = None
+
+    @property
+    def needs_body(self) -> bool:
+        """Whether it can be checked only once the body has arrived (a signature is made over it)."""
+        return self.kind is Kind.WEBHOOK_SECRET
 
 
 NO_CREDENTIAL = Credential(Kind.NONE)
@@ -91,7 +108,8 @@ class Auth:
     #: The OpenAPI security scheme of the credential this strategy takes besides those two.
     scheme: str | None = None
 
-    def credential(self, headers: Mapping[str, str]) -> Credential:
+    def credential(self, headers: Mapping[str, str], params: Mapping[str, str]) -> Credential:
+        """The credential a request brings in ``headers`` (and ``params``, its path's parameters)."""
         key = api_key_from(headers.get("Authorization"))
         return Credential(Kind.KEY, key) if key is not None else JUPYTER_USER
 
@@ -104,32 +122,44 @@ class SinkSecretAuth(Auth):
 
     scheme = "sinkSecret"
 
-    def credential(self, headers: Mapping[str, str]) -> Credential:
+    def credential(self, headers: Mapping[str, str], params: Mapping[str, str]) -> Credential:
         secret = headers.get(SINK_SECRET_HEADER)
         if secret and "Authorization" not in headers:
-            return Credential(Kind.SINK_SECRET, secret)
-        return super().credential(headers)
+            return Credential(Kind.SINK_SECRET, secret, target=params.get("sink_id", ""))
+        return super().credential(headers, params)
 
 
 class WebhookSecretAuth(Auth):
-    """Without an Authorization header, no principal: the webhook's service checks its own secret."""
+    """Without an Authorization header, the secret of the webhook at the path: sent as it is, or a
+    signature made with it (either, both or neither: the webhook's service says whether one holds)."""
 
     scheme = "webhookSecret"
 
-    def credential(self, headers: Mapping[str, str]) -> Credential:
-        if "Authorization" not in headers:
-            return NO_CREDENTIAL
-        return super().credential(headers)
+    def credential(self, headers: Mapping[str, str], params: Mapping[str, str]) -> Credential:
+        if "Authorization" in headers:
+            return super().credential(headers, params)
+        signature = Signature(headers.get("webhook-id"), headers.get("webhook-timestamp"),
+                              headers.get("webhook-signature"))
+        return Credential(Kind.WEBHOOK_SECRET, headers.get(WEBHOOK_SECRET_HEADER) or "",
+                          target=params.get("path", ""), signature=signature)
+
+
+class LinkTokenAuth(Auth):
+    """An approval link's token, the ``token`` in the path: the approval page takes nothing else."""
+
+    def credential(self, headers: Mapping[str, str], params: Mapping[str, str]) -> Credential:
+        return Credential(Kind.LINK_TOKEN, params.get("token", ""))
 
 
 class PublicAuth(Auth):
     """No credential at all (the Host check still applies)."""
 
-    def credential(self, headers: Mapping[str, str]) -> Credential:
+    def credential(self, headers: Mapping[str, str], params: Mapping[str, str]) -> Credential:
         return NO_CREDENTIAL
 
 
-KEY_OR_USER, SINK_SECRET, WEBHOOK_SECRET, NONE = Auth(), SinkSecretAuth(), WebhookSecretAuth(), PublicAuth()
+KEY_OR_USER, SINK_SECRET, WEBHOOK_SECRET, LINK_TOKEN, NONE = (
+    Auth(), SinkSecretAuth(), WebhookSecretAuth(), LinkTokenAuth(), PublicAuth())
 
 
 # -- who the credential is ----------------------------------------------------------------------
@@ -145,13 +175,20 @@ async def user_principal(services: Services, user_name: str | None, asked_worksp
     return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name)
 
 
-async def principal_for(services: Services, credential: Credential, *, sink_id: str,
-                        asked_workspace: str | None) -> Principal:
-    """The caller an API key or a sink secret stands for (``Unauthorized`` when it is not valid)."""
+async def principal_for(services: Services, credential: Credential, *, asked_workspace: str | None = None,
+                        body: bytes = b"") -> Principal:
+    """The caller an API key or a secret stands for (``Unauthorized`` when it is not valid; an unknown
+    link token is ``NotFound``, a spent one ``Gone``, as the link's service says). ``body`` is the
+    request's, for a credential that ``needs_body``."""
+    if credential.kind is Kind.WEBHOOK_SECRET:  # names its webhook, so its workspace: no header is read
+        return await services.webhooks.principal_for_secret(credential.target, credential.value,
+                                                            credential.signature, body)
+    if credential.kind is Kind.LINK_TOKEN:  # names its link, so its workspace
+        return await services.approval_links.principal_for_token(credential.value)
     if credential.kind is Kind.KEY:
         principal = await services.api_keys.authenticate(credential.value)
     elif credential.kind is Kind.SINK_SECRET:
-        principal = await services.sinks.principal_for_secret(sink_id, credential.value)
+        principal = await services.sinks.principal_for_secret(credential.target, credential.value)
     else:
         raise ValueError(f"{credential.kind} is not a key or a secret")
     if principal.is_user:  # the kernels' key acts as the Jupyter user (what it opens ends with it)

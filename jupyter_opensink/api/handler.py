@@ -84,6 +84,8 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         self.body_timeout = context.body_timeout
         self.start_body()
         self._close_callbacks: list[Any] = []
+        #: A credential that ``needs_body``: ``prepare`` leaves it to ``_dispatch``.
+        self._checked_with_body: auth.Credential | None = None
 
     def on_connection_close(self) -> None:
         # The request will never finish (the client left, or tornado gave up on its body, e.g. a
@@ -133,9 +135,10 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             await super().prepare()
             return
         strategy = route.auth if route is not None else auth.KEY_OR_USER  # a 405 still needs a credential
-        credential = strategy.credential(self.request.headers)
-        if credential.kind is auth.Kind.NONE:
-            self.principal = None  # public, or the endpoint's service checks the caller's secret itself
+        credential = strategy.credential(self.request.headers, self.path_kwargs)
+        if credential.kind is auth.Kind.NONE or credential.needs_body:
+            self.principal = None  # public, or known once the body is in (``_dispatch``)
+            self._checked_with_body = credential if credential.needs_body else None
             auth.require_known_host(self)
         elif credential.kind is auth.Kind.USER:
             await self._prepare_user()
@@ -150,9 +153,8 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         self.set_cors_headers()
         if not self.check_origin():
             raise web.HTTPError(404)
-        self.principal = await auth.principal_for(
-            self.context.services, credential, sink_id=self.path_kwargs.get("sink_id", ""),
-            asked_workspace=self.request.headers.get(auth.WORKSPACE_HEADER))
+        asked = self.request.headers.get(auth.WORKSPACE_HEADER)
+        self.principal = await auth.principal_for(self.context.services, credential, asked_workspace=asked)
 
     async def _prepare_user(self) -> None:
         await super().prepare()  # Jupyter's own token/cookie auth, Host and XSRF checks
@@ -177,8 +179,11 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             raise web.HTTPError(405, f"{self.request.method} is not allowed here; use {allowed}")
         if self.body_too_large:
             raise web.HTTPError(413, f"the request body is larger than {self.context.max_body_size} bytes")
+        if self._checked_with_body is not None:
+            self.principal = await auth.principal_for(self.context.services, self._checked_with_body,
+                                                      body=self.body_bytes)
         if self.principal is None:
-            pass  # a public route, or one whose service authenticates the caller (auth.WEBHOOK_SECRET)
+            pass  # a public route
         elif route.scope == ADMIN:
             self.principal.require_user(f"call {route.method} /v1{route.path}")
         elif route.scope not in (ANY, PUBLIC):
@@ -191,8 +196,10 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             if not self._finished:
                 self.finish()
             return
+        # A webhook's sender repeats by the webhook's own rules (its dedup key, a signed call's webhook-id).
         idempotency_key = (self.request.headers.get(IDEMPOTENCY_HEADER)
-                           if self.request.method == "POST" and self.principal is not None else None)
+                           if self.request.method == "POST" and self.principal is not None
+                           and self.principal.webhook_id is None else None)
         if idempotency_key is not None:
             await self._run_once(route, params, idempotency_key)
             return

@@ -40,7 +40,7 @@ ERRORS = {400: "Invalid input (body, query parameter or paging), naming the fiel
           413: "Request body too large",
           503: "The database is unavailable"}
 PUBLIC_403 = "The Host header names a host this server does not serve"
-#: Standard-Webhooks headers of a call signed with a webhook's secret (routes that check their own secret).
+#: Standard-Webhooks headers of a call signed with a webhook's secret (routes taking ``WEBHOOK_SECRET``).
 SIGNATURE_HEADERS = [
     {"name": "webhook-id", "in": "header", "schema": {"type": "string"},
      "description": "The call's id: a signed call is accepted once (a repeat is a 409)."},

@@ -11,8 +11,8 @@ from .routing import Json, Page, Route, Status
 
 
 async def invoke_webhook(call: Call) -> Status:
-    """With a credential the handler has checked it (and webhooks:write); without one, the webhook's
-    own secret is checked by the service."""
+    """The handler has turned the credential (a key, the Jupyter user, or the webhook's own secret) into
+    the principal; the service checks that it may invoke the webhook at this path."""
     status, reply = await call.services.webhooks.invoke(call.params["path"], call.principal, call.headers,
                                                         call.raw_body)
     return Status(status, reply)

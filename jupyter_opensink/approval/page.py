@@ -1,7 +1,8 @@
 """GET/POST {base_url}opensink/approve/<token>: the page that answers one input request through an approval link.
 
-It needs no Jupyter login: the token in the URL is the only credential, and it opens this one
-request's form, nothing else. The page carries no script and loads nothing (its CSP says so).
+It needs no Jupyter login: the token in the URL is the only credential (``api/auth.py``'s
+``LINK_TOKEN``, turned into a principal for this one request as every credential is), and it opens
+this one request's form, nothing else. The page carries no script and loads nothing (its CSP says so).
 
 Forged submissions: the first view sets a random cookie (HttpOnly, SameSite=Strict, scoped to the
 approve path) and puts HMAC-SHA256(the link's own stored form key, that cookie) in a hidden field. A
@@ -27,6 +28,7 @@ from tornado import httputil, web
 
 from .. import forms
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
+from ..services.access import Principal
 from ..services.links import ApprovalLinks
 from ..services.schemas import SchemaMismatch
 from ..services.secrets import new_token
@@ -92,6 +94,8 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
     """
 
     log_successes = True  # every use of a link is worth a line
+    #: Who holds the link, once its token was checked (``_open``).
+    principal: Principal
 
     def initialize(self, context: ApiContext, limiter: GuessLimiter) -> None:  # type: ignore[override]
         self.context = context
@@ -134,8 +138,8 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         self.set_header("X-Robots-Tag", "noindex, nofollow")
 
     async def prepare(self) -> None:  # type: ignore[override]
-        # No Jupyter identity: the token is the credential (``ApprovalLinks.open``). The checks every
-        # surface makes first stay: the Host header (DNS rebinding), then the declared body size.
+        # No Jupyter identity: the token is the credential (``_open``). The checks every surface makes
+        # first stay: the Host header (DNS rebinding), then the declared body size.
         self.current_user = self._jupyter_current_user = None
         auth.require_known_host(self)
         if self.request.method == "POST":
@@ -186,12 +190,16 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         log.error("%s %s failed", self.request.method, self.logged_path, exc_info=(typ, value, tb))
 
     # -- the link --------------------------------------------------------------------------------
-    async def _open(self, token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    async def _open(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """The link the path's token holds, its request and agent name; an unknown token counts as a guess."""
         wait = self.limiter.retry_after(self.address)
         if wait:
             raise Throttled(wait)
+        services = self.context.services
         try:
-            return await self.context.services.approval_links.open(token)
+            credential = auth.LINK_TOKEN.credential(self.request.headers, self.path_kwargs)
+            self.principal = await auth.principal_for(services, credential)
+            return await services.approval_links.open(self.principal)
         except NotFound:
             self.limiter.failed(self.address)
             raise
@@ -225,14 +233,14 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
                    zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
 
     @allow_unauthenticated
-    async def get(self, token: str) -> None:
-        link, request, agent_name = await self._open(token)
+    async def get(self, **params: str) -> None:
+        link, request, agent_name = await self._open()
         self._form(200, link, request, agent_name, forms.describe(request["schema"], required=True))
 
     @allow_unauthenticated
-    async def post(self, token: str) -> None:
+    async def post(self, **params: str) -> None:
         self._read_body()
-        link, request, agent_name = await self._open(token)
+        link, request, agent_name = await self._open()
         spec = forms.describe(request["schema"], required=True)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
         secret = self._browser_secret(make=False)
@@ -251,7 +259,8 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
             response[rejected.key] = False
         try:  # the answer is checked against the schema once, where the API checks it too
-            resolved = await self.context.services.approval_links.use(token, response, form.get(NAME_FIELD))
+            resolved = await self.context.services.approval_links.use(self.principal, response,
+                                                                      form.get(NAME_FIELD))
         except SchemaMismatch as exc:
             problems = {}
             for problem in exc.problems:
@@ -278,4 +287,5 @@ def approval_handlers(context: ApiContext, link_guesses_per_minute: int) -> list
     """The page's handler spec (without base_url: the extension app prepends it); one client address
     may try ``link_guesses_per_minute`` unknown tokens a minute before it gets 429."""
     limiter = GuessLimiter(link_guesses_per_minute)
-    return [(r"/opensink/approve/([^/]+)/?", ApprovalPageHandler, {"context": context, "limiter": limiter})]
+    return [(r"/opensink/approve/(?P<token>[^/]+)/?", ApprovalPageHandler,
+             {"context": context, "limiter": limiter})]

@@ -16,7 +16,7 @@ RESOURCES = (
     "states", "webhooks",
 )
 ACCESS = ("read", "write", "all")
-#: Write secrets withheld from a caller that is no principal (a public page, a webhook's sender): all.
+#: Write secrets withheld from a caller that is no principal (a public route): all.
 EVERY_RESOURCE = frozenset(RESOURCES)
 
 
@@ -44,7 +44,8 @@ def grants(scopes: list[str], resource: str, access: str) -> bool:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: the Jupyter user (admin of every workspace) or a workspace API key."""
+    """The caller: the Jupyter user (admin of every workspace), a workspace API key, or the holder of
+    a secret that names one object (a sink's, a webhook's, an approval link's) and may act on it alone."""
 
     workspace_id: str
     is_user: bool
@@ -52,6 +53,12 @@ class Principal:
     key_id: str | None = None
     user_name: str | None = None
     sink_id: str | None = None  # set for a sink's ingest secret: it may write that sink's items only
+    webhook_id: str | None = None  # set for a webhook's secret: it may invoke that webhook only
+    #: For a call signed with a webhook's secret: its ``(webhook-id, timestamp)``, which is accepted once.
+    signed_call: tuple[str, int] | None = None
+    #: Set for an approval link's token: it may answer that link's input request (``request_id``) only.
+    link_id: str | None = None
+    request_id: str | None = None
     #: When the key expires (Unix time): what the key holds open (streams, MCP sessions) ends then.
     expires_at: float | None = None
 
@@ -60,7 +67,11 @@ class Principal:
         """Who this is, as recorded on what it changes (an answered request's ``resolved_by``)."""
         if self.is_user:
             return f"user:{self.user_name or 'jupyter'}"
-        return f"key:{self.key_id}" if self.key_id else f"sink:{self.sink_id}"
+        if self.key_id:
+            return f"key:{self.key_id}"
+        if self.webhook_id:
+            return f"webhook:{self.webhook_id}"
+        return f"link:{self.link_id}" if self.link_id else f"sink:{self.sink_id}"
 
     def has(self, scope: str) -> bool:
         """Whether this principal holds ``resource:access`` (the Jupyter user holds every scope)."""

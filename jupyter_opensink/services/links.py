@@ -1,9 +1,10 @@
 """Approval links: single-use, expiring, revocable capabilities to answer one input request.
 
 The token is shown once (inside the link's URL) and stored as a hash, like an
-API key. Using a link resolves its request through ``InputRequests.resolve``
-with the link's own use in the same batch, so a link answers at most once
-and a revoked link can never answer.
+API key; ``principal_for_token`` turns it into a principal that may answer the
+link's one request while the link is active. Using a link resolves its request
+through ``InputRequests.resolve`` with the link's own use in the same batch, so
+a link answers at most once and a revoked link can never answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .. import ids
 from ..errors import Conflict, Gone, NotFound
 from ..models.links import ApprovalLink
 from ..store import Page, Store, TableSpec, Update
+from .access import Principal
 from .agents import Agents
 from .scoping import get_owned
 from .secrets import hash_secret, new_token
@@ -123,12 +125,31 @@ class ApprovalLinks:
             raise NotFound("unknown approval link")
         return page.items[0]
 
-    async def open(self, token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """(link, request, agent name) for a usable link, else ``NotFound`` or ``Gone`` saying why."""
-        link = await self.find(token)
+    @staticmethod
+    def _require_active(link: dict[str, Any]) -> None:
+        """``Gone`` saying why, for a link used, revoked or expired."""
         state = status_of(link)
         if state != "active":
             raise Gone(GONE[state], state)
+
+    async def principal_for_token(self, token: str) -> Principal:
+        """Who holds an active link's token: someone who may answer that link's one request.
+
+        ``NotFound`` for an unknown token, ``Gone`` saying why for a link that no longer opens.
+        """
+        link = await self.find(token)
+        self._require_active(link)
+        return Principal(workspace_id=link["workspace_id"], is_user=False,
+                         scopes=("agent_session_input_requests:write",), link_id=link["id"],
+                         request_id=link["request_id"])
+
+    async def open(self, principal: Principal) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """(link, request, agent name) for the link ``principal`` holds while it is usable, else ``NotFound``
+        or ``Gone`` saying why (read again: it may have been used, revoked or deleted meanwhile)."""
+        link = await self.store.get("approval_links", principal.link_id) if principal.link_id else None
+        if link is None or link["request_id"] != principal.request_id:
+            raise NotFound("unknown approval link")
+        self._require_active(link)
         try:
             request = await self.input_requests.get(link["workspace_id"], link["request_id"])
         except NotFound:
@@ -143,19 +164,20 @@ class ApprovalLinks:
             agent_name = request["agent_id"]
         return link, request, agent_name
 
-    async def use(self, token: str, response: dict[str, Any], name: str | None) -> dict[str, Any]:
-        """Answer the link's request with ``response``; the link is used up in the same write."""
-        link, request, _ = await self.open(token)
+    async def use(self, principal: Principal, response: dict[str, Any], name: str | None) -> dict[str, Any]:
+        """Answer the request of the link ``principal`` holds with ``response``; the link is used up in the
+        same write."""
+        link, request, _ = await self.open(principal)
         name = (name or "").strip()[:NAME_MAX] or None
         now = ids.now_iso()
         spend = Update("approval_links", link["id"], {"used_at": now, "used_by_name": name},
                        expect={"used_at": None, "revoked_at": None})
         try:
             return await self.input_requests.resolve(link["workspace_id"], request["id"], response,
-                                                     resolved_by=f"link:{link['id']}", resolved_by_name=name,
+                                                     resolved_by=principal.label, resolved_by_name=name,
                                                      also=(spend,))
         except Conflict:
-            await self.open(token)  # raises Gone saying what happened meanwhile
+            await self.open(principal)  # raises Gone saying what happened meanwhile
             raise
 
     @staticmethod

@@ -3,8 +3,9 @@
 The invoke URL names no workspace, so a webhook's ``path`` is unique on the
 server and the caller proves who it is: an API key of the webhook's
 workspace (``webhooks:write``), or, when the webhook has a secret, a
-Standard-Webhooks signature made with it or the shared-secret header. Every
-invocation is recorded with its outcome.
+Standard-Webhooks signature made with it or the shared-secret header
+(``principal_for_secret`` turns those into a principal for that one webhook).
+Every invocation is recorded with its outcome.
 
 A signed call is accepted once: its ``webhook-id`` is remembered durably (a
 row per webhook and id, inserted under a unique key, so two concurrent
@@ -21,7 +22,7 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -71,10 +72,22 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
     return node
 
 
-def signed_message(secret: str, headers: Mapping[str, str], body: bytes) -> tuple[str, int] | None:
+NO_PROOF = ("send an API key (Authorization: Bearer), a Standard-Webhooks signature made with the webhook's "
+            f"secret, or {SECRET_HEADER}")
+
+
+class Signature(NamedTuple):
+    """A Standard-Webhooks signature as sent: the ``webhook-id``, ``webhook-timestamp`` and
+    ``webhook-signature`` headers (each None when missing)."""
+
+    message_id: str | None
+    timestamp: str | None
+    value: str | None
+
+
+def signed_message(secret: str, signature: Signature, body: bytes) -> tuple[str, int] | None:
     """``(webhook-id, timestamp)`` of a call signed with ``secret`` at a fresh time, else None."""
-    message_id, stamp, given = (headers.get("webhook-id"), headers.get("webhook-timestamp"),
-                                headers.get("webhook-signature"))
+    message_id, stamp, given = signature
     at = ids.parse_digits(stamp, STAMP_DIGITS)
     if not (message_id and at is not None and given):
         return None
@@ -151,32 +164,48 @@ class Webhooks:
         return await get_owned(self.store, "webhook_invocations", invocation_id, workspace_id, "invocation")
 
     # -- invoking -----------------------------------------------------------------------------
-    async def _authenticate(self, path: str, principal: Principal | None, headers: Mapping[str, str],
-                            body: bytes) -> tuple[dict[str, Any], tuple[str, int] | None]:
-        """The webhook, and for a signed call its ``(webhook-id, timestamp)``."""
+    async def principal_for_secret(self, path: str, shared: str, signature: Signature | None,
+                                   body: bytes) -> Principal:
+        """Who a caller proving it holds the secret of the webhook at ``path`` is: its sender, for that one
+        webhook (``Unauthorized`` otherwise). ``shared`` is the secret as sent in ``SECRET_HEADER`` ("" when
+        not); a ``signature`` must be made over ``body`` at a fresh time."""
         found = await self.store.query("webhooks", {"path": path}, limit=1)
         hook = found.items[0] if found.items else None
-        if principal is not None:  # an API key: its workspace's webhooks only
-            if hook is None or hook["workspace_id"] != principal.workspace_id:
-                raise NotFound(f"webhook {path} not found")
-            principal.require("webhooks:write")
-            return hook, None
         secret = hook.get("secret") if hook is not None else None
-        if secret:
-            shared = headers.get(SECRET_HEADER)
-            if shared is not None and hmac.compare_digest(shared.encode(), secret.encode()):
-                return hook, None
-            message = signed_message(secret, headers, body)
+        if hook is not None and secret:
+            if shared and hmac.compare_digest(shared.encode(), secret.encode()):
+                return self._sender(hook, None)
+            message = signed_message(secret, signature, body) if signature is not None else None
             if message is not None:
-                return hook, message
+                return self._sender(hook, message)
         # Unknown path, no secret, a wrong one: the same answer, so paths cannot be probed.
-        raise Unauthorized("send an API key (Authorization: Bearer), a Standard-Webhooks signature made with "
-                           f"the webhook's secret, or {SECRET_HEADER}")
+        raise Unauthorized(NO_PROOF)
 
-    async def invoke(self, path: str, principal: Principal | None, headers: Mapping[str, str],
+    @staticmethod
+    def _sender(hook: dict[str, Any], signed_call: tuple[str, int] | None) -> Principal:
+        return Principal(workspace_id=hook["workspace_id"], is_user=False, scopes=("webhooks:write",),
+                         webhook_id=hook["id"], signed_call=signed_call)
+
+    async def _target(self, path: str, principal: Principal) -> dict[str, Any]:
+        """The webhook at ``path``, if ``principal`` may invoke it."""
+        if principal.webhook_id is not None:  # its sender: that one webhook (its secret was checked)
+            hook = await self.store.get("webhooks", principal.webhook_id)
+            if hook is None or hook["path"] != path:
+                raise Unauthorized(NO_PROOF)
+            return hook
+        found = await self.store.query("webhooks", {"path": path}, limit=1)
+        hook = found.items[0] if found.items else None
+        if hook is None or hook["workspace_id"] != principal.workspace_id:  # a key: its workspace's only
+            raise NotFound(f"webhook {path} not found")
+        principal.require("webhooks:write")
+        return hook
+
+    async def invoke(self, path: str, principal: Principal, headers: Mapping[str, str],
                      body: bytes) -> tuple[int, dict[str, Any]]:
-        """Run the webhook at ``path``; returns the status and the reply."""
-        hook, message = await self._authenticate(path, principal, headers, body)
+        """Run the webhook at ``path`` for ``principal`` (an API key, the Jupyter user, or the webhook's own
+        sender); returns the status and the reply. ``headers`` are read for a dedup key."""
+        hook = await self._target(path, principal)
+        message = principal.signed_call
         remembered = await self._remember(hook, *message) if message is not None else None
         try:
             payload = orjson.loads(body) if body.strip() else None
