@@ -5,7 +5,8 @@ the running event loop, registers it as the agent's ``execution_endpoint``,
 and for each verified callback loads the session and the resolved request
 and calls your handler. The handler's return value completes the session
 (a dict may carry ``state`` and ``metadata``); an exception fails it. If the
-handler asked a new question, the session keeps waiting for input.
+handler asked a new question, the session keeps waiting for input. In a few
+lines::
 
     bot = NotebookAgent("trader")
 

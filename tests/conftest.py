@@ -20,12 +20,13 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
 #: Test modules that run whole systems: real browsers, notebooks in kernels, server processes killed or
-#: started several at a time, the fuzzer, node, benchmarks' smoke tests. They carry the ``system`` marker, so
-#: ``pytest -m "not system"`` is the quick loop to run after each change (the README's test command runs all).
+#: started several at a time, the fuzzer, node, benchmarks' smoke tests, the docs site's build. They carry the
+#: ``system`` marker, so ``pytest -m "not system"`` is the quick loop to run after each change (the README's
+#: test command runs all).
 SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi_server.py", "test_benchmarks.py",
                   "test_labextension.py", "test_mcp_process.py", "test_server_process.py", "test_hostile_clients.py",
                   "test_fuzz.py", "test_agent.py", "test_examples.py", "test_install.py", "store/test_durability.py",
-                  "store/test_model")
+                  "store/test_model", "test_docs_site.py")
 
 
 def pytest_configure(config):
