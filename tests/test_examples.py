@@ -1,6 +1,6 @@
 """Every ```python and ```bash block of README.md and docs/**/*.md runs against a real server.
 
-The convention (also in the README's "Examples in the docs are run"):
+The convention (also in docs/developers/testing.md, "Examples in the docs are run"):
 
 - A block is run unless the line right before its fence is ``<!-- example: not run (reason) -->``; the
   reason is required.

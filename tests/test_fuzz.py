@@ -39,8 +39,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 #: Per operation and credential: bounded for CI. Explore locally with more, e.g.
 #: OPENSINK_FUZZ_EXAMPLES=200 OPENSINK_FUZZ_RANDOM=1 pytest tests/test_fuzz.py
 EXAMPLES = int(os.environ.get("OPENSINK_FUZZ_EXAMPLES", "12"))
-#: (credential, status) -> replies seen in this process; checked when the module's tests end (quoted in the
-#: README).
+#: (credential, status) -> replies seen in this process; checked when the module's tests end (quoted in
+#: docs/developers/testing.md).
 STATUSES: Counter = Counter()
 OPERATIONS: dict[str, set[str]] = {"token": set(), "key": set()}
 #: (header, one of HOSTILE_VALUES?) -> requests that carried it.

@@ -1,4 +1,4 @@
-"""The MCP endpoint in a real server process: an MCP client configured as the README says, and a stop
+"""The MCP endpoint in a real server process: an MCP client configured as docs/users/mcp.md says, and a stop
 while tool calls are still waiting for a human."""
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def jp_server_config(jp_server_config, request):
 @pytest.fixture
 def call(api, record_property):
     """``api``, counting this test's requests: recorded as the test's ``walk_requests`` property, which the
-    run's summary adds up (tests/conftest.py; the totals are quoted in the README)."""
+    run's summary adds up (tests/conftest.py; the totals are quoted in docs/developers/testing.md)."""
     made = 0
 
     async def counted(*args: Any, **kwargs: Any):

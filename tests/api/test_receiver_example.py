@@ -1,4 +1,4 @@
-"""The README's callback receiver example, run for real against a callback."""
+"""The callback receiver example of the callbacks reference page, run for real against a callback."""
 
 from __future__ import annotations
 
@@ -10,22 +10,22 @@ from pathlib import Path
 
 from ..servers import free_port
 
-README = Path(__file__).parents[2] / "README.md"
+PAGE = Path(__file__).parents[2] / "docs" / "reference" / "callbacks.md"
 
 
 def receiver_code(secret: str, port: int) -> str:
-    text = README.read_text()
+    text = PAGE.read_text()
     block = re.search(r"A receiver,\s+with the standard library only:\s+(?:<!--.*?-->\s+)?```python\n(.*?)```", text,
                       re.S).group(1)
     block = block.replace('SECRET = "whsec_..."', f"SECRET = {secret!r}")
     return block.replace('("127.0.0.1", 8700)', f'("127.0.0.1", {port})')
 
 
-async def test_readme_receiver_verifies_real_callbacks(api):
+async def test_the_documented_receiver_verifies_real_callbacks(api):
     port = free_port()
     statuses = []
     for right in (True, False):  # the agent's own secret, then a wrong one
-        agent = (await api("POST", "/v1/agents", {"name": "readme",
+        agent = (await api("POST", "/v1/agents", {"name": "receiver",
                                                   "execution_endpoint": {"url": f"http://127.0.0.1:{port}/"}})).body
         secret = agent["execution_secret"] if right else "whsec_" + "A" * 44
         proc = subprocess.Popen([sys.executable, "-c", receiver_code(secret, port)], stderr=subprocess.DEVNULL)
