@@ -146,7 +146,12 @@ def pg_migrated_template(pg_cluster):
         await store.connect()
         await store.close()
 
-    asyncio.run(migrate())
+    # A loop of its own that never becomes the current one (asyncio.run would unset the tests' loop).
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(migrate())
+    finally:
+        loop.close()
     yield url
     pg_cluster.drop_database(url)
 

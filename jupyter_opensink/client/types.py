@@ -135,7 +135,7 @@ class ExecutionDelivery(Stored):
     #: Null for a background job's run of the agent.
     session_id: str | None
     request_id: str | None
-    trigger: Literal["input_request", "job"]
+    trigger: Literal["input_request", "job", "webhook"]
     url: str
     method: str
     #: The endpoint's HTTP status; null when it was not reached.

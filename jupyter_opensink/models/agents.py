@@ -89,7 +89,7 @@ class ActivityCreate(Model):
 # -- replies --------------------------------------------------------------------
 RequestStatus = Literal["pending", "resolved", "expired"]
 ActivitySource = Literal["system", "agent", "user"]
-DeliveryTrigger = Literal["input_request", "job"]
+DeliveryTrigger = Literal["input_request", "job", "webhook"]  # what made the call: an answer, a job run, a run_agent webhook
 
 
 class Agent(Stored):

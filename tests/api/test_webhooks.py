@@ -9,6 +9,7 @@ import time
 import pytest
 
 from jupyter_opensink import ids
+from jupyter_opensink.models.agents import ExecutionDelivery
 from jupyter_opensink.runtime.outbound import sign
 from jupyter_opensink.services.webhooks import CLOCK_SKEW, SIGNATURE_TOLERANCE
 
@@ -161,6 +162,10 @@ async def test_run_agent_webhook_calls_the_agent(hook, api, make_key, receiver):
     assert call.json["commit"] == "abc123" and call.json["source"] == "ci" and call.json["mode"] == "webhook"
     assert call.headers["X-Opensink-Secret"] == agent["execution_secret"]  # the agent's own, as on a resolve
     assert reply.body["delivery"]["trigger"] == "webhook"
+    # the listing shows it as its description says (the trigger "webhook" is one of the described values)
+    listed = await api("GET", f"/v1/execution-deliveries?agent_id={agent['id']}")
+    (delivery,) = listed.body["items"]
+    assert ExecutionDelivery.model_validate(delivery).trigger == "webhook"
 
 
 async def test_a_signed_call_is_accepted_once(hook, api, opensink_app):
