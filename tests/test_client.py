@@ -20,6 +20,11 @@ from .servers import free_port, start_server
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
+#: One worker runs the whole module (with ``--dist loadgroup``), so its server process starts once, not once
+#: per worker.
+pytestmark = pytest.mark.xdist_group("client")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("client")

@@ -24,6 +24,11 @@ TRADE = json.loads((Path(__file__).parent / "fixtures" / "trade-approval-schema.
 EVERYTHING = json.loads((Path(__file__).parent / "fixtures" / "every-schema-feature.json").read_text())
 
 
+#: One worker runs the whole module (with ``--dist loadgroup``), so its server process starts once, not once
+#: per worker.
+pytestmark = pytest.mark.xdist_group("widgets")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("widgets")
