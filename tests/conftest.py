@@ -64,6 +64,18 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+def pytest_collection_finish(session):
+    """With ``--dist loadgroup``, every test marked ``xdist_group`` must carry its group, or modules meant to
+    share one server (and one worker) would silently start it on every worker: fail the run instead."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist did not group {len(lost)} tests (first: {lost[0]}); "
+                                "check the pytest and pytest-xdist versions in the test extra")
+
+
 @pytest.fixture
 def opensink_config(request) -> dict[str, Any]:
     """Traits of OpenSinkApp for this test (``@pytest.mark.opensink(trait=value)`` adds some); override or
