@@ -13,9 +13,11 @@ import pytest
 from jupyter_opensink.api.paging import PageQuery, encode_trail, paged_query
 from jupyter_opensink.api.validation import parse_body, parse_query
 from jupyter_opensink.errors import Invalid
-from jupyter_opensink.models.agents import AgentCreate, InputRequestCreate
+from jupyter_opensink.models.agents import ActivityCreate, AgentCreate, InputRequestCreate
 from jupyter_opensink.models.keys import ApiKeyCreate
-from jupyter_opensink.models.sinks import ItemCreate, ItemFilters, SinkCreate
+from jupyter_opensink.models.links import LinkCreate
+from jupyter_opensink.models.sinks import ItemCreate, ItemFilters, ItemsMany, SinkCreate
+from jupyter_opensink.models.webhooks import WebhookCreate
 from jupyter_opensink.models.workspaces import WorkspaceCreate
 
 ITEM = {"sink_id": "s", "title": "t"}
@@ -78,6 +80,47 @@ REQUEST = {"session_id": "s", "agent_id": "a", "key": "k", "title": "t", "messag
 ])
 def test_invalid_input_requests(body, expected):
     assert expected in refusal(InputRequestCreate, body)
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"items": []}, "items:", id="no-items"),
+    pytest.param({"items": [{}] * 1001}, "items:", id="1001-items"),
+    pytest.param({}, "items is required", id="nothing"),
+])
+def test_invalid_many_items(body, expected):
+    assert expected in refusal(ItemsMany, body)
+
+
+@pytest.mark.parametrize("expires_in", [59, 7 * 86400 + 1, "3600", 3600.5, True], ids=repr)
+def test_invalid_link_lifetimes(expires_in):
+    assert refusal(LinkCreate, {"expires_in": expires_in}).startswith("expires_in")
+
+
+ACTION = {"type": "create_item", "sink_id": "s", "title": "/t"}
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"path": "a/b", "action": ACTION}, "path:", id="path-with-a-slash"),
+    pytest.param({"path": "p", "action": {**ACTION, "title": "no-slash"}}, "action.create_item.title:",
+                 id="title-no-pointer"),
+    pytest.param({"path": "p", "action": {"type": "delete_everything"}}, "action:", id="unknown-action"),
+    pytest.param({"path": "p", "action": ACTION, "secret": "short"}, "secret:", id="short-secret"),
+    pytest.param({"path": "p", "action": ACTION, "dedup": {"key": "/id", "ttl_seconds": 0}},
+                 "dedup.ttl_seconds:", id="dedup-for-0-s"),
+])
+def test_invalid_webhooks(body, expected):
+    """(The valid definition each case spoils is accepted: tests/api/test_webhooks.py creates it.)"""
+    assert refusal(WebhookCreate, body).startswith(expected)
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"session_id": "s", "type": "message", "source": "system"}, "source:", id="source-system"),
+    pytest.param({"session_id": "s", "type": "shout"}, "type:", id="type-shout"),
+    pytest.param({"session_id": "s"}, "type is required", id="no-type"),
+])
+def test_invalid_activities(body, expected):
+    """(Which types the server alone writes, and whose session it is: tests/services/test_sessions.py.)"""
+    assert expected in refusal(ActivityCreate, body)
 
 
 @pytest.mark.parametrize("raw, expected", [
