@@ -302,10 +302,10 @@ async def test_activities_written_by_agents_and_users(api, flow, make_key):
     by_user = await api("POST", "/v1/agent-session-activities", {"session_id": session["id"], "type": "message",
                                                                   "message": "note from me"})
     assert by_user.body["source"] == "user"
-    # every rule: tests/services/test_sessions.py and tests/test_bodies.py; here, that a refusal is a 400
+    # the other rules: tests/services/test_sessions.py and tests/test_bodies.py
     reply = await api("POST", "/v1/agent-session-activities",
-                      {"session_id": session["id"], "type": "session_started"})
-    assert reply.status == 400 and "written by the server" in reply.error, reply.body
+                      {"session_id": session["id"], "type": "message", "agent_id": "someone"})
+    assert reply.status == 400 and reply.error == "agent_id: this session belongs to another agent", reply.body
     mine = await api("GET", "/v1/agent-session-activities", params={"session_id": session["id"], "source": "agent"})
     assert [a["id"] for a in mine.body["items"]] == [by_agent.body["id"]]
     got = await api("GET", f"/v1/agent-session-activities/{by_agent.body['id']}", key=key)

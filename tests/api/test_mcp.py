@@ -199,11 +199,10 @@ async def test_write_item_then_search_items(mcp_client, make_key, api):
 async def test_errors_carry_the_http_apis_messages(mcp_client, make_key, api):
     """A refused tool call reaches the client as the HTTP API's message and status (every case, without a
     server: tests/services/test_mcp_tools.py)."""
-    sink = (await api("POST", "/v1/sinks", {"name": "s"})).body
-    arguments = {"sink_id": sink["id"], "title": "t", "url": "ftp://x"}
+    arguments = {"sink_id": "nope", "title": "t"}
     async with mcp_client(key=await make_key()) as client:
         http = await api("POST", "/v1/sink-items", arguments)
-        assert http.status == 400 and http.error == "url: must be an http or https URL", http.body
+        assert http.status == 404 and http.error == "sink nope not found", http.body
         result = await client.call_tool("write_item", arguments)
         assert error_of(result) == http.error and result.structured_content["status"] == http.status
         with pytest.raises(MCPError, match="no tool 'drop_tables'"):

@@ -1,5 +1,5 @@
-"""MCP tool calls on the services (no server; the endpoint itself: tests/api/test_mcp.py): a refused call is a
-tool error carrying the HTTP API's message and status."""
+"""MCP tool calls on the services (no server; the endpoint itself, and an unknown sink's 404 there and over
+HTTP: tests/api/test_mcp.py): a refused call is a tool error carrying the HTTP API's message and status."""
 
 from __future__ import annotations
 
@@ -40,12 +40,6 @@ async def test_write_item_argument_errors_are_the_bodys(services, workspace_id, 
     assert refused.value.message == expected
     result = await TOOLS_BY_NAME["write_item"].call(call(services, workspace_id), arguments)
     assert tool_error(result) == (expected, 400)
-
-
-async def test_an_unknown_sink_is_not_found(services, workspace_id):
-    arguments = {"sink_id": "nope", "title": "t"}
-    result = await TOOLS_BY_NAME["write_item"].call(call(services, workspace_id), arguments)
-    assert tool_error(result) == ("sink nope not found", 404)
 
 
 @pytest.mark.parametrize("services", ["tinydb"], indirect=True)  # refused before any store is asked

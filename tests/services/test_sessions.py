@@ -56,18 +56,9 @@ def agent_key(workspace_id: str) -> Principal:
 @pytest.mark.parametrize("services", ["tinydb"], indirect=True)  # refused before any store is asked
 @pytest.mark.parametrize("kind", SYSTEM_ACTIVITY_TYPES)
 async def test_system_activities_are_the_servers_own(services, workspace_id, flow, kind):
-    """What an agent or a user may log (the model's own rules: tests/test_bodies.py)."""
+    """What an agent or a user may log (the model's own rules: tests/test_bodies.py; a session's agent only:
+    tests/api/test_agents.py)."""
     _, _, session = flow
     with pytest.raises(Invalid) as refused:
         await services.activities.create(agent_key(workspace_id), {"session_id": session["id"], "type": kind})
     assert refused.value.message.startswith(f"type: {kind} activities are written by the server itself")
-
-
-async def test_an_activity_names_its_sessions_agent_or_none(services, workspace_id, flow):
-    agent, _, session = flow
-    activity = {"session_id": session["id"], "type": "message"}
-    with pytest.raises(Invalid) as refused:
-        await services.activities.create(agent_key(workspace_id), {**activity, "agent_id": "someone"})
-    assert refused.value.message == "agent_id: this session belongs to another agent"
-    logged = await services.activities.create(agent_key(workspace_id), {**activity, "agent_id": agent["id"]})
-    assert logged["agent_id"] == agent["id"] and logged["source"] == "agent"
