@@ -10,12 +10,14 @@ import json
 
 import pytest
 
-from jupyter_opensink.api.paging import parse_paging
-from jupyter_opensink.api.validation import parse_body
+from jupyter_opensink.api.paging import PageQuery, encode_trail, paged_query
+from jupyter_opensink.api.validation import parse_body, parse_query
 from jupyter_opensink.errors import Invalid
-from jupyter_opensink.models.agents import AgentCreate, InputRequestCreate
+from jupyter_opensink.models.agents import ActivityCreate, AgentCreate, InputRequestCreate
 from jupyter_opensink.models.keys import ApiKeyCreate
-from jupyter_opensink.models.sinks import ItemCreate, SinkCreate
+from jupyter_opensink.models.links import LinkCreate
+from jupyter_opensink.models.sinks import ItemCreate, ItemFilters, ItemsMany, SinkCreate
+from jupyter_opensink.models.webhooks import WebhookCreate
 from jupyter_opensink.models.workspaces import WorkspaceCreate
 
 ITEM = {"sink_id": "s", "title": "t"}
@@ -80,6 +82,47 @@ def test_invalid_input_requests(body, expected):
     assert expected in refusal(InputRequestCreate, body)
 
 
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"items": []}, "items:", id="no-items"),
+    pytest.param({"items": [{}] * 1001}, "items:", id="1001-items"),
+    pytest.param({}, "items is required", id="nothing"),
+])
+def test_invalid_many_items(body, expected):
+    assert expected in refusal(ItemsMany, body)
+
+
+@pytest.mark.parametrize("expires_in", [59, 7 * 86400 + 1, "3600", 3600.5, True], ids=repr)
+def test_invalid_link_lifetimes(expires_in):
+    assert refusal(LinkCreate, {"expires_in": expires_in}).startswith("expires_in")
+
+
+ACTION = {"type": "create_item", "sink_id": "s", "title": "/t"}
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"path": "a/b", "action": ACTION}, "path:", id="path-with-a-slash"),
+    pytest.param({"path": "p", "action": {**ACTION, "title": "no-slash"}}, "action.create_item.title:",
+                 id="title-no-pointer"),
+    pytest.param({"path": "p", "action": {"type": "delete_everything"}}, "action:", id="unknown-action"),
+    pytest.param({"path": "p", "action": ACTION, "secret": "short"}, "secret:", id="short-secret"),
+    pytest.param({"path": "p", "action": ACTION, "dedup": {"key": "/id", "ttl_seconds": 0}},
+                 "dedup.ttl_seconds:", id="dedup-for-0-s"),
+])
+def test_invalid_webhooks(body, expected):
+    """(The valid definition each case spoils is accepted: tests/api/test_webhooks.py creates it.)"""
+    assert refusal(WebhookCreate, body).startswith(expected)
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param({"session_id": "s", "type": "message", "source": "system"}, "source:", id="source-system"),
+    pytest.param({"session_id": "s", "type": "shout"}, "type:", id="type-shout"),
+    pytest.param({"session_id": "s"}, "type is required", id="no-type"),
+])
+def test_invalid_activities(body, expected):
+    """(Which types the server alone writes, and whose session it is: tests/services/test_sessions.py.)"""
+    assert expected in refusal(ActivityCreate, body)
+
+
 @pytest.mark.parametrize("raw, expected", [
     (b"{not json", "not valid JSON"), (b"[1, 2]", "must be a JSON object"), (b'"text"', "must be a JSON object"),
     (b"", "must be a JSON object"), (b"null", "must be a JSON object"),
@@ -97,11 +140,56 @@ def test_invalid_api_keys(body, expected):
     assert expected in refusal(ApiKeyCreate, body)
 
 
+LIMIT = "$limit must be an integer from 1 to 500"
+MALFORMED = "$trail is malformed: pass back the trail of the previous page unchanged"
+
+
+def sent(params: dict[str, str], *expected: object) -> object:
+    """A case named after its query string (a long value cut short)."""
+    shown = "&".join(f"{name}={value if len(value) < 20 else value[:8] + '...'}" for name, value in params.items())
+    return pytest.param(params, *expected, id=shown or "nothing")
+
+
 @pytest.mark.parametrize("params, expected", [
-    ({"$limit": "0"}, "$limit"), ({"$limit": "501"}, "$limit"), ({"$limit": "ten"}, "$limit"),
-    ({"$order": "up"}, "$order"), ({"$trail": "garbage!!"}, "$trail"), ({"$trail": "WyJhc2MiLDVd"}, "$trail"),
+    sent({"$limit": "0"}, LIMIT), sent({"$limit": "501"}, LIMIT), sent({"$limit": "ten"}, LIMIT),
+    sent({"$limit": ""}, LIMIT), sent({"$limit": " 5"}, LIMIT), sent({"$limit": "+5"}, LIMIT),
+    sent({"$limit": "5.0"}, LIMIT), sent({"$limit": "²"}, LIMIT), sent({"$limit": "0050"}, LIMIT),
+    sent({"$limit": "9" * 5000}, LIMIT),
+    sent({"$order": "up"}, "$order must be asc or desc"), sent({"$order": "DESC"}, "$order must be asc or desc"),
+    sent({"$trail": "garbage!!"}, MALFORMED), sent({"$trail": "WyJhc2MiLDVd"}, MALFORMED),  # ["asc",5]: no id
+    sent({"$trail": encode_trail("x", "asc")}, "$trail belongs to a listing in the other $order"),
+    sent({"$trail": encode_trail("x", "desc"), "$order": "asc"}, "$trail belongs to a listing in the other $order"),
+    sent({"$order": "up", "$trail": "garbage!!"}, "$order must be asc or desc"),  # a trail is read in its order
+    sent({"$limit": "0", "$order": "up"}, f"{LIMIT}; $order must be asc or desc"),
 ])
 def test_invalid_paging(params, expected):
+    """Paging's 400 messages, word for word: every listing's query model adds these parameters."""
     with pytest.raises(Invalid) as refused:
-        parse_paging(params.get)
-    assert expected in refused.value.message
+        parse_query(PageQuery, params.get)
+    assert refused.value.message == expected
+
+
+@pytest.mark.parametrize("params, limit, after, order", [
+    sent({}, 50, None, "desc"), sent({"$limit": "1"}, 1, None, "desc"),
+    sent({"$limit": "500", "$order": "asc"}, 500, None, "asc"),
+    sent({"$order": "", "$trail": ""}, 50, None, "desc"),  # sent empty: as if not sent
+    sent({"$trail": encode_trail("0190-id", "desc")}, 50, "0190-id", "desc"),
+    sent({"$trail": encode_trail("0190-id", "asc"), "$order": "asc", "$limit": "007"}, 7, "0190-id", "asc"),
+    sent({"$limit": "5", "unknown": "x", "$other": "y"}, 5, None, "desc"),  # undeclared ones are ignored
+])
+def test_paging_parameters(params, limit, after, order):
+    paging = parse_query(PageQuery, params.get)
+    assert (paging.limit, paging.after, paging.order) == (limit, after, order)
+    assert paging.filters() == {}  # paging is no filter
+
+
+def test_a_listings_query_model_holds_its_filters_and_paging():
+    query = parse_query(paged_query(ItemFilters), {"sink_id": "s", "$limit": "3", "$order": "asc"}.get)
+    assert isinstance(query, ItemFilters) and (query.sink_id, query.limit, query.order) == ("s", 3, "asc")
+    assert query.filters() == {"sink_id": "s", "type": None, "q": None, "occurred_after": None,
+                               "occurred_before": None}
+    with pytest.raises(Invalid) as refused:  # every bad parameter named, the filters' first
+        parse_query(paged_query(ItemFilters), {"occurred_after": "soon", "$limit": "0"}.get)
+    assert refused.value.message == ("occurred_after: must be an ISO-8601 time, e.g. 2026-11-25T14:00:00Z; "
+                                     + LIMIT)
+    assert paged_query(ItemFilters) is paged_query(ItemFilters) and paged_query(None) is PageQuery

@@ -158,13 +158,13 @@ def test_the_labextension_keeps_the_shared_form_rules():
     assert tuple(re.findall(r"'([^']+)'", listed)) == form_rules.REJECT_FIELDS
 
 
-def test_a_json_entry_must_be_standard_json():
+@pytest.mark.parametrize("typed", ['{"x": NaN}', "[Infinity]", "-Infinity", "1e999"])
+def test_a_json_entry_must_be_standard_json(typed):
     """NaN and Infinity typed into a JSON field were read, then stored as null."""
     spec = describe({"type": "object"})
-    for typed in ('{"x": NaN}', "[Infinity]", "-Infinity", "1e999"):
-        with pytest.raises(FormErrors) as caught:
-            read(spec, {"f": typed})
-        assert "not valid JSON" in str(caught.value.problems), typed
+    with pytest.raises(FormErrors) as caught:
+        read(spec, {"f": typed})
+    assert "not valid JSON" in str(caught.value.problems)
     assert read(spec, {"f": '{"x": 1.5}'}) == {"x": 1.5}
 
 

@@ -1,4 +1,5 @@
-"""Domain rules of services.schemas, checked directly: which schemas refer to themselves without end."""
+"""Domain rules of services.schemas, checked directly: which schemas refer to themselves without end, or
+nest too deep."""
 
 from __future__ import annotations
 
@@ -48,6 +49,31 @@ def test_a_schema_that_refers_to_itself_without_end_is_refused(schema):
 @pytest.mark.parametrize("schema", FINITE)
 def test_recursion_through_a_part_of_the_value_or_shared_definitions_is_fine(schema):
     check_schema(schema)
+
+
+def nested(levels: int) -> dict:
+    """An object schema ``levels`` deep (a request body may nest 190 levels)."""
+    schema: dict = {"type": "object"}
+    for _ in range(levels // 2):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize("object_only", [False, True], ids=["as-a-configuration", "as-an-input-request"])
+@pytest.mark.parametrize("schema, expected", [
+    pytest.param({"$ref": "#"}, "refers to itself", id="ref-to-the-root"),
+    pytest.param({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+                 "refers to itself", id="refs-in-a-cycle"),
+    pytest.param({"type": "object", "properties": {"a": {"$ref": "#/nowhere"}}}, "does not resolve",
+                 id="ref-to-nowhere"),
+    pytest.param(nested(190), "nests deeper than 64 levels", id="190-levels-deep"),
+])
+def test_schemas_that_would_exhaust_the_stack_are_refused(schema, expected, object_only):
+    """Regression: a schema referring to itself was a 500 (RecursionError); refs and nesting are bounded too.
+    Configurations and input requests check their schemas alike (the HTTP test sends one of each)."""
+    with pytest.raises(Invalid) as refused:
+        check_schema(schema, object_only=object_only)
+    assert refused.value.message.startswith("schema: ") and expected in refused.value.message
 
 
 def test_a_schema_stored_under_older_rules_says_why_it_cannot_be_checked():

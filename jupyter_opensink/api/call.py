@@ -7,7 +7,7 @@ body and query through their models, headers, the principal) and return what the
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ..runtime.streams import EventStreams
 from ..services import Services
 from ..services.access import Principal
-from .paging import Paging, parse_paging
+from .paging import PageQuery
 from .validation import Q, parse_body, parse_query
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Call:
         self.principal: Principal = getattr(handler, "principal", None)  # type: ignore[assignment]
         self.services: Services = handler.context.services
         self.services_streams: EventStreams | None = handler.context.streams
+        self._query: Any = None
 
     @property
     def workspace_id(self) -> str:
@@ -71,14 +72,22 @@ class Call:
         return parse_body(model, self._handler.body_bytes)
 
     def query(self, model: type[Q]) -> Q:
-        """The query parameters through ``model`` (the route's ``query=``): 400 naming a bad one."""
-        return parse_query(model, self.arg)
+        """The query parameters through the model the route declares (its ``query=``, paging's parameters
+        added on a listing), read once; 400 naming a bad one. ``model`` is that model or one it extends:
+        the type the endpoint reads them as."""
+        declared = self.route.query
+        if declared is None or not issubclass(declared, model):
+            raise TypeError(f"{self.route.method} {self.route.path} declares no query model {model.__name__}")
+        if self._query is None:
+            self._query = parse_query(declared, self.arg)
+        return cast(Q, self._query)
 
     def arg(self, name: str) -> str | None:
         return self._handler.get_query_argument(name, None)
 
-    def paging(self) -> Paging:
-        return parse_paging(self.arg)
+    def paging(self) -> PageQuery:
+        """A listing's ``$limit``, ``$trail`` (as ``after``) and ``$order``."""
+        return self.query(PageQuery)
 
     def header(self, name: str) -> str | None:
         return self._handler.request.headers.get(name)

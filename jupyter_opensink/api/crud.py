@@ -53,13 +53,12 @@ def listing(method: Callable[[Services], Callable[..., Awaitable[Page]]]) -> End
     """``method(workspace_id, filters, limit=, after=, order=)``: a page of ``/things``.
 
     The filters are the route's ``query`` model (declared once: it also gives the 400 messages and
-    the OpenAPI description); without one, none.
+    the OpenAPI description), paging's parameters aside; without one, none.
     """
 
     async def endpoint(call: Call) -> Doc:
-        filters = call.query(call.route.query).filters() if call.route.query is not None else {}
         p = call.paging()
-        page = await method(call.services)(call.workspace_id, filters, limit=p.limit, after=p.after,
+        page = await method(call.services)(call.workspace_id, p.filters(), limit=p.limit, after=p.after,
                                            order=p.order)
         return render_page(page, p.order)
 

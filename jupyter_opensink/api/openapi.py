@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description, generated from the route table and its models.
 
 Nothing here is written per route: a route added to a ``ROUTES`` list appears
-with its method, path parameters, query parameters, paging, request body
+with its method, path parameters, query parameters (paging's among them), request body
 schema (the request model), reply schema (the response model, wrapped in a
 page for listings), scope and the error statuses its shape implies.
 """
@@ -17,19 +17,10 @@ from pydantic.json_schema import models_json_schema
 from .. import __version__
 from ..models.common import Error, Resource
 from .call import Call
-from .paging import DEFAULT_LIMIT, MAX_LIMIT
 from .auth import WEBHOOK_SECRET
 from .routing import ADMIN, ANY, PUBLIC, Json, Route, Stream
 from .validation import Query
 
-PAGE_PARAMETERS = [
-    {"name": "$limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                                  "default": DEFAULT_LIMIT},
-     "description": f"Objects per page, 1 to {MAX_LIMIT} (400 beyond)."},
-    {"name": "$trail", "in": "query", "schema": {"type": "string"},
-     "description": "The trail of the previous page, passed back unchanged."},
-    {"name": "$order", "in": "query", "schema": {"type": "string", "enum": ["desc", "asc"], "default": "desc"}},
-]
 #: Every error reply is ``{"error": str}``; which statuses a route can answer follows from its shape.
 ERRORS = {400: "Invalid input (body, query parameter or paging), naming the field",
           401: "No credential, or an unknown, revoked or expired one",
@@ -63,7 +54,7 @@ def error_statuses(route: Route) -> list[int]:
         codes |= {400, 413}
     if route.method == "POST" and not route.stream and route.scope != PUBLIC:
         codes |= {400, 409}  # Idempotency-Key: too long, or reused for another request
-    if route.query or route.paged or 412 in route.errors:
+    if route.query is not None or 412 in route.errors:
         codes.add(400)  # (412: an If-Match that is no version)
     return sorted(codes)
 
@@ -83,8 +74,8 @@ def _security(route: Route) -> list[dict[str, list]]:
 
 
 def query_parameters(model: type[Query]) -> list[dict[str, Any]]:
-    """One OpenAPI parameter per field of a query model: its type (choices as an enum), description and
-    whether it is required."""
+    """One OpenAPI parameter per field of a query model: its type (choices as an enum), default (unless
+    None: not sent), description and whether it is required."""
     schema = model.model_json_schema(mode="validation")
     required = set(schema.get("required", ()))
     parameters = []
@@ -92,6 +83,8 @@ def query_parameters(model: type[Query]) -> list[dict[str, Any]]:
         options = [option for option in field.get("anyOf", [field]) if option.get("type") != "null"]
         kind = {k: v for k, v in (options[0] if len(options) == 1 else field).items()
                 if k not in ("title", "description", "default")}
+        if field.get("default") is not None:
+            kind["default"] = field["default"]
         parameter: dict[str, Any] = {"name": name, "in": "query", "schema": kind}
         if name in required:
             parameter["required"] = True
@@ -106,8 +99,6 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
                   for name in _PARAM.findall(route.path)]
     if route.query is not None:
         parameters += query_parameters(route.query)
-    if route.paged:
-        parameters += PAGE_PARAMETERS
     if route.scope not in (PUBLIC,):
         parameters.append({"name": "X-OpenSink-Workspace", "in": "header", "schema": {"type": "string"},
                            "description": "The Jupyter user's workspace (default workspace otherwise)."})

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from ..models.common import Query, page_of, shaper
 from .auth import KEY_OR_USER, Auth
 from .auth import NONE as NO_CREDENTIAL
+from .paging import paged_query
 
 if TYPE_CHECKING:
     from .call import Call
@@ -95,12 +96,15 @@ class Route:
     #: Which credentials it takes (``api/auth.py``); a PUBLIC route takes none.
     auth: Auth = KEY_OR_USER
     #: Its query parameters (filters), declared as a model: parsing, 400 messages and the description.
+    #: A listing's model gets paging's parameters added (``$limit``, ``$trail``, ``$order``).
     query: type[Query] | None = None
     errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies (e.g. 409)
 
     def __post_init__(self) -> None:
         if self.scope == PUBLIC:
             object.__setattr__(self, "auth", NO_CREDENTIAL)
+        if self.paged:
+            object.__setattr__(self, "query", paged_query(self.query))
 
     @property
     def status(self) -> int:

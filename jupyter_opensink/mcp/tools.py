@@ -23,8 +23,8 @@ from ..models.sinks import ItemCreate, SinkItem
 from ..services import Services
 from ..services.access import Principal
 from ..api import errors
-from ..api.paging import decode_trail, render_page
-from ..api.validation import describe, standard_json
+from ..api.paging import PageQuery, render_page
+from ..api.validation import describe, parse_query, standard_json
 
 log = logging.getLogger("jupyter_opensink.mcp")
 
@@ -142,11 +142,12 @@ async def write_item(call: ToolCall, args: ItemCreate) -> dict[str, Any]:
 
 async def search_items(call: ToolCall, args: SearchItems) -> dict[str, Any]:
     values = args.values()
+    paging = parse_query(PageQuery, {"$trail": args.trail}.get)  # the trail read as a listing's (newest first)
     page = await call.services.sink_items.list(
         call.principal.workspace_id, sink_id=args.sink_id, type=args.type, q=args.q,
         occurred_after=values["occurred_after"], occurred_before=values["occurred_before"], limit=args.limit,
-        after=decode_trail(args.trail, "desc") if args.trail else None, order="desc")
-    return render_page(page, "desc")
+        after=paging.after, order=paging.order)
+    return render_page(page, paging.order)
 
 
 async def log_activity(call: ToolCall, args: ActivityCreate) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
                       WithJsonSchema, create_model)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from ..ids import parse_time, to_iso
 
@@ -75,14 +76,15 @@ Time = Annotated[datetime, AfterValidator(_aware)]
 # -- query parameters ---------------------------------------------------------
 class Query(BaseModel):
     """A route's query parameters: each field one parameter, sent as a string (the last one counts when
-    it is repeated). Parameters it does not declare are ignored, paging's ``$limit``, ``$trail`` and
-    ``$order`` among them. The field types and descriptions feed the 400 messages and the OpenAPI
-    description, as a body model's do."""
+    it is repeated). Parameters it does not declare are ignored. The field types and descriptions feed
+    the 400 messages and the OpenAPI description, as a body model's do; a listing's route adds paging's
+    parameters to its model (``api/paging.py``)."""
 
     model_config = ConfigDict(extra="ignore")
 
     def filters(self) -> dict[str, Any]:
-        """Every parameter by name, None where not sent (what the services' listings take)."""
+        """Every parameter by name, None where not sent (what the services' listings take); fields declared
+        with ``exclude=True`` (paging's) are not filters."""
         return self.model_dump(by_alias=True)
 
 
@@ -96,6 +98,16 @@ def _query_time(value: str) -> str:
 #: A time in a query parameter, passed on in the API's own form (naive times are UTC).
 QueryTime = Annotated[str, AfterValidator(_query_time),
                       WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+#: The error type of a message that names its parameter itself: it reaches the caller word for word.
+WHOLE_MESSAGE = "whole_message"
+
+
+def refusal(message: str) -> PydanticCustomError:
+    """A validator's error shown as ``message`` alone (no ``field:`` prefix), for a message that reads
+    better naming its parameter itself (``$limit must be an integer from 1 to 500``)."""
+    return PydanticCustomError(WHOLE_MESSAGE, message)
 
 
 def _where(loc: tuple) -> str:
@@ -112,7 +124,9 @@ def validation_messages(exc: ValidationError) -> list[str]:
             return [f"the request body is not valid JSON ({error.get('ctx', {}).get('error', 'syntax error')})"]
         if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
             return ["the request body must be a JSON object"]
-        if kind == "extra_forbidden":
+        if kind == WHOLE_MESSAGE:
+            problems.append(error["msg"])
+        elif kind == "extra_forbidden":
             unknown.append(_where(loc))
         elif kind == "missing":
             problems.append(f"{_where(loc)} is required")

@@ -109,9 +109,8 @@ async def test_expiry_defaults_to_a_day_is_bounded_and_never_outlives_the_reques
     lifetime = parse_time(made["expires_at"]) - parse_time(made["created_at"])
     assert abs(lifetime.total_seconds() - 86400) < 5
     assert (await link(request, expires_in=3600))["expires_at"] < made["expires_at"]
-    for bad in (59, 7 * 86400 + 1, "3600", 3600.5, True):
-        reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/links", {"expires_in": bad})
-        assert reply.status == 400 and "expires_in" in reply.error, (bad, reply.body)
+    reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/links", {"expires_in": 59})
+    assert reply.status == 400 and "expires_in" in reply.error, reply.body  # every case: tests/test_bodies.py
     week = await link(request, expires_in=7 * 86400)
     assert abs((parse_time(week["expires_at"]) - parse_time(week["created_at"])).total_seconds() - 7 * 86400) < 5
     reply = await api("POST", f"/v1/agent-session-input-requests/{request['id']}/links", {"unknown": 1})

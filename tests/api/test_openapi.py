@@ -123,7 +123,8 @@ def test_every_route_declares_its_reply_and_errors():
 
 
 def test_query_parameters_are_described_from_their_models():
-    """A route's query model gives each parameter its type, choices, whether it is required and a description."""
+    """A route's query model gives each parameter its type, choices, whether it is required and a description;
+    a listing's gives paging's parameters too."""
     from jupyter_opensink.api.openapi import build_openapi
 
     spec = build_openapi(ROUTES)
@@ -142,8 +143,23 @@ def test_query_parameters_are_described_from_their_models():
         if route.query is not None and route.method == "GET":
             path = route.base.removeprefix("/opensink") + route.path
             described = {p["name"] for p in spec["paths"][path]["get"]["parameters"] if p["in"] == "query"}
-            assert set(route.query.model_fields) <= described, path
-            assert all(parameter(path, name).get("description") for name in route.query.model_fields), path
+            declared = {info.alias or name for name, info in route.query.model_fields.items()}
+            assert declared == described, path
+            assert all(parameter(path, name).get("description") for name in declared), path
+    # Paging's parameters come from the query model a listing's route adds, as its filters do.
+    listings = [route for route in ROUTES if route.paged]
+    assert len(listings) >= 15
+    for route in listings:
+        path = route.base.removeprefix("/opensink") + route.path
+        assert parameter(path, "$limit")["schema"] == {"type": "integer", "minimum": 1, "maximum": 500,
+                                                       "default": 50}
+        assert parameter(path, "$order")["schema"] == {"type": "string", "enum": ["desc", "asc"], "default": "desc"}
+        assert parameter(path, "$trail")["schema"] == {"type": "string"}
+        assert "400" in spec["paths"][path]["get"]["responses"], path
+    for route in ROUTES:
+        if not route.paged and route.method == "GET":
+            path = route.base.removeprefix("/opensink") + route.path
+            assert not {"$limit", "$order", "$trail"} & {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
 
 
 async def test_a_bad_query_parameter_is_a_400_naming_it(api):

@@ -114,9 +114,8 @@ async def test_many_is_all_or_nothing(api, new_sink):
     assert reply.status == 200 and reply.body["created"] == []
     assert reply.body["invalid"][0]["item"] == -9223372036854775809
     assert "too large" in reply.body["invalid"][1]["errors"][0]
-    for body, expected in (({"items": []}, "items:"), ({"items": [{}] * 1001}, "items:"), ({}, "items is required")):
-        reply = await api("POST", "/v1/sink-items/many", body)
-        assert reply.status == 400 and expected in reply.error
+    reply = await api("POST", "/v1/sink-items/many", {"items": []})  # every case: tests/test_bodies.py
+    assert reply.status == 400 and reply.error.startswith("items:"), reply.body
 
 
 async def test_item_filters(api, new_sink):

@@ -110,10 +110,8 @@ async def test_definitions_are_validated(hook, api):
     assert (await api("POST", "/v1/webhooks", {"path": "dup", "action": action})).status == 201
     taken = await api("POST", "/v1/webhooks", {"path": "dup", "action": action})
     assert taken.status == 409 and "taken" in taken.error
-    for bad in ({"path": "a/b", "action": action}, {"path": "p", "action": {**action, "title": "no-slash"}},
-                {"path": "p", "action": {"type": "delete_everything"}}, {"path": "p", "action": action, "secret": "short"},
-                {"path": "p", "action": action, "dedup": {"key": "/id", "ttl_seconds": 0}}):
-        assert (await api("POST", "/v1/webhooks", bad)).status == 400, bad
+    bad = await api("POST", "/v1/webhooks", {"path": "a/b", "action": action})  # all cases: tests/test_bodies.py
+    assert bad.status == 400 and bad.error.startswith("path:"), bad.body
     missing = await api("POST", "/v1/webhooks", {"path": "p", "action": {**action, "sink_id": "nope"}})
     assert missing.status == 404
     agent = (await api("POST", "/v1/agents", {"name": "no endpoint"})).body

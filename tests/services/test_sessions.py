@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jupyter_opensink.errors import Invalid, NotFound
+from jupyter_opensink.models.agents import SYSTEM_ACTIVITY_TYPES
+from jupyter_opensink.services.access import Principal
 
 SCHEMA = {"type": "object"}
 
@@ -44,3 +46,19 @@ async def test_input_request_rules(services, workspace_id, flow, changes, error,
     with pytest.raises(error) as refused:
         await services.input_requests.create(workspace_id, request(agent, session, **changes))
     assert expected in refused.value.message
+
+
+def agent_key(workspace_id: str) -> Principal:
+    return Principal(workspace_id=workspace_id, is_user=False, scopes=("agent_session_activities:all",),
+                     key_id="k")
+
+
+@pytest.mark.parametrize("services", ["tinydb"], indirect=True)  # refused before any store is asked
+@pytest.mark.parametrize("kind", SYSTEM_ACTIVITY_TYPES)
+async def test_system_activities_are_the_servers_own(services, workspace_id, flow, kind):
+    """What an agent or a user may log (the model's own rules: tests/test_bodies.py; a session's agent only:
+    tests/api/test_agents.py)."""
+    _, _, session = flow
+    with pytest.raises(Invalid) as refused:
+        await services.activities.create(agent_key(workspace_id), {"session_id": session["id"], "type": kind})
+    assert refused.value.message.startswith(f"type: {kind} activities are written by the server itself")
