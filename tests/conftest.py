@@ -55,6 +55,21 @@ def pytest_terminal_summary(terminalreporter):
 LONGEST_FIRST = ("test_install.py", "test_faults.py", "test_benchmarks.py")
 
 
+def pytest_ignore_collect(collection_path, config):
+    """The quick loop (``-m "not system"``) does not even import the system modules: they would all be
+    deselected, and collecting them costs every worker seconds (the fuzzer's module alone builds its
+    generated cases at collection)."""
+    if config.getoption("markexpr", "") != "not system":
+        return None
+    try:
+        where = collection_path.relative_to(config.rootpath / "tests").as_posix()
+    except ValueError:
+        return None
+    if collection_path.is_file() and where.startswith(SYSTEM_MODULES):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         where = item.path.relative_to(config.rootpath / "tests").as_posix()
