@@ -22,7 +22,8 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 #: Test modules that run whole systems: real browsers, notebooks in kernels, server processes killed or
 #: started several at a time, the fuzzer, node, benchmarks' smoke tests, the docs site's build. They carry the
 #: ``system`` marker, so ``pytest -m "not system"`` is the quick loop to run after each change (the README's
-#: test command runs all).
+#: test command runs all). A single test elsewhere that restarts a server process or walks every handler of a
+#: whole server carries the marker itself.
 SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi_server.py", "test_benchmarks.py",
                   "test_labextension.py", "test_mcp_process.py", "test_server_process.py", "test_hostile_clients.py",
                   "test_fuzz.py", "test_agent.py", "test_examples.py", "test_install.py", "store/test_durability.py",

@@ -363,6 +363,7 @@ class Looking(Client):
         return reply
 
 
+@pytest.mark.system  # restarts a server process
 def test_stream_and_waits_survive_a_server_restart(restartable, pauses):
     client = Client(restartable.url, restartable.key)
     request, short = _pending_request(client), _pending_request(client)
@@ -406,6 +407,7 @@ def test_stream_and_waits_survive_a_server_restart(restartable, pauses):
     assert len(pauses) < 60, pauses  # backed off, never a tight loop while the server was down
 
 
+@pytest.mark.system  # restarts a server process
 def test_async_stream_and_wait_survive_a_server_restart(restartable, pauses):
     async def main() -> None:
         async with AsyncClient(restartable.url, restartable.key) as client:

@@ -2,7 +2,8 @@
 
 Every test runs in both protocol eras the SDK speaks: ``auto`` (the client
 probes and adopts the stateless 2026-07-28 protocol) and ``legacy`` (the
-initialize handshake and a stateful session).
+initialize handshake and a stateful session). What the MCP session layer keeps in memory (its sessions,
+streams, limits, progress) is tested on one store; every test of a tool's reads and writes on both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import Implementation
+
+from .conftest import store_independent
 
 TRADE = {"type": "object", "properties": {"approve": {"type": "boolean"},
                                           "size": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -67,6 +70,7 @@ def error_of(result) -> str:
     return result.structured_content["error"]
 
 
+@store_independent
 async def test_tools_are_listed_with_input_and_output_schemas(mcp_client, make_key):
     async with mcp_client(key=await make_key()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -303,6 +307,7 @@ async def test_resources_sinks_and_sessions(mcp_client, make_key, api):
 
 
 @pytest.mark.opensink(mcp_progress_seconds=0.2)
+@store_independent
 async def test_a_long_wait_reports_progress(mcp_client, make_key, api):
     """Clients that reset their request timeout on progress can wait as long as they asked."""
     heard: list[tuple[float, float | None, str | None]] = []
@@ -326,6 +331,7 @@ async def test_a_long_wait_reports_progress(mcp_client, make_key, api):
     assert heard[0][2] == "waiting for a human to answer: Ship it?"
 
 
+@store_independent
 async def test_a_session_serves_only_the_credential_that_opened_it(api, make_key):
     """Raw Streamable HTTP (initialize handshake): another key presenting the session id gets 404."""
     owner, other = await make_key(), await make_key()
@@ -352,6 +358,7 @@ async def test_a_session_serves_only_the_credential_that_opened_it(api, make_key
 
 
 @pytest.mark.opensink(mcp_enabled=False)
+@store_independent
 async def test_the_endpoint_can_be_switched_off(api, make_key):
     reply = await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                       key=await make_key(), headers={"Accept": "application/json, text/event-stream"})
@@ -359,6 +366,7 @@ async def test_the_endpoint_can_be_switched_off(api, make_key):
     assert "mcp" not in (await api("GET", "/v1/discovery")).body["features"]
 
 
+@store_independent
 async def test_a_client_leaving_its_event_stream_frees_it(api, make_key, mcp_url):
     """A handshake session has one standalone event stream (GET); when its client goes away the SDK hears
     the disconnect, so the client can open it again (instead of 409 for a stream still counted open)."""
@@ -517,6 +525,7 @@ async def test_an_expiring_keys_session_ends_at_expiry(api, mcp_url, opensink_ap
 
 
 @pytest.mark.opensink(mcp_sessions_per_credential=3)
+@store_independent
 async def test_sessions_per_credential_are_bounded(api, make_key, mcp_url, opensink_app):
     """2,000 initialize calls kept 2,000 sessions. At the bound the least recently used idle
     session of that credential ends; when every one is busy, a new one is refused (429)."""
@@ -550,6 +559,7 @@ async def test_sessions_per_credential_are_bounded(api, make_key, mcp_url, opens
         assert opensink_app.mcp.session_count == 4
 
 
+@store_independent
 async def test_nan_in_tool_arguments_is_refused(api, make_key, mcp_url):
     """The SDK reads NaN and Infinity from the JSON-RPC body; they were stored as null."""
     import httpx
@@ -565,6 +575,7 @@ async def test_nan_in_tool_arguments_is_refused(api, make_key, mcp_url):
 
 
 @pytest.mark.opensink(mcp_session_idle_seconds=0.5, mcp_sessions_per_credential=1)
+@store_independent
 async def test_a_session_ended_for_idleness_no_longer_counts(api, make_key, mcp_url, opensink_app):
     import httpx
 

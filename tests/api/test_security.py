@@ -288,6 +288,7 @@ async def status_of(reply) -> int:
 
 
 @store_independent
+@pytest.mark.system  # a walk of every handler Jupyter, its terminals and JupyterLab serve (~1,000 requests)
 @pytest.mark.with_jupyterlab
 # JupyterLab's licenses handler never finishes an error reply (its finish() needs an argument tornado does
 # not pass); it times out for everyone alike.
