@@ -1,8 +1,9 @@
 """The single request handler class behind every route.
 
-It parses (JSON body within the size limit, paging), authenticates (an API
-key or the Jupyter user), authorizes (the route's scope), calls the route's
-endpoint and renders the result or the error as JSON.
+It reads the JSON body within the size limit, turns the route's credential into
+a principal (api/auth.py), authorizes it (the route's scope), calls the route's
+endpoint and renders the result or the error as JSON. Query parameters, paging
+included, are parsed by ``Call.query`` through the route's declared model.
 """
 
 from __future__ import annotations
