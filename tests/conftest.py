@@ -184,12 +184,22 @@ def pg_migrated_template(pg_cluster):
     pg_cluster.drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def pg_app_databases(pg_cluster, pg_migrated_template):
+    """This test process's databases with the product's schema, emptied between tests (tests/postgres.py)."""
+    from .postgres import DatabasePool
+
+    pool = DatabasePool(pg_cluster, pg_migrated_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def pg_app_database(pg_cluster, pg_migrated_template):
-    """The URL of a new database with the product's schema and no rows, dropped after the test."""
-    url = pg_cluster.create_database(template=pg_migrated_template)
+def pg_app_database(pg_app_databases):
+    """The URL of a database with the product's schema and no rows, for this test alone."""
+    url = pg_app_databases.lend()
     yield url
-    pg_cluster.drop_database(url)
+    pg_app_databases.give_back(url)
 
 
 def backend_params(request) -> dict[str, Any]:
