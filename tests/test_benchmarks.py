@@ -1,4 +1,5 @@
-"""The benchmark scripts still run (tiny sizes: this checks they work, not how fast)."""
+"""The benchmark scripts still run (tiny sizes: this checks they work, not how fast): `run_all.py --quick` runs
+them all once for the module; the HTTP benchmark runs again with PostgreSQL, and MCP's is not part of run_all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ import pytest
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
+#: One worker runs the module, so the quick run of every benchmark (a module fixture) happens once.
+pytestmark = pytest.mark.xdist_group("benchmarks")
+
+
 def run(script: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
                          timeout=300)
@@ -20,18 +25,34 @@ def run(script: str, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_store_benchmark():
-    result = run("store.py", "--sizes", "1000")
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> dict:
+    """``run_all.py --quick``: every benchmark at tiny sizes, once for the module's tests."""
+    path = tmp_path_factory.mktemp("benchmarks") / "report.json"
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--out", str(path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {"stdout": out.stdout, "report": json.loads(path.read_text())}
+
+
+def result_of(quick: dict, name: str) -> dict:
+    run = quick["report"]["runs"][name]
+    assert "result" in run, (name, run)
+    return run["result"]
+
+
+def test_store_benchmark(quick):
+    result = result_of(quick, "store")
     assert result["sizes"][0]["records"] == 1000 and result["sizes"][0]["memory_over_snapshot"] > 0
 
 
-def test_callbacks_benchmark():
-    result = run("callbacks.py", "--count", "10", "--fsync", "never")
+def test_callbacks_benchmark(quick):
+    result = result_of(quick, "callbacks")
     assert result["resolves"] == 10 and result["callback_after_resolve_sent_ms"]["p50"] > 0
 
 
-def test_cron_benchmark():
-    result = run("cron.py", "--jobs", "2", "--seconds", "3", "--fsync", "never")
+def test_cron_benchmark(quick):
+    result = result_of(quick, "cron")
     assert result["runs"] >= 2 and result["doubled_runs"] == 0
 
 
@@ -44,24 +65,21 @@ def test_http_items_benchmark():
     assert result["postgres"]["item_create_empty_sink"]["non_2xx"] == 0
 
 
-def test_sse_benchmark():
-    result = run("sse.py", "--subscribers", "3", "--events", "5", "--interval-ms", "5", "--fsync", "never")
+def test_sse_benchmark(quick):
+    result = result_of(quick, "sse")
     assert result["deliveries"] == result["deliveries_expected"] == 15 and result["missing"] == 0
     assert result["delivery_after_write_sent_ms"]["p50"] > 0
 
 
-def test_run_all_quick(tmp_path):
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--out", str(tmp_path / "r.json")],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    report = json.loads((tmp_path / "r.json").read_text())
+def test_run_all_quick(quick):
+    report = quick["report"]
     assert report["quick"] and set(report["runs"]) == {"http", "callbacks", "cron", "sse", "store"}
     for name, result in report["runs"].items():
         assert "result" in result or (name == "http" and "skipped" in result), (name, result)
     targeted = [row for row in report["figures"] if row["target"]]
     assert len(targeted) >= 10 and all(row["met"] is not None for row in targeted
                                        if report["runs"][row["benchmark"]].get("result"))
-    assert out.stdout.startswith("| figure | measured | target | met |")
+    assert quick["stdout"].startswith("| figure | measured | target | met |")
 
 
 def test_mcp_benchmark():
