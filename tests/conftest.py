@@ -71,11 +71,20 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+#: Folders whose modules share servers made once per test process (session fixtures): one xdist group each,
+#: so one worker starts them once instead of every worker that draws one of their tests.
+SHARED_SERVER_FOLDERS = {"browser/": "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups it adds
 def pytest_collection_modifyitems(config, items):
     for item in items:
         where = item.path.relative_to(config.rootpath / "tests").as_posix()
         if where.startswith(SYSTEM_MODULES):
             item.add_marker(pytest.mark.system)
+        for folder, group in SHARED_SERVER_FOLDERS.items():
+            if where.startswith(folder):
+                item.add_marker(pytest.mark.xdist_group(group))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 

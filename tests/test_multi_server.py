@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -52,18 +54,39 @@ class Hits:
         self.server.server_close()
 
 
-@pytest.fixture
-def two_servers(tmp_path, pg_database):
-    args = (f"--OpenSinkApp.database_url={pg_database}", "--OpenSinkApp.fsync=never",
+#: One worker runs the module, so the pair of servers the tests share starts once.
+pytestmark = pytest.mark.xdist_group("multi_server")
+
+
+@contextlib.contextmanager
+def server_pair(base: Path, database_url: str):
+    """Two servers on one PostgreSQL database, stopped at the end."""
+    args = (f"--OpenSinkApp.database_url={database_url}", "--OpenSinkApp.fsync=never",
             "--OpenSinkApp.callback_timeout=5")
     servers = []
     try:
         for name in ("a", "b"):
-            servers.append(start_server(tmp_path / name, tmp_path / f"unused-db-{name}", *args))
+            servers.append(start_server(base / name, base / f"unused-db-{name}", *args))
         yield servers
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory, pg_cluster):
+    """A pair shared by the module's tests that leave both servers running (each makes its own objects)."""
+    url = pg_cluster.create_database()
+    with server_pair(tmp_path_factory.mktemp("pair"), url) as servers:
+        yield servers
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def own_two_servers(tmp_path, pg_database):
+    """A pair for one test alone (it stops one of them)."""
+    with server_pair(tmp_path, pg_database) as servers:
+        yield servers
 
 
 @pytest.fixture
@@ -174,8 +197,8 @@ def test_request_made_on_one_resolved_on_the_other_calls_the_agent_once(two_serv
         assert len(deliveries) == 1 and deliveries[0]["status_code"] == 200
 
 
-def test_a_job_fires_once_per_due_time(two_servers, hits):
-    a, b = two_servers
+def test_a_job_fires_once_per_due_time(own_two_servers, hits):
+    a, b = own_two_servers
     with a.client() as on_a, b.client() as on_b:
         job = on_a.post("/background-jobs", json={"name": "tick", "cron": "* * * * * *",
                                                  "url": hits.url("/job")}).json()
