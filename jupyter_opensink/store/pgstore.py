@@ -206,6 +206,8 @@ class PgStore(Store):
             catalog = await self._catalog(cur)
             for spec in self.specs.values():
                 await self._reconcile(cur, spec, catalog)
+        if not self.specs:
+            return
         async with conn.cursor() as cur:  # the newest id of every table, in one round trip
             await cur.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
                 sql.SQL("(SELECT id FROM {} ORDER BY id DESC LIMIT 1)").format(self._t(name)) for name in self.specs)))

@@ -151,3 +151,18 @@ async def test_messages_reach_every_listening_store_in_order(stores):
 def test_the_stores_own_table_names_are_refused():
     with pytest.raises(ValueError, match="schema_version"):
         PgStore("postgresql://unused", [TableSpec("schema_version")])
+
+
+async def test_a_restart_changes_nothing_and_a_store_without_tables_connects(stores, pg_database):
+    """A second start on an up-to-date schema finds nothing to change (the table registry is not rewritten);
+    a store declaring no tables of its own still connects (its schema holds only the store's own tables)."""
+    store = await stores()
+    await store.insert("sinks", {"name": "a", "public_slug": "p"})
+    await store.close()
+    before = sql_rows(pg_database, "SELECT name, updated_at FROM opensink.tables ORDER BY name")
+    store = await stores()
+    assert [d["name"] for d in (await store.query("sinks", {})).items] == ["a"]
+    assert sql_rows(pg_database, "SELECT name, updated_at FROM opensink.tables ORDER BY name") == before
+    await store.close()
+    bare = await stores([])
+    await bare.close()
