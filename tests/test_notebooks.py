@@ -50,7 +50,9 @@ async def execute(server, notebook: Path) -> nbformat.NotebookNode:
             connection = server.workdir / "runtime" / f"kernel-{kernel['id']}.json"
             client = AsyncKernelClient()
             client.load_connection_info(json.loads(connection.read_text()))
-            client.start_channels()
+            # No heartbeat channel: on a loaded machine a heartbeat a second late reads as a dead
+            # kernel. Readiness is the kernel_info reply (60 s), liveness is the server's concern.
+            client.start_channels(hb=False)
             await client.wait_for_ready(timeout=60)
             book = nbformat.read(notebook, as_version=4)
             runner = NotebookClient(book, km=ServerKernel(), timeout=180, allow_errors=False)

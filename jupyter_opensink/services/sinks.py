@@ -106,7 +106,9 @@ class SinkItems:
 
     @staticmethod
     def _new_doc(workspace_id: str, sink_id: str, values: dict[str, Any], now: str) -> dict[str, Any]:
-        values = {**values, "sink_id": sink_id, "workspace_id": workspace_id}
+        # The store would stamp created_at itself, a moment later than ``now``: an item with no
+        # occurred_at must read as occurring the very millisecond it was created.
+        values = {**values, "sink_id": sink_id, "workspace_id": workspace_id, "created_at": now}
         values["occurred_at"] = values.get("occurred_at") or now
         return values
 
