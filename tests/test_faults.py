@@ -41,6 +41,11 @@ def read_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def finished_lines(path: Path) -> int:
+    """Entries the worker has written so far (a line being written has no newline yet)."""
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), CallbackLog)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -134,7 +139,10 @@ def test_graceful_stop_settles_callbacks_and_keeps_every_write(tmp_path):
     worker = subprocess.Popen([sys.executable, "-m", "tests.fault_worker", server.api, key, "g", str(log), "100000",
                                f"http://127.0.0.1:{receiver.server_port}/agent"], cwd=ROOT)
     try:
-        time.sleep(2.5)
+        # Stop once the load is well under way (a fixed sleep gave a loaded machine too few writes).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and finished_lines(log) < 25 and worker.poll() is None:
+            time.sleep(0.2)
         assert server.stop(signal.SIGTERM) == 0
         worker.wait(timeout=60)
         entries = read_log(log)
