@@ -8,6 +8,9 @@ status code in a single place, so no service ever knows about HTTP.
 class OpenSinkError(Exception):
     """Base class: ``str(error)`` is the message shown to the caller."""
 
+    #: Fields the error reply carries beside ``error`` (a schema mismatch's ``violations``).
+    details: dict | None = None
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message

@@ -125,7 +125,7 @@ def test_server_validation_errors_keep_the_typed_values(server):
     form = RequestForm(request, client)
     form.field.fields["reason"].input.value = "no"
     form.submit_button.click()
-    assert "reason" in form.error.value and "is shorter than 5 characters" in form.error.value
+    assert "reason" in form.error.value and "must be at least 5 characters long" in form.error.value
     assert form.field.fields["reason"].input.value == "no"  # nothing lost
     assert client.input_requests.get(request["id"])["status"] == "pending"
     form.field.fields["reason"].input.value = "too risky"

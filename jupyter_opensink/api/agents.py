@@ -43,9 +43,11 @@ async def active_configuration(call: Call) -> dict:
 
 
 async def resolve_input_request(call: Call) -> dict:
-    return await call.services.input_requests.resolve(call.workspace_id, call.params["id"],
-                                                      call.body(Resolve).response,
-                                                      resolved_by=call.principal.label)
+    body = call.body(Resolve)
+    return await call.services.input_requests.resolve(call.workspace_id, call.params["id"], body.response,
+                                                      decision=body.decision, comment=body.comment,
+                                                      resolved_by=call.principal.label,
+                                                      resolved_by_name=call.principal.readable)
 
 
 # -- execution deliveries -----------------------------------------------------

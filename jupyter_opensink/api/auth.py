@@ -163,7 +163,8 @@ KEY_OR_USER, SINK_SECRET, WEBHOOK_SECRET, LINK_TOKEN, NONE = (
 
 
 # -- who the credential is ----------------------------------------------------------------------
-async def user_principal(services: Services, user_name: str | None, asked_workspace: str | None) -> Principal:
+async def user_principal(services: Services, user_name: str | None, asked_workspace: str | None,
+                         display_name: str | None = None) -> Principal:
     """The Jupyter user, in the workspace ``asked_workspace`` names (the default workspace otherwise)."""
     workspaces = services.workspaces
     if asked_workspace:
@@ -172,7 +173,7 @@ async def user_principal(services: Services, user_name: str | None, asked_worksp
         workspace_id = asked_workspace
     else:
         workspace_id = await workspaces.default_id()
-    return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name)
+    return Principal(workspace_id=workspace_id, is_user=True, user_name=user_name, display_name=display_name)
 
 
 async def principal_for(services: Services, credential: Credential, *, asked_workspace: str | None = None,
@@ -193,7 +194,8 @@ async def principal_for(services: Services, credential: Credential, *, asked_wor
         raise ValueError(f"{credential.kind} is not a key or a secret")
     if principal.is_user:  # the kernels' key acts as the Jupyter user (what it opens ends with it)
         user = await user_principal(services, principal.user_name, asked_workspace)
-        return dataclasses.replace(user, key_id=principal.key_id, expires_at=principal.expires_at)
+        return dataclasses.replace(user, key_id=principal.key_id, expires_at=principal.expires_at,
+                                   display_name=principal.display_name)
     if asked_workspace and asked_workspace != principal.workspace_id:
         raise NotFound(f"workspace {asked_workspace} not found")
     return principal

@@ -52,6 +52,14 @@ def message_for(exc: BaseException | None, status: int) -> str:
     return PHRASES.get(status, "error")
 
 
+def body_for(exc: BaseException | None, status: int) -> dict:
+    """The error reply: ``{"error": ...}``, plus the details a domain error carries for the caller."""
+    body = {"error": message_for(exc, status)}
+    if isinstance(exc, OpenSinkError) and exc.details and not isinstance(exc, StoreError):
+        body.update(exc.details)
+    return body
+
+
 def is_expected(exc: BaseException | None) -> bool:
     """Errors that are the caller's doing: no traceback in the log."""
     return isinstance(exc, OpenSinkError) and not isinstance(exc, StoreError)

@@ -25,7 +25,7 @@ from tornado.iostream import StreamClosedError
 from ..errors import NotFound, Unauthorized
 from ..runtime.streams import EventStreams
 from ..services import Services
-from ..services.access import EVERY_RESOURCE, Principal
+from ..services.access import EVERY_RESOURCE, Principal, person_name
 from ..services.idempotency import fingerprint
 from . import auth, errors
 from .access_log import LeanAccessLog
@@ -162,8 +162,11 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         user = self.current_user
         if user is None:
             raise Unauthorized("no credential: send Authorization: Bearer <API key> (or the Jupyter token)")
-        self.principal = await auth.user_principal(self.context.services, getattr(user, "username", None),
-                                                   self.request.headers.get(auth.WORKSPACE_HEADER))
+        username = getattr(user, "username", None)
+        name = getattr(user, "display_name", None) or getattr(user, "name", None)
+        self.principal = await auth.user_principal(self.context.services, username,
+                                                   self.request.headers.get(auth.WORKSPACE_HEADER),
+                                                   display_name=person_name(username, name))
 
     def check_xsrf_cookie(self) -> None:
         # Without any credential the answer is 401, not the XSRF check's 403.
@@ -235,7 +238,7 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
             if status >= 500:
                 await keys.release(claim_id)
             else:
-                await keys.answer(claim_id, status, orjson.dumps({"error": errors.message_for(exc, status)}))
+                await keys.answer(claim_id, status, orjson.dumps(errors.body_for(exc, status)))
             raise
         status, body = self._reply(route, result)
         if isinstance(route.reply, Secret):  # never stored: a repeat learns it succeeded, not the secret
@@ -292,7 +295,7 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
         elif status_code == 405 and self.routes:
             self.set_header("Allow", ", ".join(sorted(self.routes)))
         self._set_server_timing()
-        self.finish(orjson.dumps({"error": errors.message_for(exc, status_code)}))
+        self.finish(orjson.dumps(errors.body_for(exc, status_code)))
 
 
 class NotFoundHandler(OpenSinkHandler):

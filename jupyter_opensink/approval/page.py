@@ -262,14 +262,13 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
             resolved = await self.context.services.approval_links.use(self.principal, response,
                                                                       form.get(NAME_FIELD))
         except SchemaMismatch as exc:
+            said = [f"{v.field}: {v.message}" for v in exc.violations]  # the field as the form labels it
             problems = {}
-            for problem in exc.problems:
-                pointer, _, _ = problem.partition(": ")
-                name = forms.where(spec, pointer)
+            for violation, text in zip(exc.violations, said):
+                name = forms.where(spec, violation.path)
                 if name:
-                    problems.setdefault(name, problem)
-            self._form(400, link, request, agent_name, spec, values=form, errors=exc.problems,
-                       problems=problems)
+                    problems.setdefault(name, text)
+            self._form(400, link, request, agent_name, spec, values=form, errors=said, problems=problems)
             return
         except Invalid as exc:
             self._form(400, link, request, agent_name, spec, values=form, errors=[exc.message])

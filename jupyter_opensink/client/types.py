@@ -86,6 +86,14 @@ class AgentSession(Stored):
     error_message: str | None
 
 
+class ContextItem(TypedDict):
+    """One piece of evidence shown beside the question: a notebook ``display_data`` output's shape."""
+    title: NotRequired[str | None]
+    #: MIME type → value: text/plain, text/markdown, text/html, image/png, image/jpeg, image/svg+xml,
+    #: application/json, application/vnd.vegalite.v5+json (images base64).
+    data: dict[str, Any]
+
+
 class InputRequest(Stored):
     """A question to a human that a session waits on."""
     session_id: str
@@ -104,8 +112,18 @@ class InputRequest(Stored):
     #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>" or "link:<approval link id>"; null until
     #: resolved.
     resolved_by: NotRequired[str | None]
-    #: The name the person typed on an approval link's page, if any.
+    #: Who answered, as a person reads it: the Jupyter user's name, the key's name, the name typed on an
+    #: approval link's page.
     resolved_by_name: NotRequired[str | None]
+    defaults: NotRequired[dict[str, Any] | None]
+    context: NotRequired[list[ContextItem] | None]
+    decisions: NotRequired[list[Literal["approve", "reject", "respond"]] | None]
+    #: The person's decision; null for a plain answer (a request without decisions).
+    decision: NotRequired[Literal["approve", "reject", "respond"] | None]
+    comment: NotRequired[str | None]
+    #: RFC 6902 JSON Patch from defaults to response ([] when approved as proposed; null without defaults or
+    #: response).
+    changes: NotRequired[list[dict[str, Any]] | None]
 
 
 class ActivityLink(TypedDict):

@@ -50,6 +50,24 @@ class SessionCreate(Model):
 SessionUpdate = patch_of(SessionCreate, "SessionUpdate", drop=("agent_id",))
 
 
+#: The display types a request's ``context`` may carry (those of a notebook's outputs that every surface
+#: can show safely): anything else is refused, naming the type.
+CONTEXT_TYPES = ("text/plain", "text/markdown", "text/html", "image/png", "image/jpeg", "image/svg+xml",
+                 "application/json", "application/vnd.vegalite.v5+json")
+MAX_CONTEXT_ITEMS = 20
+MAX_CONTEXT_BYTES = 2 * 1024 * 1024
+Decision = Literal["approve", "reject", "respond"]
+Comment = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class ContextItem(Model):
+    """One piece of evidence shown beside the question: a notebook ``display_data`` output's shape."""
+
+    title: Name | None = None
+    data: dict[str, Any] = Field(description="MIME type → value: " + ", ".join(CONTEXT_TYPES)
+                                             + " (images base64).")
+
+
 class InputRequestCreate(Model):
     session_id: str
     agent_id: str
@@ -58,10 +76,22 @@ class InputRequestCreate(Model):
     message: Text
     schema_: dict[str, Any] = Field(alias="schema")
     expires_at: Time | None = None
+    defaults: dict[str, Any] | None = Field(
+        default=None, description="What the agent proposes; it must match the schema, and every form starts "
+                                  "from it.")
+    context: list[ContextItem] | None = Field(
+        default=None, max_length=MAX_CONTEXT_ITEMS,
+        description=f"Evidence shown beside the question (at most {MAX_CONTEXT_ITEMS} items, 2 MiB in all).")
+    decisions: list[Decision] | None = Field(
+        default=None, min_length=1, max_length=3,
+        description="Which answers the person may give; absent, one submit answers with the form.")
 
 
 class Resolve(Model):
-    response: dict[str, Any]
+    response: dict[str, Any] | None = Field(
+        default=None, description="The answer; required without a decision and with approve.")
+    decision: Decision | None = None
+    comment: Comment | None = Field(default=None, description="Why (a rejection's reason, a reply's words).")
 
 
 ActivityType = Literal["session_started", "session_ended", "message", "input_request_created",
@@ -156,7 +186,17 @@ class InputRequest(Stored):
         default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\" or "
                                   "\"link:<approval link id>\"; null until resolved.")
     resolved_by_name: str | None = Field(
-        default=None, description="The name the person typed on an approval link's page, if any.")
+        default=None, description="Who answered, as a person reads it: the Jupyter user's name, the key's "
+                                  "name, the name typed on an approval link's page.")
+    defaults: dict[str, Any] | None = None
+    context: list[ContextItem] | None = None
+    decisions: list[Decision] | None = None
+    decision: Decision | None = Field(default=None, description="The person's decision; null for a plain "
+                                                                "answer (a request without decisions).")
+    comment: str | None = None
+    changes: list[dict[str, Any]] | None = Field(
+        default=None, description="RFC 6902 JSON Patch from defaults to response ([] when approved as "
+                                  "proposed; null without defaults or response).")
 
 
 class Activity(Stored):

@@ -6,6 +6,9 @@ wildcard (``all:all`` grants everything, ``all:read`` every read).
 
 from __future__ import annotations
 
+import functools
+import getpass
+import re
 from dataclasses import dataclass, field
 
 from ..errors import Forbidden, Invalid
@@ -42,6 +45,27 @@ def grants(scopes: list[str], resource: str, access: str) -> bool:
     return False
 
 
+#: The username Jupyter's identity provider makes up for a token-authenticated request (a fresh uuid hex).
+_GENERATED_USERNAME = re.compile(r"[0-9a-f]{32}")
+
+
+@functools.cache
+def account_name() -> str | None:
+    """The operating-system account the server runs as: in a single-user Jupyter, the person."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 (no name in the environment or the password database)
+        return None
+
+
+def person_name(username: str | None, name: str | None) -> str | None:
+    """What to call the Jupyter user: the name the identity provider gives, unless it is one it made up
+    for an anonymous token login ("Anonymous Io" with a random username): then the account's name."""
+    if username and _GENERATED_USERNAME.fullmatch(username):
+        return account_name() or name
+    return name or username
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller: the Jupyter user (admin of every workspace), a workspace API key, or the holder of
@@ -61,6 +85,9 @@ class Principal:
     request_id: str | None = None
     #: When the key expires (Unix time): what the key holds open (streams, MCP sessions) ends then.
     expires_at: float | None = None
+    #: Who this is as a person reads it (the Jupyter user's name, the key's name): what an answered
+    #: request records as ``resolved_by_name``.
+    display_name: str | None = None
 
     @property
     def label(self) -> str:
@@ -72,6 +99,15 @@ class Principal:
         if self.webhook_id:
             return f"webhook:{self.webhook_id}"
         return f"link:{self.link_id}" if self.link_id else f"sink:{self.sink_id}"
+
+    @property
+    def readable(self) -> str:
+        """A name for a person to read; never a hash (the label's kind when nothing better is known)."""
+        if self.display_name:
+            return self.display_name
+        if self.is_user:
+            return "the Jupyter user"
+        return "an API key" if self.key_id else self.label.partition(":")[0]
 
     def has(self, scope: str) -> bool:
         """Whether this principal holds ``resource:access`` (the Jupyter user holds every scope)."""

@@ -12,6 +12,7 @@ from ..errors import Conflict, NotFound
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
 from ..store import Delete, Page, Store, TableSpec
+from .decisions import answer
 from .secrets import agent_callback_secret
 from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
@@ -89,7 +90,8 @@ class ExecutionDeliveries:
         if agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
             endpoint = agent["execution_endpoint"]
             try:
-                record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"])
+                record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"],
+                                               extra_body={"answer": answer(request)})
                 error = record["error"]
             except Exception as exc:  # never leave the session waiting on a call nobody will make
                 log.exception("the callback for input request %s failed", request["id"])

@@ -14,7 +14,7 @@ from ..models.keys import ApiKey
 from ..runtime.credentials import KEY_REVOKED
 from ..runtime.events import EventBus
 from ..store import Store, TableSpec
-from .access import Principal, validate_scopes
+from .access import Principal, account_name, validate_scopes
 from .secrets import KEY_PREFIX, hash_secret, new_api_key
 from .workspaces import Workspaces
 
@@ -119,9 +119,9 @@ class ApiKeys:
             # Kernel code already runs as the Jupyter user (it can read the server's files):
             # its key may do what the user does, so notebooks can manage keys and workspaces too.
             return Principal(workspace_id=doc["workspace_id"], is_user=True, key_id=doc["id"],
-                             user_name="kernel", expires_at=expires_at)
+                             user_name="kernel", expires_at=expires_at, display_name=account_name())
         return Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=tuple(doc["scopes"]),
-                         key_id=doc["id"], expires_at=expires_at)
+                         key_id=doc["id"], expires_at=expires_at, display_name=doc.get("name"))
 
     def _touch(self, doc: dict[str, Any], now: float) -> None:
         """Refresh last_used_at off the request path, at most once per granularity period."""

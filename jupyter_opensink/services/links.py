@@ -54,6 +54,10 @@ def render(link: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+#: Who answered through a link when the person typed no name.
+LINK_HOLDER = "someone with the approval link"
+
+
 class ApprovalLinks:
     def __init__(self, store: Store, input_requests: InputRequests, agents: Agents):
         self.store = store
@@ -164,9 +168,10 @@ class ApprovalLinks:
             agent_name = request["agent_id"]
         return link, request, agent_name
 
-    async def use(self, principal: Principal, response: dict[str, Any], name: str | None) -> dict[str, Any]:
-        """Answer the request of the link ``principal`` holds with ``response``; the link is used up in the
-        same write."""
+    async def use(self, principal: Principal, response: dict[str, Any] | None, name: str | None, *,
+                  decision: str | None = None, comment: str | None = None) -> dict[str, Any]:
+        """Answer the request of the link ``principal`` holds with ``response`` (or a decision); the link is
+        used up in the same write. Without a typed name the answer is recorded as the link's."""
         link, request, _ = await self.open(principal)
         name = (name or "").strip()[:NAME_MAX] or None
         now = ids.now_iso()
@@ -174,8 +179,9 @@ class ApprovalLinks:
                        expect={"used_at": None, "revoked_at": None})
         try:
             return await self.input_requests.resolve(link["workspace_id"], request["id"], response,
-                                                     resolved_by=principal.label, resolved_by_name=name,
-                                                     also=(spend,))
+                                                     decision=decision, comment=comment,
+                                                     resolved_by=principal.label,
+                                                     resolved_by_name=name or LINK_HOLDER, also=(spend,))
         except Conflict:
             await self.open(principal)  # raises Gone saying what happened meanwhile
             raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import unquote, urldefrag, urljoin
 
@@ -52,11 +53,14 @@ _REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 class SchemaMismatch(Invalid):
-    """A value breaks its schema; ``problems`` are ``"<location>: <message>"``, ``(root)`` for the top."""
+    """A value breaks its schema. ``violations`` say where and what, field by field (the 400 reply lists
+    the first ``MAX_REPORTED``); ``problems`` are the same as ``"<location>: <message>"`` lines."""
 
-    def __init__(self, message: str, problems: list[str]):
+    def __init__(self, message: str, violations: list[Violation]):
         super().__init__(message)
-        self.problems = problems
+        self.violations = violations
+        self.problems = [v.text for v in violations]
+        self.details = {"violations": [v.as_dict() for v in violations[:MAX_REPORTED]]}
 
 
 class _Refusing:
@@ -252,21 +256,109 @@ def check_schema(schema: Any, *, field: str = "schema", object_only: bool = Fals
         raise Invalid(f"{field}: refers to itself without end")
 
 
-def violations(schema: dict[str, Any], value: Any) -> list[str]:
-    """How ``value`` breaks ``schema`` (up to ``MAX_COUNTED`` ways), each naming where (``(root)``: the top).
+@dataclass(frozen=True)
+class Violation:
+    """One way a value breaks its schema, for a person: where (a JSON Pointer, ``""`` for the whole
+    value), the field as a form labels it (its ``title``, else its path), and what is wrong in plain words."""
 
+    path: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "field": self.field, "message": self.message}
+
+    @property
+    def text(self) -> str:
+        """``"<location>: <message>"``, ``(root)`` for the top: the form the error message lists."""
+        return f"{self.path.lstrip('/') or '(root)'}: {self.message}"
+
+
+def _quoted(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _one_of(options: list[Any]) -> str:
+    if len(options) > 10:
+        return f"must be one of the {len(options)} choices offered"
+    return "must be one of " + ", ".join(_quoted(o) for o in options)
+
+
+def _plain(kind: Any, fallback: str) -> str:
+    """What a failed keyword asks of the value, said to a person (jsonschema-rs's message otherwise)."""
+    name = getattr(kind, "name", "")
+    limit = getattr(kind, "limit", None)
+    said = {
+        "maximum": lambda: f"must be at most {limit}",
+        "minimum": lambda: f"must be at least {limit}",
+        "exclusiveMaximum": lambda: f"must be less than {limit}",
+        "exclusiveMinimum": lambda: f"must be more than {limit}",
+        "multipleOf": lambda: f"must be a multiple of {getattr(kind, 'multiple_of', limit)}",
+        "minLength": lambda: f"must be at least {limit} character{'s' * (limit != 1)} long",
+        "maxLength": lambda: f"must be at most {limit} character{'s' * (limit != 1)} long",
+        "minItems": lambda: f"must have at least {limit} item{'s' * (limit != 1)}",
+        "maxItems": lambda: f"must have at most {limit} item{'s' * (limit != 1)}",
+        "required": lambda: "is required",
+        "enum": lambda: _one_of(getattr(kind, "options", [])),
+        "const": lambda: f"must be {_quoted(getattr(kind, 'expected_value', None))}",
+        "type": lambda: "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in getattr(kind, "types", [])),
+        "format": lambda: f"must be a valid {getattr(kind, 'format', 'value')}",
+        "pattern": lambda: f"does not have the expected form (it must match {getattr(kind, 'pattern', '')})",
+        "uniqueItems": lambda: "items must be unique: one is repeated",
+        "additionalProperties": lambda: "has fields the form does not ask for: "
+                                        + ", ".join(getattr(kind, "unexpected", [])),
+    }.get(name)
+    return said() if said else fallback
+
+
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+               "object": "an object", "array": "a list", "null": "empty"}
+
+
+def _pointer(parts: list[str]) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def field_title(schema: Any, parts: list[str]) -> str:
+    """The label a form shows for the value at ``parts``: the schema's ``title`` there, else the path."""
+    node: Any = schema
+    for part in parts:
+        if not isinstance(node, dict):
+            node = None
+            break
+        properties = node.get("properties")
+        if isinstance(properties, dict) and part in properties:
+            node = properties[part]
+        elif part.isdigit() and isinstance(node.get("items"), dict):
+            node = node["items"]
+        else:
+            node = None
+            break
+    title = node.get("title") if isinstance(node, dict) else None
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    return "/".join(parts) or "(the whole answer)"
+
+
+def violations(schema: dict[str, Any], value: Any) -> list[Violation]:
+    """How ``value`` breaks ``schema`` (up to ``MAX_COUNTED`` ways), in document order.
+
+    A missing required field is reported at the field itself (``/quantity``), where a form shows it.
     Raises ``jsonschema_rs.ValidationError`` if the schema itself cannot be compiled.
     """
     found = []
     for error in _validator(schema).iter_errors(value):
-        path = [str(p) for p in error.instance_path]
-        message = error.message
+        parts = [str(p) for p in error.instance_path]
+        kind = error.kind
+        if getattr(kind, "name", "") == "required" and isinstance(getattr(kind, "property", None), str):
+            parts.append(kind.property)
+        message = _plain(kind, error.message)
         if len(message) > MAX_MESSAGE:  # the value is quoted first: keep its start and what is said of it
             message = message[:MAX_MESSAGE // 2] + " … " + message[-MAX_MESSAGE // 2:]
-        found.append((path, f"{'/'.join(path) or '(root)'}: {message}"))
+        found.append((parts, Violation(_pointer(parts), field_title(schema, parts), message)))
         if len(found) >= MAX_COUNTED:
             break
-    return [text for _, text in sorted(found, key=lambda pair: pair[0])]
+    return [violation for _, violation in sorted(found, key=lambda pair: pair[0])]
 
 
 def require_valid(schema: dict[str, Any], value: Any, *, field: str) -> None:
@@ -279,7 +371,7 @@ def require_valid(schema: dict[str, Any], value: Any, *, field: str) -> None:
     except ValueError as exc:
         raise Invalid(f"{field} cannot be checked against the schema: {_unconverted(exc)}") from None
     if problems:
-        shown = problems[:MAX_REPORTED]
+        shown = [p.text for p in problems[:MAX_REPORTED]]
         rest = len(problems) - MAX_REPORTED
         more = "" if rest <= 0 else f"; and {rest}{' or more' if len(problems) >= MAX_COUNTED else ''} more"
         raise SchemaMismatch(f"{field} does not match the schema: " + "; ".join(shown) + more, problems)

@@ -14,7 +14,8 @@ from ..store import Insert, Op, Page, Store, TableSpec, Update
 from .access import Principal
 from .agents import Agents
 from .cascade import delete_with_children
-from .schemas import check_schema, require_valid
+from .decisions import answer, check_proposal, settle
+from .schemas import check_schema
 
 #: Resolved requests whose callback is not settled yet (sent, or the session failed). Written in the
 #: resolve's own batch, cleared by the deliveries service, re-run at start after a crash.
@@ -150,11 +151,13 @@ class InputRequests:
         if session["agent_id"] != values["agent_id"]:
             raise Invalid("agent_id: this agent does not own the session")
         check_schema(values["schema"], object_only=True)
+        check_proposal(values)
         if values.get("expires_at") and values["expires_at"] <= ids.now_iso():
             raise Invalid("expires_at must be in the future")
-        request = {"id": ids.new_id(), **values, "workspace_id": workspace_id, "response": None,
-                   "status": "pending", "resolved_at": None, "expires_at": values.get("expires_at"),
-                   "resolved_by": None, "resolved_by_name": None}
+        request = {"id": ids.new_id(), "defaults": None, "context": None, "decisions": None, **values,
+                   "workspace_id": workspace_id, "response": None, "status": "pending", "resolved_at": None,
+                   "expires_at": values.get("expires_at"), "resolved_by": None, "resolved_by_name": None,
+                   "decision": None, "comment": None, "changes": None}
         ops: list[Op] = [Insert("input_requests", request),
                          *status_change(session, {"status": "waiting_for_input"}),
                          system_activity(session, "input_request_created", f"Asked: {values['title']}",
@@ -173,14 +176,16 @@ class InputRequests:
     def _not_pending(self, request: dict[str, Any]) -> Conflict:
         return Conflict(f"input request {request['id']} is already {request['status']}")
 
-    async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any], *,
+    async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any] | None, *,
+                      decision: str | None = None, comment: str | None = None,
                       resolved_by: str | None = None, resolved_by_name: str | None = None,
                       also: tuple[Op, ...] = ()) -> dict[str, Any]:
-        """Answer a pending request: validated against its schema, then the session resumes.
+        """Answer a pending request (the decision rules are ``decisions.settle``'s), then the session resumes.
 
-        ``resolved_by`` says who answered (``user:<name>``, ``key:<id>``, ``link:<id>``); ``also`` are
-        writes that must happen in the same batch or not at all (an approval link being used up): a
-        ``Conflict`` from one of them is raised as it is while the request is still pending.
+        ``resolved_by`` says who answered (``user:<name>``, ``key:<id>``, ``link:<id>``) and
+        ``resolved_by_name`` as a person reads it; ``also`` are writes that must happen in the same batch
+        or not at all (an approval link being used up): a ``Conflict`` from one of them is raised as it is
+        while the request is still pending.
         """
         request = await self.get(workspace_id, request_id)
         if request["status"] != "pending":
@@ -188,19 +193,19 @@ class InputRequests:
         if request.get("expires_at") and request["expires_at"] <= ids.now_iso():
             await self.expire(workspace_id, request_id)
             raise Conflict(f"input request {request_id} expired at {request['expires_at']}")
-        require_valid(request["schema"], response, field="response")
+        answered = settle(request, response, decision, comment)
         session = await self.sessions.get(workspace_id, request["session_id"])
         now = ids.now_iso()
         who = {"resolved_by": resolved_by, "resolved_by_name": resolved_by_name}
-        message = f"Answered: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
+        verb = {"approve": "Approved", "reject": "Rejected", "respond": "Replied to"}.get(decision or "", "Answered")
+        message = f"{verb}: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
+        changes = {"status": "resolved", "resolved_at": now, **answered, **who}
         try:
             done = await self.store.batch([
-                Update("input_requests", request_id,
-                       {"status": "resolved", "response": response, "resolved_at": now, **who},
-                       expect={"status": "pending"}),
+                Update("input_requests", request_id, changes, expect={"status": "pending"}),
                 *status_change(session, {"status": "processing_input"}),
                 system_activity(session, "input_request_resolved", message, related_entity_id=request_id,
-                                payload=who),
+                                payload={**who, "answer": answer({**request, **changes})}),
                 Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
                 *also,
             ])

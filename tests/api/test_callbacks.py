@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import getpass
 import hashlib
 import hmac
 import time
@@ -73,7 +74,11 @@ async def test_post_callback_carries_everything(api, ask, receiver):
     secret = agent["execution_secret"]  # the agent's own, shown when it was created
     assert secret.startswith("whsec_") and secret != (await default_workspace(api))["execution_secret"]
     assert call.headers["X-Opensink-Secret"] == secret
-    assert call.json == {"mode": "live", "session_id": session["id"], "request_id": request["id"]}
+    # the Jupyter token's user is anonymous: the answer is recorded under the account's name
+    answered = {"decision": None, "comment": None, "response": {"ok": True}, "changes": None,
+                "resolved_by_name": getpass.getuser()}
+    assert call.json == {"mode": "live", "session_id": session["id"], "request_id": request["id"],
+                         "answer": answered}
     assert verify_signature(secret, call.headers, call.body)
     (record,) = await deliveries(api, session["id"])
     assert record["status_code"] == 200 and record["error"] is None and record["request_id"] == request["id"]

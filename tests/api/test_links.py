@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import html
 import json
 import re
@@ -212,7 +213,9 @@ async def test_submitting_resolves_like_the_api_and_calls_the_agent_once(api, as
     activities = (await api("GET", "/v1/agent-session-activities",
                             params={"session_id": request["session_id"], "type": "input_request_resolved"})).body
     (resolved,) = activities["items"]
-    assert resolved["payload"] == {"resolved_by": f"link:{made['id']}", "resolved_by_name": "Dana (risk)"}
+    assert resolved["payload"] == {"resolved_by": f"link:{made['id']}", "resolved_by_name": "Dana (risk)",
+                                   "answer": {"decision": None, "comment": None, "response": done["response"],
+                                              "changes": None, "resolved_by_name": "Dana (risk)"}}
     assert "Dana (risk)" in resolved["message"] and resolved["related_entity_id"] == request["id"]
     (call,) = await receiver.wait_for(1)
     assert call.json["request_id"] == request["id"] and call.headers["X-Opensink-Request-Id"] == request["id"]
@@ -237,7 +240,8 @@ async def test_reject_sets_the_approval_to_false(api, ask, link):
                          headers=cookie)
     assert reply.status == 200, reply.body
     done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
-    assert done["response"] == {"approved": False, "why": "too risky"} and done["resolved_by_name"] is None
+    assert done["response"] == {"approved": False, "why": "too risky"}
+    assert done["resolved_by_name"] == "someone with the approval link"  # no name typed
 
 
 async def test_invalid_entries_are_shown_with_what_was_typed_and_nothing_is_resolved(api, ask, link):
@@ -247,7 +251,7 @@ async def test_invalid_entries_are_shown_with_what_was_typed_and_nothing_is_reso
     reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "250", "f-1": "because <b>", "_name": "Lee"},
                          headers=cookie)
     assert reply.status == 400 and "Your answer was not sent" in reply.body
-    assert "amount: 250 is greater than the maximum of 100" in reply.body
+    assert "Amount: must be at most 100" in reply.body
     assert 'value="250"' in reply.body and 'value="because &lt;b&gt;"' in reply.body and 'value="Lee"' in reply.body
     reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "twelve"}, headers=cookie)
     assert reply.status == 400 and "Amount: &#34;twelve&#34; is not a number" in reply.body
@@ -442,13 +446,15 @@ async def test_api_resolves_record_who_answered(api, ask, make_key):
     _, request = await ask()
     await api("POST", f"/v1/agent-session-input-requests/{request['id']}/resolve", {"response": {"amount": 2}})
     done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
-    assert done["resolved_by"].startswith("user:") and done["resolved_by_name"] is None
+    # the token's anonymous user is recorded under the account's name, never the made-up username
+    assert done["resolved_by"].startswith("user:") and done["resolved_by_name"] == getpass.getuser()
     _, second = await ask()
     key = await make_key(scopes=["agent_session_input_requests:write"])
     await api("POST", f"/v1/agent-session-input-requests/{second['id']}/resolve", {"response": {"amount": 2}},
               key=key)
     key_id = next(k for k in (await api("GET", "/v1/api-keys")).body["items"] if k["name"] == "test key")["id"]
-    assert (await api("GET", f"/v1/agent-session-input-requests/{second['id']}")).body["resolved_by"] == f"key:{key_id}"
+    by_key = (await api("GET", f"/v1/agent-session-input-requests/{second['id']}")).body
+    assert by_key["resolved_by"] == f"key:{key_id}" and by_key["resolved_by_name"] == "test key"
 
 
 def checkbox(page: str, name: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 from typing import Any
 
@@ -109,7 +110,7 @@ async def test_ask_human_waits_for_the_answer_given_over_http(mcp_client, make_k
     assert answer["status"] == "resolved" and answer["next"] == "done"
     assert answer["response"] == {"approve": True, "size": 10} and answer["request_id"] == request["id"]
     assert answer["agent_id"] == agent["id"] and answer["session_id"] == request["session_id"]
-    assert answer["resolved_by"].startswith("user:") and answer["resolved_by_name"] is None
+    assert answer["resolved_by"].startswith("user:") and answer["resolved_by_name"] == getpass.getuser()
     assert json.loads(result.content[0].text) == answer
     calls = await receiver.wait_for(1)
     assert calls[0].json["request_id"] == request["id"]

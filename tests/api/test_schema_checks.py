@@ -115,7 +115,8 @@ async def test_a_backtracking_pattern_through_an_approval_link_is_quick(api, ses
     compiled.clear()
     async with meanwhile() as waits:
         took, reply = await timed(submit(api, link["url"], {"_csrf": csrf, "f-0": "a" * 32 + "!"}, headers=cookie))
-    assert reply.status == 400 and "does not match" in reply.body and "^(a+)+$" in reply.body, reply.body
+    assert reply.status == 400 and "Code: does not have the expected form" in reply.body, reply.body
+    assert "^(a+)+$" in reply.body
     assert took < QUICK and max(waits) < QUICK, (took, waits)
     assert len(compiled) == 1  # one check per submission (the page and the API share it)
     ok = await submit(api, link["url"], {"_csrf": csrf, "f-0": "a" * 27}, headers=cookie)
@@ -142,7 +143,7 @@ async def test_a_draft4_enum_of_thousands_of_objects_is_quick(api, session, mean
         took, reply = await timed(api("POST", "/v1/agent-configurations", {
             "agent_id": agent["id"], "schema": schema, "value": {"pick": {"k": -1}}}))
     assert took < QUICK and max(waits) < QUICK, (took, waits)
-    assert reply.status == 400 and "pick: " in reply.error and "is not one of" in reply.error, reply.body
+    assert reply.status == 400 and "pick: must be one of the 3000 choices offered" in reply.error, reply.body
     assert len(reply.error) < 1000  # the 3,000 candidates are not all listed back
     ok = await api("POST", "/v1/agent-configurations", {"agent_id": agent["id"], "schema": schema,
                                                           "value": {"pick": {"k": 2999, "v": [2999, "2999"]}}})
