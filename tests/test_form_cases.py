@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jupyter_opensink.forms import FormErrors, FormField, describe, read
+from jupyter_opensink.forms import FormErrors, FormField, describe, proposed, read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLE = json.loads((FIXTURES / "form-cases.json").read_text())
@@ -57,6 +57,11 @@ def leaves(spec: FormField, path: str = "") -> dict[str, FormField]:
     return found
 
 
+def schema_of(case: dict[str, Any]) -> Any:
+    """The schema every surface draws: with the case's ``defaults`` (a request's proposal) filled in."""
+    return proposed(case["schema"], case["defaults"]) if "defaults" in case else case["schema"]
+
+
 def zone_of(case: dict[str, Any]) -> ZoneInfo:
     return ZoneInfo(case.get("zone", "UTC"))
 
@@ -95,7 +100,7 @@ def test_the_table_covers_every_schema_feature():
 
 @pytest.mark.parametrize("case", TABLE["cases"], ids=[c["description"][:60] for c in TABLE["cases"]])
 def test_the_engine_describes_the_fields(case):
-    spec = describe(case["schema"], required=True, zone=zone_of(case))
+    spec = describe(schema_of(case), required=True, zone=zone_of(case))
     if "top" in case:
         assert neutral(spec) == case["top"]
     else:
@@ -105,7 +110,7 @@ def test_the_engine_describes_the_fields(case):
 @pytest.mark.parametrize(("case", "test"), TESTS)
 def test_the_engine_sends_the_json(case, test):
     zone = zone_of(case)
-    spec = describe(case["schema"], required=True, zone=zone)
+    spec = describe(schema_of(case), required=True, zone=zone)
     form = posted(spec, test["entries"])
     if "json" in test:
         assert read(spec, form, zone=zone) == test["json"]
@@ -149,7 +154,7 @@ def enter(field, entry: Any, zone: ZoneInfo) -> bool:
 def test_the_notebook_widget_sends_the_json(case, test):
     from jupyter_opensink.widgets import build
 
-    form = build(case["schema"], required=True, top=True)
+    form = build(schema_of(case), required=True, top=True)
     fields = {"": form} if form.spec.kind != "group" else {}
 
     def collect(group, prefix=""):

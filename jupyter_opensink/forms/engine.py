@@ -134,6 +134,26 @@ def describe(schema: Any, key: str = "", required: bool = False, name: str = "f"
     return json_editor()
 
 
+def proposed(schema: Any, defaults: Any) -> Any:
+    """``schema`` with what the agent proposes (a request's ``defaults``) as each field's ``default``, so
+    the form opens filled with the proposal and "approve as proposed" sends it unchanged. A property the
+    proposal leaves out keeps the schema's own default (or none); ``schema`` itself is not changed."""
+    if not isinstance(schema, dict) or not isinstance(defaults, dict):
+        return schema
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return {**schema, "default": defaults}
+    filled = {}
+    for prop, sub in properties.items():
+        if prop in defaults and isinstance(sub, dict):
+            value = defaults[prop]
+            nested = isinstance(value, dict) and isinstance(sub.get("properties"), dict)
+            filled[prop] = proposed(sub, value) if nested else {**sub, "default": value}
+        else:
+            filled[prop] = sub
+    return {**schema, "properties": filled}
+
+
 def asks_time(spec: FormField) -> bool:
     """Whether the form has a date and time, so a surface that cannot know the person's time zone (a page
     without script) must ask for it."""
