@@ -178,6 +178,26 @@ def test_wait_for_resolution(client, server):
         client.wait_for_resolution(pending["id"], timeout=1)
 
 
+def test_decisions_with_a_proposal_and_context(client):
+    agent = client.agents.create(name="decider")
+    session = client.agent_sessions.create(agent_id=agent["id"])
+    schema = {"type": "object", "properties": {"size": {"type": "integer"}}}
+    request = client.input_requests.create(
+        session_id=session["id"], agent_id=agent["id"], key="k", title="Buy?", message="m", schema=schema,
+        defaults={"size": 10}, decisions=["approve", "reject"],
+        context=[{"title": "Why", "data": {"text/plain": "momentum"}}])
+    assert request["defaults"] == {"size": 10} and request["decisions"] == ["approve", "reject"]
+    with pytest.raises(BadRequest) as refused:  # a decision the request does not offer
+        client.input_requests.resolve(request["id"], decision="respond", comment="later")
+    assert "respond is not offered" in str(refused.value)
+    with pytest.raises(BadRequest) as refused:  # the violations come along, for a form to show
+        client.input_requests.resolve(request["id"], {"size": "big"}, decision="approve")
+    assert refused.value.body["violations"] == [{"path": "/size", "field": "size", "message": "must be a whole number"}]
+    done = client.input_requests.resolve(request["id"], {"size": 5}, decision="approve", comment="half")
+    assert (done["decision"], done["comment"]) == ("approve", "half")
+    assert done["changes"] == [{"op": "replace", "path": "/size", "value": 5}]
+
+
 def test_async_client(server):
     async def main() -> None:
         async with AsyncClient(server.url, server.key) as c:

@@ -83,8 +83,13 @@ class AgentConfigurations(Resource[ModeT, AgentConfiguration]):
 
 class InputRequests(Resource[ModeT, InputRequest]):
     @endpoint
-    def resolve(self, id: str, response: dict[str, Any]) -> ApiCall[InputRequest]:
-        return ApiCall("POST", f"{self.path}/{id}/resolve", json={"response": response})
+    def resolve(self, id: str, response: dict[str, Any] | None = None, *, decision: str | None = None,
+                comment: str | None = None) -> ApiCall[InputRequest]:
+        """Answer a request: with its ``response`` (a request without ``decisions``), or with a ``decision``
+        (``approve`` with the response, ``reject`` with a ``comment`` saying why, ``respond`` with words)."""
+        body = {k: v for k, v in (("response", response), ("decision", decision), ("comment", comment))
+                if v is not None}
+        return ApiCall("POST", f"{self.path}/{id}/resolve", json=body)
 
     @endpoint
     def create_link(self, id: str, *, expires_in: int | None = None,

@@ -266,8 +266,14 @@ class HumanAnswer(TypedDict):
     resolved_at: str | None
     #: Who answered: user:<name>, key:<id> or link:<id>.
     resolved_by: str | None
-    #: The name the person gave (approval links).
+    #: Who answered, as a person reads it.
     resolved_by_name: str | None
+    #: approve, reject or respond; null for a plain answer.
+    decision: NotRequired[Literal["approve", "reject", "respond"] | None]
+    #: The human's reason or reply, if any.
+    comment: NotRequired[str | None]
+    #: JSON Patch from your defaults to the response ([]: approved as proposed).
+    changes: NotRequired[list[dict[str, Any]] | None]
     expires_at: str | None
     #: done: use response; poll: call get_input_request with request_id later; ask_again: the request expired
     #: unanswered.

@@ -124,7 +124,8 @@ async def ask_human(call: ToolCall, args: AskHuman) -> dict[str, Any]:
     _check_wait(call, args.timeout_seconds)
     values = args.values()
     request = await call.services.asking.ask(
-        call.principal, {k: values[k] for k in ("key", "title", "message", "schema", "expires_at")},
+        call.principal, {k: values[k] for k in ("key", "title", "message", "schema", "expires_at", "defaults",
+                                                "context", "decisions")},
         session_id=args.session_id, agent_id=args.agent_id,
         agent_name=args.agent_name or call.client_name or "MCP agent")
     return _answer(await _settled(call, request["id"], args.timeout_seconds))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .agents import RequestStatus, SessionUpdate
+from .agents import MAX_CONTEXT_ITEMS, ContextItem, Decision, RequestStatus, SessionUpdate
 from .common import Model, Name, Resource, Text, Time
 
 
@@ -27,6 +27,17 @@ class AskHuman(Model):
     timeout_seconds: float = Field(60.0, ge=0, description="Seconds to wait for the answer before returning a "
                                                            "pending handle (0: return at once).")
     expires_at: Time | None = Field(None, description="After this the request expires unanswered.")
+    defaults: dict[str, Any] | None = Field(
+        None, description="What you propose (matching the schema): the form opens filled with it, so the human can "
+                          "approve it as is or edit it; the answer's changes say what they edited.")
+    context: list[ContextItem] | None = Field(
+        None, max_length=MAX_CONTEXT_ITEMS,
+        description="Evidence shown beside the question: items {title?, data: {mime type: value}} (text/plain, "
+                    "text/markdown, text/html, image/png base64, application/json, ...).")
+    decisions: list[Decision] | None = Field(
+        None, min_length=1, max_length=3,
+        description="The answers the human may give: approve, reject (with a reason in comment), respond (words "
+                    "instead of a decision). Without it, the human fills the form and submits.")
 
 
 class GetInputRequest(Model):
@@ -73,7 +84,11 @@ class HumanAnswer(Resource):
     response: dict[str, Any] | None = Field(description="The human's answer; null until resolved.")
     resolved_at: datetime | None
     resolved_by: str | None = Field(description="Who answered: user:<name>, key:<id> or link:<id>.")
-    resolved_by_name: str | None = Field(description="The name the person gave (approval links).")
+    resolved_by_name: str | None = Field(description="Who answered, as a person reads it.")
+    decision: Decision | None = Field(None, description="approve, reject or respond; null for a plain answer.")
+    comment: str | None = Field(None, description="The human's reason or reply, if any.")
+    changes: list[dict[str, Any]] | None = Field(
+        None, description="JSON Patch from your defaults to the response ([]: approved as proposed).")
     expires_at: datetime | None
     next: Literal["done", "poll", "ask_again"] = Field(
         description="done: use response; poll: call get_input_request with request_id later; "

@@ -16,6 +16,9 @@ from .access import Principal
 from .agents import Agents
 from .sessions import InputRequests, Sessions
 
+#: The answer's form when a question offers decisions and asks for nothing more: no fields (approve sends {}).
+DECISION_ONLY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+#: The answer's form when a question offers neither a schema nor decisions (the hosted API's kind of request).
 DEFAULT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -81,9 +84,10 @@ class Asking:
 
     async def ask(self, principal: Principal, values: dict[str, Any], *, session_id: str | None = None,
                   agent_id: str | None = None, agent_name: str) -> dict[str, Any]:
-        """A pending input request (``values``: key, title, message, schema, expires_at)."""
+        """A pending input request (``values``: key, title, message, schema, expires_at, and the decision
+        fields: defaults, context, decisions)."""
         principal.require("agent_session_input_requests:write")
         session = await self.session_for(principal, session_id=session_id, agent_id=agent_id, agent_name=agent_name)
         return await self.input_requests.create(principal.workspace_id, {
             **values, "session_id": session["id"], "agent_id": session["agent_id"],
-            "schema": values.get("schema") or DEFAULT_SCHEMA})
+            "schema": values.get("schema") or (DECISION_ONLY_SCHEMA if values.get("decisions") else DEFAULT_SCHEMA)})

@@ -26,7 +26,7 @@ _TEXTS = ("text/plain", "text/markdown", "text/html", "image/svg+xml")
 
 def check_proposal(values: dict[str, Any]) -> None:
     """400 unless ``defaults`` match the schema, ``context`` holds known types within size, and
-    ``decisions`` names each answer once."""
+    ``decisions`` names each answer once; ``values["context"]`` is put in its stored shape."""
     if values.get("defaults") is not None:
         require_valid(values["schema"], values["defaults"], field="defaults")
     context = values.get("context")
@@ -36,6 +36,8 @@ def check_proposal(values: dict[str, Any]) -> None:
         size = len(orjson.dumps(context))
         if size > MAX_CONTEXT_BYTES:
             raise Invalid(f"context: is {size} bytes; at most {MAX_CONTEXT_BYTES // (1024 * 1024)} MiB in all")
+        # One stored shape whichever surface asked: an item without a title has no "title" key.
+        values["context"] = [{k: v for k, v in item.items() if v is not None} for item in context]
     decisions = values.get("decisions")
     if decisions is not None and len(set(decisions)) != len(decisions):
         raise Invalid("decisions: name each of approve, reject, respond at most once")
