@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .asking import (Answer, CellDisplay, Rejected, answered_display, default_agent_name, in_a_kernel, question,
+                     requires_approval, waiting_display)
 from .calls import ApiCall, Async, Sync
 from .errors import (BadRequest, Conflict, Forbidden, InputRequestExpired, MethodNotAllowed, NotFound,
                      OpenSinkError, PayloadTooLarge, PreconditionFailed, ServerError, Unauthorized, error_for)
@@ -24,9 +26,9 @@ from .resources import Namespaces
 from .sse import Event, SseParser
 from .types import InputRequest, Page
 
-__all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
-           "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "PreconditionFailed", "ServerError",
-           "Unauthorized"]
+__all__ = ["Answer", "AsyncClient", "BadRequest", "Client", "Conflict", "Event", "Forbidden", "InputRequestExpired",
+           "MethodNotAllowed", "NotFound", "OpenSinkError", "PayloadTooLarge", "PreconditionFailed", "Rejected",
+           "ServerError", "Unauthorized", "requires_approval"]
 
 RESOLUTION_EVENTS = "input_request.resolved,input_request.expired"
 
@@ -180,6 +182,16 @@ class AsyncEventStream:
             await context.__aexit__(None, None, None)
 
 
+#: The session ``ask`` made per (server, agent name) in this process, reused while it is not over.
+_ASKING_SESSIONS: dict[tuple[str, str], str] = {}
+_OVER = ("completed", "failed")
+
+
+def _no_answer(request: dict[str, Any], timeout: float | None) -> TimeoutError:
+    return TimeoutError(f"no answer to {request['title']!r} within {timeout} s; the request ({request['id']}) "
+                        "stays open: it can still be answered, and wait_for_resolution(request_id) waits again")
+
+
 def _concerns(event: Event, request_id: str) -> bool:
     return event.type == "reset" or (isinstance(event.data, dict) and event.data.get("id") == request_id)
 
@@ -266,6 +278,56 @@ class Client(Namespaces[Sync]):
                 raise TimeoutError(f"input request {request_id} was not answered within {timeout} s")
             reconnect.sleep()  # dropped or ended: reopen and look again
 
+    def ask(self, title: str, schema: dict[str, Any] | None = None, *, message: str = "",
+            defaults: dict[str, Any] | None = None, context: Any = None, decisions: list[str] | None = None,
+            session_id: str | None = None, agent: str | None = None, timeout: float | None = None) -> Answer:
+        """Ask a person and wait for the answer (no polling). Without ``schema``, an approve/reject question.
+
+        ``defaults`` is your proposal (the form opens with it), ``context`` evidence shown beside the
+        question (any object IPython can display, or a list of them), ``decisions`` the answers offered.
+        The session is ``session_id``, else ``OPENSINK_SESSION_ID``, else one made once per process for the
+        agent named ``agent`` (made when missing). In a notebook the question shows in the cell's output.
+        ``TimeoutError`` after ``timeout`` seconds leaves the request open, answerable later.
+        """
+        body = question(title, schema, message, defaults, context, decisions)
+        session = self._asking_session(session_id, agent)
+        request = self.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+        shown = CellDisplay() if in_a_kernel() else None
+        if shown is not None:
+            shown.show(waiting_display(request, self._link_for(request["id"])))
+        try:
+            done = self.wait_for_resolution(request["id"], timeout)
+        except TimeoutError:
+            raise _no_answer(request, timeout) from None
+        if shown is not None:
+            shown.update(answered_display(done))
+        return Answer.of(done)
+
+    def _asking_session(self, session_id: str | None, agent: str | None) -> dict[str, Any]:
+        known = session_id or os.environ.get("OPENSINK_SESSION_ID")
+        if known:
+            return self.agent_sessions.get(known)
+        name = agent or default_agent_name()
+        made = _ASKING_SESSIONS.get((self.base_url, name))
+        if made:
+            try:
+                session = self.agent_sessions.get(made)
+                if session["status"] not in _OVER:
+                    return session
+            except NotFound:
+                pass
+        found = next((a for a in self.agents.iter() if a["name"] == name), None) or self.agents.create(name=name)
+        session = self.agent_sessions.create(agent_id=found["id"])
+        _ASKING_SESSIONS[(self.base_url, name)] = session["id"]
+        return session
+
+    def _link_for(self, request_id: str) -> str | None:
+        """An approval link for the question shown in a cell (None when this key may not make one)."""
+        try:
+            return self.input_requests.create_link(request_id)["url"]
+        except OpenSinkError:
+            return None
+
     def close(self) -> None:
         self._http.close()
 
@@ -344,6 +406,53 @@ class AsyncClient(Namespaces[Async]):
             return await asyncio.wait_for(wait(), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(f"input request {request_id} was not answered within {timeout} s") from None
+
+    async def ask(self, title: str, schema: dict[str, Any] | None = None, *, message: str = "",
+                  defaults: dict[str, Any] | None = None, context: Any = None, decisions: list[str] | None = None,
+                  session_id: str | None = None, agent: str | None = None, timeout: float | None = None) -> Answer:
+        """``Client.ask`` as a coroutine: ask a person and wait for the ``Answer`` (no polling)."""
+        body = question(title, schema, message, defaults, context, decisions)
+        session = await self._asking_session(session_id, agent)
+        request = await self.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+        shown = CellDisplay() if in_a_kernel() else None
+        if shown is not None:
+            shown.show(waiting_display(request, await self._link_for(request["id"])))
+        try:
+            done = await self.wait_for_resolution(request["id"], timeout)
+        except TimeoutError:
+            raise _no_answer(request, timeout) from None
+        if shown is not None:
+            shown.update(answered_display(done))
+        return Answer.of(done)
+
+    async def _asking_session(self, session_id: str | None, agent: str | None) -> dict[str, Any]:
+        known = session_id or os.environ.get("OPENSINK_SESSION_ID")
+        if known:
+            return await self.agent_sessions.get(known)
+        name = agent or default_agent_name()
+        made = _ASKING_SESSIONS.get((self.base_url, name))
+        if made:
+            try:
+                session = await self.agent_sessions.get(made)
+                if session["status"] not in _OVER:
+                    return session
+            except NotFound:
+                pass
+        found = None
+        async for candidate in self.agents.iter():
+            if candidate["name"] == name:
+                found = candidate
+                break
+        found = found or await self.agents.create(name=name)
+        session = await self.agent_sessions.create(agent_id=found["id"])
+        _ASKING_SESSIONS[(self.base_url, name)] = session["id"]
+        return session
+
+    async def _link_for(self, request_id: str) -> str | None:
+        try:
+            return (await self.input_requests.create_link(request_id))["url"]
+        except OpenSinkError:
+            return None
 
     async def aclose(self) -> None:
         await self._http.aclose()
