@@ -17,8 +17,10 @@ lines::
         return {"state": {"done": True}}
 
     bot.serve()   # in a notebook: returns at once; in a script: runs until stopped
+    bot.ask("Buy AAPL?")   # asks in the agent's session and waits for the answer
 
-Only HTTP is spoken: the client, and the endpoint.
+A handler that raises fails the session with the exception's text, and in a notebook the traceback is
+shown in the output of the cell that called ``serve()``. Only HTTP is spoken: the client, and the endpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import logging
 import os
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +43,8 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
-from .client import Client
+from .client import Answer, Client
+from .client.asking import in_a_kernel, question
 from .ids import parse_digits
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,19 @@ class AgentCall:
 
     @property
     def response(self) -> dict[str, Any] | None:
+        """The answer's form: the JSON the person sent (None for a rejection, a reply or a fresh run)."""
         return self.request["response"] if self.request else None
+
+    @property
+    def answer(self) -> Answer | None:
+        """The whole answer: ``decision``, ``response``, ``comment``, ``changes``, ``resolved_by_name``."""
+        return Answer.of(self.request) if self.request else None
+
+    def log(self, message: str) -> None:
+        """Report progress: a ``message`` activity on the session's timeline."""
+        if self.session is None:
+            raise RuntimeError("a fresh run has no session to log to")
+        self.client.activities.create(session_id=self.session["id"], type="message", message=message)
 
 
 def verify(secret: str, headers: Any, body: bytes) -> bool:
@@ -110,6 +126,16 @@ class NotebookAgent:
         self._tasks: set[asyncio.Task] = set()
         self.agent: dict[str, Any] | None = None
         self.url: str | None = None
+        #: The session the agent asks in: the one of the answer being handled, else the last one it made.
+        self.session_id: str | None = None
+        #: Requests an ``ask`` waits on itself: their callbacks are not handed to the handler again.
+        self._awaited: set[str] = set()
+        self._status = _StatusOutput(name)
+
+    @property
+    def agent_id(self) -> str | None:
+        """The agent's id once ``serve()`` (or ``start()``) has registered it."""
+        return self.agent["id"] if self.agent else None
 
     @property
     def secrets(self) -> list[str]:
@@ -144,7 +170,23 @@ class NotebookAgent:
             created = self.client.agents.rotate_secret(existing["id"])
         self._own_secret = created.pop("execution_secret", None)
         self.agent = created
+        self._status.say(f"Agent {self.name!r} is serving (agent id {created['id']}) at {self.url}")
         return self.agent
+
+    def ask(self, title: str, schema: dict[str, Any] | None = None, *, message: str = "",
+            defaults: dict[str, Any] | None = None, context: Any = None, decisions: list[str] | None = None,
+            timeout: float | None = None) -> Answer:
+        """Ask a person in the agent's current session (a new one when there is none) and wait for the
+        ``Answer``, as ``Client.ask`` does; the handler is not called for it."""
+        if self.agent is None:
+            raise RuntimeError(f"call serve() before ask(): the agent {self.name!r} is not registered yet")
+        if self.session_id is None or self.client.agent_sessions.get(self.session_id)["status"] in ("completed",
+                                                                                                  "failed"):
+            self.session_id = self.client.agent_sessions.create(agent_id=self.agent["id"])["id"]
+        request = self.client.input_requests.create(session_id=self.session_id, agent_id=self.agent["id"],
+                                                    **question(title, schema, message, defaults, context, decisions))
+        self._awaited.add(request["id"])
+        return self.client.await_answer(request, timeout)
 
     def serve(self) -> None:
         """In a notebook (a loop is running): start and return. In a script: start and run until Ctrl-C."""
@@ -178,8 +220,13 @@ class NotebookAgent:
     # -- one callback ------------------------------------------------------------
     async def _handle(self, body: dict[str, Any]) -> None:
         session_id, request_id = body.get("session_id"), body.get("request_id")
+        if request_id in self._awaited:  # the ask() waiting on it has the answer
+            self._awaited.discard(request_id)
+            return
         if self._handler is None:
             return
+        if session_id:
+            self.session_id = session_id
         call = AgentCall(agent=self.agent or {},
                          session=self.client.agent_sessions.get(session_id) if session_id else None,
                          request=self.client.input_requests.get(request_id) if request_id else None,
@@ -190,9 +237,11 @@ class NotebookAgent:
                 result = await result
         except Exception as exc:
             log.exception("agent %s failed on session %s", self.name, session_id)
+            self._status.failed(f"The handler of {self.name!r} raised on session {session_id}:",
+                                traceback.format_exc())
             if session_id:
                 self.client.agent_sessions.update(session_id, status="failed",
-                                                  error_message=f"{type(exc).__name__}: {exc}")
+                                                  error_message=f"{type(exc).__name__}: {exc}"[:60_000])
             return
         if not session_id:
             return  # a fresh run: there is no session to complete
@@ -202,3 +251,37 @@ class NotebookAgent:
             changes.setdefault("status", "completed")
         if changes:
             self.client.agent_sessions.update(session_id, **changes)
+
+
+class _StatusOutput:
+    """In a notebook, the output of the cell that called ``serve()``: what the agent is doing, and the
+    traceback of a handler that raised (written there even while other cells run). Elsewhere: nothing
+    (the log has it)."""
+
+    MAX_SHOWN = 3
+
+    def __init__(self, name: str):
+        self.name = name
+        self._handle: Any = None
+        self._line = ""
+        self._failures: list[str] = []
+
+    def say(self, line: str) -> None:
+        self._line = line
+        self._show()
+
+    def failed(self, headline: str, trace: str) -> None:
+        self._failures = (self._failures + [f"{headline}\n{trace}"])[-self.MAX_SHOWN:]
+        self._show()
+
+    def _show(self) -> None:
+        if not in_a_kernel():
+            return
+        from IPython.display import display
+
+        text = "\n\n".join([self._line, *self._failures])
+        bundle = {"text/plain": text}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)

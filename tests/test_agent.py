@@ -121,3 +121,84 @@ def test_agent_runs_on_a_real_kernels_loop(server):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def iopub_until(kc, done, timeout: float = 30) -> list[dict]:
+    """The kernel's output messages until ``done(messages)`` holds (bounded by ``timeout``)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        left = deadline - time.monotonic()
+        assert left > 0, [m["msg_type"] for m in seen]
+        try:
+            seen.append(kc.get_iopub_msg(timeout=min(left, 1)))
+        except Exception:  # noqa: BLE001 (queue.Empty: nothing yet)
+            continue
+    return seen
+
+
+def shown_text(messages: list[dict]) -> str:
+    return "\n".join(m["content"].get("data", {}).get("text/plain", "") for m in messages
+                     if m["msg_type"] in ("display_data", "update_display_data"))
+
+
+def test_a_cell_agent_asks_logs_and_shows_its_failures_in_the_notebook(server):
+    """In a real kernel: ``bot.ask`` waits in the cell and shows the question; a handler that raises shows
+    its traceback in the serve() cell, fails the session with the message, and its delivery records it."""
+    env = {"OPENSINK_URL": server.url, "OPENSINK_API_KEY": server.key}
+    km, kc = start_new_kernel(kernel_name="python3", env={**__import__("os").environ, **env})
+    client = Client(server.url, server.key)
+    try:
+        reply = kc.execute_interactive(textwrap.dedent("""
+            from jupyter_opensink.agent import NotebookAgent
+            bot = NotebookAgent("careful agent")
+            handled = []
+
+            @bot.handler
+            def on_answer(call):
+                handled.append(call.request["id"])
+                call.log("checking the answer")
+                return {"state": {"limit": call.response["limit"]}}   # a KeyError for {"ok": ...}
+
+            bot.serve()
+        """), timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        kc.execute_interactive("print(bot.agent_id)", timeout=30, output_hook=lambda m: None)
+        agent_id = next(a["id"] for a in client.agents.list()["items"] if a["name"] == "careful agent")
+
+        # bot.ask waits in its cell, showing the question; the answer returns there, not to the handler
+        kc.execute("answer = bot.ask('Ship it?', timeout=30); print('ANSWER', answer.decision, bot.session_id)")
+        pending = None
+        deadline = time.monotonic() + 20
+        while pending is None and time.monotonic() < deadline:
+            found = client.input_requests.list(agent_id=agent_id, status="pending")["items"]
+            pending = found[0] if found else None
+            time.sleep(0.05)
+        assert pending is not None and pending["decisions"] == ["approve", "reject"]
+        client.input_requests.resolve(pending["id"], {}, decision="approve")
+        messages = iopub_until(kc, lambda seen: any("ANSWER" in m["content"].get("text", "") for m in seen))
+        printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert f"ANSWER approve {pending['session_id']}" in printed
+        assert "Waiting for an answer to 'Ship it?'" in shown_text(messages)
+        assert "Approved by" in shown_text(messages)  # the same output, updated in place
+
+        # a handler that raises: the traceback in the notebook, the session failed, the delivery too
+        session, request = ask(client, agent_id)
+        client.input_requests.resolve(request["id"], {"ok": True})
+        messages = iopub_until(kc, lambda seen: "Traceback" in shown_text(seen))
+        assert "KeyError: 'limit'" in shown_text(messages) and "careful agent" in shown_text(messages)
+        failed = asyncio.run(settled(client, session["id"]))
+        assert failed["status"] == "failed" and failed["error_message"] == "KeyError: 'limit'"
+        (delivery,) = client.execution_deliveries.list(session_id=session["id"])["items"]
+        assert delivery["status_code"] == 202
+        assert delivery["error"] == "the agent failed while handling it: KeyError: 'limit'"
+        logged = client.activities.list(session_id=session["id"], type="message")["items"]
+        assert [a["message"] for a in logged] == ["checking the answer"]
+        handled = []
+        kc.execute_interactive("print(len(handled))", timeout=30,
+                               output_hook=lambda m: handled.append(m["content"].get("text", "")))
+        assert "".join(handled).strip() == "1"  # the asked question never reached the handler
+    finally:
+        client.close()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -292,6 +292,10 @@ class Client(Namespaces[Sync]):
         body = question(title, schema, message, defaults, context, decisions)
         session = self._asking_session(session_id, agent)
         request = self.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+        return self.await_answer(request, timeout)
+
+    def await_answer(self, request: InputRequest, timeout: float | None = None) -> Answer:
+        """Wait for the answer to ``request`` (as ``ask`` does once it has asked), showing it in the cell."""
         shown = CellDisplay() if in_a_kernel() else None
         if shown is not None:
             shown.show(waiting_display(request, self._link_for(request["id"])))

@@ -83,10 +83,24 @@ class Sessions:
 
     async def update(self, workspace_id: str, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         session = await self.get(workspace_id, session_id)
-        done = await self.store.batch(status_change(session, changes))
+        ops = status_change(session, changes)
+        done = await self.store.batch(ops + await self._delivery_failed_by(session, changes))
         self.events.emit("session.updated", workspace_id, done[0])
-        self.emit_activities(workspace_id, done[1:])
+        self.emit_activities(workspace_id, done[1:len(ops)])
         return done[0]
+
+    async def _delivery_failed_by(self, session: dict[str, Any], changes: dict[str, Any]) -> list[Op]:
+        """A session that fails while its agent handles an answer: the delivery that brought the answer was
+        accepted (2xx) but did not succeed, so its record says so too (the Deliveries view shows it)."""
+        if session["status"] != "processing_input" or changes.get("status") != "failed":
+            return []
+        page = await self.store.query("execution_deliveries", {"session_id": session["id"]}, limit=1)
+        latest = page.items[0] if page.items else None
+        if latest is None or latest.get("error") is not None:
+            return []
+        reason = changes.get("error_message") or "no reason given"
+        return [Update("execution_deliveries", latest["id"],
+                       {"error": f"the agent failed while handling it: {reason}"[:2000]})]
 
     async def fail(self, workspace_id: str, session_id: str, error_message: str) -> dict[str, Any] | None:
         """Mark a session failed (a failed callback, an expired request); None if it is gone."""

@@ -62,3 +62,17 @@ async def test_system_activities_are_the_servers_own(services, workspace_id, flo
     with pytest.raises(Invalid) as refused:
         await services.activities.create(agent_key(workspace_id), {"session_id": session["id"], "type": kind})
     assert refused.value.message.startswith(f"type: {kind} activities are written by the server itself")
+
+
+@pytest.mark.parametrize("status, marked", [("processing_input", True), ("running", False)])
+async def test_a_session_failing_while_handling_an_answer_marks_that_delivery(services, workspace_id, flow,
+                                                                              status, marked):
+    agent, _, session = flow
+    await services.sessions.update(workspace_id, session["id"], {"status": status})
+    delivery = await services.store.insert("execution_deliveries", {
+        "workspace_id": workspace_id, "agent_id": agent["id"], "session_id": session["id"], "request_id": "r",
+        "trigger": "input_request", "url": "http://127.0.0.1:9/", "method": "POST", "status_code": 202,
+        "error": None, "duration_ms": 1.0})
+    await services.sessions.update(workspace_id, session["id"], {"status": "failed", "error_message": "KeyError: 'x'"})
+    after = await services.deliveries.get(workspace_id, delivery["id"])
+    assert after["error"] == ("the agent failed while handling it: KeyError: 'x'" if marked else None)
