@@ -34,16 +34,18 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
 import tornado.web
 
-from .client import Answer, Client
+from .client import Answer, BadRequest, Client
 from .client.asking import in_a_kernel, question
 from .ids import parse_digits
 
@@ -160,18 +162,36 @@ class NotebookAgent:
                                                                                 {"agent": self})]))
         self._server.add_sockets([sock])
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        endpoint = {"url": self.url, "method": "POST"}
+        registration: dict[str, Any] = {"execution_endpoint": {"url": self.url, "method": "POST"}}
+        kernel_id = _own_kernel_id()
+        if kernel_id:  # the server then knows the agent lives as long as this kernel, and holds its answers
+            registration["kernel_id"] = kernel_id
         existing = next((a for a in self.client.agents.iter() if a["name"] == self.name), None)
         if existing is None:
-            created = self.client.agents.create(name=self.name, description=self.description,
-                                                execution_endpoint=endpoint)
-        else:  # its secret was shown once, to whoever made it: take a new one, the endpoint is ours now
-            self.client.agents.update(existing["id"], execution_endpoint=endpoint)
-            created = self.client.agents.rotate_secret(existing["id"])
-        self._own_secret = created.pop("execution_secret", None)
+            created = self._register(lambda **r: self.client.agents.create(name=self.name,
+                                                                            description=self.description, **r),
+                                     registration)
+            self._own_secret = created.pop("execution_secret", None)
+        else:
+            # Its secret was shown once, to whoever made it: take a new one first, then serve, so held
+            # answers released by serving are sent with the secret this process checks.
+            self._own_secret = self.client.agents.rotate_secret(existing["id"]).get("execution_secret")
+            created = self._register(lambda **r: self.client.agents.update(existing["id"], **r), registration)
         self.agent = created
         self._status.say(f"Agent {self.name!r} is serving (agent id {created['id']}) at {self.url}")
         return self.agent
+
+    @staticmethod
+    def _register(send: Callable[..., dict[str, Any]], registration: dict[str, Any]) -> dict[str, Any]:
+        """Register the endpoint (with the kernel when there is one: a kernel the server does not run, one
+        started by another Jupyter or by hand, is refused, and the agent registers as a plain URL)."""
+        try:
+            return send(**registration)
+        except BadRequest as exc:
+            if "kernel_id" not in registration or "kernel_id" not in str(exc):
+                raise
+            log.info("the server does not run this kernel: registering a plain endpoint (%s)", exc)
+            return send(**{k: v for k, v in registration.items() if k != "kernel_id"})
 
     def ask(self, title: str, schema: dict[str, Any] | None = None, *, message: str = "",
             defaults: dict[str, Any] | None = None, context: Any = None, decisions: list[str] | None = None,
@@ -210,7 +230,7 @@ class NotebookAgent:
             self._server.stop()
             self._server = None
         if self.agent is not None:
-            self.agent = self.client.agents.update(self.agent["id"], execution_endpoint=None)
+            self.agent = self.client.agents.update(self.agent["id"], execution_endpoint=None, kernel_id=None)
 
     async def astop(self) -> None:
         self.stop()
@@ -251,6 +271,19 @@ class NotebookAgent:
             changes.setdefault("status", "completed")
         if changes:
             self.client.agent_sessions.update(session_id, **changes)
+
+
+def _own_kernel_id() -> str | None:
+    """The id of the Jupyter kernel this code runs in (from its connection file), or None outside one."""
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from ipykernel import get_connection_file
+
+        name = Path(get_connection_file()).stem
+    except Exception:  # noqa: BLE001 (not a kernel application: an embedded shell, a test harness)
+        return None
+    return name.removeprefix("kernel-") if name.startswith("kernel-") else None
 
 
 class _StatusOutput:

@@ -23,10 +23,14 @@ from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
 from .runtime.streams import EventStreams
 from .runtime.expiry import ExpiryScheduler
+from .runtime.kernels import JupyterKernels
 from .runtime.periodic import Periodic
 from .services import TABLES, Services
 from .services.jobs import specs_of
 from .store import Store, TinyStore, open_postgres
+
+#: How often notebook agents' kernels are looked at (a stopped or restarted kernel puts its agent offline).
+KERNEL_WATCH_SECONDS = 2.0
 
 
 class OpenSinkApp(ExtensionApp):
@@ -119,6 +123,10 @@ class OpenSinkApp(ExtensionApp):
         10, config=True,
         help="Unknown approval-link tokens one client address may try per minute; beyond, its page "
              "requests get 429 until a minute has passed. 0 turns the limit off.")
+    notebook_agent_hold_seconds = Float(
+        86400.0, config=True,
+        help="How long an answer to a notebook agent whose kernel stopped waits for an agent of the same name to "
+             "serve again (a re-run of its cell) before its session fails.")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -141,7 +149,9 @@ class OpenSinkApp(ExtensionApp):
         self.store = self._open_store()
         self.events = EventBus(replay_size=self.event_replay_size)
         self.services = Services(self.store, self.events, self.outbound)
-        self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved})
+        self.services.notebook_agents.hold_seconds = self.notebook_agent_hold_seconds
+        self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved,
+                                                   "agent.updated": self.services.deliveries.on_agent_updated})
         self.dispatcher.start()
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
         self.services.request_log.max_entries = self.request_log_max_entries
@@ -154,6 +164,8 @@ class OpenSinkApp(ExtensionApp):
         self.relay = None
         if self.store.shared:  # other servers on this database: hear their changes, share ours
             self.relay = EventRelay(self.events, publish=self.store.publish, listen=self.store.listen)
+        self.kernel_watch = Periodic("watching notebook agents' kernels", KERNEL_WATCH_SECONDS,
+                                     self.services.notebook_agents.watch)
         # A server sharing the database may die with callbacks unsent: look for them now and then.
         self.outbox_sweep = Periodic("looking for abandoned callbacks", self.callback_timeout + 30,
                                      self._resubmit_unsent)
@@ -227,6 +239,11 @@ class OpenSinkApp(ExtensionApp):
         self.state_purge.start()
         self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
+        # Notebook agents of kernels that ended with the last server are offline before any callback is retried.
+        self.services.agents.kernels = JupyterKernels(getattr(serverapp, "kernel_manager", None),
+                                                      self.kernel_key_owner())
+        await self.services.notebook_agents.watch()
+        self.kernel_watch.start()
         await self._resubmit_unsent()  # callbacks a stop or crash interrupted
         if self.store.shared:
             self.outbox_sweep.start()
@@ -244,6 +261,7 @@ class OpenSinkApp(ExtensionApp):
                 await self.store.close()
             return
         await self.outbox_sweep.stop()
+        await self.kernel_watch.stop()
         self.streams.close_all()  # live event streams end
         self.credentials.close()
         if self.mcp is not None:

@@ -50,6 +50,10 @@ class Agent(Stored):
     #: The status of the agent's newest session; null without one.
     status: Literal["running", "waiting_for_input", "processing_input", "completed", "failed"] | None
     execution_endpoint: ExecutionEndpoint | None
+    #: The kernel serving this notebook agent, if any.
+    kernel_id: NotRequired[str | None]
+    #: A notebook agent whose kernel stopped or restarted: answers to it wait until it serves again.
+    offline: NotRequired[bool]
 
 
 class AgentWithSecret(Agent):

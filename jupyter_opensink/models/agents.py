@@ -24,6 +24,10 @@ class AgentCreate(Model):
     name: Name
     description: Text | None = None
     execution_endpoint: ExecutionEndpoint | None = None
+    kernel_id: str | None = Field(
+        default=None, max_length=255,
+        description="A notebook agent's kernel (one this server runs): while it runs the agent is online; when "
+                    "it stops or restarts the agent goes offline and answers wait for it to serve again.")
 
 
 AgentUpdate = patch_of(AgentCreate, "AgentUpdate", config_id=(str, None))
@@ -132,6 +136,9 @@ class Agent(Stored):
     status: SessionStatus | None = Field(
         description="The status of the agent's newest session; null without one.")
     execution_endpoint: ExecutionEndpoint | None
+    kernel_id: str | None = Field(default=None, description="The kernel serving this notebook agent, if any.")
+    offline: bool = Field(default=False, description="A notebook agent whose kernel stopped or restarted: "
+                                                     "answers to it wait until it serves again.")
 
 
 class AgentWithSecret(Agent):

@@ -15,6 +15,7 @@ from .idempotency import IdempotencyKeys
 from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .links import ApprovalLinks
+from .notebook_agents import NotebookAgents
 from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
 from .sinks import SinkItems, Sinks
@@ -44,7 +45,9 @@ class Services:
         self.input_requests = InputRequests(store, self.sessions, events)
         self.asking = Asking(self.agents, self.sessions, self.input_requests)
         self.approval_links = ApprovalLinks(store, self.input_requests, self.agents)
-        self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events)
+        self.notebook_agents = NotebookAgents(store, self.agents, self.sessions)
+        self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events,
+                                              self.notebook_agents)
         self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
         self.idempotency = IdempotencyKeys(store)
         self.states = States(store, events)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from .scoping import get_owned, scoped
 from .. import ids
@@ -27,17 +27,61 @@ def render_configuration(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "version_key"}
 
 
+#: Stored, never shown: the secret (shown once, by create and rotate) and how a notebook agent's kernel is
+#: recognised (its process, and the server running it).
+_UNSHOWN = ("execution_secret", "kernel_pid", "kernel_server", "kernel_host")
+
+
+class Kernels(Protocol):
+    """The kernels of this server, as far as agents need them (the app adapts Jupyter's kernel manager)."""
+
+    #: Who this server is, on a database other servers may share, and its machine.
+    server: str
+    host: str
+
+    def pid(self, kernel_id: str) -> int | None:
+        """The kernel's process id; None when this server runs no such kernel."""
+
+    def process_alive(self, pid: int) -> bool:
+        """Whether a process of this machine with that id still runs."""
+
+
 class Agents:
     def __init__(self, store: Store, events: EventBus):
         self.store = store
         self.events = events
+        #: Set by the app: without it (no Jupyter server), a ``kernel_id`` is taken on trust.
+        self.kernels: Kernels | None = None
 
     async def render(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The agent with its derived ``status`` (its newest session's, or null), without its secret:
         that is shown once, by ``create`` and ``rotate_secret``, never in reads, listings or events."""
         newest = await self.store.query("agent_sessions", {"agent_id": doc["id"]}, limit=1)
-        shown = {k: v for k, v in doc.items() if k != "execution_secret"}
-        return {**shown, "status": newest.items[0]["status"] if newest.items else None}
+        shown = {k: v for k, v in doc.items() if k not in _UNSHOWN}
+        return {"kernel_id": None, "offline": False, **shown,
+                "status": newest.items[0]["status"] if newest.items else None}
+
+    def _registered(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with a notebook agent's kernel checked and recognised: naming a kernel (or none) puts the
+        agent online, served by that kernel's process."""
+        if "kernel_id" not in values:
+            return values
+        kernel_id = values["kernel_id"]
+        if kernel_id is None:
+            return {**values, "kernel_pid": None, "kernel_server": None, "kernel_host": None, "offline": False}
+        pid = None
+        if self.kernels is not None:
+            pid = self.kernels.pid(kernel_id)
+            if pid is None:
+                raise Invalid(f"kernel_id: this server runs no kernel {kernel_id}")
+        return {**values, "kernel_pid": pid, "kernel_server": self.kernels.server if self.kernels else None,
+                "kernel_host": self.kernels.host if self.kernels else None, "offline": False}
+
+    async def set_offline(self, agent: dict[str, Any], offline: bool) -> dict[str, Any]:
+        """A notebook agent's kernel stopped, restarted or died (or it serves again)."""
+        doc = await self.render(await self.store.update("agents", agent["id"], {"offline": offline}))
+        self.events.emit("agent.updated", agent["workspace_id"], doc)
+        return doc
 
     async def get_doc(self, workspace_id: str, agent_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "agents", agent_id, workspace_id, "agent")
@@ -50,8 +94,8 @@ class Agents:
         agent_id, config_id = ids.new_id(), ids.new_id()
         secret = new_execution_secret()
         agent, config = await self.store.batch([
-            Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id, **values,
-                              "execution_secret": secret}),
+            Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id,
+                              **self._registered(values), "execution_secret": secret}),
             Insert("agent_configurations", {
                 "id": config_id, "agent_id": agent_id, "workspace_id": workspace_id, "variant": "default",
                 "version": 1, "variant_version": 1, "schema_version": 1, "schema": {}, "value": {},
@@ -84,7 +128,7 @@ class Agents:
             config = await self.store.get("agent_configurations", changes["config_id"])
             if config is None or config["agent_id"] != agent_id:
                 raise Invalid(f"config_id: {changes['config_id']} is not a configuration of this agent")
-        doc = await self.render(await self.store.update("agents", agent_id, changes))
+        doc = await self.render(await self.store.update("agents", agent_id, self._registered(changes)))
         self.events.emit("agent.updated", workspace_id, doc)
         return doc
 

@@ -13,6 +13,7 @@ from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound, Outcome
 from ..store import Delete, Page, Store, TableSpec
 from .decisions import answer
+from .notebook_agents import NotebookAgents
 from .secrets import agent_callback_secret
 from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
@@ -43,12 +44,13 @@ def callback_request(endpoint: dict[str, Any], secret: str, *, session_id: str |
 
 class ExecutionDeliveries:
     def __init__(self, store: Store, outbound: Outbound, workspaces: Workspaces, sessions: Sessions,
-                 events: EventBus):
+                 events: EventBus, notebook_agents: NotebookAgents):
         self.store = store
         self.outbound = outbound
         self.workspaces = workspaces
         self.sessions = sessions
         self.events = events
+        self.notebook_agents = notebook_agents
 
     async def call_agent(self, agent: dict[str, Any], *, session_id: str | None = None,
                          request_id: str | None = None, trigger: str = "input_request",
@@ -87,6 +89,9 @@ class ExecutionDeliveries:
         then means the call is made at the next start (``unsent``).
         """
         agent = await self.store.get("agents", request["agent_id"])
+        if agent is not None and not await self.notebook_agents.reachable(agent):
+            await self.notebook_agents.hold(request, agent)  # its outbox entry stays: delivered when it is back
+            return
         if agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
             endpoint = agent["execution_endpoint"]
             try:
@@ -105,6 +110,13 @@ class ExecutionDeliveries:
                 await self.store.batch([Delete(OUTBOX, request["id"])])
             except NotFound:
                 pass  # cleared at the same moment (a shared database)
+
+    async def on_agent_updated(self, agent: dict[str, Any]) -> None:
+        """A notebook agent serving again (online, with an endpoint): its held answers are delivered, once."""
+        if not agent.get("kernel_id") or agent.get("offline") or not agent.get("execution_endpoint"):
+            return
+        for request in await self.notebook_agents.claim_held(agent):
+            await self.on_resolved(request)
 
     async def unsent(self) -> list[dict[str, Any]]:
         """Resolved requests whose callback a stop or crash interrupted; forgets those deleted since.
