@@ -215,9 +215,8 @@ def _caption(title: str | None) -> str:
     return f"<figcaption>{html.escape(title)}</figcaption>" if title else ""
 
 
-def as_html(context: Iterable[dict[str, Any]] | None) -> str:
-    """The whole context as one block (each item a figure under its title); empty without context."""
-    shown = show_all(context)
+def as_html(shown: list[Evidence]) -> str:
+    """Shown items as one block, each a figure under its title; empty without any."""
     if not shown:
         return ""
     figures = "".join(f"<figure>{_caption(e.title)}{e.html}</figure>" for e in shown)

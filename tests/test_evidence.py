@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import base64
 import re
-import struct
-import zlib
 from xml.etree import ElementTree
 
 import pytest
 
 from jupyter_opensink import evidence
 
-
-def tiny_png() -> str:
-    """A 1x1 PNG, base64 (as display data holds images)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    raw = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
-    return base64.b64encode(b"\x89PNG\r\n\x1a\n" + raw).decode()
+from .images import tiny_png
 
 
 HOSTILE_HTML = ('<p onclick="steal()">Totals <b>up</b> 4%</p><script>alert(1)</script>'
@@ -106,9 +96,10 @@ def test_a_png_is_an_inline_image_with_its_title_as_text():
     png = tiny_png()
     shown = evidence.show({"title": 'Chart "Q3" <b>', "data": {"image/png": png[:20] + "\n" + png[20:]}})
     assert shown.html == f'<img src="data:image/png;base64,{png}" alt="Chart &quot;Q3&quot; &lt;b&gt;">'
-    block = evidence.as_html([{"title": "<i>T</i>", "data": {"image/png": png}}, {"data": {"text/plain": "x"}}])
+    block = evidence.as_html(evidence.show_all([{"title": "<i>T</i>", "data": {"image/png": png}},
+                                                {"data": {"text/plain": "x"}}]))
     assert block.startswith('<div class="opensink-context"><figure><figcaption>&lt;i&gt;T&lt;/i&gt;</figcaption><img ')
-    assert block.count("<figure>") == 2 and evidence.as_html(None) == "" and evidence.as_html([]) == ""
+    assert block.count("<figure>") == 2 and evidence.as_html(evidence.show_all(None)) == ""
 
 
 @pytest.mark.parametrize("mime", ["text/html", "text/markdown", "image/svg+xml"])

@@ -129,7 +129,7 @@ def test_server_validation_errors_keep_the_typed_values(server):
     assert form.field.fields["reason"].input.value == "no"  # nothing lost
     assert client.input_requests.get(request["id"])["status"] == "pending"
     form.field.fields["reason"].input.value = "too risky"
-    form.reject_button.click()  # the top-level boolean makes a Reject button
+    form.submit_button.click()
     resolved = client.input_requests.get(request["id"])
     assert resolved["status"] == "resolved" and resolved["response"] == {"approved": False, "reason": "too risky"}
     bad_json = RequestForm(new_request(client, {"type": "object", "properties": {

@@ -18,8 +18,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..client import AsyncClient, Client, OpenSinkError
-from ..forms import reject_field
-from .forms import Checkbox, Field, Group, build
+from .forms import Field, build
 
 log = logging.getLogger(__name__)
 REQUEST_EVENTS = ["input_request.created", "input_request.resolved", "input_request.expired"]
@@ -43,11 +42,6 @@ class RequestForm(w.VBox):
         self.submit_button = w.Button(description="Submit", button_style="primary", icon="check")
         self.submit_button.on_click(lambda _: self.submit())
         buttons: list[w.Widget] = [self.submit_button]
-        self.reject_field = self._reject_field()
-        if self.reject_field is not None:
-            self.reject_button = w.Button(description="Reject", button_style="danger", icon="times")
-            self.reject_button.on_click(lambda _: self.reject())
-            buttons.append(self.reject_button)
         self.link_button = w.Button(description="Copy approval link", icon="link",
                                     tooltip="A single-use link to a page that answers this request, for someone "
                                             "without Jupyter access")
@@ -59,11 +53,6 @@ class RequestForm(w.VBox):
         self.status = w.HTML()
         super().__init__([header, self.field.widget, w.HBox(buttons), self.link_box, self.error, self.status],
                          layout=w.Layout(border="1px solid #bbb", padding="6px", margin="4px 0"))
-
-    def _reject_field(self) -> Checkbox | None:
-        """The checkbox a Reject button clears: the one the form engine picks (``forms.reject_field``)."""
-        chosen = reject_field(self.field.spec)
-        return self.field.fields[chosen.key] if chosen is not None and isinstance(self.field, Group) else None
 
     def response(self) -> dict[str, Any]:
         value = self.field.value()
@@ -103,11 +92,6 @@ class RequestForm(w.VBox):
                       f"{html.escape(link['expires_at'])}.</small>")
         self.link_box.children = (self.link_text, note)
         return link
-
-    def reject(self) -> dict[str, Any] | None:
-        assert self.reject_field is not None
-        self.reject_field.input.value = False
-        return self.submit()
 
     def _show_error(self, message: str) -> None:
         self.error.value = f"<span style='color:#b00'>⚠ {html.escape(message)}</span>"
