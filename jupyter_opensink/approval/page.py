@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
+from markupsafe import Markup
 from tornado import httputil, web
 
 from .. import evidence, forms
@@ -283,11 +283,13 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
         if secret is None or not hmac.compare_digest(sent.encode(), self._csrf(link, secret).encode()):
             self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
-        decision = form.get(ACTION_FIELD) if request.get("decisions") else None
-        if request.get("decisions") and decision not in request["decisions"]:
+        decisions = request.get("decisions")
+        decision = form.get(ACTION_FIELD) if decisions else None
+        if decisions and decision not in decisions:
             self._form(400, link, request, agent_name, spec, values=form, errors=[NOT_OFFERED])
             return
-        comment = form.get(COMMENT_FIELD, "").strip() or None
+        # Without decisions the page has no comment box, so nothing posted under its name is sent.
+        comment = (form.get(COMMENT_FIELD, "").strip() or None) if decisions else None
         if comment is not None and len(comment) > COMMENT_MAX:
             too_long = f"Comment: at most {COMMENT_MAX:,} characters (this one has {len(comment):,})"
             self._form(400, link, request, agent_name, spec, values=form, errors=[too_long],
