@@ -132,3 +132,13 @@ def test_the_form_engine_is_pure_data():
                 assert not name.startswith(".."), (path, name)
             else:
                 assert name.split(".")[0] in sys.stdlib_module_names, (path, name)
+
+
+def test_the_evidence_module_is_pure():
+    """evidence.py turns a request's context into safe HTML for the approval page (server) and the widget
+    (kernel): the standard library, its sanitizer and its Markdown renderer only."""
+    import sys
+
+    for name in imports(PACKAGE / "evidence.py"):
+        assert not name.startswith("."), name
+        assert name.split(".")[0] in sys.stdlib_module_names or name in ("nh3", "markdown_it"), name

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_opensink.forms import FormErrors, describe, read, reject_field, where
+from jupyter_opensink.forms import FormErrors, describe, read, where
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERYTHING = json.loads((FIXTURES / "every-schema-feature.json").read_text())
@@ -98,14 +98,13 @@ def test_unusable_entries_are_named_per_control():
             read(describe({"type": "number"}), {"f": not_finite})
 
 
-def test_the_trade_approval_form_and_its_reject_field():
+def test_a_violation_s_path_points_at_its_control():
     form = describe(TRADE, required=True)
-    assert reject_field(form) is None  # its approvals are per trade, not one top-level checkbox
     trade_0 = by_key(form)["trade_0"]
-    assert where(form, "trade_0/approved") == by_key(trade_0)["approved"].name
-    assert where(form, "(root)") is None and where(form, "nope") is None
-    simple = describe({"type": "object", "properties": {"approved": {"type": "boolean"}}})
-    assert reject_field(simple).key == "approved"
+    assert where(form, "/trade_0/approved") == where(form, "trade_0/approved") == by_key(trade_0)["approved"].name
+    assert where(form, "") is None and where(form, "(root)") is None and where(form, "/nope") is None
+    odd = describe({"type": "object", "properties": {"a/b": {"type": "string"}, "c~d": {"type": "string"}}})
+    assert where(odd, "/a~1b") == by_key(odd)["a/b"].name and where(odd, "/c~0d") == by_key(odd)["c~d"].name
 
 
 def test_a_read_only_field_without_a_value_is_left_out():
@@ -154,8 +153,6 @@ def test_the_labextension_keeps_the_shared_form_rules():
 
     source = (Path(__file__).parents[1] / "labextension" / "src" / "forms.ts").read_text()
     assert re.search(r"export const LONG_TEXT = (\d+);", source).group(1) == str(form_rules.LONG_TEXT)
-    listed = re.search(r"export const REJECT_FIELDS = \[([^\]]*)\];", source).group(1)
-    assert tuple(re.findall(r"'([^']+)'", listed)) == form_rules.REJECT_FIELDS
 
 
 @pytest.mark.parametrize("typed", ['{"x": NaN}', "[Infinity]", "-Infinity", "1e999"])

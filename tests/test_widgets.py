@@ -16,6 +16,7 @@ from jupyter_opensink.widgets import Inbox, RequestForm, build
 from jupyter_opensink.forms import FormErrors
 from jupyter_opensink.widgets.forms import Fixed, Group, JsonEditor, ListField, Simple
 
+from .images import tiny_png
 from .receivers import start_receiver
 from .servers import start_server
 
@@ -39,11 +40,11 @@ def server(tmp_path_factory):
     running.stop()
 
 
-def new_request(client: Client, schema: dict, endpoint: dict | None = None) -> dict:
+def new_request(client: Client, schema: dict, endpoint: dict | None = None, **fields) -> dict:
     agent = client.agents.create(name="asker", execution_endpoint=endpoint)
     session = client.agent_sessions.create(agent_id=agent["id"])
     return client.input_requests.create(session_id=session["id"], agent_id=agent["id"], key="k",
-                                        title="Please decide", message="Details here", schema=schema)
+                                        title="Please decide", message="Details here", schema=schema, **fields)
 
 
 def test_every_schema_feature_becomes_the_right_input():
@@ -129,7 +130,7 @@ def test_server_validation_errors_keep_the_typed_values(server):
     assert form.field.fields["reason"].input.value == "no"  # nothing lost
     assert client.input_requests.get(request["id"])["status"] == "pending"
     form.field.fields["reason"].input.value = "too risky"
-    form.reject_button.click()  # the top-level boolean makes a Reject button
+    form.submit_button.click()
     resolved = client.input_requests.get(request["id"])
     assert resolved["status"] == "resolved" and resolved["response"] == {"approved": False, "reason": "too risky"}
     bad_json = RequestForm(new_request(client, {"type": "object", "properties": {
@@ -232,4 +233,105 @@ def test_a_bounded_number_starts_empty_and_a_required_one_blocks_the_submit(serv
     form.submit_button.click()
     assert quantity.problem.value == ""
     assert client.input_requests.get(request["id"])["response"] == {"quantity": 3}  # price: left out
+    client.close()
+
+
+ORDER = {"type": "object", "required": ["symbol", "quantity"], "properties": {
+    "symbol": {"type": "string", "title": "Symbol"},
+    "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 1000},
+    "desk": {"type": "string", "title": "Desk code", "pattern": "^[A-Z]{3}$"},
+    "note": {"type": "string", "title": "Note"}}}
+PROPOSAL = {"symbol": "AAPL", "quantity": 10, "desk": "NYC"}
+DECIDE = ["approve", "reject", "respond"]
+
+
+def test_the_widget_opens_with_the_proposal_shows_the_evidence_sanitized_and_approves(server):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        client = Client(server.url, server.key)
+        png = tiny_png()
+        context = [{"title": "Chart", "data": {"image/png": png}},
+                   {"title": "Fills <i>today</i>", "data": {"text/html": (
+                       '<p>Filled <b>3</b></p><script>alert(1)</script><img src="x" onerror="alert(2)">'
+                       '<a href="javascript:alert(3)">go</a>')}},
+                   {"title": "Why", "data": {"text/markdown": "Earnings **beat**.", "text/plain": "beat"}}]
+        request = new_request(client, ORDER, {"url": receiver.url("/agent")}, defaults=PROPOSAL, context=context,
+                              decisions=DECIDE)
+        form = RequestForm(request, client)
+        f = form.field.fields
+        assert (f["symbol"].input.value, f["quantity"].input.value, f["desk"].input.value) == ("AAPL", "10", "NYC")
+        assert f["note"].input.value == ""  # no proposal for it: empty, never a value nobody chose
+        assert form.submit_button is None and list(form.decision_buttons) == ["approve", "respond", "reject"]
+        assert [b.description for b in form.decision_buttons.values()] == ["Approve", "Reply", "Reject"]
+        assert form.comment is not None and "reply" in form.comment.placeholder
+        shown = form.context.value
+        assert isinstance(form.context, w.HTML) and form.context in form.children
+        assert f'<img src="data:image/png;base64,{png}" alt="Chart">' in shown
+        assert "<p>Filled <b>3</b></p>" in shown and "<strong>beat</strong>" in shown
+        assert "<figcaption>Fills &lt;i&gt;today&lt;/i&gt;</figcaption>" in shown
+        for gone in ("<script", "onerror", "javascript:", "alert("):
+            assert gone not in shown, gone
+        form.approve_button.click()  # as proposed
+        assert "Approved at" in form.status.value, form.error.value
+        stored = client.input_requests.get(request["id"])
+        assert (stored["decision"], stored["changes"], stored["response"]) == ("approve", [], PROPOSAL)
+        (call,) = await receiver.wait_for(1)
+        assert call.json["answer"]["decision"] == "approve" and call.json["answer"]["changes"] == []
+        edited = RequestForm(new_request(client, ORDER, defaults=PROPOSAL, decisions=DECIDE), client)
+        edited.field.fields["quantity"].input.value = "4"
+        edited.comment.value = "smaller for now"
+        edited.approve_button.click()
+        stored = client.input_requests.get(edited.request["id"])
+        assert stored["changes"] == [{"op": "replace", "path": "/quantity", "value": 4}]
+        assert stored["comment"] == "smaller for now"
+        http.stop()
+        client.close()
+
+    asyncio.run(main())
+
+
+def test_reject_and_reply_through_the_widget(server):
+    client = Client(server.url, server.key)
+    rejecting = RequestForm(new_request(client, ORDER, defaults=PROPOSAL, decisions=DECIDE), client)
+    rejecting.field.fields["quantity"].input.value = "lots"  # not read: a no needs no valid form
+    rejecting.field.fields["symbol"].input.value = ""
+    rejecting.comment.value = "Not before earnings."
+    rejecting.reject_button.click()
+    assert "Rejected at" in rejecting.status.value, rejecting.error.value
+    stored = client.input_requests.get(rejecting.request["id"])
+    assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Not before earnings.", None)
+
+    replying = RequestForm(new_request(client, ORDER, defaults=PROPOSAL, decisions=["respond", "reject"]), client)
+    assert list(replying.decision_buttons) == ["respond", "reject"] and replying.approve_button is None
+    replying.comment.value = "   "
+    replying.reply_button.click()
+    assert "write your reply" in replying.comment_problem.value and "write your reply" in replying.error.value
+    assert client.input_requests.get(replying.request["id"])["status"] == "pending"
+    replying.comment.value = "Buy half now."
+    replying.reply_button.click()
+    assert "Reply sent at" in replying.status.value and replying.comment_problem.value == ""
+    stored = client.input_requests.get(replying.request["id"])
+    assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", "Buy half now.", None)
+
+    plain = RequestForm(new_request(client, ORDER, defaults=PROPOSAL), client)
+    assert plain.decision_buttons == {} and plain.comment is None and plain.context.value == ""
+    plain.submit_button.click()
+    stored = client.input_requests.get(plain.request["id"])
+    assert stored["decision"] is None and stored["response"] == PROPOSAL and stored["changes"] == []
+    client.close()
+
+
+def test_server_violations_are_shown_beside_their_fields(server):
+    """The widget's engine does not check a pattern; the server does, and its answer lands beside the field."""
+    client = Client(server.url, server.key)
+    form = RequestForm(new_request(client, ORDER, defaults=PROPOSAL, decisions=DECIDE), client)
+    desk, quantity = form.field.fields["desk"], form.field.fields["quantity"]
+    desk.input.value = "nyc"
+    form.approve_button.click()
+    assert "Desk code: " in desk.problem.value and "Desk code" in form.error.value
+    assert quantity.problem.value == "" and desk.input.value == "nyc"  # what was typed stays
+    assert client.input_requests.get(form.request["id"])["status"] == "pending"
+    desk.input.value = "NYC"
+    form.approve_button.click()
+    assert desk.problem.value == "" and client.input_requests.get(form.request["id"])["decision"] == "approve"
     client.close()

@@ -2,7 +2,13 @@
 
 It needs no Jupyter login: the token in the URL is the only credential (``api/auth.py``'s
 ``LINK_TOKEN``, turned into a principal for this one request as every credential is), and it opens
-this one request's form, nothing else. The page carries no script and loads nothing (its CSP says so).
+this one request's form, nothing else. The page carries no script and loads nothing (its CSP says so);
+the request's evidence (its ``context``) is shown through ``evidence.py``, images inline as ``data:``
+URIs, which the CSP allows only on a page that shows one.
+
+What the person may answer follows the request's ``decisions``: without them, one Submit sends the form
+(the hosted API's way); with them, a button each (``_action``): Approve sends the form, Reject sends only
+the comment (the form is not read, so a half-filled one never blocks a no), Reply needs the comment.
 
 Forged submissions: the first view sets a random cookie (HttpOnly, SameSite=Strict, scoped to the
 approve path) and puts HMAC-SHA256(the link's own stored form key, that cookie) in a hidden field. A
@@ -24,9 +30,10 @@ import jinja2
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
+from markupsafe import Markup
 from tornado import httputil, web
 
-from .. import forms
+from .. import evidence, forms
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.access import Principal
 from ..services.links import ApprovalLinks
@@ -50,8 +57,18 @@ _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 FORM_MAX = 64 * 1024
 #: Page fields that are not the schema's (its controls are all named f-...).
 CSRF_FIELD, NAME_FIELD, ACTION_FIELD, ZONE_FIELD = "_csrf", "_name", "_action", "_zone"
+COMMENT_FIELD = "_comment"
+#: Longest comment, as the API's resolve takes it.
+COMMENT_MAX = 4000
+#: The buttons a request's ``decisions`` offer, in the order shown: the first is the one Enter presses,
+#: so Reject never comes first while another is offered.
+BUTTONS = (("approve", "Approve"), ("respond", "Reply"), ("reject", "Reject"))
+#: The done page's heading, by the decision recorded.
+DONE = {"approve": "Approved", "reject": "Rejected", "respond": "Reply sent", None: "Answer sent"}
 
 
+NO_REPLY = "Comment: write your reply: it is what the agent receives instead of a decision"
+NOT_OFFERED = "This request is answered with one of the buttons below."
 NOT_VERIFIED = ("The form could not be verified (it was not sent from this page, or your browser did not send back "
                 "its cookie). Allow cookies for this site and submit again; your entries are kept.")
 CHANGED_MEANWHILE = ("The request changed while your answer was being saved, so it was not saved. Submit again; "
@@ -125,9 +142,13 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
             self._nonce = new_token(16)
         return self._nonce
 
+    #: Whether the page shows an image (evidence), the one thing it ever loads, from ``data:`` only.
+    inline_images = False
+
     @property
     def content_security_policy(self) -> str:
-        return (f"default-src 'none'; style-src 'nonce-{self.nonce}'; img-src 'none'; form-action 'self'; "
+        images = "data:" if self.inline_images else "'none'"
+        return (f"default-src 'none'; style-src 'nonce-{self.nonce}'; img-src {images}; form-action 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'")
 
     def set_default_headers(self) -> None:
@@ -222,45 +243,74 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
     def _csrf(link: dict[str, Any], browser_secret: str) -> str:
         return hmac.new(ApprovalLinks.form_key(link), browser_secret.encode(), hashlib.sha256).hexdigest()
 
+    @staticmethod
+    def _spec(request: dict[str, Any]) -> forms.FormField:
+        """The request's form, filled with what the agent proposes (its ``defaults``)."""
+        return forms.describe(forms.proposed(request["schema"], request.get("defaults")), required=True)
+
     def _form(self, status: int, link: dict[str, Any], request: dict[str, Any], agent_name: str,
               spec: forms.FormField, *, values: dict[str, str] | None = None,
               errors: list[str] | None = None, problems: dict[str, str] | None = None) -> None:
         secret = self._browser_secret(make=True)
+        shown = evidence.show_all(request.get("context"))
+        if any(item.has_images for item in shown):
+            self.inline_images = True
+            self.set_header("Content-Security-Policy", self.content_security_policy)
+        decisions = request.get("decisions") or []
         self._page(status, "form.html", request=request, agent_name=agent_name, spec=spec,
                    csrf=self._csrf(link, secret or ""), values=values or {}, posted=values is not None,
-                   errors=errors or [], problems=problems or {}, reject=forms.reject_field(spec) is not None,
+                   errors=errors or [], problems=problems or {},
+                   evidence=Markup(evidence.as_html(shown)),  # sanitized by evidence.py; titles escaped
+                   evidence_style=Markup(evidence.STYLE if shown else ""),
+                   buttons=[(action, label) for action, label in BUTTONS if action in decisions],
+                   comment_for=[d for d in ("reject", "respond") if d in decisions], comment_max=COMMENT_MAX,
                    link_expires_at=link["expires_at"],
                    zones=forms.UTC_OFFSETS if forms.asks_time(spec) else ())
 
     @allow_unauthenticated
     async def get(self, **params: str) -> None:
         link, request, agent_name = await self._open()
-        self._form(200, link, request, agent_name, forms.describe(request["schema"], required=True))
+        self._form(200, link, request, agent_name, self._spec(request))
 
     @allow_unauthenticated
     async def post(self, **params: str) -> None:
         self._read_body()
         link, request, agent_name = await self._open()
-        spec = forms.describe(request["schema"], required=True)
+        spec = self._spec(request)
         form = {name: self.get_body_argument(name, strip=False) for name in self.request.body_arguments}
         secret = self._browser_secret(make=False)
         sent = form.get(CSRF_FIELD, "")
         if secret is None or not hmac.compare_digest(sent.encode(), self._csrf(link, secret).encode()):
             self._form(403, link, request, agent_name, spec, values=form, errors=[NOT_VERIFIED])
             return
-        try:
-            # The page runs no script, so it cannot know the person's time zone: it asks (ZONE_FIELD).
-            response = forms.read(spec, form, zone=forms.offset_zone(form.get(ZONE_FIELD)))
-        except forms.FormErrors as exc:
-            self._form(400, link, request, agent_name, spec, values=form, errors=list(exc.problems.values()),
-                       problems=exc.problems)
+        decisions = request.get("decisions")
+        decision = form.get(ACTION_FIELD) if decisions else None
+        if decisions and decision not in decisions:
+            self._form(400, link, request, agent_name, spec, values=form, errors=[NOT_OFFERED])
             return
-        rejected = forms.reject_field(spec)
-        if form.get(ACTION_FIELD) == "reject" and rejected is not None and isinstance(response, dict):
-            response[rejected.key] = False
+        # Without decisions the page has no comment box, so nothing posted under its name is sent.
+        comment = (form.get(COMMENT_FIELD, "").strip() or None) if decisions else None
+        if comment is not None and len(comment) > COMMENT_MAX:
+            too_long = f"Comment: at most {COMMENT_MAX:,} characters (this one has {len(comment):,})"
+            self._form(400, link, request, agent_name, spec, values=form, errors=[too_long],
+                       problems={COMMENT_FIELD: too_long})
+            return
+        if decision == "respond" and comment is None:
+            self._form(400, link, request, agent_name, spec, values=form, errors=[NO_REPLY],
+                       problems={COMMENT_FIELD: NO_REPLY})
+            return
+        response = None
+        if decision in (None, "approve"):  # a rejection or a reply does not read the form at all
+            try:
+                # The page runs no script, so it cannot know the person's time zone: it asks (ZONE_FIELD).
+                response = forms.read(spec, form, zone=forms.offset_zone(form.get(ZONE_FIELD)))
+            except forms.FormErrors as exc:
+                self._form(400, link, request, agent_name, spec, values=form,
+                           errors=list(exc.problems.values()), problems=exc.problems)
+                return
         try:  # the answer is checked against the schema once, where the API checks it too
-            resolved = await self.context.services.approval_links.use(self.principal, response,
-                                                                      form.get(NAME_FIELD))
+            resolved = await self.context.services.approval_links.use(
+                self.principal, response, form.get(NAME_FIELD), decision=decision, comment=comment)
         except SchemaMismatch as exc:
             said = [f"{v.field}: {v.message}" for v in exc.violations]  # the field as the form labels it
             problems = {}
@@ -279,7 +329,8 @@ class ApprovalPageHandler(LeanAccessLog, StreamedBody, JupyterHandler):
             self._form(409, link, request, agent_name, spec, values=form, errors=[CHANGED_MEANWHILE])
             return
         self.clear_cookie(COOKIE, path=self._cookie_path())
-        self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"))
+        self._page(200, "done.html", request=resolved, name=resolved.get("resolved_by_name"),
+                   heading=DONE.get(resolved.get("decision"), DONE[None]))
 
 
 def approval_handlers(context: ApiContext, link_guesses_per_minute: int) -> list[tuple]:

@@ -5,9 +5,9 @@ Kernel-safe and pure data (no server, ipywidgets or tornado imports): the notebo
 is a port of it, tied to it by the shared case table ``tests/fixtures/form-cases.json``.
 """
 
-from .engine import FormErrors, FormField, asks_time, describe, proposed, read, reject_field, where
+from .engine import FormErrors, FormField, asks_time, describe, proposed, read, where
 from .moments import UTC_OFFSETS, offset_zone, wall_time
-from .rules import LONG_TEXT, REJECT_FIELDS
+from .rules import LONG_TEXT
 
-__all__ = ["LONG_TEXT", "REJECT_FIELDS", "UTC_OFFSETS", "FormErrors", "FormField", "asks_time", "describe",
-           "offset_zone", "proposed", "read", "reject_field", "wall_time", "where"]
+__all__ = ["LONG_TEXT", "UTC_OFFSETS", "FormErrors", "FormField", "asks_time", "describe", "offset_zone",
+           "proposed", "read", "wall_time", "where"]

@@ -21,7 +21,7 @@ from datetime import tzinfo
 from typing import Any
 
 from .moments import UTC, moment, utc, wall_time
-from .rules import LONG_TEXT, REJECT_FIELDS
+from .rules import LONG_TEXT
 
 COMPOSED = ("oneOf", "anyOf", "allOf", "$ref", "not")
 SIMPLE_ITEMS = ("string", "number", "integer")
@@ -290,21 +290,10 @@ def read(spec: FormField, form: Mapping[str, str], *, zone: tzinfo = UTC) -> Any
     return None if value is _MISSING else value
 
 
-def reject_field(spec: FormField) -> FormField | None:
-    """The top group's checkbox a Reject button clears, if the schema has one."""
-    if spec.kind != "group":
-        return None
-    for key in REJECT_FIELDS:
-        for sub in spec.fields:
-            if sub.key == key and sub.kind == "boolean":
-                return sub
-    return None
-
-
 def where(spec: FormField, pointer: str) -> str | None:
-    """The control a schema violation's location (``a/b``, from ``SchemaMismatch.problems``) points at."""
+    """The control a schema violation's location points at: its ``path``, a JSON Pointer (``/a/b``)."""
     node = spec
-    for part in [p for p in pointer.split("/") if p and p != "(root)"]:
+    for part in [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/") if p and p != "(root)"]:
         if node.kind != "group":
             return None
         found = [sub for sub in node.fields if sub.key == part]

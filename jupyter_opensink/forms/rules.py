@@ -6,5 +6,3 @@ Pure data: importable from both sides without crossing the kernel/server line.
 
 #: maxLength above which a string is entered in a text area.
 LONG_TEXT = 200
-#: Top-level booleans that mean "approve": a Reject action sets the first one present to false.
-REJECT_FIELDS = ("approved", "approve", "accepted", "accept")

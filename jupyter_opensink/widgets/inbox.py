@@ -1,8 +1,9 @@
 """The notebook inbox: pending input requests, answered in place.
 
-``RequestForm`` renders one request as a form built from its JSON Schema and
-resolves it through the client; its "Copy approval link" button makes a
-single-use link for someone without Jupyter access and shows it to copy.
+``RequestForm`` renders one request as a form built from its JSON Schema, filled with the agent's
+proposal, beside its evidence, and resolves it through the client with the decision the person
+picks; its "Copy approval link" button makes a single-use link for someone without Jupyter access
+and shows it to copy.
 ``Inbox`` lists a workspace's pending requests and follows the live event stream (no polling): a new request
 appears, an answered or expired one leaves.
 """
@@ -17,37 +18,76 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import evidence
 from ..client import AsyncClient, Client, OpenSinkError
-from ..forms import reject_field
-from .forms import Checkbox, Field, Group, build
+from ..forms import proposed, where
+from .forms import Field, build
 
 log = logging.getLogger(__name__)
 REQUEST_EVENTS = ["input_request.created", "input_request.resolved", "input_request.expired"]
 
 
+#: The buttons a request's ``decisions`` offer, in the order shown (as on the approval page):
+#: (decision, label, button style, icon).
+DECISION_BUTTONS = (("approve", "Approve", "success", "check"), ("respond", "Reply", "info", "reply"),
+                    ("reject", "Reject", "danger", "times"))
+#: What the status line says once answered, by the decision recorded.
+DONE = {"approve": "Approved", "reject": "Rejected", "respond": "Reply sent", None: "Resolved"}
+#: Longest comment, as the API takes it.
+COMMENT_MAX = 4000
+NO_REPLY = "Comment: write your reply: it is what the agent receives instead of a decision"
+
+
+def _warning(message: str) -> str:
+    return f"<span style='color:#b00'>⚠ {html.escape(message)}</span>"
+
+
 class RequestForm(w.VBox):
-    """One input request: its title, message, agent and session, a generated form, submit (and reject)."""
+    """One input request: its title, message, agent and session, its evidence, a form filled with what the
+    agent proposes, and its answers: one Submit, or a button per decision the request offers (Approve sends
+    the form, Reject sends only the comment, Reply needs one)."""
 
     def __init__(self, request: dict[str, Any], client: Client, *, agent_name: str | None = None,
                  on_done: Callable[[dict[str, Any]], None] | None = None):
         self.request = request
         self.client = client
         self.on_done = on_done
-        self.field: Field = build(request.get("schema") or {}, required=True, top=True)
+        self.decisions: list[str] = list(request.get("decisions") or [])
+        self.field: Field = build(proposed(request.get("schema") or {}, request.get("defaults")),
+                                  required=True, top=True)
         header = w.HTML(
             f"<h4 style='margin:4px 0'>{html.escape(request['title'])}</h4>"
             f"<div>{html.escape(request.get('message') or '')}</div>"
             f"<small>agent {html.escape(agent_name or request['agent_id'])} · session "
             f"<code>{html.escape(request['session_id'])}</code> · key <code>{html.escape(request['key'])}</code>"
             f"</small>")
-        self.submit_button = w.Button(description="Submit", button_style="primary", icon="check")
-        self.submit_button.on_click(lambda _: self.submit())
-        buttons: list[w.Widget] = [self.submit_button]
-        self.reject_field = self._reject_field()
-        if self.reject_field is not None:
-            self.reject_button = w.Button(description="Reject", button_style="danger", icon="times")
-            self.reject_button.on_click(lambda _: self.reject())
-            buttons.append(self.reject_button)
+        # Evidence is sanitized HTML in an HTML widget, never the request's own HTML in an Output: a running
+        # kernel's outputs are trusted, so a script in them would run.
+        shown = evidence.show_all(request.get("context"))
+        self.context = w.HTML(f"<style>{evidence.STYLE}</style>{evidence.as_html(shown)}" if shown else "")
+        self.submit_button: w.Button | None = None
+        if not self.decisions:
+            self.submit_button = w.Button(description="Submit", button_style="primary", icon="check")
+            self.submit_button.on_click(lambda _: self.submit())
+        #: A button per decision offered, by decision.
+        self.decision_buttons: dict[str, w.Button] = {}
+        for decision, label, style, icon in DECISION_BUTTONS:
+            if decision in self.decisions:
+                button = self.decision_buttons[decision] = w.Button(description=label, button_style=style,
+                                                                    icon=icon)
+                button.on_click(lambda _, chosen=decision: self.decide(chosen))
+        self.approve_button = self.decision_buttons.get("approve")
+        self.reply_button = self.decision_buttons.get("respond")
+        self.reject_button = self.decision_buttons.get("reject")
+        buttons: list[w.Widget] = [*([self.submit_button] if self.submit_button else []),
+                                   *self.decision_buttons.values()]
+        self.comment: w.Textarea | None = None
+        self.comment_problem = w.HTML()
+        comment_box: list[w.Widget] = []
+        if "reject" in self.decisions or "respond" in self.decisions:
+            self.comment = w.Textarea(description="Comment", placeholder=self._comment_hint(),
+                                      layout=w.Layout(width="95%", height="4em"))
+            comment_box = [self.comment, self.comment_problem]
         self.link_button = w.Button(description="Copy approval link", icon="link",
                                     tooltip="A single-use link to a page that answers this request, for someone "
                                             "without Jupyter access")
@@ -57,38 +97,80 @@ class RequestForm(w.VBox):
         self.link_box = w.VBox()
         self.error = w.HTML()
         self.status = w.HTML()
-        super().__init__([header, self.field.widget, w.HBox(buttons), self.link_box, self.error, self.status],
+        super().__init__([header, self.context, self.field.widget, *comment_box, w.HBox(buttons), self.link_box,
+                          self.error, self.status],
                          layout=w.Layout(border="1px solid #bbb", padding="6px", margin="4px 0"))
 
-    def _reject_field(self) -> Checkbox | None:
-        """The checkbox a Reject button clears: the one the form engine picks (``forms.reject_field``)."""
-        chosen = reject_field(self.field.spec)
-        return self.field.fields[chosen.key] if chosen is not None and isinstance(self.field, Group) else None
+    def _comment_hint(self) -> str:
+        if "respond" not in self.decisions:
+            return "Optional: why you reject"
+        if "reject" not in self.decisions:
+            return "Your reply to the agent (needed for Reply)"
+        return "Why you reject, or your reply to the agent (needed for Reply)"
 
     def response(self) -> dict[str, Any]:
         value = self.field.value()
         return value if isinstance(value, dict) else {}
 
     def submit(self) -> dict[str, Any] | None:
-        """Resolve with what the form holds; errors are shown and the form keeps its values."""
+        """Resolve with what the form holds (a request without decisions); errors are shown beside their
+        fields and the form keeps its values."""
+        return self._answer(None)
+
+    def decide(self, decision: str) -> dict[str, Any] | None:
+        """Answer with one of the request's decisions: ``approve`` sends the form, ``reject`` only the
+        comment (the form is not read), ``respond`` needs the comment."""
+        return self._answer(decision)
+
+    def _answer(self, decision: str | None) -> dict[str, Any] | None:
+        comment = (self.comment.value.strip() if self.comment is not None else "") or None
+        self.comment_problem.value = ""
+        if comment is not None and len(comment) > COMMENT_MAX:
+            return self._comment_refused(f"Comment: at most {COMMENT_MAX:,} characters "
+                                         f"(this one has {len(comment):,})")
+        if decision == "respond" and comment is None:
+            return self._comment_refused(NO_REPLY)
+        response = None
+        if decision in (None, "approve"):
+            try:
+                response = self.response()
+            except ValueError as exc:
+                self._show_error(str(exc))
+                return None
         try:
-            response = self.response()
-        except ValueError as exc:
-            self._show_error(str(exc))
-            return None
-        try:
-            resolved = self.client.input_requests.resolve(self.request["id"], response)
+            resolved = self.client.input_requests.resolve(self.request["id"], response, decision=decision,
+                                                          comment=comment)
         except OpenSinkError as exc:
-            self._show_error(exc.message)
+            said = self._show_violations(exc.body)
+            self._show_error("; ".join(said) if said else exc.message)
             return None
         self.error.value = ""
         self.request = resolved
-        self.status.value = (f"<span style='color:green'>✔ Resolved at {html.escape(resolved['resolved_at'])} "
+        said = DONE.get(resolved.get("decision"), DONE[None])
+        self.status.value = (f"<span style='color:green'>✔ {said} at {html.escape(resolved['resolved_at'])} "
                              f"from this notebook</span>")
         self.children = (self.children[0], self.status)  # collapse: the answer is in
         if self.on_done:
             self.on_done(resolved)
         return resolved
+
+    def _comment_refused(self, message: str) -> None:
+        self.comment_problem.value = _warning(message)
+        self._show_error(message)
+
+    def _show_violations(self, body: Any) -> list[str]:
+        """Each of a 400's ``violations`` beside the field it names, as the form labels it; returns them
+        all as said (one whose field is not drawn is said only above)."""
+        found = body.get("violations") if isinstance(body, dict) else None
+        said, problems = [], {}
+        for violation in found if isinstance(found, list) else []:
+            text = f"{violation.get('field')}: {violation.get('message')}"
+            said.append(text)
+            name = where(self.field.spec, str(violation.get("path", "")))
+            if name:
+                problems.setdefault(name, text)
+        self.field.show_problems(problems)
+        return said
 
     def make_link(self, **options: Any) -> dict[str, Any] | None:
         """Create an approval link (``expires_in``, ``note``) and show its URL, selected for copying."""
@@ -104,13 +186,8 @@ class RequestForm(w.VBox):
         self.link_box.children = (self.link_text, note)
         return link
 
-    def reject(self) -> dict[str, Any] | None:
-        assert self.reject_field is not None
-        self.reject_field.input.value = False
-        return self.submit()
-
     def _show_error(self, message: str) -> None:
-        self.error.value = f"<span style='color:#b00'>⚠ {html.escape(message)}</span>"
+        self.error.value = _warning(message)
 
 
 class Inbox(w.VBox):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import getpass
 import html
 import json
@@ -13,6 +14,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from jupyter_opensink.services.secrets import hash_secret
+
+from ..images import tiny_png
 
 TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
 BOUNDED = {"type": "object", "required": ["amount"], "properties": {
@@ -230,18 +233,160 @@ async def test_submitting_resolves_like_the_api_and_calls_the_agent_once(api, as
     assert len(receiver.calls) == 1
 
 
-async def test_reject_sets_the_approval_to_false(api, ask, link):
+ORDER = {"type": "object", "required": ["symbol", "quantity"], "properties": {
+    "symbol": {"type": "string", "title": "Symbol"},
+    "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 1000},
+    "limit": {"type": "number", "title": "Limit price"},
+    "note": {"type": "string", "title": "Note"}}}
+PROPOSAL = {"symbol": "AAPL", "quantity": 10, "limit": 187.5}
+DECIDE = ["approve", "reject", "respond"]
+
+
+def buttons(page: str) -> list[tuple[str, str]]:
+    return re.findall(r'<button type="submit" name="_action" value="([a-z]+)"[^>]*>([^<]+)</button>', page)
+
+
+async def test_the_form_opens_with_the_proposal_and_approving_it_unchanged_records_no_changes(api, ask, link,
+                                                                                                receiver):
+    _, request = await ask(ORDER, endpoint={"url": receiver.url("/agent")}, defaults=PROPOSAL, decisions=DECIDE)
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    page = reply.body
+    assert 'name="f-0" value="AAPL"' in page and 'name="f-1" value="10"' in page and 'value="187.5"' in page
+    assert 'name="f-3" value=""' in page  # no proposal, no default: empty, never a value nobody chose
+    assert buttons(page) == [("approve", "Approve"), ("respond", "Reply"), ("reject", "Reject")]
+    assert re.search(r'value="respond" class="respond" formnovalidate', page)  # only Approve checks the form
+    assert '<textarea name="_comment" class="prose" rows="3" maxlength="4000">' in page
+    entries = {"_csrf": csrf, "f-0": "AAPL", "f-1": "10", "f-2": "187.5", "f-3": "", "_action": "approve",
+               "_name": "Kim"}
+    done = await submit(api, made["url"], entries, headers=cookie)
+    assert done.status == 200 and "✔ Approved" in done.body and "Kim" in done.body, done.body
+    stored = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert stored["decision"] == "approve" and stored["changes"] == [] and stored["response"] == PROPOSAL
+    assert stored["comment"] is None and stored["resolved_by_name"] == "Kim"
+    (call,) = await receiver.wait_for(1)
+    assert call.json["answer"] == {"decision": "approve", "comment": None, "response": PROPOSAL, "changes": [],
+                                   "resolved_by_name": "Kim"}
+
+
+async def test_an_edit_is_recorded_as_a_json_patch_and_the_comment_goes_with_it(api, ask, link, receiver):
+    _, request = await ask(ORDER, endpoint={"url": receiver.url("/agent")}, defaults=PROPOSAL, decisions=DECIDE)
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    entries = {"_csrf": csrf, "f-0": "AAPL", "f-1": "5", "f-2": "", "f-3": "half now", "_action": "approve",
+               "_comment": "  the rest next week "}
+    assert (await submit(api, made["url"], entries, headers=cookie)).status == 200
+    stored = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert stored["response"] == {"symbol": "AAPL", "quantity": 5, "note": "half now"}
+    assert sorted(stored["changes"], key=lambda op: op["path"]) == [
+        {"op": "remove", "path": "/limit"}, {"op": "add", "path": "/note", "value": "half now"},
+        {"op": "replace", "path": "/quantity", "value": 5}]
+    (call,) = await receiver.wait_for(1)
+    assert call.json["answer"]["changes"] == stored["changes"]
+    assert call.json["answer"]["comment"] == stored["comment"] == "the rest next week"
+
+
+async def test_reject_reads_no_form_and_sends_the_comment(api, ask, link, receiver):
+    _, request = await ask(ORDER, endpoint={"url": receiver.url("/agent")}, defaults=PROPOSAL, decisions=DECIDE)
+    made = await link(request)
+    _, cookie, csrf = await open_page(api, made["url"])
+    entries = {"_csrf": csrf, "f-0": "", "f-1": "lots", "_action": "reject", "_comment": "Not before earnings."}
+    done = await submit(api, made["url"], entries, headers=cookie)  # an empty and an invalid field: not read
+    assert done.status == 200 and "✔ Rejected" in done.body, done.body
+    stored = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert (stored["decision"], stored["comment"], stored["response"], stored["changes"]) == (
+        "reject", "Not before earnings.", None, None)
+    assert stored["resolved_by_name"] == "someone with the approval link"  # no name typed
+    (call,) = await receiver.wait_for(1)
+    assert call.json["answer"]["decision"] == "reject" and call.json["answer"]["comment"] == "Not before earnings."
+
+
+async def test_a_reply_needs_words_beside_the_comment_box_and_then_sends_them(api, ask, link, receiver):
+    _, request = await ask(ORDER, endpoint={"url": receiver.url("/agent")}, defaults=PROPOSAL,
+                           decisions=["reject", "respond"])
+    made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert buttons(reply.body) == [("respond", "Reply"), ("reject", "Reject")]  # Enter never rejects
+    empty = await submit(api, made["url"], {"_csrf": csrf, "f-1": "7", "_action": "respond", "_comment": "  "},
+                         headers=cookie)
+    assert empty.status == 400 and "Your answer was not sent" in empty.body
+    comment_box = re.search(r'<label class="field comment">.*?</label>', empty.body, re.S).group(0)
+    assert '<div class="problem" role="alert">Comment: write your reply' in comment_box
+    assert 'name="f-1" value="7"' in empty.body  # what was typed is kept
+    pending = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert pending["status"] == "pending" and receiver.calls == []
+    too_long = await submit(api, made["url"], {"_csrf": csrf, "_action": "respond", "_comment": "x" * 4001},
+                            headers=cookie)
+    assert too_long.status == 400 and "Comment: at most 4,000 characters" in too_long.body
+    approve = await submit(api, made["url"], {"_csrf": csrf, "f-0": "A", "f-1": "1", "_action": "approve"},
+                           headers=cookie)
+    assert approve.status == 400 and "answered with one of the buttons" in approve.body  # not offered
+    words = "Buy 5 now and 5 after the call."
+    done = await submit(api, made["url"], {"_csrf": csrf, "f-1": "", "_action": "respond", "_comment": words},
+                        headers=cookie)
+    assert done.status == 200 and "✔ Reply sent" in done.body and "Your reply" in done.body
+    stored = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", words, None)
+    (call,) = await receiver.wait_for(1)
+    assert call.json["answer"]["decision"] == "respond" and call.json["answer"]["comment"] == words
+
+
+async def test_without_decisions_one_submit_answers_with_no_decision(api, ask, link):
     schema = {"type": "object", "properties": {"approved": {"type": "boolean", "default": True},
                                                "why": {"type": "string"}}}
     _, request = await ask(schema)
     made = await link(request)
+    reply, cookie, csrf = await open_page(api, made["url"])
+    assert buttons(reply.body) == [("submit", "Submit")] and "_comment" not in reply.body  # no guessed Reject
+    done = await submit(api, made["url"], {"_csrf": csrf, "f-1": "fine", "_action": "reject"}, headers=cookie)
+    assert done.status == 200 and "✔ Answer sent" in done.body
+    stored = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
+    assert stored["response"] == {"approved": False, "why": "fine"}  # the form as sent, nothing set for it
+    assert stored["decision"] is None and stored["comment"] is None and stored["changes"] is None
+
+
+async def test_a_violation_is_shown_beside_its_field_as_the_form_labels_it(api, ask, link):
+    schema = {"type": "object", "properties": {"code": {"type": "string", "title": "Desk code", "pattern": "^[A-Z]{3}$"}}}
+    _, request = await ask(schema, decisions=["approve"])
+    made = await link(request)
     _, cookie, csrf = await open_page(api, made["url"])
-    reply = await submit(api, made["url"], {"_csrf": csrf, "f-0": "on", "f-1": "too risky", "_action": "reject"},
-                         headers=cookie)
-    assert reply.status == 200, reply.body
-    done = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
-    assert done["response"] == {"approved": False, "why": "too risky"}
-    assert done["resolved_by_name"] == "someone with the approval link"  # no name typed
+    bad = await submit(api, made["url"], {"_csrf": csrf, "f-0": "abc", "_action": "approve"}, headers=cookie)
+    assert bad.status == 400, bad.body
+    field = re.search(r'<label class="field text" data-field="code">.*?</label>', bad.body, re.S).group(0)
+    assert '<div class="problem" role="alert">Desk code: ' in field and 'value="abc"' in field
+
+
+async def test_the_context_is_shown_sanitized_and_images_inline(api, ask, link):
+    png = tiny_png()
+    context = [
+        {"title": "Chart", "data": {"image/png": png, "text/plain": "a chart"}},
+        {"title": "Hostile <b>title</b>", "data": {"text/html": (
+            '<p>Fills <b>ok</b></p><script>alert(1)</script><img src="x" onerror="alert(2)">'
+            '<a href="javascript:alert(3)">click</a><a href="https://example.org/r">report</a>'
+            '<iframe src="https://example.org"></iframe><table><tr><td>1</td></tr></table>')}},
+        {"title": "Drawing", "data": {"image/svg+xml": (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><script>alert(4)</script>'
+            '<rect width="4" height="4" onclick="alert(5)"/></svg>')}},
+        {"title": "Notes", "data": {"text/markdown": "**Risk** is *low*.\n\n<script>alert(6)</script>"}}]
+    _, request = await ask(ORDER, defaults=PROPOSAL, context=context, decisions=DECIDE)
+    made = await link(request)
+    reply, _, _ = await open_page(api, made["url"])
+    page = reply.body
+    assert "img-src data:;" in reply.headers["Content-Security-Policy"]
+    assert f'<img src="data:image/png;base64,{png}" alt="Chart">' in page
+    assert "<p>Fills <b>ok</b></p>" in page and "<td>1</td>" in page
+    assert 'href="https://example.org/r"' in page and 'rel="noopener noreferrer"' in page
+    assert "<p><strong>Risk</strong> is <em>low</em>.</p>" in page and "&lt;script&gt;" in page
+    assert "<figcaption>Hostile &lt;b&gt;title&lt;/b&gt;</figcaption>" in page
+    svg = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="Drawing">', page).group(1)
+    drawn = base64.b64decode(svg).decode()
+    assert "<rect" in drawn and "script" not in drawn and "onclick" not in drawn
+    for gone in ("<script", "onerror", "javascript:", "<iframe", "alert("):
+        assert gone not in page.replace("&lt;script&gt;alert(6)&lt;/script&gt;", ""), gone
+    _, plain = await ask(BOUNDED)
+    plain_page, _, _ = await open_page(api, (await link(plain))["url"])
+    assert "img-src 'none'" in plain_page.headers["Content-Security-Policy"]  # no image, none allowed
+    assert "opensink-context" not in plain_page.body
 
 
 async def test_invalid_entries_are_shown_with_what_was_typed_and_nothing_is_resolved(api, ask, link):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from ..images import tiny_png
 from ..receivers import start_receiver
 from .conftest import ARTIFACTS, CHROMIUM, Steps, lab_server, open_lab
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
@@ -133,6 +134,65 @@ def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
                     await browser.close()
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert stored["response"] == {"quantity": 3, "start": "2026-12-24T04:00:00Z"}
+
+    asyncio.run(main())
+
+
+def test_the_link_page_shows_the_evidence_and_rejects_without_checking_the_form(lab):
+    """Scripts off: the evidence's image is drawn inline under the page's CSP (and nothing blocked), a Reply
+    without words is refused beside the comment box, and Reject goes through with a required choice
+    emptied, as the browser's own form checks are skipped for it."""
+
+    async def main() -> None:
+        schema = {"type": "object", "required": ["venue"], "properties": {
+            "venue": {"type": "string", "title": "Venue", "enum": ["NYSE", "NASDAQ"]},
+            "quantity": {"type": "integer", "title": "Quantity"}}}
+        context = [{"title": "Spread", "data": {"image/png": tiny_png(40, 20)}},
+                   {"title": "Fills", "data": {"text/html": '<p>Filled <b>3</b></p><script>document.title="x"</script>'
+                                                            '<img src="x" onerror="document.title=\'y\'">'}}]
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "evidence-bot", "http://127.0.0.1:9/agent")
+            request = await ok(await api.post("/agent-session-input-requests", json={
+                "session_id": session["id"], "agent_id": agent["id"], "key": "venue", "title": "Route the order?",
+                "message": "Best venue by spread.",
+                "schema": schema, "defaults": {"venue": "NYSE", "quantity": 40}, "context": context,
+                "decisions": ["approve", "reject", "respond"]}))
+            link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
+            console: list[str] = []
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                context_ = await browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 1100})
+                page = await context_.new_page()
+                page.on("console", lambda message: console.append(message.text))
+                steps = Steps(page, "approval-link-evidence")
+                try:
+                    await page.goto(link["url"])
+                    figure = page.locator(".opensink-context figure").first
+                    await expect(figure.locator("figcaption")).to_have_text("Spread")
+                    box = await figure.locator("img").bounding_box()
+                    assert box and (round(box["width"]), round(box["height"])) == (40, 20), box  # drawn, not alt text
+                    await expect(page.locator(".opensink-context")).to_contain_text("Filled 3")
+                    await expect(page.get_by_label("Venue *")).to_have_value("0")  # the proposal, NYSE
+                    await expect(page.get_by_label("Quantity")).to_have_value("40")
+                    await steps.shot("form")
+                    await page.get_by_role("button", name="Reply").click()
+                    await expect(page.locator(".comment .problem")).to_contain_text("write your reply")
+                    await steps.shot("reply-refused")
+                    await page.get_by_label("Venue *").select_option("")  # a required choice emptied
+                    await page.get_by_label("Comment").fill("Wait for the open.")
+                    await page.get_by_role("button", name="Reject").click()
+                    await expect(page.locator("h1")).to_contain_text("Rejected")
+                    await steps.shot("rejected")
+                except BaseException:
+                    await steps.shot("failure")
+                    raise
+                finally:
+                    await browser.close()
+            stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+            assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Wait for the open.", None)
+            assert not [text for text in console if "Content Security Policy" in text], console
 
     asyncio.run(main())
 
