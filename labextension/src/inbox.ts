@@ -358,9 +358,10 @@ export class InboxPanel extends Widget {
         className: 'jp-OpenSink-request',
         'data-request-id': request.id,
         onsubmit: (e: Event) => {
-          // Enter in a field submits a plain answer; a decision is only ever given by its button.
+          // Enter in one of the answer's fields submits a plain answer. A decision is only ever given by
+          // its button, and Enter elsewhere in the card (a search box of the context's JSON viewer) is no answer.
           e.preventDefault();
-          if (!offered.length) {
+          if (!offered.length && form.node.contains(document.activeElement)) {
             void send(null);
           }
         }

@@ -47,6 +47,7 @@ HOSTILE_CONTEXT = [
         '<script>window.__pwned = "svg"</script><rect width="40" height="20" fill="green"/></svg>')}},
     {"title": "Price", "data": {"image/png": PNG}},
     {"title": "Notes", "data": {"text/markdown": "Volume is **high** <img src=x onerror=\"window.__pwned='md'\">"}},
+    {"title": "Order", "data": {"application/json": {"symbol": "AAPL", "limit_price": 187.5}}},
 ]
 
 
@@ -221,20 +222,24 @@ def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
 
                 # the context, each item under its title, drawn by JupyterLab's renderers, sanitized
                 items = card.locator(".jp-OpenSink-context-item")
-                await expect(items).to_have_count(4)
+                await expect(items).to_have_count(5)
                 await expect(items.locator(".jp-OpenSink-context-title")).to_have_text(
-                    ["Why now", "Trend", "Price", "Notes"])
+                    ["Why now", "Trend", "Price", "Notes", "Order"])
                 html = items.nth(0).locator(".jp-RenderedHTMLCommon")
                 await expect(html.locator("p.why")).to_have_text("Earnings beat expectations")
                 await expect(items.nth(1).locator('img[src^="data:image/svg+xml"]')).to_be_visible()
                 await expect(items.nth(2).locator('img[src^="data:image/png;base64,"]')).to_be_visible()
                 await expect(items.nth(3).locator("strong")).to_have_text("high")
+                await expect(items.nth(4)).to_contain_text("limit_price")  # JupyterLab's JSON viewer
                 assert await card.locator("script").count() == 0
                 assert await card.locator("[onerror], [onload]").count() == 0
                 assert await items.nth(2).locator("img").evaluate("img => img.naturalWidth") == 1
                 await page.wait_for_timeout(1000)  # time for a broken image's onerror, had it survived
                 assert await page.evaluate("window.__pwned") is None
                 await steps.shot("proposal-and-context")
+                await card.locator('input[name="symbol"]').press("Enter")  # a decision is given by its button only
+                await page.wait_for_timeout(500)
+                assert (await ok(await api.get(f"/agent-session-input-requests/{request['id']}")))["status"] == "pending"
 
                 # Approve untouched: approved as proposed
                 await card.get_by_role("button", name="Approve", exact=True).click()
