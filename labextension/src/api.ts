@@ -7,11 +7,19 @@ import { ServerConnection } from '@jupyterlab/services';
 
 export type Doc = { [key: string]: any };
 
-/** An answer other than 2xx; `message` is the server's `{"error"}` text. */
+/** Where an answer breaks its schema: `path` is a JSON Pointer, `field` the name a person reads. */
+export interface Violation {
+  path: string;
+  field: string;
+  message: string;
+}
+
+/** An answer other than 2xx; `message` is the server's `{"error"}` text, `violations` its field-by-field detail. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    readonly violations: Violation[] = []
   ) {
     super(message);
   }
@@ -63,7 +71,8 @@ export class OpenSinkApi {
       if (response.status === 404 && !(data && typeof data.error === 'string')) {
         throw new NotInstalled(404, NOT_INSTALLED_MESSAGE);
       }
-      throw new ApiError(response.status, message);
+      const violations = data && Array.isArray(data.violations) ? data.violations : [];
+      throw new ApiError(response.status, message, violations);
     }
     return data;
   }

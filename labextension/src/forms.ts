@@ -13,8 +13,6 @@ export type Schema = { [key: string]: any };
 
 /** maxLength above which a string gets a text area. */
 export const LONG_TEXT = 200;
-/** Boolean fields a Reject button sets to false. */
-export const REJECT_FIELDS = ['approved', 'approve', 'accepted', 'accept'];
 
 const COMPOSED = ['oneOf', 'anyOf', 'allOf', '$ref', 'not'];
 const SIMPLE_ITEMS = ['string', 'number', 'integer'];
@@ -116,6 +114,29 @@ export function wallTime(value: string): string {
     `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}` +
     `T${pad(at.getHours())}:${pad(at.getMinutes())}${seconds}`
   );
+}
+
+/**
+ * `schema` with what the agent proposes (a request's `defaults`) as each field's `default`, so the
+ * form opens filled with the proposal and "approve as proposed" sends it unchanged. A property the
+ * proposal leaves out keeps the schema's own default (or none); `schema` itself is not changed.
+ */
+export function proposed(schema: unknown, defaults: unknown): unknown {
+  if (!isObject(schema) || !isObject(defaults)) {
+    return schema;
+  }
+  if (!isObject(schema.properties)) {
+    return { ...schema, default: defaults };
+  }
+  // Built from entries (never by assignment), so a property named "__proto__" stays a property.
+  const filled = Object.entries(schema.properties).map(([key, sub]): [string, unknown] => {
+    if (!Object.prototype.hasOwnProperty.call(defaults, key) || !isObject(sub)) {
+      return [key, sub];
+    }
+    const value = defaults[key];
+    return [key, isObject(value) && isObject(sub.properties) ? proposed(sub, value) : { ...sub, default: value }];
+  });
+  return { ...schema, properties: Object.fromEntries(filled) };
 }
 
 /** The field tree for `schema`; the request's own object is described as required. */
@@ -327,18 +348,4 @@ export function read(spec: FieldSpec, entries: Entries): unknown {
     throw new FormErrors(problems);
   }
   return value;
-}
-
-/** The top group's checkbox a Reject button clears, if the schema has one. */
-export function rejectField(spec: FieldSpec): FieldSpec | undefined {
-  if (spec.kind !== 'group') {
-    return undefined;
-  }
-  for (const name of REJECT_FIELDS) {
-    const field = spec.fields.find(f => f.name === name);
-    if (field && field.kind === 'boolean') {
-      return field;
-    }
-  }
-  return undefined;
 }

@@ -7,6 +7,11 @@ export interface DrawnForm {
   node: HTMLElement;
   /** The JSON value; throws FormErrors (each message is also shown beside its field). */
   read(): unknown;
+  /**
+   * Shows each problem (by path, as `read` reports them) beside its field, or beside the field that
+   * holds that path (a JSON editor holds everything under it); returns those no field holds.
+   */
+  show(problems: [path: string, message: string][]): string[];
 }
 
 interface Drawn {
@@ -104,6 +109,16 @@ function drawNode(spec: FieldSpec, top: boolean): Drawn {
   };
 }
 
+function leafPaths(spec: FieldSpec): string[] {
+  return spec.kind === 'group' ? spec.fields.flatMap(leafPaths) : [spec.path];
+}
+
+/** The field whose control holds `path`: itself, else the deepest field it lies under. */
+function holder(fields: string[], path: string): string | undefined {
+  const under = fields.filter(field => field === path || field === '' || path.startsWith(`${field}/`));
+  return under.sort((a, b) => b.length - a.length)[0];
+}
+
 /** The drawn form for `spec`; `top` leaves the request's own object unboxed. */
 export function draw(spec: FieldSpec, top = false): DrawnForm {
   const drawn = drawNode(spec, top);
@@ -122,6 +137,21 @@ export function draw(spec: FieldSpec, top = false): DrawnForm {
         }
         throw error;
       }
+    },
+    show: problems => {
+      const fields = leafPaths(spec);
+      const beside: { [path: string]: string } = Object.create(null); // a path is never a prototype's key
+      const unplaced: string[] = [];
+      for (const [path, message] of problems) {
+        const field = holder(fields, path);
+        if (field === undefined) {
+          unplaced.push(message);
+        } else {
+          beside[field] = field in beside ? `${beside[field]}; ${message}` : message;
+        }
+      }
+      drawn.show(beside);
+      return unplaced;
     }
   };
 }

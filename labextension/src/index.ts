@@ -4,11 +4,14 @@
  *
  * It needs only the application's shell (any JupyterFrontEnd's), not JupyterLab's own
  * (ILabShell): so it also loads in Notebook 7, where the inbox is a left side panel
- * (View > Left Sidebar, or the "Open the Agent inbox" command).
+ * (View > Left Sidebar, or the "Open the Agent inbox" command). The rendermime registry (both apps
+ * have one) draws a request's context as notebook outputs are drawn; it is optional, and without it
+ * the context shows as text.
  */
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, Notification } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { EventFeed, NotInstalled, OpenSinkApi } from './api';
@@ -27,17 +30,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Agent inbox and workspace browser for jupyter_opensink.',
   autoStart: true,
   requires: [],
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+  optional: [ICommandPalette, IRenderMimeRegistry],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null) => {
     const shell = app.shell;
     const api = new OpenSinkApi();
     const feed = new EventFeed(api);
-    const inbox = new InboxPanel(api, feed, request => {
-      Notification.info(`An agent asks: ${request.title}`, {
-        autoClose: 8000,
-        actions: [{ label: 'Open inbox', callback: () => shell.activateById(inbox.id) }]
-      });
-    });
+    const inbox = new InboxPanel(
+      api,
+      feed,
+      request => {
+        Notification.info(`An agent asks: ${request.title}`, {
+          autoClose: 8000,
+          actions: [{ label: 'Open inbox', callback: () => shell.activateById(inbox.id) }]
+        });
+      },
+      rendermime
+    );
     inbox.title.icon = inboxIcon;
     shell.add(inbox, 'left', { rank: 600 });
 

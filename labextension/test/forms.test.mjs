@@ -5,12 +5,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { describe as fieldsOf, FormError, FormErrors, read, rejectField } from '../lib/forms.js';
+import { describe as fieldsOf, FormError, FormErrors, proposed, read } from '../lib/forms.js';
 
 const fixture = name => JSON.parse(readFileSync(new URL(`../../tests/fixtures/${name}`, import.meta.url)));
 const TABLE = fixture('form-cases.json');
 const EVERYTHING = fixture('every-schema-feature.json');
 const TRADE = fixture('trade-approval-schema.json');
+
+/** The schema every surface draws for a case: with the case's `defaults` (a request's proposal) filled in. */
+const drawn = c => ('defaults' in c ? proposed(c.schema, c.defaults) : c.schema);
 
 const byName = group => Object.fromEntries(group.fields.map(f => [f.name, f]));
 
@@ -82,7 +85,7 @@ test('the shared case table: every case describes the same fields', async t => {
   for (const c of TABLE.cases) {
     await t.test(c.description, () =>
       inZone(c.zone, () => {
-        const spec = fieldsOf(c.schema, '', true);
+        const spec = fieldsOf(drawn(c), '', true);
         if (c.top) {
           assert.deepEqual(neutral(spec), c.top);
         } else {
@@ -99,7 +102,7 @@ test('the shared case table: what the person enters becomes the same JSON or the
     for (const one of c.tests) {
       await t.test(`${c.description} / ${one.description}`, () =>
         inZone(c.zone, () => {
-          const spec = fieldsOf(c.schema, '', true);
+          const spec = fieldsOf(drawn(c), '', true);
           const entries = held(spec, one.entries);
           if ('json' in one) {
             assert.deepEqual(read(spec, entries), one.json);
@@ -121,7 +124,7 @@ test('the shared case table: what the person enters becomes the same JSON or the
 
 test('the table starts with every schema feature', () => {
   assert.deepEqual(TABLE.cases[0].schema, EVERYTHING);
-  const kinds = new Set(TABLE.cases.flatMap(c => leaves(fieldsOf(c.schema, '', true)).map(f => f.kind)));
+  const kinds = new Set(TABLE.cases.flatMap(c => leaves(fieldsOf(drawn(c), '', true)).map(f => f.kind)));
   assert.deepEqual([...kinds].sort(), ['boolean', 'choice', 'date', 'datetime', 'fixed', 'json', 'list', 'number', 'text', 'textarea']);
 });
 
@@ -155,7 +158,7 @@ test('a local date and time is sent in UTC in any zone', () => {
   assert.equal(shown, '2026-12-01T09:30');
 });
 
-test('the trade approval form: fixed trade details, an approval box per trade, a Reject needs a top-level box', () => {
+test('the trade approval form: fixed trade details, an approval box per trade', () => {
   const form = fieldsOf(TRADE, '', true);
   const f = byName(form);
   assert.deepEqual(Object.keys(f), ['trade_0', 'trade_1', 'notes']);
@@ -169,8 +172,22 @@ test('the trade approval form: fixed trade details, an approval box per trade, a
   assert.deepEqual(read(form, { 'trade_0/approved': true, notes: 'go' }), {
     trade_0: { symbol: 'AAPL', action: 'buy', quantity: 10, approved: true },
     trade_1: { symbol: 'BTC', action: 'sell', quantity: 3, approved: false }, notes: 'go' });
-  assert.equal(rejectField(form), undefined); // approvals are per trade, not one box
-  const simple = fieldsOf({ type: 'object', properties: { approved: { type: 'boolean' }, why: { type: 'string' } } });
-  assert.equal(rejectField(simple).name, 'approved');
-  assert.equal(rejectField(fieldsOf({ type: 'object', properties: { approved: { type: 'string' } } })), undefined);
+});
+
+test('a proposal fills the form without changing the schema; what it leaves out keeps the schema default', () => {
+  const schema = JSON.parse(`{"type": "object", "properties": {
+    "side": {"type": "string", "enum": ["buy", "sell"], "default": "buy"},
+    "order": {"type": "object", "properties": {"tif": {"type": "string"}}},
+    "extra": {"type": "object"},
+    "__proto__": {"type": "string"}}}`);
+  const before = JSON.stringify(schema);
+  const filled = proposed(schema, JSON.parse('{"order": {"tif": "day"}, "extra": {"a": 1}, "__proto__": "x", "toString": 1}'));
+  assert.equal(JSON.stringify(schema), before);
+  assert.deepEqual(Object.keys(filled.properties), Object.keys(schema.properties));
+  assert.equal(filled.properties.side.default, 'buy');
+  assert.equal(filled.properties.order.properties.tif.default, 'day');
+  assert.deepEqual(filled.properties.extra.default, { a: 1 }); // no properties to fill: the whole value
+  assert.equal(Object.getOwnPropertyDescriptor(filled.properties, '__proto__').value.default, 'x'); // a property
+  assert.equal(proposed(schema, null), schema);
+  assert.deepEqual(proposed({ type: 'array' }, { a: 1 }), { type: 'array', default: { a: 1 } });
 });

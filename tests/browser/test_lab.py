@@ -1,5 +1,6 @@
-"""The labextension in a real JupyterLab and a real browser: the inbox, the workspace browser,
-the notebook widget, and a server without the OpenSink routes."""
+"""The labextension in a real JupyterLab and a real browser: the inbox (plain answers, and decisions on a
+proposal shown beside its context), the workspace browser, the notebook widget, and a server without the
+OpenSink routes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,33 @@ SCHEMA = {
         "note": {"type": "string", "title": "Note"},
     },
 }
+#: A proposal the agent wants approved, with what it shows to justify it.
+TRADE = {
+    "type": "object", "required": ["symbol", "quantity"],
+    "properties": {
+        "symbol": {"type": "string", "title": "Symbol"},
+        "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 1000},
+        "side": {"type": "string", "enum": ["buy", "sell"]},
+    },
+}
+PROPOSAL = {"symbol": "AAPL", "quantity": 100, "side": "sell"}
+#: A 1x1 PNG.
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+#: Evidence an agent sends, each item trying to run a script that would set window.__pwned.
+HOSTILE_CONTEXT = [
+    {"title": "Why now", "data": {
+        "text/plain": "Earnings beat expectations",
+        "text/html": ('<p class="why">Earnings <b>beat</b> expectations</p>'
+                      '<script>window.__pwned = "script"</script>'
+                      '<img src="nowhere.png" onerror="window.__pwned = \'onerror\'">'
+                      '<svg><script>window.__pwned = "inline svg"</script></svg>')}},
+    {"title": "Trend", "data": {"image/svg+xml": (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20" onload="window.__pwned = \'svg onload\'">'
+        '<script>window.__pwned = "svg"</script><rect width="40" height="20" fill="green"/></svg>')}},
+    {"title": "Price", "data": {"image/png": PNG}},
+    {"title": "Notes", "data": {"text/markdown": "Volume is **high** <img src=x onerror=\"window.__pwned='md'\">"}},
+    {"title": "Order", "data": {"application/json": {"symbol": "AAPL", "limit_price": 187.5}}},
+]
 
 
 def api_client(lab) -> httpx.AsyncClient:
@@ -42,6 +70,13 @@ async def ask(api: httpx.AsyncClient, agent: dict, session: dict, title: str, sc
     return await ok(await api.post("/agent-session-input-requests", json={
         "session_id": session["id"], "agent_id": agent["id"], "key": "decision", "title": title,
         "message": "Please decide before noon.", "schema": schema}))
+
+
+async def ask_decision(api: httpx.AsyncClient, agent: dict, session: dict, title: str, **extra) -> dict:
+    return await ok(await api.post("/agent-session-input-requests", json={
+        "session_id": session["id"], "agent_id": agent["id"], "key": "trade", "title": title,
+        "message": "The position is over its limit.", "schema": TRADE,
+        "defaults": PROPOSAL, "decisions": ["approve", "reject", "respond"], **extra}))
 
 
 async def run_command(page, command: str) -> None:
@@ -116,6 +151,10 @@ def test_inbox_shows_a_new_request_and_resolves_it(lab):
                 await card.locator('input[name="amount"]').fill("50")  # over the schema's maximum
                 await card.get_by_role("button", name="Submit").click()
                 await expect(card.locator(".jp-OpenSink-error")).to_contain_text("amount")
+                # the server's violation, beside the field it names
+                await expect(card.locator('[data-field="amount"] .jp-OpenSink-problem')).to_contain_text(
+                    "Amount: must be at most 10")
+                await expect(card.locator('[data-field="note"] .jp-OpenSink-problem')).to_be_hidden()
                 await steps.shot("server-error-shown-inline")
                 assert (await ok(await api.get(f"/agent-session-input-requests/{request['id']}")))["status"] == "pending"
 
@@ -150,6 +189,114 @@ def test_inbox_shows_a_new_request_and_resolves_it(lab):
                 await browser.locator('.jp-OpenSink-tab[data-view="deliveries"]').click()
                 await expect(browser.locator("tr.jp-OpenSink-ok")).to_contain_text("200")
                 await steps.shot("browser-deliveries")
+        http.stop()
+
+    asyncio.run(main())
+
+
+def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
+    """A request with a proposal, context and decisions: the form opens filled with the proposal, the context
+    is drawn by JupyterLab's renderers with no script of it running, Approve untouched approves it as
+    proposed, Reject needs no valid form, and Reply needs words; each answer leaves a note saying who decided
+    what."""
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "trading-bot", receiver.url("/agent"))
+            async with open_lab(lab, "inbox-decisions") as (page, steps):
+                await page.click(INBOX_TAB)
+                await expect(page.locator("#jp-opensink-inbox .jp-OpenSink-count")).to_have_text("0 pending requests")
+
+                request = await ask_decision(api, agent, session, "Sell 100 AAPL?", context=HOSTILE_CONTEXT)
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                # the proposal fills the form
+                await expect(card.locator('input[name="symbol"]')).to_have_value("AAPL")
+                await expect(card.locator('input[name="quantity"]')).to_have_value("100")
+                await expect(card.locator('select[name="side"] option:checked')).to_have_text("sell")
+                # one button per decision, a comment box, no plain Submit
+                for label in ("Approve", "Reject", "Reply"):
+                    await expect(card.get_by_role("button", name=label, exact=True)).to_be_visible()
+                await expect(card.get_by_role("button", name="Submit")).to_have_count(0)
+                await expect(card.locator(".jp-OpenSink-comment textarea")).to_be_visible()
+
+                # the context, each item under its title, drawn by JupyterLab's renderers, sanitized
+                items = card.locator(".jp-OpenSink-context-item")
+                await expect(items).to_have_count(5)
+                await expect(items.locator(".jp-OpenSink-context-title")).to_have_text(
+                    ["Why now", "Trend", "Price", "Notes", "Order"])
+                html = items.nth(0).locator(".jp-RenderedHTMLCommon")
+                await expect(html.locator("p.why")).to_have_text("Earnings beat expectations")
+                await expect(items.nth(1).locator('img[src^="data:image/svg+xml"]')).to_be_visible()
+                await expect(items.nth(2).locator('img[src^="data:image/png;base64,"]')).to_be_visible()
+                await expect(items.nth(3).locator("strong")).to_have_text("high")
+                await expect(items.nth(4)).to_contain_text("limit_price")  # JupyterLab's JSON viewer
+                assert await card.locator("script").count() == 0
+                assert await card.locator("[onerror], [onload]").count() == 0
+                assert await items.nth(2).locator("img").evaluate("img => img.naturalWidth") == 1
+                await page.wait_for_timeout(1000)  # time for a broken image's onerror, had it survived
+                assert await page.evaluate("window.__pwned") is None
+                await steps.shot("proposal-and-context")
+                await card.locator('input[name="symbol"]').press("Enter")  # a decision is given by its button only
+                await page.wait_for_timeout(500)
+                assert (await ok(await api.get(f"/agent-session-input-requests/{request['id']}")))["status"] == "pending"
+
+                # Approve untouched: approved as proposed
+                await card.get_by_role("button", name="Approve", exact=True).click()
+                await card.wait_for(state="detached")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert (stored["status"], stored["decision"], stored["changes"]) == ("resolved", "approve", [])
+                assert stored["response"] == PROPOSAL and stored["comment"] is None
+                note = page.locator(f'.jp-OpenSink-answered[data-request-id="{request["id"]}"]')
+                await expect(note).to_contain_text(f"Approved by {stored['resolved_by_name']} as proposed")
+                await steps.shot("approved-as-proposed")
+                (call,) = await receiver.wait_for(1)
+                assert call.json["answer"]["decision"] == "approve" and call.json["answer"]["changes"] == []
+                await note.get_by_role("button", name="Dismiss").click()
+                await expect(note).to_have_count(0)
+
+                # Reject on a form that would not validate: only the decision and the comment are sent
+                request = await ask_decision(api, agent, session, "Sell 200 AAPL?")
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                await card.locator('input[name="symbol"]').fill("")
+                await card.locator('input[name="quantity"]').fill("")
+                await card.get_by_role("button", name="Approve", exact=True).click()  # the form cannot be sent
+                await expect(card.locator('[data-field="symbol"] .jp-OpenSink-problem')).to_have_text("Symbol: required")
+                await card.locator(".jp-OpenSink-comment textarea").fill("Too much at once")
+                await card.get_by_role("button", name="Reject", exact=True).click()
+                await card.wait_for(state="detached")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Too much at once", None)
+                note = page.locator(f'.jp-OpenSink-answered[data-request-id="{request["id"]}"]')
+                await expect(note).to_contain_text(f"Rejected by {stored['resolved_by_name']}")
+                await expect(note.locator(".jp-OpenSink-comment-shown")).to_have_text("Too much at once")
+                await steps.shot("rejected-with-comment")
+
+                # Reply needs words; the server's violations show beside their fields
+                request = await ask_decision(api, agent, session, "Sell 300 AAPL?")
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for()
+                await card.get_by_role("button", name="Reply", exact=True).click()
+                comment_problem = card.locator(".jp-OpenSink-comment .jp-OpenSink-problem")
+                await expect(comment_problem).to_be_visible()
+                await expect(comment_problem).to_contain_text("reply")
+                await card.locator('input[name="quantity"]').fill("5000")
+                await card.get_by_role("button", name="Approve", exact=True).click()
+                await expect(card.locator('[data-field="quantity"] .jp-OpenSink-problem')).to_have_text(
+                    "Quantity: must be at most 1000")
+                await expect(card.locator(".jp-OpenSink-error")).to_contain_text("does not match the schema")
+                await expect(comment_problem).to_be_hidden()
+                await steps.shot("reply-needs-words-and-violation-beside-its-field")
+                assert (await ok(await api.get(f"/agent-session-input-requests/{request['id']}")))["status"] == "pending"
+                await card.locator(".jp-OpenSink-comment textarea").fill("Wait for the close")
+                await card.get_by_role("button", name="Reply", exact=True).click()
+                await card.wait_for(state="detached")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", "Wait for the close", None)
+                await expect(page.locator(f'.jp-OpenSink-answered[data-request-id="{request["id"]}"]')).to_contain_text(
+                    f"Reply from {stored['resolved_by_name']}")
+                await steps.shot("replied")
         http.stop()
 
     asyncio.run(main())

@@ -13,7 +13,8 @@ from playwright.async_api import expect
 from ..receivers import start_receiver
 from ..servers import start_server
 from .conftest import front_end_env, open_lab
-from .test_lab import agent_with_session, answer_the_inbox_widget, api_client, ask, ok, run_command
+from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
+                       ask_decision, ok, run_command)
 
 # Notebook 7.6's own shortcuts plugin throws this at start when a plugin's settings change before they are
 # loaded (it reads `plugins[id].schema` of a plugin not loaded yet); it happens with no extension installed.
@@ -53,7 +54,9 @@ async def put_notebook(api, server, name: str, source: str) -> None:
 
 def test_agent_inbox_panel_in_notebook7(notebook7):
     """The labextension's plugin loads in Notebook 7 (it needs no JupyterLab-only service): its inbox opens
-    as a side panel, a new request arrives by the event stream, is answered there, and the agent is called."""
+    as a side panel, a new request arrives by the event stream, is answered there, and the agent is called;
+    a request with a proposal shows its context through Notebook 7's renderers, sanitized, and is approved
+    as proposed."""
     async def main() -> None:
         receiver, http = start_receiver()
         async with api_client(notebook7) as api:
@@ -84,6 +87,27 @@ def test_agent_inbox_panel_in_notebook7(notebook7):
                 assert stored["response"] == {"approved": True, "note": "go ahead"}
                 (call,) = await receiver.wait_for(1)
                 assert call.json["request_id"] == request["id"] and call.json["session_id"] == session["id"]
+
+                request = await ask_decision(api, agent, session, "Sell 100 AAPL?", context=HOSTILE_CONTEXT)
+                card = panel.locator(f'form[data-request-id="{request["id"]}"]')
+                await card.wait_for(timeout=30_000)
+                await expect(card.locator('input[name="quantity"]')).to_have_value("100")
+                items = card.locator(".jp-OpenSink-context-item")
+                await expect(items.nth(0).locator(".jp-RenderedHTMLCommon p.why")).to_have_text(
+                    "Earnings beat expectations")
+                await expect(items.nth(1).locator('img[src^="data:image/svg+xml"]')).to_be_visible()
+                await expect(items.nth(2).locator('img[src^="data:image/png;base64,"]')).to_be_visible()
+                assert await card.locator("script, [onerror], [onload]").count() == 0
+                await page.wait_for_timeout(1000)  # time for a broken image's onerror, had it survived
+                assert await page.evaluate("window.__pwned") is None
+                await steps.shot("proposal-and-context")
+                await card.get_by_role("button", name="Approve", exact=True).click()
+                await card.wait_for(state="detached")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert (stored["decision"], stored["changes"], stored["response"]) == ("approve", [], PROPOSAL)
+                await expect(panel.locator(f'.jp-OpenSink-answered[data-request-id="{request["id"]}"]')).to_contain_text(
+                    f"Approved by {stored['resolved_by_name']} as proposed")
+                await steps.shot("approved-as-proposed")
         http.stop()
 
     asyncio.run(main())
