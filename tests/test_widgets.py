@@ -15,6 +15,7 @@ from jupyter_opensink.client import AsyncClient, Client
 from jupyter_opensink.widgets import Inbox, RequestForm, build
 from jupyter_opensink.forms import FormErrors
 from jupyter_opensink.widgets.forms import Fixed, Group, JsonEditor, ListField, Simple
+from jupyter_opensink.widgets.inbox import local_time
 
 from .images import tiny_png
 from .receivers import start_receiver
@@ -103,7 +104,7 @@ def test_trade_approval_form_resolves_and_calls_the_agent(server):
         trade_0.fields["approved"].input.value = True
         form.field.fields["notes"].input.value = "go"
         form.submit_button.click()
-        assert "Resolved at" in form.status.value and len(form.children) == 2  # collapsed
+        assert "Resolved by widget tests at" in form.status.value and len(form.children) == 2  # collapsed
         stored = client.input_requests.get(request["id"])
         assert stored["status"] == "resolved"
         assert stored["response"] == {
@@ -190,6 +191,12 @@ def test_inbox_follows_the_event_stream(server):
         inbox.forms[second["id"]].submit_button.click()  # answered here
         assert inbox.pending_ids == [] and inbox.empty.layout.display == ""
         assert "0 pending requests" in inbox.count.value
+        # both stay as notes, newest first, saying what was decided, by whom and when (local time)
+        here, elsewhere = inbox.notes
+        assert here.request["id"] == second["id"] and elsewhere.request["id"] == first["id"]
+        assert "✔ Resolved by" in here.status.value and local_time(here.request["resolved_at"]) in here.status.value
+        assert "✔ Resolved by" in elsewhere.status.value
+        assert inbox.list_box.children == (here, elsewhere)
         inbox.stop()
         await async_client.aclose()
         client.close()
@@ -272,7 +279,7 @@ def test_the_widget_opens_with_the_proposal_shows_the_evidence_sanitized_and_app
         for gone in ("<script", "onerror", "javascript:", "alert("):
             assert gone not in shown, gone
         form.approve_button.click()  # as proposed
-        assert "Approved at" in form.status.value, form.error.value
+        assert "Approved by widget tests at" in form.status.value, form.error.value
         stored = client.input_requests.get(request["id"])
         assert (stored["decision"], stored["changes"], stored["response"]) == ("approve", [], PROPOSAL)
         (call,) = await receiver.wait_for(1)
@@ -297,7 +304,7 @@ def test_reject_and_reply_through_the_widget(server):
     rejecting.field.fields["symbol"].input.value = ""
     rejecting.comment.value = "Not before earnings."
     rejecting.reject_button.click()
-    assert "Rejected at" in rejecting.status.value, rejecting.error.value
+    assert "Rejected by widget tests at" in rejecting.status.value, rejecting.error.value
     stored = client.input_requests.get(rejecting.request["id"])
     assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Not before earnings.", None)
 
@@ -309,7 +316,7 @@ def test_reject_and_reply_through_the_widget(server):
     assert client.input_requests.get(replying.request["id"])["status"] == "pending"
     replying.comment.value = "Buy half now."
     replying.reply_button.click()
-    assert "Reply sent at" in replying.status.value and replying.comment_problem.value == ""
+    assert "Reply sent by widget tests at" in replying.status.value and replying.comment_problem.value == ""
     stored = client.input_requests.get(replying.request["id"])
     assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", "Buy half now.", None)
 

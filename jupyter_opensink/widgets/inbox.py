@@ -14,6 +14,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import ipywidgets as w
@@ -33,9 +34,19 @@ DECISION_BUTTONS = (("approve", "Approve", "success", "check"), ("respond", "Rep
                     ("reject", "Reject", "danger", "times"))
 #: What the status line says once answered, by the decision recorded.
 DONE = {"approve": "Approved", "reject": "Rejected", "respond": "Reply sent", None: "Resolved"}
+#: Answered or expired requests an inbox keeps showing as notes, at most.
+MAX_NOTES = 20
 #: Longest comment, as the API takes it.
 COMMENT_MAX = 4000
 NO_REPLY = "Comment: write your reply: it is what the agent receives instead of a decision"
+
+
+def local_time(moment: str | None) -> str:
+    """An API time (UTC) as this machine's local time with its zone: ``2026-12-07 09:30 CET``."""
+    if not moment:
+        return ""
+    at = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone()
+    return at.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _warning(message: str) -> str:
@@ -145,14 +156,24 @@ class RequestForm(w.VBox):
             self._show_error("; ".join(said) if said else exc.message)
             return None
         self.error.value = ""
-        self.request = resolved
-        said = DONE.get(resolved.get("decision"), DONE[None])
-        self.status.value = (f"<span style='color:green'>✔ {said} at {html.escape(resolved['resolved_at'])} "
-                             f"from this notebook</span>")
-        self.children = (self.children[0], self.status)  # collapse: the answer is in
+        self.settled(resolved)
         if self.on_done:
             self.on_done(resolved)
         return resolved
+
+    def settled(self, request: dict[str, Any]) -> None:
+        """The request as answered (here or elsewhere) or expired: the form gives way to a note saying what
+        was decided, by whom and when (in this machine's time zone), which stays."""
+        self.request = request
+        if request["status"] == "expired":
+            self.status.value = "<span style='color:#b00'>✖ Expired without an answer</span>"
+        else:
+            said = DONE.get(request.get("decision"), DONE[None])
+            by = f" by {html.escape(request['resolved_by_name'])}" if request.get("resolved_by_name") else ""
+            comment = f": “{html.escape(request['comment'])}”" if request.get("comment") else ""
+            self.status.value = (f"<span style='color:green'>✔ {said}{by} at "
+                                 f"{html.escape(local_time(request.get('resolved_at')))}{comment}</span>")
+        self.children = (self.children[0], self.status)  # collapse: the answer is in
 
     def _comment_refused(self, message: str) -> None:
         self.comment_problem.value = _warning(message)
@@ -199,6 +220,8 @@ class Inbox(w.VBox):
         self.async_client = async_client
         self.filters = {k: v for k, v in (("agent_id", agent_id), ("session_id", session_id)) if v}
         self.forms: dict[str, RequestForm] = {}
+        #: Requests answered or expired while shown, newest first: each says what happened.
+        self.notes: list[RequestForm] = []
         self.count = w.HTML()
         self.empty = w.HTML("<i>No pending requests. New ones appear here as agents ask.</i>")
         self.list_box = w.VBox()
@@ -228,7 +251,7 @@ class Inbox(w.VBox):
 
     def _form(self, request: dict[str, Any]) -> RequestForm:
         return RequestForm(request, self.client, agent_name=self._agent_name(request["agent_id"]),
-                           on_done=lambda done: self.remove(done["id"]))
+                           on_done=lambda done: self.settle(done))
 
     def _matches(self, request: dict[str, Any]) -> bool:
         return all(request.get(k) == v for k, v in self.filters.items())
@@ -242,11 +265,21 @@ class Inbox(w.VBox):
         if self.forms.pop(request_id, None) is not None:
             self._render()
 
+    def settle(self, request: dict[str, Any]) -> None:
+        """A request answered (here or elsewhere) or expired leaves the pending ones and stays as a note
+        saying what happened (the newest ``MAX_NOTES``)."""
+        form = self.forms.pop(request["id"], None)
+        if form is None:
+            return
+        form.settled(request)
+        self.notes = [form, *[n for n in self.notes if n is not form]][:MAX_NOTES]
+        self._render()
+
     def _render(self) -> None:
         n = len(self.forms)
         self.count.value = f"<b>{n} pending request{'s' if n != 1 else ''}</b>"
         self.empty.layout.display = "none" if n else ""
-        self.list_box.children = tuple(self.forms.values())
+        self.list_box.children = tuple(self.forms.values()) + tuple(self.notes)
 
     @property
     def pending_ids(self) -> list[str]:
@@ -272,6 +305,8 @@ class Inbox(w.VBox):
                         self.refresh()
                     elif event.type == "input_request.created":
                         self.add(event.data)
+                    elif event.type in ("input_request.resolved", "input_request.expired"):
+                        self.settle(event.data)
                     else:
                         self.remove(event.data["id"])
                 except Exception:
