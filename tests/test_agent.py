@@ -202,3 +202,35 @@ def test_a_cell_agent_asks_logs_and_shows_its_failures_in_the_notebook(server):
         client.close()
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_ask_in_a_kernel_is_answered_in_the_inbox_widget_of_another_notebook(server):
+    """A kernel waits in ``Client().ask``; a person answers in the notebook inbox elsewhere (here, this
+    process, as another notebook's kernel would): the waiting cell gets the decision and the comment."""
+    from jupyter_opensink.widgets import Inbox
+
+    env = {"OPENSINK_URL": server.url, "OPENSINK_API_KEY": server.key}
+    km, kc = start_new_kernel(kernel_name="python3", env={**__import__("os").environ, **env})
+    client = Client(server.url, server.key)
+    try:
+        kc.execute("from jupyter_opensink.client import Client\n"
+                   "answer = Client().ask('Rotate the keys?', agent='rotator', timeout=60)\n"
+                   "print('ANSWER', answer.decision, answer.comment)")
+        inbox = Inbox(client, live=False)
+        deadline = time.monotonic() + 30
+        while not any(f.request["title"] == "Rotate the keys?" for f in inbox.forms.values()):
+            assert time.monotonic() < deadline, "the question never reached the inbox"
+            time.sleep(0.1)
+            inbox.refresh()
+        form = next(f for f in inbox.forms.values() if f.request["title"] == "Rotate the keys?")
+        assert set(form.decision_buttons) == {"approve", "reject"} and form.submit_button is None
+        form.comment.value = "after the audit"
+        form.reject_button.click()
+        messages = iopub_until(kc, lambda seen: any("ANSWER" in m["content"].get("text", "") for m in seen))
+        printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert "ANSWER reject after the audit" in printed
+        assert "Rejected by" in inbox.notes[0].status.value
+    finally:
+        client.close()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
