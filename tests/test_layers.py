@@ -60,8 +60,13 @@ def test_runtime_never_imports_services():
         assert not any("services" in n for n in imports(path)), path
 
 
+#: The framework adapters' own frameworks: optional extras, imported by their adapter alone.
+FRAMEWORKS = ("langgraph", "langchain", "langchain_core", "agents", "openai", "pydantic_ai", "pydantic_graph")
+
+
 def test_kernel_side_speaks_only_http():
-    for path in [*modules("client"), *modules("widgets"), PACKAGE / "agent.py"]:
+    integrations = modules("integrations") if (PACKAGE / "integrations").is_dir() else []
+    for path in [*modules("client"), *modules("widgets"), PACKAGE / "agent.py", *integrations]:
         for name in imports(path):
             assert not any(part in name for part in ("services", "store", "runtime", "api", "app")), (path, name)
 
@@ -142,3 +147,23 @@ def test_the_evidence_module_is_pure():
     for name in imports(PACKAGE / "evidence.py"):
         assert not name.startswith("."), name
         assert name.split(".")[0] in sys.stdlib_module_names or name in ("nh3", "markdown_it"), name
+
+
+def test_no_framework_is_imported_outside_its_adapter():
+    """The adapters are optional extras: the rest of the package never imports a framework."""
+    for path in PACKAGE.rglob("*.py"):
+        if "integrations" in path.parts:
+            continue
+        assert not any(n.split(".")[0] in FRAMEWORKS for n in imports(path)), path
+
+
+def test_importing_the_package_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_opensink.app, jupyter_opensink.client, jupyter_opensink.agent\n"
+            "import jupyter_opensink.integrations\n"
+            f"found = [m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r}]\n"
+            "assert not found, found")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
