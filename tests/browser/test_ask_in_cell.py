@@ -25,9 +25,12 @@ SERVE_AGENT = [
 ]
 
 
-async def put_notebook(api, server, name: str, sources: list[str]) -> None:
+async def put_notebook(api, server, name: str, sources: list[str], outputs: list[dict] | None = None) -> None:
+    """A notebook of code cells; ``outputs`` (saved outputs of the first cell) leave it untrusted: it is not
+    signed, as a notebook written elsewhere is not."""
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": source}
              for source in sources]
+    cells[0]["outputs"] = outputs or []
     notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
                 "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
     contents = server.url.removesuffix("opensink") + f"api/contents/{name}"
@@ -133,6 +136,39 @@ def test_an_offline_notebook_agent_is_marked_in_the_inbox_and_the_browser(lab):
                 row = page.locator(f'#jp-opensink-browser tr[data-id="{agent["id"]}"]')
                 await expect(row.locator(".jp-OpenSink-offline-tag")).to_have_text("offline", timeout=20_000)
                 await steps.shot("offline-in-the-browser")
+                await run_command(page, "kernelmenu:shutdown")
+
+    asyncio.run(main())
+
+
+def test_a_question_in_an_untrusted_notebook_shows_as_text(lab):
+    """The renderer acts as the person (a click answers a request), so a notebook they did not run or trust
+    shows the output's plain text, never a form."""
+    async def main() -> None:
+        async with api_client(lab) as api:
+            agent = await ok(await api.post("/agents", json={"name": "elsewhere"}))
+            session = await ok(await api.post("/agent-sessions", json={"agent_id": agent["id"]}))
+            request = await ok(await api.post("/agent-session-input-requests", json={
+                "session_id": session["id"], "agent_id": agent["id"], "key": "wire", "title": "Wire the money?",
+                "message": "From someone else's notebook.", "schema": {"type": "object", "properties": {}},
+                "decisions": ["approve", "reject"]}))
+            saved = {"output_type": "display_data", "metadata": {}, "data": {
+                "application/vnd.opensink.input-request+json": {"request": request, "link": None},
+                "text/plain": "Waiting for an answer to 'Wire the money?'"}}
+            await put_notebook(api, lab, "untrusted.ipynb", ["print('not run')"], outputs=[saved])
+            async with open_lab(lab, "ask-untrusted", "lab/tree/untrusted.ipynb") as (page, steps):
+                output = cell_output(page, 0)
+                await expect(output).to_contain_text("Waiting for an answer to 'Wire the money?'", timeout=60_000)
+                await expect(output.locator(".jp-OpenSink-cell-question")).to_have_count(0)
+                await steps.shot("untrusted-as-text")
+                # Trusting the notebook draws the form.
+                await page.locator(".jp-Notebook").click()
+                await run_command(page, "notebook:trust")
+                dialog = page.locator(".jp-Dialog")
+                await dialog.get_by_role("button", name="Trust").click(timeout=10_000)
+                await expect(output.locator(f'form[data-request-id="{request["id"]}"]')).to_be_visible(timeout=10_000)
+                await steps.shot("trusted-as-form")
+                await kernel_ready(page)  # the notebook started one: shut it down once it is up
                 await run_command(page, "kernelmenu:shutdown")
 
     asyncio.run(main())
