@@ -177,8 +177,19 @@ export class BrowserPanel extends Widget {
       agents.map(a =>
         h(
           'tr',
-          { 'data-id': a.id },
-          h('td', {}, h('a', { onclick: () => void this.showSessionsOf(a.id) }, a.name)),
+          { 'data-id': a.id, className: a.offline ? 'jp-OpenSink-agent-offline' : '' },
+          h(
+            'td',
+            {},
+            h('a', { onclick: () => void this.showSessionsOf(a.id) }, a.name),
+            a.offline
+              ? h(
+                  'span',
+                  { className: 'jp-OpenSink-offline-tag', title: 'Its kernel stopped or restarted: answers wait until it serves again' },
+                  'offline'
+                )
+              : null
+          ),
           h('td', {}, status(a.status)),
           h('td', {}, a.execution_endpoint ? `${a.execution_endpoint.method ?? 'POST'} ${a.execution_endpoint.url}` : '—'),
           h('td', {}, when(a.updated_at))

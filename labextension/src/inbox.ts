@@ -15,60 +15,27 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, Doc, EventFeed, NotInstalled, OpenSinkApi, StreamEvent } from './api';
-import { drawContext } from './context';
 import { h, when } from './dom';
-import { describe, FormError, proposed } from './forms';
-import { draw } from './formview';
+import { Card, drawOutcome, drawQuestion } from './question';
+
+export { fieldPath, outcome } from './question';
 
 const REQUEST_EVENTS = ['input_request.created', 'input_request.resolved', 'input_request.expired'];
 
-export type Decision = 'approve' | 'reject' | 'respond';
-/** The decisions in the order their buttons show, with their labels. */
-const DECISIONS: [Decision, string, string][] = [
-  ['approve', 'Approve', 'jp-mod-accept'],
-  ['reject', 'Reject', 'jp-mod-warn'],
-  ['respond', 'Reply', '']
-];
 /** Answered requests kept as notes at most (the oldest answered go first). */
 const MAX_NOTES = 20;
-/** A resolve's comment is at most this long (the server refuses more). */
-const MAX_COMMENT = 4000;
 
-/** A drawn request: its node, and what to release when it goes. */
-interface Card {
-  node: HTMLElement;
-  pending: boolean;
-  dispose(): void;
+/** What a card says of the agent that asks: its name, and whether its notebook is gone. */
+interface AgentShown {
+  name: string;
+  offline: boolean;
 }
 
-/** A JSON Pointer (a violation's `path`) as the form's field paths are written: names joined by '/'. */
-export function fieldPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map(part => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('/');
-}
-
-/** What became of an answered (or expired) request, as a person says it. */
-export function outcome(request: Doc): string {
-  if (request.status === 'expired') {
-    return 'Expired without an answer';
-  }
-  const who = request.resolved_by_name || request.resolved_by || 'someone';
-  switch (request.decision) {
-    case 'approve': {
-      const changed = Array.isArray(request.changes) ? request.changes.length : null;
-      const how = changed === 0 ? ' as proposed' : changed ? ` with ${changed} change${changed === 1 ? '' : 's'}` : '';
-      return `Approved by ${who}${how}`;
-    }
-    case 'reject':
-      return `Rejected by ${who}`;
-    case 'respond':
-      return `Reply from ${who}`;
-    default:
-      return `Answered by ${who}`;
-  }
+/** Why an answer to `agent` will not reach it now, or null when it will. */
+export function offlineNote(agent: AgentShown): string | null {
+  return agent.offline
+    ? `the notebook agent '${agent.name}' is offline: its answer will wait until its cell runs again`
+    : null;
 }
 
 export class InboxPanel extends Widget {
@@ -77,7 +44,8 @@ export class InboxPanel extends Widget {
   /** Requests answered or expired while shown, by id, in the order they were answered. */
   private answered = new Map<string, Doc>();
   private cards = new Map<string, Card>();
-  private names = new Map<string, string>();
+  /** The agents of the shown requests, by workspace and id. */
+  private agents = new Map<string, AgentShown>();
   private workspaces = new Map<string, string>();
   private list = h('div', { className: 'jp-OpenSink-requests' });
   private banner = h('div', { className: 'jp-OpenSink-banner' });
@@ -113,7 +81,8 @@ export class InboxPanel extends Widget {
           ...(await this.api.list('agent-session-input-requests', { status: 'pending' }, workspace.id))
         );
       }
-      await Promise.all(pending.map(r => this.agentName(r)));
+      this.agents.clear(); // read again: an agent may have gone offline while the feed was away
+      await Promise.all(pending.map(r => this.agentOf(r)));
       this.requests = new Map(pending.map(r => [r.id, r]));
       this.cards.forEach(card => card.dispose());
       this.cards.clear();
@@ -131,22 +100,26 @@ export class InboxPanel extends Widget {
     );
   }
 
-  private async agentName(request: Doc): Promise<string> {
-    const key = `${request.workspace_id}/${request.agent_id}`;
-    if (!this.names.has(key)) {
+  private async agentOf(request: Doc): Promise<AgentShown> {
+    const key = agentKey(request);
+    if (!this.agents.has(key)) {
       try {
         const agent = await this.api.request(`agents/${request.agent_id}`, { workspace: request.workspace_id });
-        this.names.set(key, agent.name);
+        this.agents.set(key, { name: agent.name, offline: !!agent.offline });
       } catch {
-        this.names.set(key, request.agent_id);
+        this.agents.set(key, { name: request.agent_id, offline: false });
       }
     }
-    return this.names.get(key)!;
+    return this.agents.get(key)!;
   }
 
   private async onEvent(event: StreamEvent): Promise<void> {
     if (event.type === 'reset') {
       await this.refresh();
+      return;
+    }
+    if (event.type === 'agent.updated') {
+      this.agentUpdated(event.data as Doc);
       return;
     }
     if (!REQUEST_EVENTS.includes(event.type)) {
@@ -155,7 +128,7 @@ export class InboxPanel extends Widget {
     const request = event.data as Doc;
     if (event.type === 'input_request.created' && request.status === 'pending') {
       if (!this.requests.has(request.id)) {
-        await this.agentName(request);
+        await this.agentOf(request);
         this.requests.set(request.id, request);
         this.render();
         this.onNewRequest(request);
@@ -210,202 +183,68 @@ export class InboxPanel extends Widget {
 
   /** An answered request: what was decided, by whom and when, and the comment. */
   private note(request: Doc): Card {
-    const node = h(
-      'div',
+    const dismiss = h(
+      'button',
       {
-        className: 'jp-OpenSink-request jp-OpenSink-answered',
-        'data-request-id': request.id,
-        'data-decision': request.status === 'expired' ? 'expired' : request.decision ?? 'answer'
+        type: 'button',
+        className: 'jp-mod-styled jp-OpenSink-dismiss',
+        onclick: () => {
+          this.answered.delete(request.id);
+          this.render();
+        }
       },
-      h('h3', {}, request.title),
-      h(
-        'div',
-        { className: 'jp-OpenSink-outcome' },
-        outcome(request),
-        request.resolved_at ? h('span', { className: 'jp-OpenSink-time' }, ` · ${when(request.resolved_at)}`) : null
-      ),
-      request.comment ? h('blockquote', { className: 'jp-OpenSink-comment-shown' }, request.comment) : null,
-      h(
-        'button',
-        {
-          type: 'button',
-          className: 'jp-mod-styled jp-OpenSink-dismiss',
-          onclick: () => {
-            this.answered.delete(request.id);
-            this.render();
-          }
-        },
-        'Dismiss'
-      )
+      'Dismiss'
     );
-    return { node, pending: false, dispose: () => undefined };
+    return { node: drawOutcome(request, dismiss), pending: false, dispose: () => undefined };
   }
 
   private card(request: Doc): Card {
-    const spec = describe(proposed(request.schema ?? {}, request.defaults), '', true);
-    const form = draw(spec, true);
-    const context = drawContext(request.context, this.rendermime);
-    const error = h('div', { className: 'jp-OpenSink-error', role: 'alert' });
-    const offered = Array.isArray(request.decisions) ? DECISIONS.filter(([d]) => request.decisions.includes(d)) : [];
-    const comment = offered.some(([d]) => d !== 'approve') ? commentBox(offered.some(([d]) => d === 'respond')) : null;
-    const buttons: HTMLButtonElement[] = [];
-    const send = async (decision: Decision | null) => {
-      error.textContent = '';
-      form.show([]);
-      comment?.show('');
-      const said = comment && comment.area.value.trim() ? comment.area.value : undefined;
-      const body: Doc = {};
-      if (decision === 'respond') {
-        if (!said) {
-          comment?.show('Write your reply: the agent reads it instead of a decision.');
-          comment?.area.focus();
-          return;
-        }
-      } else if (decision !== 'reject') {
-        // Reject needs no valid form: the person says no to the proposal, whatever the fields hold.
-        try {
-          body.response = form.read();
-        } catch (problem) {
-          error.textContent = problem instanceof FormError ? problem.message : String(problem);
-          return;
-        }
-      }
-      if (decision) {
-        body.decision = decision;
-      }
-      if (said) {
-        body.comment = said;
-      }
-      buttons.forEach(b => (b.disabled = true));
-      try {
-        const resolved = await this.api.request(`agent-session-input-requests/${request.id}/resolve`, {
-          method: 'POST',
-          body,
-          workspace: request.workspace_id
-        });
+    const agent = this.agents.get(agentKey(request)) ?? { name: request.agent_id, offline: false };
+    const marker = h('div', { className: 'jp-OpenSink-offline', role: 'status' });
+    showOffline(marker, agent);
+    return drawQuestion(request, {
+      api: this.api,
+      rendermime: this.rendermime,
+      meta: [
+        h(
+          'div',
+          { className: 'jp-OpenSink-meta' },
+          `agent ${agent.name} · ${this.workspaces.get(request.workspace_id) ?? request.workspace_id} · asked ${when(request.created_at)}`
+        ),
+        marker
+      ],
+      onAnswered: resolved => {
         this.settle(resolved);
         Notification.success(`Answered "${request.title}"`, { autoClose: 3000 });
-      } catch (problem) {
-        error.textContent = problem instanceof ApiError ? problem.message : String(problem);
-        if (problem instanceof ApiError) {
-          form.show(problem.violations.map(v => [fieldPath(v.path), `${v.field}: ${v.message}`]));
-          if (problem.status === 409) {
-            void this.refresh(); // answered or expired elsewhere
-          }
-        }
-      } finally {
-        buttons.forEach(b => (b.disabled = false));
-      }
-    };
-    if (offered.length) {
-      for (const [decision, label, style] of offered) {
-        buttons.push(
-          h(
-            'button',
-            { type: 'button', className: `jp-mod-styled ${style}`, 'data-decision': decision, onclick: () => void send(decision) },
-            label
-          )
-        );
-      }
-    } else {
-      buttons.push(h('button', { type: 'button', className: 'jp-mod-styled jp-mod-accept', onclick: () => void send(null) }, 'Submit'));
-    }
-    const linkBox = h('div', { className: 'jp-OpenSink-link', hidden: true });
-    const copyLink = async () => {
-      error.textContent = '';
-      try {
-        const link = await this.api.request(`agent-session-input-requests/${request.id}/links`, {
-          method: 'POST',
-          body: {},
-          workspace: request.workspace_id
-        });
-        const field = h('input', {
-          type: 'text',
-          readOnly: true,
-          value: link.url,
-          className: 'jp-OpenSink-link-url',
-          // Enter in a field submits the form around it: here it must not answer the request.
-          onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && e.preventDefault()
-        });
-        let copied = false;
-        try {
-          await navigator.clipboard.writeText(link.url);
-          copied = true;
-        } catch {
-          copied = false; // no clipboard permission (or an insecure origin): the field is there to copy from
-        }
-        linkBox.replaceChildren(
-          field,
-          h(
-            'div',
-            { className: 'jp-OpenSink-help' },
-            `${copied ? 'Copied. ' : 'Select and copy it. '}It answers this request once and works until ${when(link.expires_at)}.`
-          )
-        );
-        linkBox.hidden = false;
-        field.select();
-      } catch (problem) {
-        error.textContent = problem instanceof ApiError ? problem.message : String(problem);
-      }
-    };
-    buttons.push(
-      h('button', { type: 'button', className: 'jp-mod-styled jp-OpenSink-copy-link', onclick: () => void copyLink() }, 'Copy approval link')
-    );
-    const agent = this.names.get(`${request.workspace_id}/${request.agent_id}`) ?? request.agent_id;
-    const node = h(
-      'form',
-      {
-        className: 'jp-OpenSink-request',
-        'data-request-id': request.id,
-        onsubmit: (e: Event) => {
-          // Enter in one of the answer's fields submits a plain answer. A decision is only ever given by
-          // its button, and Enter elsewhere in the card (a search box of the context's JSON viewer) is no answer.
-          e.preventDefault();
-          if (!offered.length && form.node.contains(document.activeElement)) {
-            void send(null);
-          }
-        }
       },
-      h('h3', {}, request.title),
-      request.message ? h('p', { className: 'jp-OpenSink-message' }, request.message) : null,
-      h(
-        'div',
-        { className: 'jp-OpenSink-meta' },
-        `agent ${agent} · ${this.workspaces.get(request.workspace_id) ?? request.workspace_id} · asked ${when(request.created_at)}`
-      ),
-      context?.node,
-      error,
-      form.node,
-      comment?.node,
-      h('div', { className: 'jp-OpenSink-buttons' }, buttons),
-      linkBox
-    );
-    return { node, pending: true, dispose: () => context?.dispose() };
+      onGone: () => void this.refresh()
+    });
+  }
+
+  /** An agent changed (its kernel stopped, or it serves again): the cards of its requests say so. */
+  private agentUpdated(agent: Doc): void {
+    const key = `${agent.workspace_id}/${agent.id}`;
+    if (!this.agents.has(key)) {
+      return;
+    }
+    const shown = { name: agent.name, offline: !!agent.offline };
+    this.agents.set(key, shown);
+    for (const request of this.requests.values()) {
+      const card = agentKey(request) === key ? this.cards.get(request.id) : undefined;
+      const marker = card?.node.querySelector<HTMLElement>('.jp-OpenSink-offline');
+      if (marker) {
+        showOffline(marker, shown);
+      }
+    }
   }
 }
 
-/** The comment a decision carries: why it is rejected, or (required) the reply itself. */
-function commentBox(replies: boolean): { node: HTMLElement; area: HTMLTextAreaElement; show(problem: string): void } {
-  const area = h('textarea', {
-    className: 'jp-OpenSink-comment-input',
-    rows: 3,
-    maxLength: MAX_COMMENT,
-    placeholder: replies ? 'Why you reject it, or your reply to the agent' : 'Why you reject it'
-  });
-  const problem = h('div', { className: 'jp-OpenSink-problem', role: 'alert', hidden: true });
-  const node = h(
-    'label',
-    { className: 'jp-OpenSink-field jp-OpenSink-comment' },
-    h('span', { className: 'jp-OpenSink-label' }, replies ? 'Comment (a reply needs one)' : 'Comment'),
-    area,
-    problem
-  );
-  return {
-    node,
-    area,
-    show: text => {
-      problem.textContent = text;
-      problem.hidden = !text;
-    }
-  };
+function agentKey(request: Doc): string {
+  return `${request.workspace_id}/${request.agent_id}`;
+}
+
+function showOffline(marker: HTMLElement, agent: AgentShown): void {
+  const note = offlineNote(agent);
+  marker.textContent = note ?? '';
+  marker.hidden = !note;
 }

@@ -6,7 +6,8 @@
  * (ILabShell): so it also loads in Notebook 7, where the inbox is a left side panel
  * (View > Left Sidebar, or the "Open the Agent inbox" command). The rendermime registry (both apps
  * have one) draws a request's context as notebook outputs are drawn; it is optional, and without it
- * the context shows as text.
+ * the context shows as text. It also draws the question of a cell waiting in `Client.ask` in that cell's
+ * output (cellquestion.ts): the renderer is added to that registry, which every notebook's copies.
  */
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -16,6 +17,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 
 import { EventFeed, NotInstalled, OpenSinkApi } from './api';
 import { BrowserPanel } from './browser';
+import { INPUT_REQUEST_RANK, questionRendererFactory } from './cellquestion';
 import { InboxPanel } from './inbox';
 
 const ICON_SVG =
@@ -47,6 +49,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       rendermime
     );
     inbox.title.icon = inboxIcon;
+    rendermime?.addFactory(questionRendererFactory(api, feed, rendermime), INPUT_REQUEST_RANK);
     shell.add(inbox, 'left', { rank: 600 });
 
     let browser: MainAreaWidget<BrowserPanel> | null = null;

@@ -1,4 +1,5 @@
-"""Notebook 7 (``jupyter notebook``) in a real browser: the Agent inbox side panel and the inbox widget."""
+"""Notebook 7 (``jupyter notebook``) in a real browser: the Agent inbox side panel, the inbox widget, and a
+question answered in its own cell."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from playwright.async_api import expect
 from ..receivers import start_receiver
 from ..servers import start_server
 from .conftest import front_end_env, open_lab
+from .test_ask_in_cell import ASK_AND_PRINT, approve_in_the_cell
+from .test_ask_in_cell import put_notebook as put_cells
 from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
                        ask_decision, ok, run_command)
 
@@ -131,5 +134,23 @@ def test_inbox_widget_in_notebook7(notebook7):
                     await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
                 await answer_the_inbox_widget(page, steps, api, receiver, request, left_within=30_000)
         http.stop()
+
+    asyncio.run(main())
+
+
+def test_question_answered_in_its_cell_in_notebook7(notebook7):
+    """``Client().ask`` in a Notebook 7 cell: the form in that cell's output approves, and the next cell
+    reads the decision."""
+    async def main() -> None:
+        async with api_client(notebook7) as api:
+            await put_cells(api, notebook7, "nb7-ask.ipynb", ASK_AND_PRINT[:2])
+            async with open_lab(notebook7, "notebook7-ask", "notebooks/nb7-ask.ipynb",
+                                 known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
+                await started(page)
+                await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                with contextlib.suppress(PlaywrightTimeout):
+                    await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
+                await approve_in_the_cell(page, steps, api)
+                await run_command(page, "kernelmenu:shutdown")
 
     asyncio.run(main())
