@@ -158,6 +158,7 @@ def test_the_approval_link_button_shows_a_working_link(server):
     assert listed["status"] == "active" and listed["expires_at"] in note.value
     page = httpx.get(url)  # no credential: the link is one
     assert page.status_code == 200 and "Please decide" in page.text and "BUY 10 AAPL" in page.text
+    assert form.link_button.layout.width == "auto"  # its label is never cut off
     form.link_button.click()  # another click, another link
     assert form.link_text.value != url and len(client.input_requests.links(request["id"])["items"]) == 2
     form.submit_button.click()

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from tornado import httputil, web
 
 from .. import evidence, forms
+from ..ids import parse_time
 from ..errors import Conflict, Gone, Invalid, NotFound, Throttled
 from ..services.access import Principal
 from ..services.links import ApprovalLinks
@@ -50,6 +51,18 @@ log = logging.getLogger("jupyter_opensink.approval")
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def _moment(value: str | None) -> str:
+    """An API time as a person reads it. The page runs no script, so it cannot know the reader's time zone:
+    it says UTC, which the other surfaces also name when they show a time (``7 Dec 2026, 14:05 UTC``)."""
+    if not value:
+        return ""
+    at = parse_time(value)
+    return f"{at.day} {at:%b %Y, %H:%M} UTC"
+
+
+TEMPLATES.filters["moment"] = _moment
 COOKIE = "opensink-approve"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 #: Largest form body the page reads (or max_body_size if smaller): a form of typed answers is small, and

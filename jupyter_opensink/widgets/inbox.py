@@ -69,9 +69,8 @@ class RequestForm(w.VBox):
         header = w.HTML(
             f"<h4 style='margin:4px 0'>{html.escape(request['title'])}</h4>"
             f"<div>{html.escape(request.get('message') or '')}</div>"
-            f"<small>agent {html.escape(agent_name or request['agent_id'])} · session "
-            f"<code>{html.escape(request['session_id'])}</code> · key <code>{html.escape(request['key'])}</code>"
-            f"</small>")
+            f"<small>asked by {html.escape(agent_name or self._agent_name(request['agent_id']))} · "
+            f"{html.escape(local_time(request.get('created_at')))}</small>")
         # Evidence is sanitized HTML in an HTML widget, never the request's own HTML in an Output: a running
         # kernel's outputs are trusted, so a script in them would run.
         shown = evidence.show_all(request.get("context"))
@@ -100,6 +99,7 @@ class RequestForm(w.VBox):
                                       layout=w.Layout(width="95%", height="4em"))
             comment_box = [self.comment, self.comment_problem]
         self.link_button = w.Button(description="Copy approval link", icon="link",
+                                    layout=w.Layout(width="auto"),  # the whole label, never cut off
                                     tooltip="A single-use link to a page that answers this request, for someone "
                                             "without Jupyter access")
         self.link_button.on_click(lambda _: self.make_link())
@@ -111,6 +111,13 @@ class RequestForm(w.VBox):
         super().__init__([header, self.context, self.field.widget, *comment_box, w.HBox(buttons), self.link_box,
                           self.error, self.status],
                          layout=w.Layout(border="1px solid #bbb", padding="6px", margin="4px 0"))
+
+    def _agent_name(self, agent_id: str) -> str:
+        """The agent's name (a form made on its own, outside an inbox, looks it up once)."""
+        try:
+            return self.client.agents.get(agent_id)["name"]
+        except OpenSinkError:
+            return "an agent"
 
     def _comment_hint(self) -> str:
         if "respond" not in self.decisions:

@@ -1,0 +1,102 @@
+"""One decision, seen in each surface a person answers in: the JupyterLab inbox, the notebook widget and
+the approval page, each showing the agent's proposal and evidence. The screenshots it saves
+(test-artifacts/decision-flow/) are the ones the docs show (docs/_static/screenshots/)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import expect
+
+from ..receivers import start_receiver
+from .conftest import open_lab
+from .test_lab import INBOX_TAB, agent_with_session, api_client, ok
+
+PRICES = [181.2, 182.0, 180.7, 183.9, 185.1, 184.6, 187.3]
+SCHEMA = {"type": "object", "required": ["symbol", "quantity"], "properties": {
+    "symbol": {"type": "string", "title": "Symbol"},
+    "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 1000},
+    "order_type": {"type": "string", "title": "Order type", "enum": ["market", "limit"]}}}
+
+
+def evidence() -> list[dict]:
+    low, high = min(PRICES), max(PRICES)
+    points = " ".join(f"{10 + i * 40},{100 - (p - low) / (high - low) * 80:.0f}" for i, p in enumerate(PRICES))
+    chart = (f'<svg xmlns="http://www.w3.org/2000/svg" width="270" height="110" viewBox="0 0 270 110">'
+             f'<rect width="270" height="110" fill="#f8fafc"/>'
+             f'<polyline points="{points}" fill="none" stroke="#1a73e8" stroke-width="3"/></svg>')
+    table = ("<table><thead><tr><th>day</th><th>close</th><th>volume</th></tr></thead><tbody>"
+             + "".join(f"<tr><td>Dec {day}</td><td>{price}</td><td>{40 + day}M</td></tr>"
+                       for day, price in enumerate(PRICES, 1)) + "</tbody></table>")
+    return [{"title": "Last 7 closes", "data": {"image/svg+xml": chart}},
+            {"title": "The numbers", "data": {"text/html": table}},
+            {"title": "Why", "data": {"text/markdown": "Seven days of higher closes, up **3.4%**; volume rising."}}]
+
+
+def test_one_decision_in_every_surface(lab):
+    async def main() -> None:
+        receiver, http = start_receiver()
+        async with api_client(lab) as api:
+            agent, session = await agent_with_session(api, "trade desk", receiver.url("/agent"))
+            request = await ok(await api.post("/agent-session-input-requests", json={
+                "session_id": session["id"], "agent_id": agent["id"], "key": "trade", "title": "Buy AAPL?",
+                "message": "I propose a market order for 100 shares.", "schema": SCHEMA,
+                "defaults": {"symbol": "AAPL", "quantity": 100, "order_type": "market"},
+                "decisions": ["approve", "reject", "respond"], "context": evidence()}))
+            link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
+
+            async with open_lab(lab, "decision-flow") as (page, steps):
+                # the approval page, as a phone would open it
+                await page.set_viewport_size({"width": 900, "height": 1100})
+                await page.goto(link["url"])
+                await expect(page.get_by_role("button", name="Approve")).to_be_visible()
+                await page.screenshot(path=str(steps.folder / "approval-page.png"), full_page=True)
+                await page.set_viewport_size({"width": 1400, "height": 900})
+
+                # the JupyterLab inbox
+                await page.goto(lab.url.removesuffix("opensink") + f"lab?token={lab.token}")
+                await page.locator(INBOX_TAB).click()
+                card = page.locator(f'form[data-request-id="{request["id"]}"]')
+                await expect(card.locator('input[name="quantity"]')).to_have_value("100", timeout=60_000)
+                await page.locator("#jp-opensink-inbox").screenshot(path=str(steps.folder / "lab-inbox.png"))
+
+                # the notebook widget: the person halves the quantity and approves
+                notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                       "source": "from jupyter_opensink.client import Client\n"
+                                                 "from jupyter_opensink.widgets import RequestForm\n"
+                                                 "client = Client()\n"
+                                                 f"RequestForm(client.input_requests.get({request['id']!r}), client)"}],
+                            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                        "language": "python"}},
+                            "nbformat": 4, "nbformat_minor": 5}
+                contents = lab.url.removesuffix("opensink") + "api/contents/decide.ipynb"
+                reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+                assert reply.status_code in (200, 201), reply.text
+                await page.goto(lab.url.removesuffix("opensink") + f"lab/tree/decide.ipynb?token={lab.token}")
+                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+                dialog = page.locator(".jp-Dialog")
+                if await dialog.count():
+                    await dialog.get_by_role("button", name="Select", exact=True).click()
+                await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                output = page.locator(".jp-OutputArea-output")
+                approve = output.get_by_role("button", name="Approve")
+                await expect(approve).to_be_visible(timeout=90_000)
+                quantity = output.locator(".widget-text input").nth(1)
+                await expect(quantity).to_have_value("100")
+                await quantity.fill("50")
+                await page.set_viewport_size({"width": 1100, "height": 1700})
+                await page.locator(".jp-Cell-outputArea").first.screenshot(path=str(steps.folder / "notebook-widget.png"))
+                await approve.click()
+                await expect(output.get_by_text("Approved by")).to_be_visible(timeout=10_000)
+                await page.locator(".jp-Cell-outputArea").first.screenshot(
+                    path=str(steps.folder / "notebook-widget-approved.png"))
+                await page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:shutdown'); }")
+
+            stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+            assert stored["decision"] == "approve"
+            assert stored["changes"] == [{"op": "replace", "path": "/quantity", "value": 50}]
+            (call,) = await receiver.wait_for(1)
+            assert call.json["answer"]["changes"] == stored["changes"]
+        http.stop()
+
+    asyncio.run(main())
