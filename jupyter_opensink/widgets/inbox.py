@@ -42,11 +42,12 @@ NO_REPLY = "Comment: write your reply: it is what the agent receives instead of 
 
 
 def local_time(moment: str | None) -> str:
-    """An API time (UTC) as this machine's local time with its zone: ``2026-12-07 09:30 CET``."""
+    """An API time (UTC) as this machine's local time with its zone, written as every surface writes one:
+    ``7 Dec 2026, 09:30 CET``."""
     if not moment:
         return ""
     at = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone()
-    return at.strftime("%Y-%m-%d %H:%M %Z")
+    return f"{at.day} {at:%b %Y, %H:%M %Z}"
 
 
 def _warning(message: str) -> str:

@@ -30,11 +30,28 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-/** A timestamp as the reader's local time, to the second. */
+const MOMENT = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short'
+});
+
+/**
+ * A timestamp as the reader's local time with its zone, written as every surface writes one
+ * (`7 Dec 2026, 14:05 CET`: the notebook widget and the approval page, which says UTC, alike).
+ */
 export function when(iso: string | null | undefined): string {
   if (!iso) {
     return '—';
   }
   const at = new Date(iso);
-  return isNaN(at.getTime()) ? iso : at.toLocaleString();
+  if (isNaN(at.getTime())) {
+    return iso;
+  }
+  const part = (type: string): string => MOMENT.formatToParts(at).find(p => p.type === type)?.value ?? '';
+  return `${part('day')} ${part('month')} ${part('year')}, ${part('hour')}:${part('minute')} ${part('timeZoneName')}`;
 }

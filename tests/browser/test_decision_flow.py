@@ -100,3 +100,53 @@ def test_one_decision_in_every_surface(lab):
         http.stop()
 
     asyncio.run(main())
+
+
+HOSTILE = [{"title": "Notes", "data": {"text/html": (
+    '<p>Volume is <b>high</b><script>window.__pwned = "script"</script>'
+    '<img src="x" onerror="window.__pwned = \'onerror\'">'
+    '<a href="javascript:window.__pwned=\'link\'">details</a></p>')}},
+           {"title": "Drawing", "data": {"image/svg+xml": (
+               '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" onload="window.__pwned=\'svg\'">'
+               '<script>window.__pwned = "svg script"</script><rect width="20" height="20" fill="green"/></svg>')}}]
+
+
+def test_the_widget_runs_no_script_of_a_request(lab):
+    """Evidence in the notebook widget, in a real browser: its safe part shows, and nothing of it runs
+    (the Lab inbox and the approval page have the same check in their own tests)."""
+    async def main() -> None:
+        async with api_client(lab) as api:
+            agent = await ok(await api.post("/agents", json={"name": "hostile"}))
+            session = await ok(await api.post("/agent-sessions", json={"agent_id": agent["id"]}))
+            request = await ok(await api.post("/agent-session-input-requests", json={
+                "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "Look?",
+                "message": "m", "schema": {"type": "object", "properties": {}}, "decisions": ["approve"],
+                "context": HOSTILE}))
+            notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                   "source": "from jupyter_opensink.client import Client\n"
+                                             "from jupyter_opensink.widgets import RequestForm\n"
+                                             "client = Client()\n"
+                                             f"RequestForm(client.input_requests.get({request['id']!r}), client)"}],
+                        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                    "language": "python"}},
+                        "nbformat": 4, "nbformat_minor": 5}
+            contents = lab.url.removesuffix("opensink") + "api/contents/hostile.ipynb"
+            reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+            assert reply.status_code in (200, 201), reply.text
+            async with open_lab(lab, "widget-hostile", "lab/tree/hostile.ipynb") as (page, steps):
+                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+                dialog = page.locator(".jp-Dialog")
+                if await dialog.count():
+                    await dialog.get_by_role("button", name="Select", exact=True).click()
+                await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                output = page.locator(".jp-OutputArea-output")
+                await expect(output.get_by_role("button", name="Approve")).to_be_visible(timeout=90_000)
+                await expect(output.get_by_text("Volume is")).to_be_visible()
+                await page.wait_for_timeout(500)  # time for anything that would run
+                assert await page.evaluate("() => window.__pwned") is None
+                assert await output.locator("script").count() == 0
+                assert await output.locator("[onerror], [onload], a[href^='javascript:']").count() == 0
+                await steps.shot("sanitized")
+                await page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:shutdown'); }")
+
+    asyncio.run(main())
