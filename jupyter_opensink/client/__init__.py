@@ -418,6 +418,10 @@ class AsyncClient(Namespaces[Async]):
         body = question(title, schema, message, defaults, context, decisions)
         session = await self._asking_session(session_id, agent)
         request = await self.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+        return await self.await_answer(request, timeout)
+
+    async def await_answer(self, request: InputRequest, timeout: float | None = None) -> Answer:
+        """Wait for the answer to ``request`` (as ``ask`` does once it has asked), showing it in the cell."""
         shown = CellDisplay() if in_a_kernel() else None
         if shown is not None:
             shown.show(waiting_display(request, await self._link_for(request["id"])))
