@@ -37,7 +37,7 @@ from typing import Any
 
 from langgraph.types import Command, Interrupt
 
-from ..client import AsyncClient, Client
+from ..client import AsyncClient, BadRequest, Client
 from ..client.asking import Answer, default_agent_name, question
 
 __all__ = ["GraphApprovals", "Questions", "questions_for", "tool_decision"]
@@ -46,6 +46,8 @@ __all__ = ["GraphApprovals", "Questions", "questions_for", "tool_decision"]
 STATE_KEY = "langgraph"
 #: The answers a reviewed tool call may get here, by the middleware's decision types that allow them.
 TOOL_DECISIONS = (("approve", ("approve", "edit")), ("reject", ("reject",)), ("respond", ("respond",)))
+#: ``resume`` continues a run already under way: the graph is not invoked with an input first.
+_ALREADY_STARTED = object()
 #: A question with no form of its own: the person answers in words, and the words are the resume value.
 FREE_TEXT = {"type": "object", "required": ["answer"],
              "properties": {"answer": {"type": "string", "title": "Answer"}}}
@@ -350,7 +352,7 @@ class GraphApprovals:
         with _SyncClient(self.client) as client:
             run = _Run.of(client.agent_sessions.get(session_id))
             self.session_id = session_id
-            return self._drive(client, run, None, config, kwargs)
+            return self._drive(client, run, _ALREADY_STARTED, config, kwargs)
 
     def _start(self, client: Client, config: dict[str, Any] | None) -> _Run:
         thread = _thread_of(config)
@@ -371,7 +373,7 @@ class GraphApprovals:
                kwargs: dict[str, Any]) -> Any:
         run_config = _with_thread(config, run)
         try:
-            output = self.graph.invoke(input, run_config, **kwargs) if input is not None else None
+            output = None if input is _ALREADY_STARTED else self.graph.invoke(input, run_config, **kwargs)
             while True:
                 snapshot = self.graph.get_state(run_config)
                 if not snapshot.interrupts:
@@ -412,8 +414,15 @@ class GraphApprovals:
 
     def _ask_sync(self, client: Client, run: _Run, interrupt: Interrupt, index: int,
                   body: dict[str, Any]) -> dict[str, Any]:
-        request = client.input_requests.create(session_id=run.session["id"], agent_id=run.session["agent_id"],
-                                               **_request_body(interrupt, index, body))
+        tries = _request_bodies(interrupt, index, body)
+        for attempt, fields in enumerate(tries, 1):
+            try:
+                request = client.input_requests.create(session_id=run.session["id"],
+                                                       agent_id=run.session["agent_id"], **fields)
+                break
+            except BadRequest:
+                if attempt == len(tries):
+                    raise
         self.requests.append(request)
         if self.on_request:
             self.on_request(request)
@@ -431,7 +440,7 @@ class GraphApprovals:
         async with _AsyncClient(self.client) as client:
             run = _Run.of(await client.agent_sessions.get(session_id))
             self.session_id = session_id
-            return await self._adrive(client, run, None, config, kwargs)
+            return await self._adrive(client, run, _ALREADY_STARTED, config, kwargs)
 
     async def _astart(self, client: AsyncClient, config: dict[str, Any] | None) -> _Run:
         thread = _thread_of(config)
@@ -456,7 +465,7 @@ class GraphApprovals:
                       kwargs: dict[str, Any]) -> Any:
         run_config = _with_thread(config, run)
         try:
-            output = await self.graph.ainvoke(input, run_config, **kwargs) if input is not None else None
+            output = None if input is _ALREADY_STARTED else await self.graph.ainvoke(input, run_config, **kwargs)
             while True:
                 snapshot = await self.graph.aget_state(run_config)
                 if not snapshot.interrupts:
@@ -480,9 +489,15 @@ class GraphApprovals:
             if not known:
                 known = []
                 for index, body in enumerate(questions.requests):
-                    request = await client.input_requests.create(
-                        session_id=run.session["id"], agent_id=run.session["agent_id"],
-                        **_request_body(interrupt, index, body))
+                    tries = _request_bodies(interrupt, index, body)
+                    for attempt, fields in enumerate(tries, 1):
+                        try:
+                            request = await client.input_requests.create(
+                                session_id=run.session["id"], agent_id=run.session["agent_id"], **fields)
+                            break
+                        except BadRequest:
+                            if attempt == len(tries):
+                                raise
                     self.requests.append(request)
                     if self.on_request:
                         self.on_request(request)
@@ -501,12 +516,23 @@ class GraphApprovals:
         return resume
 
 
-def _request_body(interrupt: Interrupt, index: int, body: dict[str, Any]) -> dict[str, Any]:
-    """A question's fields as the API takes them, keyed by the interrupt it answers."""
-    fields = question(body["title"], body.get("schema"), body.get("message") or "", body.get("defaults"),
-                      body.get("context"), body.get("decisions"))
-    fields.pop("title")
-    return {"title": body["title"], **fields, "key": f"langgraph:{interrupt.id}:{index}"[:255]}
+def _request_bodies(interrupt: Interrupt, index: int, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A question's fields as the API takes them, keyed by the interrupt it answers; then, for a proposal,
+    the same with a form inferred from the proposal itself. Why: a model may propose arguments its tool's
+    schema refuses (a required one left out, a wrong type), which the server would refuse as defaults;
+    the person should still see the call, and decide."""
+    def fields(schema: dict[str, Any] | None) -> dict[str, Any]:
+        made = question(body["title"], schema, body.get("message") or "", body.get("defaults"),
+                        body.get("context"), body.get("decisions"))
+        return {**made, "key": f"langgraph:{interrupt.id}:{index}"[:255]}
+
+    tries = [fields(body.get("schema"))]
+    defaults = body.get("defaults")
+    if isinstance(defaults, dict) and body.get("schema") and (body["schema"].get("properties") or {}):
+        inferred = inferred_schema(defaults)
+        if inferred != body["schema"]:
+            tries.append(fields(inferred))
+    return tries
 
 
 class _SyncClient:

@@ -7,6 +7,7 @@ messages it answers in turn, and each records what it was given so a test can re
 from __future__ import annotations
 
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,14 @@ def mail_agent(script: list[AIMessage | str], *, sent: list[dict[str, Any]], che
 
 class FileSaver(InMemorySaver):
     """A checkpointer two processes share through one file: the in-memory saver's contents, written after
-    every change and read when made. (A test's stand-in for a database saver; one writer at a time.)"""
+    every change and read when made. (A test's stand-in for a database saver; one process writes at a time.)
+    LangGraph saves from background threads: each change and its write happen under one lock, or a write
+    of an older snapshot could land after a newer one."""
 
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
+        self.lock = threading.Lock()
         if path.exists():
             storage, writes, blobs = pickle.loads(path.read_bytes())
             for thread, spaces in storage.items():
@@ -82,10 +86,12 @@ class FileSaver(InMemorySaver):
         self.path.write_bytes(pickle.dumps((storage, dict(self.writes), dict(self.blobs))))
 
     def put(self, *args: Any, **kwargs: Any) -> Any:
-        done = super().put(*args, **kwargs)
-        self._save()
-        return done
+        with self.lock:
+            done = super().put(*args, **kwargs)
+            self._save()
+            return done
 
     def put_writes(self, *args: Any, **kwargs: Any) -> None:
-        super().put_writes(*args, **kwargs)
-        self._save()
+        with self.lock:
+            super().put_writes(*args, **kwargs)
+            self._save()

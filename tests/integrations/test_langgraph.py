@@ -249,3 +249,18 @@ def test_a_run_stopped_in_one_process_is_resumed_in_another(server, client, pers
     requests = client.input_requests.list(session_id=session_id)["items"]
     assert [r["id"] for r in requests] == asked  # the question asked there was the one answered
     assert client.agent_sessions.get(session_id)["status"] == "completed"
+
+
+def test_arguments_the_tools_schema_refuses_are_still_put_to_the_person(client, person):
+    """A model may leave out a required argument: the server refuses such a proposal against the tool's
+    schema, so it is asked with a form made from the proposal itself."""
+    sent: list[dict[str, Any]] = []
+    agent, model = mail_agent([calls(("send_email", {"to": "ada@example.com"})), "Fine."], sent=sent)
+    seen = person(lambda request: {"decision": "reject", "comment": "a mail needs a subject"})
+
+    GraphApprovals(agent, client=client, timeout=20).invoke({"messages": [{"role": "user", "content": "Mail Ada"}]})
+
+    assert sent == []
+    assert seen[0]["defaults"] == {"to": "ada@example.com"}
+    assert set(seen[0]["schema"]["properties"]) == {"to"}
+    assert "a mail needs a subject" in what_the_model_read_last(model)
