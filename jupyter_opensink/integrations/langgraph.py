@@ -123,7 +123,10 @@ def _tool_request(name: str, args: dict[str, Any], description: str | None, allo
     """A reviewed tool call as a request: its arguments the proposal, a form for them only when an edit is
     allowed (otherwise they are shown, not offered for change), the decisions the review allows."""
     editable = "edit" in allowed
-    context: list[Any] = [{"title": "Tool", "data": {"text/markdown": f"`{name}`", "text/plain": name}},
+    about = (schema or {}).get("description")
+    tool_said = f"{name}: {about}" if isinstance(about, str) and about.strip() else name
+    context: list[Any] = [{"title": "Tool", "data": {"text/markdown": tool_said.replace(name, f"`{name}`", 1),
+                                                     "text/plain": tool_said}},
                           {"title": "Arguments", "data": shown(args)}]
     if said:
         context.append({"title": "What the model said", "data": {"text/plain": said}})

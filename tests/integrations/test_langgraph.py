@@ -118,6 +118,7 @@ def test_approved_as_proposed_the_tool_runs_with_the_models_arguments(client, pe
     assert request["decisions"] == ["approve", "reject", "respond"]
     assert set(request["schema"]["properties"]) == {"to", "subject", "urgent"}  # the tool's own schema
     assert titles_of(request["context"]) == ["Tool", "Arguments", "What the model said"]
+    assert request["context"][0]["data"]["text/plain"] == "send_email: Send an email to one address."
     assert request["context"][2]["data"]["text/plain"] == "I will send the mail."
     assert "send_email" in request["message"]
     assert "reviewer" not in what_the_model_read_last(model)  # approved as proposed: no edit notice
