@@ -66,6 +66,21 @@ def lab_without_opensink(tmp_path_factory):
     running.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_pending_request_left(request):
+    """The browser tests share one JupyterLab server, whose inbox counts every pending request: a test that
+    leaves one (a question left waiting, an offline agent's) would change what the next one sees. After each
+    test, the sessions of requests still pending are deleted (taking their requests along)."""
+    yield
+    if "lab" not in request.fixturenames:
+        return
+    server = request.getfixturevalue("lab")
+    with server.client() as admin:
+        pending = admin.get("/agent-session-input-requests", params={"status": "pending", "$limit": 500})
+        for left in pending.json().get("items", []) if pending.status_code == 200 else []:
+            admin.delete(f"/agent-sessions/{left['session_id']}")
+
+
 class Steps:
     """Saves a numbered screenshot per step of one test."""
 

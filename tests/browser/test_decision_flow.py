@@ -55,7 +55,9 @@ def test_one_decision_in_every_surface(lab):
 
                 # the JupyterLab inbox
                 await page.goto(lab.url.removesuffix("opensink") + f"lab?token={lab.token}")
-                await page.locator(INBOX_TAB).click()
+                inbox = page.locator("#jp-opensink-inbox")
+                if not await inbox.is_visible():  # JupyterLab may have restored it open
+                    await page.locator(INBOX_TAB).click()
                 card = page.locator(f'form[data-request-id="{request["id"]}"]')
                 await expect(card.locator('input[name="quantity"]')).to_have_value("100", timeout=60_000)
                 await page.locator("#jp-opensink-inbox").screenshot(path=str(steps.folder / "lab-inbox.png"))
