@@ -30,7 +30,7 @@ class Cleanup(BaseModel):
 
 def booking_server() -> MCPServer:
     """An MCP server whose tools ask their user before acting, and say what they were told."""
-    server = MCPServer("airline")
+    server = MCPServer("airline", log_level="WARNING")  # INFO would log every request of the process
 
     @server.tool()
     async def book(flight: str, ctx: Context) -> str:
