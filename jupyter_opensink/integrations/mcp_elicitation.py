@@ -20,7 +20,6 @@ Only HTTP is spoken to this server; the ``mcp`` client's types are imported here
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from mcp.client.session import ClientRequestContext
@@ -28,11 +27,10 @@ from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitReques
 
 from ..client import AsyncClient, InputRequestExpired
 from ..client.asking import APPROVE_OR_REJECT, Answer, question
+from ._asking import expiring, in_session, waiting_time
 
 __all__ = ["ElicitationHandler"]
 
-#: How long past its expiry the expiry event is awaited before the question counts as cancelled anyway.
-EXPIRY_GRACE = 5.0
 #: A title is the message's first line, cut to this length.
 TITLE_LENGTH = 120
 
@@ -58,12 +56,9 @@ class ElicitationHandler:
         client = self.client or AsyncClient()
         body = self.question_for(params, self._server_name(context))
         session = await client._asking_session(self.session_id, self.agent)
-        if self.timeout is not None:
-            body["expires_at"] = (datetime.now(timezone.utc) + timedelta(seconds=self.timeout)).isoformat()
-        request = await client.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+        request = await client.input_requests.create(**in_session(session), **expiring(body, self.timeout))
         try:
-            answer = await client.await_answer(
-                request, None if self.timeout is None else self.timeout + EXPIRY_GRACE)
+            answer = await client.await_answer(request, waiting_time(self.timeout))
         except (InputRequestExpired, TimeoutError):
             return ElicitResult(action="cancel")
         finally:

@@ -13,13 +13,17 @@ The message history and the pending requests are kept in the session's ``state``
 ``"pydantic_ai"``) at every pause, so a run stopped while it waits (a timeout, a process that ended) is
 continued by ``resume_sync`` / ``resume`` in any process that has the same agent.
 
+``InboxApprovals`` asks the same questions from inside a run instead (a capability answering the run's
+deferred calls, as ``HandleDeferredToolCalls`` does): the run waits for the person in place and keeps its
+own output type, but it lives in its process and cannot be resumed elsewhere.
+
 Only HTTP is spoken to the server; Pydantic AI is imported here alone.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +32,18 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.tools import ToolDefinition
 
-from ..client import AsyncClient, Client, NotFound
+from ..client import AsyncClient, Client, InputRequestExpired, NotFound
 from ..client.asking import APPROVE_OR_REJECT, Answer, default_agent_name, question
+from ._asking import expiring, in_session, waiting_time
 
-__all__ = ["STATE_KEY", "resume", "resume_sync", "run", "run_sync"]
+__all__ = ["STATE_KEY", "InboxApprovals", "resume", "resume_sync", "run", "run_sync"]
 
 #: Where a run's message history and pending approvals are kept in the session's ``state``.
 STATE_KEY = "pydantic_ai"
 #: What the model reads when a call is rejected without a reason.
 REJECTED_WITHOUT_REASON = "The person reviewing this tool call rejected it."
+#: What the model reads for a call nobody decided on in time (``InboxApprovals`` with a ``timeout``).
+NO_DECISION = "No one decided on this tool call in time, so it did not run."
 #: The form of a tool whose parameter schema the run did not show us (a call made before this process).
 ANY_ARGUMENTS: dict[str, Any] = {"type": "object"}
 
@@ -46,7 +53,7 @@ class ToolCatalog(AbstractCapability[Any]):
     """The tool definitions the model was offered in this run, so each approval's form is the tool's own
     parameter schema (whatever toolset or ``prepare`` function produced it). It changes no tool."""
 
-    tools: dict[str, ToolDefinition] = field(default_factory=dict)
+    tools: dict[str, ToolDefinition] = field(default_factory=dict, init=False)
 
     async def prepare_tools(self, ctx: Any, tool_defs: list[ToolDefinition]) -> list[ToolDefinition]:
         self.tools.update((tool.name, tool) for tool in tool_defs)
@@ -83,8 +90,8 @@ def approval_question(call: ToolCallPart, requests: DeferredToolRequests, histor
         context.append({"title": "The model said", "data": {"text/markdown": said, "text/plain": said}})
     metadata = requests.metadata.get(call.tool_call_id)
     if metadata:
-        context.append({"title": "Metadata", "data": {"application/json": metadata,
-                                                       "text/plain": json.dumps(metadata, indent=2, default=str)}})
+        context.append({"title": "Metadata", "data": {
+            "application/json": metadata, "text/plain": json.dumps(metadata, indent=2, default=str)}})
     schema = tool.parameters_json_schema if tool is not None else ANY_ARGUMENTS
     message = description or f"The agent wants to call {call.tool_name} with these arguments."
     return question(f"Run {call.tool_name}?", schema, message, arguments, context, APPROVE_OR_REJECT)
@@ -120,7 +127,7 @@ def saved(history: Sequence[ModelMessage], pending: list[Pending]) -> dict[str, 
             "pending": [p.as_state() for p in pending]}
 
 
-def restored(session: dict[str, Any]) -> tuple[list[ModelMessage], list[Pending]]:
+def restored(session: Mapping[str, Any]) -> tuple[list[ModelMessage], list[Pending]]:
     """The message history and the pending calls a session keeps (``ValueError`` when it holds no run that
     waits for approvals)."""
     kept = (session.get("state") or {}).get(STATE_KEY)
@@ -128,7 +135,8 @@ def restored(session: dict[str, Any]) -> tuple[list[ModelMessage], list[Pending]
         raise ValueError(f"session {session['id']} holds no Pydantic AI run")
     pending = [Pending(**p) for p in kept.get("pending") or []]
     if not pending:
-        raise ValueError(f"session {session['id']}'s Pydantic AI run waits for no approval: nothing to resume")
+        raise ValueError(f"session {session['id']}'s Pydantic AI run waits for no approval: "
+                         "nothing to resume")
     return ModelMessagesTypeAdapter.validate_python(kept["messages"]), pending
 
 
@@ -169,7 +177,7 @@ def _session_fields(session_id: str | None) -> dict[str, Any]:
 
 
 # -- sync -------------------------------------------------------------------------------------------------
-def _session(client: Client, agent_name: str, session_id: str | None) -> dict[str, Any]:
+def _session(client: Client, agent_name: str, session_id: str | None) -> Mapping[str, Any]:
     if session_id is not None:
         return client.agent_sessions.get(session_id)
     found = next((a for a in client.agents.iter() if a["name"] == agent_name), None)
@@ -177,14 +185,16 @@ def _session(client: Client, agent_name: str, session_id: str | None) -> dict[st
     return client.agent_sessions.create(agent_id=found["id"], **_session_fields(session_id))
 
 
-def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = None, session_id: str | None = None,
-             agent_name: str | None = None, timeout: float | None = None, **run_options_: Any) -> Any:
+def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = None,
+             session_id: str | None = None, agent_name: str | None = None, timeout: float | None = None,
+             **run_options_: Any) -> Any:
     """Run ``agent`` (``agent.run_sync``) until it finishes, each tool approval answered by a person.
 
-    ``session_id``: the session the questions are asked in (default: one made for this run, under an agent
-    named ``agent_name``, else the Pydantic AI agent's ``name``, else the script's name). ``timeout``: how long
-    each answer is awaited; ``TimeoutError`` leaves the run in the session, for ``resume_sync``. Other keyword
-    arguments go to every ``agent.run_sync`` (``deps``, ``message_history``, ``model_settings``, ...).
+    ``session_id``: the session the questions are asked in (default: one made for this run, under an
+    agent named ``agent_name``, else the Pydantic AI agent's ``name``, else the script's name).
+    ``timeout``: how long each answer is awaited; ``TimeoutError`` leaves the run in the session, for
+    ``resume_sync``. Other keyword arguments go to every ``agent.run_sync`` (``deps``,
+    ``message_history``, ``model_settings``, ...).
     Returns the last ``AgentRunResult`` (its ``output`` is ``DeferredToolRequests`` only when the model called
     tools deferred for outside execution, which are the caller's to run).
     """
@@ -198,8 +208,9 @@ def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = Non
 
 def resume_sync(agent: Any, session_id: str, *, client: Client | None = None, timeout: float | None = None,
                 **run_options_: Any) -> Any:
-    """Continue a run that ``run_sync`` or ``run`` left waiting in ``session_id`` (in this process or another):
-    wait for the pending answers (already given ones count at once) and run on until the agent finishes."""
+    """Continue a run that ``run_sync`` or ``run`` left waiting in ``session_id`` (in this process or
+    another): wait for the pending answers (those already given count at once) and run on until the agent
+    finishes."""
     client = client or Client()
     session = client.agent_sessions.get(session_id)
     history, pending = restored(session)
@@ -209,14 +220,14 @@ def resume_sync(agent: Any, session_id: str, *, client: Client | None = None, ti
     return _drive_sync(client, agent, session, result, options, catalog, timeout)
 
 
-def _drive_sync(client: Client, agent: Any, session: dict[str, Any], result: Any, options: dict[str, Any],
+def _drive_sync(client: Client, agent: Any, session: Mapping[str, Any], result: Any, options: dict[str, Any],
                 catalog: ToolCatalog, timeout: float | None) -> Any:
     while waits_for_approval(result.output):
         history = result.all_messages()
         pending = []
         for call in result.output.approvals:
             body = approval_question(call, result.output, history, catalog.tools)
-            request = client.input_requests.create(session_id=session["id"], agent_id=session["agent_id"], **body)
+            request = client.input_requests.create(**in_session(session), **body)
             pending.append(Pending(call.tool_call_id, call.tool_name, request["id"]))
         _keep_sync(client, session, saved(history, pending))
         result = _continue_sync(client, agent, session, history, pending, options, timeout)
@@ -224,7 +235,7 @@ def _drive_sync(client: Client, agent: Any, session: dict[str, Any], result: Any
     return result
 
 
-def _continue_sync(client: Client, agent: Any, session: dict[str, Any], history: list[ModelMessage],
+def _continue_sync(client: Client, agent: Any, session: Mapping[str, Any], history: list[ModelMessage],
                    pending: list[Pending], options: dict[str, Any], timeout: float | None) -> Any:
     answers = [(p, client.await_answer(client.input_requests.get(p.request_id), timeout)) for p in pending]
     run_options_ = {k: v for k, v in options.items() if k != "message_history"}
@@ -232,12 +243,12 @@ def _continue_sync(client: Client, agent: Any, session: dict[str, Any], history:
         None, message_history=history, deferred_tool_results=results_of(answers), **run_options_))
 
 
-def _keep_sync(client: Client, session: dict[str, Any], run: dict[str, Any], **fields: Any) -> None:
+def _keep_sync(client: Client, session: Mapping[str, Any], run: dict[str, Any], **fields: Any) -> None:
     state = {**(client.agent_sessions.get(session["id"]).get("state") or {}), STATE_KEY: run}
     client.agent_sessions.update(session["id"], state=state, **fields)
 
 
-def _failing_session(client: Client, session: dict[str, Any], step: Any) -> Any:
+def _failing_session(client: Client, session: Mapping[str, Any], step: Any) -> Any:
     """A run step; when the agent fails, so does the session, with the error (then it is raised)."""
     try:
         return step()
@@ -254,7 +265,7 @@ def _described(error: Exception) -> str:
 
 
 # -- async ------------------------------------------------------------------------------------------------
-async def _asession(client: AsyncClient, agent_name: str, session_id: str | None) -> dict[str, Any]:
+async def _asession(client: AsyncClient, agent_name: str, session_id: str | None) -> Mapping[str, Any]:
     if session_id is not None:
         return await client.agent_sessions.get(session_id)
     found = None
@@ -278,8 +289,8 @@ async def run(agent: Any, user_prompt: Any = None, *, client: AsyncClient | None
     return await _drive(client, agent, session, result, options, catalog, timeout)
 
 
-async def resume(agent: Any, session_id: str, *, client: AsyncClient | None = None, timeout: float | None = None,
-                 **run_options_: Any) -> Any:
+async def resume(agent: Any, session_id: str, *, client: AsyncClient | None = None,
+                 timeout: float | None = None, **run_options_: Any) -> Any:
     """``resume_sync`` as a coroutine."""
     client = client or AsyncClient()
     session = await client.agent_sessions.get(session_id)
@@ -290,15 +301,14 @@ async def resume(agent: Any, session_id: str, *, client: AsyncClient | None = No
     return await _drive(client, agent, session, result, options, catalog, timeout)
 
 
-async def _drive(client: AsyncClient, agent: Any, session: dict[str, Any], result: Any, options: dict[str, Any],
-                 catalog: ToolCatalog, timeout: float | None) -> Any:
+async def _drive(client: AsyncClient, agent: Any, session: Mapping[str, Any], result: Any,
+                 options: dict[str, Any], catalog: ToolCatalog, timeout: float | None) -> Any:
     while waits_for_approval(result.output):
         history = result.all_messages()
         pending = []
         for call in result.output.approvals:
             body = approval_question(call, result.output, history, catalog.tools)
-            request = await client.input_requests.create(session_id=session["id"], agent_id=session["agent_id"],
-                                                         **body)
+            request = await client.input_requests.create(**in_session(session), **body)
             pending.append(Pending(call.tool_call_id, call.tool_name, request["id"]))
         await _keep(client, session, saved(history, pending))
         result = await _continue(client, agent, session, history, pending, options, timeout)
@@ -306,7 +316,7 @@ async def _drive(client: AsyncClient, agent: Any, session: dict[str, Any], resul
     return result
 
 
-async def _continue(client: AsyncClient, agent: Any, session: dict[str, Any], history: list[ModelMessage],
+async def _continue(client: AsyncClient, agent: Any, session: Mapping[str, Any], history: list[ModelMessage],
                     pending: list[Pending], options: dict[str, Any], timeout: float | None) -> Any:
     answers = [(p, await client.await_answer(await client.input_requests.get(p.request_id), timeout))
                for p in pending]
@@ -315,17 +325,68 @@ async def _continue(client: AsyncClient, agent: Any, session: dict[str, Any], hi
         None, message_history=history, deferred_tool_results=results_of(answers), **run_options_))
 
 
-async def _keep(client: AsyncClient, session: dict[str, Any], run: dict[str, Any], **fields: Any) -> None:
+async def _keep(client: AsyncClient, session: Mapping[str, Any], run: dict[str, Any], **fields: Any) -> None:
     state = {**((await client.agent_sessions.get(session["id"])).get("state") or {}), STATE_KEY: run}
     await client.agent_sessions.update(session["id"], state=state, **fields)
 
 
-async def _afailing_session(client: AsyncClient, session: dict[str, Any], step: Any) -> Any:
+async def _afailing_session(client: AsyncClient, session: Mapping[str, Any], step: Any) -> Any:
     try:
         return await step
     except Exception as error:
         try:
-            await client.agent_sessions.update(session["id"], status="failed", error_message=_described(error))
+            await client.agent_sessions.update(session["id"], status="failed",
+                                               error_message=_described(error))
         except NotFound:
             pass
         raise
+
+
+# -- in the run ---------------------------------------------------------------------------------------------
+@dataclass
+class InboxApprovals(ToolCatalog):
+    """A capability that answers a run's tool approvals in place:
+    ``Agent(..., capabilities=[InboxApprovals()])`` (or ``capabilities=`` of one run). The run waits while
+    a person decides each call, then goes on with the approved calls run (with the edited arguments, if
+    edited) and the rejected ones reported to the model with the person's reason; the agent needs no
+    ``DeferredToolRequests`` output type.
+
+    ``client``: an ``AsyncClient`` (default: a new one from the environment for each pause). The questions
+    go to ``session_id``, else to a session made once per process for the agent named ``agent_name`` (else
+    the Pydantic AI agent's name, as ``client.ask`` does). ``timeout``: seconds a question stays open; then
+    it expires and the call is denied, the model told that no decision came.
+    """
+
+    client: AsyncClient | None = None
+    session_id: str | None = None
+    agent_name: str | None = None
+    timeout: float | None = None
+
+    async def handle_deferred_tool_calls(self, ctx: Any, *,
+                                         requests: DeferredToolRequests) -> DeferredToolResults | None:
+        if not requests.approvals:
+            return None  # calls deferred for outside execution are someone else's
+        client = self.client or AsyncClient()
+        try:
+            named = self.agent_name or getattr(getattr(ctx, "agent", None), "name", None)
+            session = await client._asking_session(self.session_id, named)
+            asked = []
+            for call in requests.approvals:
+                body = approval_question(call, requests, ctx.messages, self.tools)
+                request = await client.input_requests.create(**in_session(session),
+                                                             **expiring(body, self.timeout))
+                asked.append((Pending(call.tool_call_id, call.tool_name, request["id"]), request))
+            answers = []
+            unanswered: dict[str, ToolDenied] = {}
+            for pending, request in asked:
+                try:
+                    answers.append((pending, await client.await_answer(request, waiting_time(self.timeout))))
+                except (InputRequestExpired, TimeoutError):
+                    unanswered[pending.tool_call_id] = ToolDenied(NO_DECISION)
+        finally:
+            if self.client is None:
+                await client.aclose()
+        results = results_of(answers)
+        results.approvals.update(unanswered)
+        return results
+

@@ -258,3 +258,34 @@ def test_a_failing_tool_fails_the_session(client, person):
     session = client.agent_sessions.get(seen[0]["session_id"])
     assert session["status"] == "failed"
     assert "the disk is full" in session["error_message"]
+
+
+def test_in_the_run_approvals_are_answered_without_ending_the_run(server, person):
+    """``InboxApprovals`` as a capability: the agent keeps its plain output type and ``agent.run_sync``
+    itself waits for the person; the edited arguments reach the tool."""
+    transfers = Transfers()
+    inbox = opensink_pydantic_ai.InboxApprovals(AsyncClient(server.url, server.key),
+                                                agent_name="in-run treasurer", timeout=20)
+    seen = person(lambda request: approve(request, to="bob's company"))
+    result = transfers.agent.run_sync("pay the invoice", capabilities=[inbox])
+
+    assert result.output == "Outcome: sent 250 EUR to bob's company"
+    assert transfers.ran == [{"to": "bob's company", "amount": 250, "currency": "EUR"}]
+    assert seen[0]["schema"]["required"] == ["to", "amount"]
+    assert {item["title"] for item in seen[0]["context"]} >= {"Tool", "Arguments", "The model said"}
+
+
+def test_in_the_run_a_question_nobody_answers_expires_and_the_call_is_denied(server, client):
+    transfers = Transfers(amount=9999)
+
+    async def main() -> Any:
+        async with AsyncClient(server.url, server.key) as asker:
+            inbox = opensink_pydantic_ai.InboxApprovals(asker, agent_name="impatient treasurer", timeout=0.5)
+            return await transfers.agent.run("pay the invoice", capabilities=[inbox])
+
+    result = asyncio.run(main())
+    assert transfers.ran == []
+    assert result.output == f"Outcome: {opensink_pydantic_ai.NO_DECISION}"
+    [asked] = [r for r in client.input_requests.list(order="desc", limit=10)["items"]
+               if r["defaults"] == {"to": "bob", "amount": 9999, "currency": "EUR"}]
+    assert asked["status"] == "expired"
