@@ -172,8 +172,14 @@ def _agent_name(agent: Any, named: str | None) -> str:
     return named or getattr(agent, "name", None) or default_agent_name()
 
 
-def _session_fields(session_id: str | None) -> dict[str, Any]:
-    return {"metadata": {"framework": "pydantic-ai"}} if session_id is None else {}
+#: What a session made for a run says about it.
+SESSION_METADATA = {"framework": "pydantic-ai"}
+
+
+def finished(output: Any) -> dict[str, Any]:
+    """The session's status once the drive stops: completed, unless calls deferred for outside execution
+    are left for the caller (the run then goes on elsewhere)."""
+    return {} if isinstance(output, DeferredToolRequests) else {"status": "completed"}
 
 
 # -- sync -------------------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ def _session(client: Client, agent_name: str, session_id: str | None) -> Mapping
         return client.agent_sessions.get(session_id)
     found = next((a for a in client.agents.iter() if a["name"] == agent_name), None)
     found = found or client.agents.create(name=agent_name)
-    return client.agent_sessions.create(agent_id=found["id"], **_session_fields(session_id))
+    return client.agent_sessions.create(agent_id=found["id"], metadata=SESSION_METADATA)
 
 
 def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = None,
@@ -195,8 +201,8 @@ def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = Non
     ``timeout``: how long each answer is awaited; ``TimeoutError`` leaves the run in the session, for
     ``resume_sync``. Other keyword arguments go to every ``agent.run_sync`` (``deps``,
     ``message_history``, ``model_settings``, ...).
-    Returns the last ``AgentRunResult`` (its ``output`` is ``DeferredToolRequests`` only when the model called
-    tools deferred for outside execution, which are the caller's to run).
+    Returns the last ``AgentRunResult`` (its ``output`` is ``DeferredToolRequests`` only when the model
+    called tools deferred for outside execution, which are the caller's to run).
     """
     client = client or Client()
     session = _session(client, _agent_name(agent, agent_name), session_id)
@@ -206,8 +212,8 @@ def run_sync(agent: Any, user_prompt: Any = None, *, client: Client | None = Non
     return _drive_sync(client, agent, session, result, options, catalog, timeout)
 
 
-def resume_sync(agent: Any, session_id: str, *, client: Client | None = None, timeout: float | None = None,
-                **run_options_: Any) -> Any:
+def resume_sync(agent: Any, session_id: str, *, client: Client | None = None,
+                timeout: float | None = None, **run_options_: Any) -> Any:
     """Continue a run that ``run_sync`` or ``run`` left waiting in ``session_id`` (in this process or
     another): wait for the pending answers (those already given count at once) and run on until the agent
     finishes."""
@@ -215,13 +221,13 @@ def resume_sync(agent: Any, session_id: str, *, client: Client | None = None, ti
     session = client.agent_sessions.get(session_id)
     history, pending = restored(session)
     catalog = ToolCatalog()
-    options = run_options(agent, {k: v for k, v in run_options_.items() if k != "message_history"}, catalog)
+    options = run_options(agent, run_options_, catalog)
     result = _continue_sync(client, agent, session, history, pending, options, timeout)
     return _drive_sync(client, agent, session, result, options, catalog, timeout)
 
 
-def _drive_sync(client: Client, agent: Any, session: Mapping[str, Any], result: Any, options: dict[str, Any],
-                catalog: ToolCatalog, timeout: float | None) -> Any:
+def _drive_sync(client: Client, agent: Any, session: Mapping[str, Any], result: Any,
+                options: dict[str, Any], catalog: ToolCatalog, timeout: float | None) -> Any:
     while waits_for_approval(result.output):
         history = result.all_messages()
         pending = []
@@ -231,7 +237,7 @@ def _drive_sync(client: Client, agent: Any, session: Mapping[str, Any], result: 
             pending.append(Pending(call.tool_call_id, call.tool_name, request["id"]))
         _keep_sync(client, session, saved(history, pending))
         result = _continue_sync(client, agent, session, history, pending, options, timeout)
-    _keep_sync(client, session, saved(result.all_messages(), []), status="completed")
+    _keep_sync(client, session, saved(result.all_messages(), []), **finished(result.output))
     return result
 
 
@@ -274,7 +280,7 @@ async def _asession(client: AsyncClient, agent_name: str, session_id: str | None
             found = candidate
             break
     found = found or await client.agents.create(name=agent_name)
-    return await client.agent_sessions.create(agent_id=found["id"], **_session_fields(session_id))
+    return await client.agent_sessions.create(agent_id=found["id"], metadata=SESSION_METADATA)
 
 
 async def run(agent: Any, user_prompt: Any = None, *, client: AsyncClient | None = None,
@@ -296,7 +302,7 @@ async def resume(agent: Any, session_id: str, *, client: AsyncClient | None = No
     session = await client.agent_sessions.get(session_id)
     history, pending = restored(session)
     catalog = ToolCatalog()
-    options = run_options(agent, {k: v for k, v in run_options_.items() if k != "message_history"}, catalog)
+    options = run_options(agent, run_options_, catalog)
     result = await _continue(client, agent, session, history, pending, options, timeout)
     return await _drive(client, agent, session, result, options, catalog, timeout)
 
@@ -312,12 +318,13 @@ async def _drive(client: AsyncClient, agent: Any, session: Mapping[str, Any], re
             pending.append(Pending(call.tool_call_id, call.tool_name, request["id"]))
         await _keep(client, session, saved(history, pending))
         result = await _continue(client, agent, session, history, pending, options, timeout)
-    await _keep(client, session, saved(result.all_messages(), []), status="completed")
+    await _keep(client, session, saved(result.all_messages(), []), **finished(result.output))
     return result
 
 
-async def _continue(client: AsyncClient, agent: Any, session: Mapping[str, Any], history: list[ModelMessage],
-                    pending: list[Pending], options: dict[str, Any], timeout: float | None) -> Any:
+async def _continue(client: AsyncClient, agent: Any, session: Mapping[str, Any],
+                    history: list[ModelMessage], pending: list[Pending], options: dict[str, Any],
+                    timeout: float | None) -> Any:
     answers = [(p, await client.await_answer(await client.input_requests.get(p.request_id), timeout))
                for p in pending]
     run_options_ = {k: v for k, v in options.items() if k != "message_history"}

@@ -48,8 +48,8 @@ def booking_server() -> MCPServer:
 
     @server.tool()
     async def pay(amount: int, ctx: Context) -> str:
-        answer = await ctx.elicit_url(f"Pay {amount} EUR on the payment page", "https://pay.example/checkout/7",
-                                      "checkout-7")
+        answer = await ctx.elicit_url(f"Pay {amount} EUR on the payment page",
+                                      "https://pay.example/checkout/7", "checkout-7")
         return answer.action
 
     return server
@@ -125,7 +125,8 @@ def test_the_questions_go_to_the_session_given(server, client, person):
 
 @pytest.mark.parametrize("schema, expected", [
     ({"type": "object", "properties": {"a": {"type": "string"}}}, None),
-    ({"type": "object", "properties": {"a": {"type": "string", "default": "x"}}, "required": ["a"]}, {"a": "x"}),
+    ({"type": "object", "properties": {"a": {"type": "string", "default": "x"}}, "required": ["a"]},
+     {"a": "x"}),
     ({"type": "object", "properties": {"a": {"type": "string", "default": "x"}, "b": {"type": "integer"}},
       "required": ["a", "b"]}, None),
 ])

@@ -20,9 +20,9 @@ import pytest
 
 pydantic_ai = pytest.importorskip("pydantic_ai")
 
-from pydantic_ai import Agent, ApprovalRequired, RunContext  # noqa: E402
-from pydantic_ai.messages import (ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart,  # noqa: E402
-                                  ToolReturnPart)
+from pydantic_ai import Agent, ApprovalRequired, CallDeferred, DeferredToolRequests, RunContext  # noqa: E402
+from pydantic_ai.messages import (ModelMessage, ModelRequest, ModelResponse, TextPart,  # noqa: E402
+                                  ToolCallPart, ToolReturnPart)
 from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
 
 from jupyter_opensink.client import AsyncClient, Client  # noqa: E402
@@ -153,7 +153,8 @@ def test_the_run_keeps_going_across_several_pauses(client, person):
     ran: list[int] = []
 
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        done = sum(isinstance(p, ToolReturnPart) for m in messages if isinstance(m, ModelRequest) for p in m.parts)
+        done = sum(isinstance(part, ToolReturnPart)
+                   for message in messages if isinstance(message, ModelRequest) for part in message.parts)
         if done == 2:
             return ModelResponse(parts=[TextPart(f"ran {ran}")])
         return ModelResponse(parts=[ToolCallPart("step", {"number": done + 1})])
@@ -186,7 +187,8 @@ def model(messages, info):
     returned = [p for p in messages[-1].parts if isinstance(p, ToolReturnPart)]
     if returned:
         return ModelResponse(parts=[TextPart("Outcome: " + returned[0].content)])
-    return ModelResponse(parts=[TextPart("Restarting the database."), ToolCallPart("restart", {"service": "db"})])
+    return ModelResponse(parts=[TextPart("Restarting the database."),
+                                ToolCallPart("restart", {"service": "db"})])
 
 agent = Agent(FunctionModel(model), name="operator")
 
@@ -199,8 +201,8 @@ def restart(service: str) -> str:
 
 def run_script(server: Any, body: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENSINK_URL": server.url, "OPENSINK_API_KEY": server.key}
-    return subprocess.run([sys.executable, "-c", RESUMABLE_AGENT + textwrap.dedent(body)], capture_output=True,
-                          text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, "-c", RESUMABLE_AGENT + textwrap.dedent(body)],
+                          capture_output=True, text=True, env=env, timeout=60)
 
 
 @pytest.mark.system  # two more Python processes, each importing Pydantic AI
@@ -222,7 +224,8 @@ def test_a_run_stopped_in_one_process_is_resumed_in_another(server, client):
     [pending] = session["state"]["pydantic_ai"]["pending"]
     assert pending["tool_name"] == "restart"
 
-    client.input_requests.resolve(pending["request_id"], decision="approve", response={"service": "db-replica"})
+    client.input_requests.resolve(pending["request_id"], decision="approve",
+                                  response={"service": "db-replica"})
 
     resumed = run_script(server, f'''
         result = opensink_pydantic_ai.resume_sync(agent, {first["session"]!r}, client=Client(), timeout=20)
@@ -289,3 +292,27 @@ def test_in_the_run_a_question_nobody_answers_expires_and_the_call_is_denied(ser
     [asked] = [r for r in client.input_requests.list(order="desc", limit=10)["items"]
                if r["defaults"] == {"to": "bob", "amount": 9999, "currency": "EUR"}]
     assert asked["status"] == "expired"
+
+
+def test_calls_deferred_for_outside_execution_are_left_to_the_caller(client):
+    """A run that ends with a call to run elsewhere (``CallDeferred``) is returned as it is: nobody is asked,
+    and the session is not completed (the caller continues the run)."""
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart("render_video", {"scene": 3})])
+
+    agent = Agent(FunctionModel(model), name="director")
+
+    @agent.tool_plain
+    def render_video(scene: int) -> str:
+        raise CallDeferred(metadata={"queue": "gpu"})
+
+    before = client.input_requests.list(status="pending")["items"]
+    result = opensink_pydantic_ai.run_sync(agent, "render", client=client, timeout=5)
+
+    assert isinstance(result.output, DeferredToolRequests)
+    assert [c.tool_name for c in result.output.calls] == ["render_video"]
+    assert client.input_requests.list(status="pending")["items"] == before
+    session = next(s for s in client.agent_sessions.list(order="desc", limit=5)["items"]
+                   if s["metadata"] == {"framework": "pydantic-ai"})
+    assert session["status"] != "completed"
+    assert session["state"]["pydantic_ai"]["pending"] == []
