@@ -33,6 +33,14 @@ def evidence() -> list[dict]:
             {"title": "Why", "data": {"text/markdown": "Seven days of higher closes, up **3.4%**; volume rising."}}]
 
 
+async def open_in_lab(page, lab, path: str) -> None:
+    """``path`` of JupyterLab in a fresh layout (reset: no tabs another test left open), once it has started."""
+    await page.goto(lab.url.removesuffix("opensink") + f"{path}?reset&token={lab.token}")
+    await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
+    await page.evaluate("window.jupyterapp.started")
+    await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+
+
 def test_one_decision_in_every_surface(lab):
     async def main() -> None:
         receiver, http = start_receiver()
@@ -54,7 +62,7 @@ def test_one_decision_in_every_surface(lab):
                 await page.set_viewport_size({"width": 1400, "height": 900})
 
                 # the JupyterLab inbox
-                await page.goto(lab.url.removesuffix("opensink") + f"lab?token={lab.token}")
+                await open_in_lab(page, lab, "lab")
                 inbox = page.locator("#jp-opensink-inbox")
                 if not await inbox.is_visible():  # JupyterLab may have restored it open
                     await page.locator(INBOX_TAB).click()
@@ -74,7 +82,7 @@ def test_one_decision_in_every_surface(lab):
                 contents = lab.url.removesuffix("opensink") + "api/contents/decide.ipynb"
                 reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
                 assert reply.status_code in (200, 201), reply.text
-                await page.goto(lab.url.removesuffix("opensink") + f"lab/tree/decide.ipynb?token={lab.token}")
+                await open_in_lab(page, lab, "lab/tree/decide.ipynb")
                 await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
                 dialog = page.locator(".jp-Dialog")
                 if await dialog.count():
