@@ -41,6 +41,30 @@ async def open_in_lab(page, lab, path: str) -> None:
     await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
 
 
+async def save_form_notebook(api, lab, name: str, request_id: str) -> None:
+    """A notebook whose one cell draws the request's form in the widget, saved as ``name``."""
+    source = ("from jupyter_opensink.client import Client\n"
+              "from jupyter_opensink.widgets import RequestForm\n"
+              "client = Client()\n"
+              f"RequestForm(client.input_requests.get({request_id!r}), client)")
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    contents = lab.url.removesuffix("opensink") + f"api/contents/{name}"
+    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+    assert reply.status_code in (200, 201), reply.text
+
+
+async def run_the_notebook(page) -> None:
+    """Once the open notebook's kernel is idle (its kernel chosen, if JupyterLab asks), run all its cells."""
+    await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+    dialog = page.locator(".jp-Dialog")
+    if await dialog.count():
+        await dialog.get_by_role("button", name="Select", exact=True).click()
+    await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
 def test_one_decision_in_every_surface(lab):
     async def main() -> None:
         receiver, http = start_receiver()
@@ -71,23 +95,9 @@ def test_one_decision_in_every_surface(lab):
                 await page.locator("#jp-opensink-inbox").screenshot(path=str(steps.folder / "lab-inbox.png"))
 
                 # the notebook widget: the person halves the quantity and approves
-                notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                       "source": "from jupyter_opensink.client import Client\n"
-                                                 "from jupyter_opensink.widgets import RequestForm\n"
-                                                 "client = Client()\n"
-                                                 f"RequestForm(client.input_requests.get({request['id']!r}), client)"}],
-                            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"}},
-                            "nbformat": 4, "nbformat_minor": 5}
-                contents = lab.url.removesuffix("opensink") + "api/contents/decide.ipynb"
-                reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-                assert reply.status_code in (200, 201), reply.text
+                await save_form_notebook(api, lab, "decide.ipynb", request["id"])
                 await open_in_lab(page, lab, "lab/tree/decide.ipynb")
-                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-                dialog = page.locator(".jp-Dialog")
-                if await dialog.count():
-                    await dialog.get_by_role("button", name="Select", exact=True).click()
-                await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                await run_the_notebook(page)
                 output = page.locator(".jp-OutputArea-output")
                 approve = output.get_by_role("button", name="Approve")
                 await expect(approve).to_be_visible(timeout=90_000)
@@ -132,23 +142,9 @@ def test_the_widget_runs_no_script_of_a_request(lab):
                 "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "Look?",
                 "message": "m", "schema": {"type": "object", "properties": {}}, "decisions": ["approve"],
                 "context": HOSTILE}))
-            notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                   "source": "from jupyter_opensink.client import Client\n"
-                                             "from jupyter_opensink.widgets import RequestForm\n"
-                                             "client = Client()\n"
-                                             f"RequestForm(client.input_requests.get({request['id']!r}), client)"}],
-                        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                    "language": "python"}},
-                        "nbformat": 4, "nbformat_minor": 5}
-            contents = lab.url.removesuffix("opensink") + "api/contents/hostile.ipynb"
-            reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-            assert reply.status_code in (200, 201), reply.text
+            await save_form_notebook(api, lab, "hostile.ipynb", request["id"])
             async with open_lab(lab, "widget-hostile", "lab/tree/hostile.ipynb") as (page, steps):
-                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-                dialog = page.locator(".jp-Dialog")
-                if await dialog.count():
-                    await dialog.get_by_role("button", name="Select", exact=True).click()
-                await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                await run_the_notebook(page)
                 output = page.locator(".jp-OutputArea-output")
                 await expect(output.get_by_role("button", name="Approve")).to_be_visible(timeout=90_000)
                 await expect(output.get_by_text("Volume is")).to_be_visible()
