@@ -228,7 +228,9 @@ class InputRequests:
             if current["status"] != "pending" or not also:
                 raise self._not_pending(current) from None
             raise  # one of ``also`` refused
-        self.events.emit("input_request.resolved", workspace_id, done[0])
+        # The event carries the answer as the callback body does, so a follower of the stream reads it the
+        # same way (the request's own fields are there too).
+        self.events.emit("input_request.resolved", workspace_id, {**done[0], "answer": answer(done[0])})
         self.events.emit("session.updated", workspace_id, done[1])
         self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
         return done[0]
