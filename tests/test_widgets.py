@@ -272,13 +272,15 @@ def test_the_widget_opens_with_the_proposal_shows_the_evidence_sanitized_and_app
         assert form.submit_button is None and list(form.decision_buttons) == ["approve", "respond", "reject"]
         assert [b.description for b in form.decision_buttons.values()] == ["Approve", "Reply", "Reject"]
         assert form.comment is not None and "reply" in form.comment.placeholder
-        shown = form.context.value
-        assert isinstance(form.context, w.HTML) and form.context in form.children
-        assert f'<img src="data:image/png;base64,{png}" alt="Chart">' in shown
-        assert "<p>Filled <b>3</b></p>" in shown and "<strong>beat</strong>" in shown
-        assert "<figcaption>Fills &lt;i&gt;today&lt;/i&gt;</figcaption>" in shown
+        # The evidence is display data in an Output, drawn by the front end's renderers, made inert first.
+        assert isinstance(form.context, w.Output) and form.context in form.children
+        shown = [output["data"] for output in form.context.outputs]
+        assert shown[0]["text/plain"] == "Chart" and shown[1] == {"image/png": png}
+        assert shown[2]["text/html"] == "<strong>Fills &lt;i&gt;today&lt;/i&gt;</strong>"
+        assert shown[3]["text/html"].startswith("<p>Filled <b>3</b></p>")
+        assert shown[5] == {"text/html": "<p>Earnings <strong>beat</strong>.</p>\n", "text/plain": "beat"}
         for gone in ("<script", "onerror", "javascript:", "alert("):
-            assert gone not in shown, gone
+            assert gone not in shown[3]["text/html"], gone
         form.approve_button.click()  # as proposed
         assert "Approved by widget tests at" in form.status.value, form.error.value
         stored = client.input_requests.get(request["id"])
@@ -322,7 +324,7 @@ def test_reject_and_reply_through_the_widget(server):
     assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", "Buy half now.", None)
 
     plain = RequestForm(new_request(client, ORDER, defaults=PROPOSAL), client)
-    assert plain.decision_buttons == {} and plain.comment is None and plain.context.value == ""
+    assert plain.decision_buttons == {} and plain.comment is None and plain.context.outputs == ()
     plain.submit_button.click()
     stored = client.input_requests.get(plain.request["id"])
     assert stored["decision"] is None and stored["response"] == PROPOSAL and stored["changes"] == []

@@ -72,10 +72,10 @@ class RequestForm(w.VBox):
             f"<div>{html.escape(request.get('message') or '')}</div>"
             f"<small>asked by {html.escape(agent_name or self._agent_name(request['agent_id']))} · "
             f"{html.escape(local_time(request.get('created_at')))}</small>")
-        # Evidence is sanitized HTML in an HTML widget, never the request's own HTML in an Output: a running
-        # kernel's outputs are trusted, so a script in them would run.
-        shown = evidence.show_all(request.get("context"))
-        self.context = w.HTML(f"<style>{evidence.STYLE}</style>{evidence.as_html(shown)}" if shown else "")
+        # Evidence as notebook outputs, drawn by the front end's own renderers (tables, images, charts). An
+        # Output's outputs are trusted, so they hold only what ``evidence.safe_bundle`` made inert.
+        self.context = w.Output()
+        self.context.outputs = tuple(evidence.display_outputs(request.get("context")))
         self.submit_button: w.Button | None = None
         if not self.decisions:
             self.submit_button = w.Button(description="Submit", button_style="primary", icon="check")
