@@ -61,6 +61,7 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
         "POST /sinks/{sink_id}/items": {"title": "walked"},
         "POST /sink-items": {"sink_id": ids["sinks"], "title": "walked"},
         "POST /sink-items/many": {"items": [{"sink_id": ids["sinks"], "title": "walked"}]},
+        "POST /sink-items/bulk": [{"sink_id": ids["sinks"], "title": "walked"}],
         "PATCH /sink-items/{id}": {"title": "changed"},
         "POST /agents": {"name": "walked"},
         "PATCH /agents/{id}": {"description": "changed"},
