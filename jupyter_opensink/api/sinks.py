@@ -6,11 +6,16 @@ from ..models.sinks import (ItemCreate, ItemFields, ItemFilters, ItemsBulk, Item
                             PublicSink, Sink, SinkCreate, SinkItem, SinkUpdate)
 from .auth import SINK_SECRET
 from .call import Call
-from .crud import create, listing, one, patch
+from .crud import listing, one, patch
 from .paging import render_page
 from .routing import PUBLIC, Json, Page, Route
 
 ROOT = "/opensink"
+
+
+async def create_sink(call: Call) -> dict:
+    return await call.services.sinks.create(call.workspace_id, call.body(SinkCreate).values(),
+                                            owner_id=call.principal.owner_id)
 
 
 async def create_item(call: Call) -> dict:
@@ -49,7 +54,7 @@ async def public_sink(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("POST", "/sinks", create(lambda s: s.sinks.create, SinkCreate), "sinks:write", "Create a sink.",
+    Route("POST", "/sinks", create_sink, "sinks:write", "Create a sink (its owner_id: who calls).",
           Json(Sink, 201), body=SinkCreate, tag="sinks", errors=(409,)),
     Route("GET", "/sinks", listing(lambda s: s.sinks.list), "sinks:read", "List sinks.", Page(Sink),
           tag="sinks"),

@@ -362,6 +362,9 @@ class Sink(PublicSinkInfo):
     """A sink: where agents write items for people to read."""
     workspace_id: str
     is_public: bool
+    #: Who created the sink: the Jupyter user's name, or the id of the API key used. Set once, never changed
+    #: (PATCH does not take it); null for a sink stored before sinks recorded it.
+    owner_id: str | None
     #: Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an API key. Shown
     #: only to callers holding sinks:write (the Jupyter user, a key with that scope); null for read-only keys,
     #: since it grants writing.

@@ -78,6 +78,9 @@ class Sink(PublicSinkInfo):
 
     workspace_id: str
     is_public: bool
+    owner_id: str | None = Field(
+        description="Who created the sink: the Jupyter user's name, or the id of the API key used. Set once, "
+                    "never changed (PATCH does not take it); null for a sink stored before sinks recorded it.")
     secret: Annotated[str | None, WriteSecret("sinks")] = Field(
         description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without "
                     "an API key. Shown only to callers holding sinks:write (the Jupyter user, a key with "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
 
 
@@ -278,3 +280,37 @@ async def test_bulk_is_described_as_the_alias_of_many(api):
     body = schemas[bulk["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
     assert body["type"] == "array" and (body["minItems"], body["maxItems"]) == (1, 1000)
 
+
+async def test_a_sink_records_who_created_it(api, new_sink, make_key, opensink_app):
+    by_user = await new_sink()
+    assert by_user["owner_id"] == getpass.getuser()  # a token login: the account the server runs as
+    key = await make_key(scopes=["sinks:all"])
+    key_id = (await api("GET", "/v1/discovery", key=key)).body["caller"]["key_id"]
+    by_key = (await api("POST", "/v1/sinks", {"name": "the agent's"}, key=key)).body
+    assert by_key["owner_id"] == key_id
+    assert (await api("GET", f"/v1/sinks/{by_key['id']}")).body["owner_id"] == key_id
+    listed = (await api("GET", "/v1/sinks")).body["items"]
+    assert {s["id"]: s["owner_id"] for s in listed} == {by_user["id"]: getpass.getuser(), by_key["id"]: key_id}
+
+    # Nobody sets it: not on create, not by PATCH (refused as every field a sink does not take is).
+    reply = await api("POST", "/v1/sinks", {"name": "mine", "owner_id": "someone else"})
+    assert reply.status == 400 and reply.error == "unknown field: owner_id"
+    reply = await api("PATCH", f"/v1/sinks/{by_key['id']}", {"owner_id": "someone else", "color": "red"})
+    assert reply.status == 400 and reply.error == "unknown field: owner_id"
+    patched = await api("PATCH", f"/v1/sinks/{by_key['id']}", {"color": "red"}, key=key)
+    assert patched.body["owner_id"] == key_id and patched.body["color"] == "red"
+    deleted = await api("DELETE", f"/v1/sinks/{by_key['id']}")
+    assert deleted.body["owner_id"] == key_id
+
+
+async def test_a_sink_stored_before_owners_were_recorded_has_none(api, opensink_app):
+    workspace_id = (await api("GET", "/v1/discovery")).body["workspace"]["id"]
+    old = await opensink_app.store.insert("sinks", {  # as a sink was stored before owner_id existed
+        "workspace_id": workspace_id, "name": "from before", "description": None, "color": "neutral",
+        "is_public": False, "public_slug": None, "secret": "sks_old"})
+    got = await api("GET", f"/v1/sinks/{old['id']}")
+    assert got.status == 200 and got.body["owner_id"] is None
+    assert [s["owner_id"] for s in (await api("GET", "/v1/sinks")).body["items"]] == [None]
+    patched = await api("PATCH", f"/v1/sinks/{old['id']}", {"name": "renamed"})
+    assert patched.body["owner_id"] is None and patched.body["name"] == "renamed"
+    assert (await api("DELETE", f"/v1/sinks/{old['id']}")).body["owner_id"] is None
