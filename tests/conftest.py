@@ -373,6 +373,8 @@ def objects(api, opensink_app):
         as_user = Principal(workspace_id=webhook["workspace_id"], is_user=True)
         await opensink_app.services.webhooks.invoke("walked-hook", as_user, {}, b'{"title": "walked"}')
         invocation = (await api("GET", "/v1/webhook-invocations")).body["items"][0]
+        policy = await post("/v1/approval-policies", {"name": "p", "decision": "approve", "enabled": False,
+                                                        "agent_id": agent["id"]})
         return {"states": "walked-ns", "webhooks": webhook["id"], "webhook-invocations": invocation["id"],
                 "hook-path": "walked-hook", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
@@ -380,7 +382,8 @@ def objects(api, opensink_app):
                 "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
                 "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
                 "public-slug": public["public_slug"], "public-sinks": public["id"],
-                "link-requests": link_request["id"], "approval-links": link["id"]}
+                "link-requests": link_request["id"], "approval-links": link["id"],
+                "approval-policies": policy["id"]}
 
     return make
 

@@ -44,10 +44,14 @@ async def active_configuration(call: Call) -> dict:
 
 async def resolve_input_request(call: Call) -> dict:
     body = call.body(Resolve)
+    if body.remember is not None:  # it creates an approval policy: an agent must not approve itself
+        call.principal.require_user("remember an approval (it creates an approval policy)")
     return await call.services.input_requests.resolve(call.workspace_id, call.params["id"], body.response,
                                                       decision=body.decision, comment=body.comment,
                                                       resolved_by=call.principal.label,
-                                                      resolved_by_name=call.principal.readable)
+                                                      resolved_by_name=call.principal.readable,
+                                                      remember_seconds=body.remember.seconds if body.remember
+                                                      else None)
 
 
 # -- execution deliveries -----------------------------------------------------

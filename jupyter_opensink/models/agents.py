@@ -91,11 +91,20 @@ class InputRequestCreate(Model):
         description="Which answers the person may give; absent, one submit answers with the form.")
 
 
+class Remember(Model):
+    seconds: int = Field(ge=1, le=365 * 24 * 3600, description="How long to keep approving the same (at most a "
+                                                               "year).")
+
+
 class Resolve(Model):
     response: dict[str, Any] | None = Field(
         default=None, description="The answer; required without a decision and with approve.")
     decision: Decision | None = None
     comment: Comment | None = Field(default=None, description="Why (a rejection's reason, a reply's words).")
+    remember: Remember | None = Field(
+        default=None, description="Approve and remember (the Jupyter user only; 403 for API keys): also creates "
+                                  "an approval policy approving this agent's requests of this key whose defaults "
+                                  "equal this response, for this long.")
 
 
 ActivityType = Literal["session_started", "session_ended", "message", "input_request_created",
@@ -190,8 +199,9 @@ class InputRequest(Stored):
     expires_at: datetime | None
     resolved_at: datetime | None
     resolved_by: str | None = Field(
-        default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\" or "
-                                  "\"link:<approval link id>\"; null until resolved.")
+        default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\", "
+                                  "\"link:<approval link id>\" or \"policy:<approval policy id>\"; null until "
+                                  "resolved.")
     resolved_by_name: str | None = Field(
         default=None, description="Who answered, as a person reads it: the Jupyter user's name, the key's "
                                   "name, the name typed on an approval link's page.")

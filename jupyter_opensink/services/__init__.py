@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import (agents, deliveries, idempotency, jobs, keys, links, request_log, sessions, sinks, states, webhooks,
-               workspaces)
+from . import (agents, audit, deliveries, idempotency, jobs, keys, links, policies, request_log, sessions, sinks,
+               states, webhooks, workspaces)
 from .agents import Agents, Configurations
 from .asking import Asking
+from .audit import AuditLog
 from .deliveries import ExecutionDeliveries
 from .discovery import Discovery
 from .idempotency import IdempotencyKeys
@@ -16,6 +17,7 @@ from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .links import ApprovalLinks
 from .notebook_agents import NotebookAgents
+from .policies import ApprovalPolicies
 from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
 from .sinks import SinkItems, Sinks
@@ -25,7 +27,7 @@ from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
                            *links.TABLES, *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
-                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES]
+                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES, *policies.TABLES, *audit.TABLES]
 
 
 class Services:
@@ -42,7 +44,9 @@ class Services:
         self.configurations = Configurations(store, self.agents, events)
         self.sessions = Sessions(store, self.agents, events)
         self.activities = Activities(store, self.sessions, events)
-        self.input_requests = InputRequests(store, self.sessions, events)
+        self.approval_policies = ApprovalPolicies(store, self.agents, events)
+        self.audit_log = AuditLog(store)
+        self.input_requests = InputRequests(store, self.sessions, events, self.approval_policies, self.audit_log)
         self.asking = Asking(self.agents, self.sessions, self.input_requests)
         self.approval_links = ApprovalLinks(store, self.input_requests, self.agents)
         self.notebook_agents = NotebookAgents(store, self.agents, self.sessions)

@@ -13,8 +13,10 @@ from ..runtime.events import EventBus
 from ..store import Insert, Op, Page, Store, TableSpec, Update
 from .access import Principal
 from .agents import Agents
+from .audit import AuditLog, decision_entry
 from .cascade import delete_with_children
 from .decisions import answer, check_proposal, settle
+from .policies import ApprovalPolicies
 from .schemas import check_schema
 
 #: Resolved requests whose callback is not settled yet (sent, or the session failed). Written in the
@@ -151,16 +153,23 @@ class Activities:
 
 
 class InputRequests:
-    def __init__(self, store: Store, sessions: Sessions, events: EventBus):
+    def __init__(self, store: Store, sessions: Sessions, events: EventBus, policies: ApprovalPolicies,
+                 audit: AuditLog):
         self.store = store
         self.sessions = sessions
         self.events = events
+        self.policies = policies
+        self.audit = audit
 
     async def get(self, workspace_id: str, request_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "input_requests", request_id, workspace_id, "input request")
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A pending request; the session waits for input and the timeline says so."""
+        """A pending request; the session waits for input and the timeline says so.
+
+        When an approval policy decides it, it is created already decided, in the same batch: the session
+        goes on at once, the timeline says which policy decided, and the callback is sent as for a person.
+        """
         session = await self.sessions.get(workspace_id, values["session_id"])
         if session["agent_id"] != values["agent_id"]:
             raise Invalid("agent_id: this agent does not own the session")
@@ -172,15 +181,42 @@ class InputRequests:
                    "workspace_id": workspace_id, "response": None, "status": "pending", "resolved_at": None,
                    "expires_at": values.get("expires_at"), "resolved_by": None, "resolved_by_name": None,
                    "decision": None, "comment": None, "changes": None}
-        ops: list[Op] = [Insert("input_requests", request),
-                         *status_change(session, {"status": "waiting_for_input"}),
-                         system_activity(session, "input_request_created", f"Asked: {values['title']}",
-                                         related_entity_id=request["id"])]
-        done = await self.store.batch(ops)
+        created = system_activity(session, "input_request_created", f"Asked: {values['title']}",
+                                  related_entity_id=request["id"])
+        agent_name = None
+        policy = None
+        if request["decisions"]:
+            agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+            policy = await self.policies.deciding(request, agent_name)
+        if policy is None:
+            done = await self.store.batch([Insert("input_requests", request),
+                                           *status_change(session, {"status": "waiting_for_input"}), created])
+            self.events.emit("input_request.created", workspace_id, done[0])
+            self.events.emit("session.updated", workspace_id, done[1])
+            self.sessions.emit_activities(workspace_id, done[2:])
+            return done[0]
+        answered = settle(request, request["defaults"], policy["decision"], policy.get("comment"))
+        decided = {**request, **answered, "status": "resolved", "resolved_at": ids.now_iso(),
+                   "resolved_by": f"policy:{policy['id']}", "resolved_by_name": policy["name"]}
+        verb = {"approve": "Approved", "reject": "Rejected"}[policy["decision"]]
+        ops: list[Op] = [Insert("input_requests", decided),
+                         *status_change(session, {"status": "processing_input"}), created,
+                         self._resolved_activity(session, decided, f"{verb} by policy {policy['name']!r}: "
+                                                                   f"{request['title']}"),
+                         Insert(OUTBOX, {"id": request["id"], "workspace_id": workspace_id,
+                                         "created_at": decided["resolved_at"]})]
+        done = await self.audit.commit(ops, [decision_entry(decided, agent_name)])
         self.events.emit("input_request.created", workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
-        self.sessions.emit_activities(workspace_id, done[2:])
+        self.sessions.emit_activities(workspace_id, done[2:-1])
+        self.events.emit("input_request.resolved", workspace_id, done[0])
         return done[0]
+
+    @staticmethod
+    def _resolved_activity(session: dict[str, Any], request: dict[str, Any], message: str) -> Insert:
+        who = {"resolved_by": request["resolved_by"], "resolved_by_name": request["resolved_by_name"]}
+        return system_activity(session, "input_request_resolved", message, related_entity_id=request["id"],
+                               payload={**who, "answer": answer(request)})
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
@@ -193,13 +229,15 @@ class InputRequests:
     async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any] | None, *,
                       decision: str | None = None, comment: str | None = None,
                       resolved_by: str | None = None, resolved_by_name: str | None = None,
-                      also: tuple[Op, ...] = ()) -> dict[str, Any]:
+                      also: tuple[Op, ...] = (), remember_seconds: int | None = None) -> dict[str, Any]:
         """Answer a pending request (the decision rules are ``decisions.settle``'s), then the session resumes.
 
         ``resolved_by`` says who answered (``user:<name>``, ``key:<id>``, ``link:<id>``) and
         ``resolved_by_name`` as a person reads it; ``also`` are writes that must happen in the same batch
         or not at all (an approval link being used up): a ``Conflict`` from one of them is raised as it is
-        while the request is still pending.
+        while the request is still pending. ``remember_seconds`` ("approve and remember", the Jupyter user's
+        alone: the caller checks) adds the policy approving the same again for that long. The audit record
+        is written in the same batch.
         """
         request = await self.get(workspace_id, request_id)
         if request["status"] != "pending":
@@ -208,21 +246,26 @@ class InputRequests:
             await self.expire(workspace_id, request_id)
             raise Conflict(f"input request {request_id} expired at {request['expires_at']}")
         answered = settle(request, response, decision, comment)
+        if remember_seconds is not None:
+            if decision != "approve":
+                raise Invalid("remember: only an approval is remembered (decision approve)")
+            also = (*also, self.policies.remembered(request, answered["response"], remember_seconds))
         session = await self.sessions.get(workspace_id, request["session_id"])
         now = ids.now_iso()
         who = {"resolved_by": resolved_by, "resolved_by_name": resolved_by_name}
         verb = {"approve": "Approved", "reject": "Rejected", "respond": "Replied to"}.get(decision or "", "Answered")
         message = f"{verb}: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
         changes = {"status": "resolved", "resolved_at": now, **answered, **who}
+        decided = {**request, **changes}
+        agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
         try:
-            done = await self.store.batch([
+            done = await self.audit.commit([
                 Update("input_requests", request_id, changes, expect={"status": "pending"}),
                 *status_change(session, {"status": "processing_input"}),
-                system_activity(session, "input_request_resolved", message, related_entity_id=request_id,
-                                payload={**who, "answer": answer({**request, **changes})}),
+                self._resolved_activity(session, decided, message),
                 Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
                 *also,
-            ])
+            ], [decision_entry(decided, agent_name)])
         except Conflict:
             current = await self.get(workspace_id, request_id)
             if current["status"] != "pending" or not also:
@@ -233,6 +276,8 @@ class InputRequests:
         self.events.emit("input_request.resolved", workspace_id, {**done[0], "answer": answer(done[0])})
         self.events.emit("session.updated", workspace_id, done[1])
         self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
+        if remember_seconds is not None:
+            self.events.emit("approval_policy.created", workspace_id, done[-1])
         return done[0]
 
     async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:
@@ -246,8 +291,11 @@ class InputRequests:
         ops: list[Op] = [Update("input_requests", request_id, {"status": "expired"}, expect={"status": "pending"})]
         if session is not None:
             ops += status_change(session, {"status": "failed", "error_message": message})
+        agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+        entry = decision_entry({**request, "status": "expired", "resolved_at": ids.now_iso(), "resolved_by": "system",
+                                "resolved_by_name": "no answer in time"}, agent_name)
         try:
-            done = await self.store.batch(ops)
+            done = await self.audit.commit(ops, [entry])
         except Conflict:
             return None  # resolved at the same moment
         self.events.emit("input_request.expired", workspace_id, done[0])

@@ -86,6 +86,8 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
                                                             "title": "/title"}},
         "PATCH /webhooks/{id}": {"secret": "a-secret-of-sixteen-or-more"},
         "POST /hooks/{path}": {"title": "walked"},
+        "POST /approval-policies": {"name": "walked", "decision": "approve", "enabled": False},
+        "PATCH /approval-policies/{id}": {"priority": 3},
     }
     return bodies[name(route)]
 
