@@ -345,3 +345,37 @@ def test_server_violations_are_shown_beside_their_fields(server):
     form.approve_button.click()
     assert desk.problem.value == "" and client.input_requests.get(form.request["id"])["decision"] == "approve"
     client.close()
+
+
+def test_approve_and_remember_from_the_widget_creates_the_policy(server):
+    """Checked "Remember", Approve also makes the policy approving the same proposal of this agent and key; a key
+    (not the Jupyter user) is told it cannot, and nothing is answered."""
+    as_user = Client(server.url, server.token)  # the Jupyter user, as the kernels' own key acts
+    request = new_request(as_user, ORDER, defaults=PROPOSAL, decisions=DECIDE)
+    form = RequestForm(request, as_user)
+    assert form.remember is not None and form.remember.value is False
+    assert [label for label, _ in form.remember_for.options] == ["for an hour", "for a day", "for a week"]
+    form.remember.value = True
+    form.remember_for.value = 7 * 86400
+    form.approve_button.click()
+    assert "Approved" in form.status.value, form.error.value
+    (policy,) = [p for p in as_user.approval_policies.list()["items"] if p["remembered_from"] == request["id"]]
+    assert (policy["agent_id"], policy["request_key"], policy["decision"]) == (request["agent_id"], "k", "approve")
+    left = dt.datetime.fromisoformat(policy["expires_at"].replace("Z", "+00:00")) - dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(days=6, hours=23) < left <= dt.timedelta(days=7)
+    session = as_user.agent_sessions.create(agent_id=request["agent_id"])
+    again = as_user.input_requests.create(session_id=session["id"], agent_id=request["agent_id"], key="k",
+                                          title="Please decide", message="again", schema=ORDER, defaults=PROPOSAL,
+                                          decisions=DECIDE)
+    assert again["status"] == "resolved" and again["resolved_by"] == f"policy:{policy['id']}"
+
+    as_key = Client(server.url, server.key)
+    keyed = RequestForm(new_request(as_key, ORDER, defaults=PROPOSAL, decisions=DECIDE), as_key)
+    keyed.remember.value = True
+    keyed.approve_button.click()
+    assert "only the Jupyter user" in keyed.error.value
+    assert as_key.input_requests.get(keyed.request["id"])["status"] == "pending"
+    reject_only = RequestForm(new_request(as_key, ORDER, defaults=PROPOSAL, decisions=["reject"]), as_key)
+    assert reject_only.remember is None  # only an approval is remembered
+    as_user.close()
+    as_key.close()

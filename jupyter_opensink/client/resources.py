@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
-                    BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ExecutionDelivery, InputRequest,
+                    ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ExecutionDelivery, InputRequest,
                     ManyItems, NewApiKey, NewApprovalLink, Page, Sink, SinkItem, State, Webhook,
                     WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
@@ -84,11 +84,15 @@ class AgentConfigurations(Resource[ModeT, AgentConfiguration]):
 class InputRequests(Resource[ModeT, InputRequest]):
     @endpoint
     def resolve(self, id: str, response: dict[str, Any] | None = None, *, decision: str | None = None,
-                comment: str | None = None) -> ApiCall[InputRequest]:
+                comment: str | None = None, remember_seconds: int | None = None) -> ApiCall[InputRequest]:
         """Answer a request: with its ``response`` (a request without ``decisions``), or with a ``decision``
-        (``approve`` with the response, ``reject`` with a ``comment`` saying why, ``respond`` with words)."""
-        body = {k: v for k, v in (("response", response), ("decision", decision), ("comment", comment))
-                if v is not None}
+        (``approve`` with the response, ``reject`` with a ``comment`` saying why, ``respond`` with words).
+        ``remember_seconds`` with an approval (the Jupyter user only): approve the same again, without
+        asking, for that long (an approval policy)."""
+        body: dict[str, Any] = {k: v for k, v in (("response", response), ("decision", decision),
+                                                  ("comment", comment)) if v is not None}
+        if remember_seconds is not None:
+            body["remember"] = {"seconds": remember_seconds}
         return ApiCall("POST", f"{self.path}/{id}/resolve", json=body)
 
     @endpoint
@@ -202,6 +206,22 @@ class Webhooks(Resource[ModeT, Webhook]):
         return ApiCall("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id, **filters}))
 
 
+class AuditLog(Namespace[ModeT]):
+    """Every decision, hash-chained (the Jupyter user only)."""
+
+    @endpoint
+    def list(self, /, since: str | None = None, until: str | None = None,
+             workspace_id: str | None = None) -> ApiCall[Page[AuditRecord]]:
+        """The records decided at or after ``since`` and before ``until``, oldest first (all in one reply)."""
+        return ApiCall("GET", self.path, params=_clean({"since": since, "until": until,
+                                                        "workspace_id": workspace_id}))
+
+    @endpoint
+    def verify(self) -> ApiCall[AuditVerification]:
+        """Recompute the chain: ``{"ok", "records", "first_bad"}``."""
+        return ApiCall("GET", f"{self.path}/verify")
+
+
 class Namespaces(Namespace[ModeT]):
     """What both clients are made of: one attribute per resource, and ``discovery()``.
 
@@ -226,6 +246,8 @@ class Namespaces(Namespace[ModeT]):
                                                                                  "/execution-deliveries")
         self.api_keys: ApiKeys[ModeT] = ApiKeys(self, "/api-keys")
         self.workspaces: Workspaces[ModeT] = Workspaces(self, "/workspaces")
+        self.approval_policies: Resource[ModeT, ApprovalPolicy] = Resource(self, "/approval-policies")
+        self.audit_log: AuditLog[ModeT] = AuditLog(self, "/audit-log")
 
     @endpoint
     def discovery(self) -> ApiCall[DiscoveryReply]:

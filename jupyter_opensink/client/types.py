@@ -113,8 +113,8 @@ class InputRequest(Stored):
     status: Literal["pending", "resolved", "expired"]
     expires_at: str | None
     resolved_at: str | None
-    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>" or "link:<approval link id>"; null until
-    #: resolved.
+    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>", "link:<approval link id>" or
+    #: "policy:<approval policy id>"; null until resolved.
     resolved_by: NotRequired[str | None]
     #: Who answered, as a person reads it: the Jupyter user's name, the key's name, the name typed on an
     #: approval link's page.
@@ -282,6 +282,60 @@ class HumanAnswer(TypedDict):
     #: done: use response; poll: call get_input_request with request_id later; ask_again: the request expired
     #: unanswered.
     next: Literal["done", "poll", "ask_again"]
+
+
+class ApprovalPolicy(Stored):
+    """A standing answer: the first enabled, unexpired match (by priority) decides a request at its
+    creation.
+    """
+    workspace_id: str
+    name: str
+    agent_id: str | None
+    request_key: str | None
+    when: dict[str, Any]
+    decision: Literal["approve", "reject"]
+    comment: str | None
+    priority: int
+    enabled: bool
+    expires_at: str | None
+    #: The request whose "approve and remember" made this policy; null otherwise.
+    remembered_from: NotRequired[str | None]
+
+
+class AuditRecord(TypedDict):
+    """One decision, sealed: ``hash`` = SHA-256 of ``prev_hash`` followed by the record's canonical JSON."""
+    id: str
+    #: 1 for the first record, +1 for each after it.
+    seq: int
+    #: When it was decided.
+    at: str
+    workspace_id: str
+    request_id: str
+    session_id: str
+    agent_id: str
+    agent_name: str | None
+    key: str
+    title: str
+    status: Literal["resolved", "expired"]
+    defaults: dict[str, Any] | None
+    response: dict[str, Any] | None
+    changes: list[dict[str, Any]] | None
+    decision: Literal["approve", "reject", "respond"] | None
+    comment: str | None
+    #: user:<name>, key:<id>, link:<id>, policy:<id> or system.
+    resolved_by: str | None
+    resolved_by_name: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditVerification(TypedDict):
+    #: Every record's hash holds and none is missing.
+    ok: bool
+    #: Records checked.
+    records: int
+    #: The first record that does not hold (or, when the newest are missing, the id the chain says came last).
+    first_bad: str | None
 
 
 class State(Stored):
