@@ -1,7 +1,7 @@
 /**
  * The workspace browser: agents, sessions (state and activity timeline),
- * sinks (newest items, search), background jobs (runs, trigger, enable) and
- * execution deliveries of one workspace. Redrawn when that workspace's events
+ * sinks (newest items, search), background jobs (runs, trigger, enable),
+ * execution deliveries and approval policies (time left, delete) of one workspace. Redrawn when that workspace's events
  * arrive, so what it shows is current without polling.
  */
 
@@ -11,7 +11,7 @@ import { ApiError, Doc, EventFeed, NotInstalled, OpenSinkApi } from './api';
 import { h, when } from './dom';
 import { jsonView } from './json';
 
-type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries' | 'requests';
+type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries' | 'requests' | 'policies';
 /** Each view, its label and the discovery count shown beside it. */
 const VIEWS: [View, string, string | null][] = [
   ['agents', 'Agents', 'agents'],
@@ -19,7 +19,8 @@ const VIEWS: [View, string, string | null][] = [
   ['sinks', 'Sinks', 'sinks'],
   ['jobs', 'Background jobs', 'background_jobs'],
   ['deliveries', 'Deliveries', null],
-  ['requests', 'Requests', null]
+  ['requests', 'Requests', null],
+  ['policies', 'Policies', null]
 ];
 const LIMIT = '50';
 
@@ -30,6 +31,26 @@ function table(headings: string[], rows: HTMLElement[]): HTMLElement {
     h('thead', {}, h('tr', {}, headings.map(t => h('th', {}, t)))),
     h('tbody', {}, rows)
   );
+}
+
+/** How long a policy still decides: "never expires", "expired", "2 d 3 h left", "59 min left". */
+export function timeLeft(expiresAt: string | null | undefined, now: number = Date.now()): string {
+  if (!expiresAt) {
+    return 'never expires';
+  }
+  const minutes = Math.floor((new Date(expiresAt).getTime() - now) / 60000);
+  if (isNaN(minutes)) {
+    return expiresAt;
+  }
+  if (minutes < 0) {
+    return 'expired';
+  }
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  if (days) {
+    return `${days} d ${hours} h left`;
+  }
+  return hours ? `${hours} h ${minutes % 60} min left` : `${Math.max(minutes, 1)} min left`;
 }
 
 function status(value: string | null | undefined): HTMLElement {
@@ -161,6 +182,8 @@ export class BrowserPanel extends Widget {
         return this.jobs();
       case 'requests':
         return this.requests();
+      case 'policies':
+        return this.policies();
       default:
         return this.deliveries();
     }
@@ -380,6 +403,44 @@ export class BrowserPanel extends Widget {
           h('td', {}, d.status_code != null ? String(d.status_code) : '—'),
           h('td', {}, d.duration_ms != null ? `${d.duration_ms} ms` : '—'),
           h('td', {}, d.error ?? '')
+        );
+      })
+    );
+  }
+
+  /** Approval policies: what each decides, for whom, and how long it still does; a button deletes one. */
+  private async policies(): Promise<HTMLElement> {
+    const names = await this.agentNames();
+    const policies = await this.list('approval-policies');
+    const remove = (id: string) => async () => {
+      try {
+        await this.api.request(`approval-policies/${id}`, { method: 'DELETE', workspace: this.workspace });
+        await this.redraw();
+      } catch (error) {
+        this.problem(error);
+      }
+    };
+    if (!policies.length) {
+      return h(
+        'p',
+        { className: 'jp-OpenSink-empty' },
+        'No approval policies. "Remember" beside Approve in the inbox makes one; POST /v1/approval-policies makes others.'
+      );
+    }
+    return table(
+      ['Policy', 'Decides', 'Agent', 'Key', 'Priority', 'Time left', ''],
+      policies.map(p => {
+        const left = timeLeft(p.expires_at);
+        return h(
+          'tr',
+          { 'data-id': p.id, className: !p.enabled || left === 'expired' ? 'jp-OpenSink-policy-off' : '' },
+          h('td', {}, p.name),
+          h('td', {}, status(p.decision), p.enabled ? null : ' (disabled)'),
+          h('td', {}, p.agent_id ? names.get(p.agent_id) ?? p.agent_id : 'any'),
+          h('td', {}, p.request_key ? h('code', {}, p.request_key) : 'any'),
+          h('td', {}, String(p.priority)),
+          h('td', { className: 'jp-OpenSink-time-left', title: p.expires_at ? when(p.expires_at) : '' }, left),
+          h('td', {}, h('button', { className: 'jp-mod-styled jp-mod-warn', 'data-action': 'delete', onclick: remove(p.id) }, 'Delete'))
         );
       })
     );
