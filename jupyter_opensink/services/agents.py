@@ -20,7 +20,7 @@ TABLES = [
 ]
 #: What belongs to an agent and goes with it.
 AGENT_CHILDREN = ("agent_configurations", "approval_links", "input_requests", "activities", "execution_deliveries",
-                  "agent_sessions")
+                  "agent_sessions", "approval_policies")
 
 
 def render_configuration(doc: dict[str, Any]) -> dict[str, Any]:

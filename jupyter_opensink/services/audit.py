@@ -133,6 +133,7 @@ class AuditLog:
             if page.next_after is None:
                 return
             after = page.next_after
+            await asyncio.sleep(0)  # a long export or verify lets the server answer others between pages
 
     async def verify(self) -> dict[str, Any]:
         """Recompute the whole chain: ``ok``, how many ``records``, and the first record that does not hold

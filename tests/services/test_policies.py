@@ -128,10 +128,13 @@ async def test_approve_and_remember_approves_the_same_again(services, workspace_
     again = await ask(services, workspace_id, agent, session, quantity=400)
     assert again["resolved_by"] == f"policy:{remembered['id']}" and again["response"] == edited
     assert (await ask(services, workspace_id, agent, session, quantity=500))["status"] == "pending"
+    assert (await ask(services, workspace_id, agent, session, quantity=400, key="k2"))["status"] == "pending"
     other_session = await services.sessions.create(workspace_id, {
         "agent_id": other["id"], "status": "running", "state": {}, "metadata": {}, "error_message": None})
     assert (await ask(services, workspace_id, other, other_session, quantity=400))["status"] == "pending"
-    assert (await ask(services, workspace_id, agent, session, quantity=400, key="k2"))["status"] == "pending"
+    await services.agents.delete(workspace_id, agent["id"])  # its policies go with it; its decisions stay
+    assert (await services.approval_policies.list(workspace_id, limit=10, after=None, order="desc")).items == []
+    assert (await services.audit_log.verify())["records"] == 2  # the person's approval, the policy's
 
 
 async def test_the_chain_verifies_and_names_an_edited_record(services, workspace_id, flow):
