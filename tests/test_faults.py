@@ -57,6 +57,9 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
     server = start_server(tmp_path / "work", tmp_path / "db", *options, port=port, token=token)
     with server.client() as admin:
         key = admin.post("/api-keys", json={"name": "load"}).json()["key"]
+        # the workers' "auto" requests are decided by it as they are created: that write is killed too
+        assert admin.post("/approval-policies", json={"name": "auto", "decision": "approve",
+                                                      "request_key": "auto"}).status_code == 201
     logs = [tmp_path / f"worker-{w}.log" for w in range(WORKERS)]
     kills = []
     try:
@@ -118,6 +121,7 @@ def check_audit_chain(server, logs: list[Path]) -> None:
     assert len(recorded) == verified["records"] and len(set(recorded)) == len(recorded)
     answered = {e["id"] for log in logs for e in read_log(log) if e["kind"] == "resolve" and e["status"] == 200}
     assert answered <= set(recorded), f"{len(answered - set(recorded))} acknowledged answers have no record"
+    assert any((e.get("by") or "").startswith("policy:") for log in logs for e in read_log(log))
 
 
 def check_callbacks_settled(server, logs: list[Path]) -> None:
