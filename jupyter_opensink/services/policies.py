@@ -16,6 +16,8 @@ import fnmatch
 import time
 from typing import Any
 
+import jsonschema_rs
+
 from .scoping import get_owned, scoped
 from .. import ids
 from ..errors import Invalid
@@ -55,8 +57,8 @@ def applies(policy: dict[str, Any], request: dict[str, Any], agent_name: str | N
         return False
     try:
         return not violations(policy["when"], facts(request, agent_name))
-    except Exception:  # noqa: BLE001 (a schema stored under older rules no longer compiles: it matches nothing)
-        return False
+    except (jsonschema_rs.ValidationError, ValueError):  # stored under older rules, it no longer compiles
+        return False  # a policy that cannot be checked decides nothing
 
 
 def by_priority(policy: dict[str, Any]) -> tuple[int, str]:

@@ -186,7 +186,7 @@ class InputRequests:
         agent_name = None
         policy = None
         if request["decisions"]:
-            agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+            agent_name = await self._agent_name(request)
             policy = await self.policies.deciding(request, agent_name)
         if policy is None:
             done = await self.store.batch([Insert("input_requests", request),
@@ -201,7 +201,7 @@ class InputRequests:
         verb = {"approve": "Approved", "reject": "Rejected"}[policy["decision"]]
         ops: list[Op] = [Insert("input_requests", decided),
                          *status_change(session, {"status": "processing_input"}), created,
-                         self._resolved_activity(session, decided, f"{verb} by policy {policy['name']!r}: "
+                         self._resolved_activity(session, decided, f"{verb} by policy '{policy['name']}': "
                                                                    f"{request['title']}"),
                          Insert(OUTBOX, {"id": request["id"], "workspace_id": workspace_id,
                                          "created_at": decided["resolved_at"]})]
@@ -211,6 +211,10 @@ class InputRequests:
         self.sessions.emit_activities(workspace_id, done[2:-1])
         self.events.emit("input_request.resolved", workspace_id, done[0])
         return done[0]
+
+    async def _agent_name(self, request: dict[str, Any]) -> str | None:
+        """What policies match and the audit log keeps of the asking agent (None once it is deleted)."""
+        return (await self.store.get("agents", request["agent_id"]) or {}).get("name")
 
     @staticmethod
     def _resolved_activity(session: dict[str, Any], request: dict[str, Any], message: str) -> Insert:
@@ -257,7 +261,7 @@ class InputRequests:
         message = f"{verb}: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
         changes = {"status": "resolved", "resolved_at": now, **answered, **who}
         decided = {**request, **changes}
-        agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+        agent_name = await self._agent_name(request)
         try:
             done = await self.audit.commit([
                 Update("input_requests", request_id, changes, expect={"status": "pending"}),
@@ -291,7 +295,7 @@ class InputRequests:
         ops: list[Op] = [Update("input_requests", request_id, {"status": "expired"}, expect={"status": "pending"})]
         if session is not None:
             ops += status_change(session, {"status": "failed", "error_message": message})
-        agent_name = (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+        agent_name = await self._agent_name(request)
         entry = decision_entry({**request, "status": "expired", "resolved_at": ids.now_iso(), "resolved_by": "system",
                                 "resolved_by_name": "no answer in time"}, agent_name)
         try:
