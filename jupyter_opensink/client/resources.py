@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 
 from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
-                    ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ExecutionDelivery, InputRequest,
-                    ManyItems, NewApiKey, NewApprovalLink, Page, Sink, SinkItem, State, Webhook,
-                    WebhookInvocation, Workspace)
+                    ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun,
+                    BackgroundJobWithSecret, ExecutionDelivery, InputRequest, ManyItems, NewApiKey, NewApprovalLink,
+                    Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
 
 #: One object of a namespace, as its replies show it.
