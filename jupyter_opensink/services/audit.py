@@ -14,12 +14,16 @@ it; removing the newest records is caught by the chain's head (a document holdin
 One chain, even with several servers on one database: every append updates the head with a
 compare-and-set on its hash inside the decision's batch (on PostgreSQL under the head row's lock), so two
 appends made from the same head cannot both commit; the loser is rebuilt on the new head and tried again.
-Within a server, appends take turns on a lock, so they never race each other at all.
+On a shared (networked) store a server's own appends take turns on a lock, so they never race each other:
+only appends of different servers can. The embedded store needs no lock: it reads the head and applies the
+batch in memory without yielding to the event loop between the two, so appends never interleave, and
+decisions made at the same moment still share one fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -80,7 +84,8 @@ def _id_ms(doc_id: str) -> int:
 class AuditLog:
     def __init__(self, store: Store):
         self.store = store
-        self._turn = asyncio.Lock()
+        self._turn: contextlib.AbstractAsyncContextManager = (asyncio.Lock() if store.shared
+                                                              else contextlib.nullcontext())
 
     async def commit(self, ops: Sequence[Op], entries: Sequence[dict[str, Any]]) -> list[Doc]:
         """Apply ``ops`` with a chained record of each of ``entries``, all in one batch; returns the results of
