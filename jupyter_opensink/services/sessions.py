@@ -209,8 +209,13 @@ class InputRequests:
         self.events.emit("input_request.created", workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
         self.sessions.emit_activities(workspace_id, done[2:-1])
-        self.events.emit("input_request.resolved", workspace_id, done[0])
+        self._emit_resolved(workspace_id, done[0])
         return done[0]
+
+    def _emit_resolved(self, workspace_id: str, request: dict[str, Any]) -> None:
+        """The event carries the answer as the callback body does, so a follower of the stream reads it the
+        same way (the request's own fields are there too), whoever decided."""
+        self.events.emit("input_request.resolved", workspace_id, {**request, "answer": answer(request)})
 
     async def _agent_name(self, request: dict[str, Any]) -> str | None:
         """What policies match and the audit log keeps of the asking agent (None once it is deleted)."""
@@ -275,9 +280,7 @@ class InputRequests:
             if current["status"] != "pending" or not also:
                 raise self._not_pending(current) from None
             raise  # one of ``also`` refused
-        # The event carries the answer as the callback body does, so a follower of the stream reads it the
-        # same way (the request's own fields are there too).
-        self.events.emit("input_request.resolved", workspace_id, {**done[0], "answer": answer(done[0])})
+        self._emit_resolved(workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
         self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
         if remember_seconds is not None:
