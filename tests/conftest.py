@@ -375,6 +375,13 @@ def objects(api, opensink_app):
         invocation = (await api("GET", "/v1/webhook-invocations")).body["items"][0]
         policy = await post("/v1/approval-policies", {"name": "p", "decision": "approve", "enabled": False,
                                                         "agent_id": agent["id"]})
+        # A queued notebook run of the job and the agent, written as the service records one (a real run needs a
+        # kernel: tests/test_notebook_runs.py runs them); cancelling it records its end.
+        notebook_run = await opensink_app.store.insert("notebook_runs", {
+            "workspace_id": job["workspace_id"], "path": "walked.ipynb", "job_id": job["id"], "agent_id": agent["id"],
+            "session_id": session["id"], "status": "queued", "parameters": {"walked": True}, "started_at": None,
+            "finished_at": None, "duration_ms": None, "output_path": "opensink-runs/walked.ipynb", "error": None,
+            "reason": None})
         return {"states": "walked-ns", "webhooks": webhook["id"], "webhook-invocations": invocation["id"],
                 "hook-path": "walked-hook", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
@@ -383,7 +390,8 @@ def objects(api, opensink_app):
                 "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
                 "public-slug": public["public_slug"], "public-sinks": public["id"],
                 "link-requests": link_request["id"], "approval-links": link["id"],
-                "approval-policies": policy["id"]}
+                "approval-policies": policy["id"],
+                "notebook-runs": notebook_run["id"]}
 
     return make
 

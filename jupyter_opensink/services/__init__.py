@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..runtime.events import EventBus
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import (agents, audit, deliveries, idempotency, jobs, keys, links, policies, request_log, sessions, sinks,
-               states, webhooks, workspaces)
+from . import (agents, audit, deliveries, idempotency, jobs, keys, links, notebook_runs, policies, request_log,
+               sessions, sinks, states, webhooks, workspaces)
 from .agents import Agents, Configurations
 from .asking import Asking
 from .audit import AuditLog
@@ -17,6 +17,7 @@ from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .links import ApprovalLinks
 from .notebook_agents import NotebookAgents
+from .notebook_runs import NotebookRuns
 from .policies import ApprovalPolicies
 from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
@@ -27,7 +28,8 @@ from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
                            *links.TABLES, *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
-                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES, *policies.TABLES, *audit.TABLES]
+                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES, *policies.TABLES, *audit.TABLES,
+                           *notebook_runs.TABLES]
 
 
 class Services:
@@ -50,14 +52,17 @@ class Services:
         self.asking = Asking(self.agents, self.sessions, self.input_requests)
         self.approval_links = ApprovalLinks(store, self.input_requests, self.agents)
         self.notebook_agents = NotebookAgents(store, self.agents, self.sessions)
+        self.notebook_runs = NotebookRuns(store, self.agents, self.sessions, events)
+        self.agents.check_notebook = self.notebook_runs.check_target
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events,
-                                              self.notebook_agents)
-        self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
+                                              self.notebook_agents, self.notebook_runs)
+        self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events, self.notebook_runs)
         self.idempotency = IdempotencyKeys(store)
         self.states = States(store, events)
         self.discovery = Discovery(store, self.workspaces)
         self.request_log = RequestLog(store)
-        self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events)
+        self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events,
+                                 self.notebook_runs)
 
     async def purge_expired(self) -> int:
         """Give back the storage of everything expired (states, webhook de-duplication values and

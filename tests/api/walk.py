@@ -88,6 +88,7 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
         "POST /hooks/{path}": {"title": "walked"},
         "POST /approval-policies": {"name": "walked", "decision": "approve", "enabled": False},
         "PATCH /approval-policies/{id}": {"priority": 3},
+        "POST /notebook-runs/{id}/cancel": {},
     }
     return bodies[name(route)]
 
