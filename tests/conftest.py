@@ -27,7 +27,8 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi_server.py", "test_benchmarks.py",
                   "test_labextension.py", "test_mcp_process.py", "test_server_process.py", "test_hostile_clients.py",
                   "test_fuzz.py", "test_agent.py", "test_examples.py", "test_install.py", "store/test_durability.py",
-                  "store/test_model", "test_docs_site.py", "test_notebook_agents.py", "integrations/")
+                  "store/test_model", "test_docs_site.py", "test_notebook_agents.py", "integrations/",
+                  "test_notebook_runs.py")
 
 
 def pytest_configure(config):
