@@ -15,7 +15,7 @@ from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
                     ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun,
                     BackgroundJobWithSecret, ExecutionDelivery, InputRequest, ManyItems, NewApiKey, NewApprovalLink,
-                    Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
+                    NotebookRun, Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
 
 #: One object of a namespace, as its replies show it.
@@ -146,6 +146,15 @@ class BackgroundJobs(_RotatesSecret[ModeT, BackgroundJob, BackgroundJobWithSecre
         return ApiCall("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
 
 
+class NotebookRuns(Resource[ModeT, NotebookRun]):
+    """Runs of notebooks (jobs' and agents'): ``list(job_id=, agent_id=, status=)``, ``get``, ``cancel``."""
+
+    @endpoint
+    def cancel(self, id: str) -> ApiCall[NotebookRun]:
+        """Stop a queued or running run (its kernel is shut down); replies with the ended run."""
+        return ApiCall("POST", f"{self.path}/{id}/cancel", json={})
+
+
 class Workspaces(_RotatesSecret[ModeT, Workspace, Workspace]):
     pass
 
@@ -242,6 +251,7 @@ class Namespaces(Namespace[ModeT]):
         self.input_requests: InputRequests[ModeT] = InputRequests(self, "/agent-session-input-requests")
         self.activities: Resource[ModeT, Activity] = Resource(self, "/agent-session-activities")
         self.background_jobs: BackgroundJobs[ModeT] = BackgroundJobs(self, "/background-jobs")
+        self.notebook_runs: NotebookRuns[ModeT] = NotebookRuns(self, "/notebook-runs")
         self.execution_deliveries: Resource[ModeT, ExecutionDelivery] = Resource(self,
                                                                                  "/execution-deliveries")
         self.api_keys: ApiKeys[ModeT] = ApiKeys(self, "/api-keys")

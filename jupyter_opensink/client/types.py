@@ -50,6 +50,8 @@ class Agent(Stored):
     #: The status of the agent's newest session; null without one.
     status: Literal["running", "waiting_for_input", "processing_input", "completed", "failed"] | None
     execution_endpoint: ExecutionEndpoint | None
+    #: The notebook each callback runs: {path, parameters, kernel_name, timeout_seconds}.
+    execution_notebook: NotRequired[dict[str, Any] | None]
     #: The kernel serving this notebook agent, if any.
     kernel_id: NotRequired[str | None]
     #: A notebook agent whose kernel stopped or restarted: answers to it wait until it serves again.
@@ -188,6 +190,8 @@ class BackgroundJob(Stored):
     headers: dict[str, str] | None
     body: dict[str, Any] | None
     agent_id: str | None
+    #: The notebook it runs: {path, parameters, kernel_name, timeout_seconds}.
+    notebook: NotRequired[dict[str, Any] | None]
     #: Null while the job is disabled.
     next_run_at: str | None
     last_run_at: str | None
@@ -217,6 +221,8 @@ class BackgroundJobRun(Stored):
     duration_ms: float | None
     response_status: int | None
     error_message: str | None
+    #: The notebook run it started (a notebook target, or an agent that is a notebook).
+    notebook_run_id: NotRequired[str | None]
 
 
 class ApiKey(Stored):
@@ -282,6 +288,36 @@ class HumanAnswer(TypedDict):
     #: done: use response; poll: call get_input_request with request_id later; ask_again: the request expired
     #: unanswered.
     next: Literal["done", "poll", "ask_again"]
+
+
+class NotebookRunError(TypedDict):
+    """Where a failed run stopped."""
+    #: The failing cell's index in the executed notebook (the injected-parameters cell counts); null when no
+    #: cell ran.
+    cell_index: int | None
+    ename: str
+    evalue: str
+
+
+class NotebookRun(Stored):
+    """One run of a notebook, from queued to its end."""
+    workspace_id: str
+    path: str
+    job_id: str | None
+    agent_id: str | None
+    #: The session the kernel asks on (OPENSINK_SESSION_ID).
+    session_id: str | None
+    status: Literal["queued", "running", "success", "failed", "timeout", "cancelled"]
+    parameters: dict[str, Any]
+    #: When its kernel started; null while queued.
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    #: The executed notebook, relative to root_dir (opens in JupyterLab).
+    output_path: str
+    error: NotebookRunError | None
+    #: Why it was cancelled or timed out (or why a restart failed it).
+    reason: str | None
 
 
 class ApprovalPolicy(Stored):
@@ -487,16 +523,19 @@ class WebhookInvocation(Stored):
     webhook_id: str
     workspace_id: str
     status: int
-    #: item_created, agent_called, deduplicated or refused.
+    #: item_created, agent_called, notebook_started, deduplicated or refused.
     outcome: str
     error: str | None
     item_id: str | None
     delivery_id: str | None
+    notebook_run_id: NotRequired[str | None]
 
 
 class InvocationReply(TypedDict):
     item: NotRequired[SinkItem | None]
     delivery: NotRequired[ExecutionDelivery | None]
+    #: The run started, when the agent is a notebook.
+    notebook_run: NotRequired[NotebookRun | None]
     deduplicated: NotRequired[bool | None]
 
 

@@ -67,7 +67,7 @@ class NotebookRun(Stored):
     duration_ms: float | None
     output_path: str = Field(description="The executed notebook, relative to root_dir (opens in JupyterLab).")
     error: NotebookRunError | None
-    reason: str | None = Field(default=None, description="Why it was cancelled or timed out.")
+    reason: str | None = Field(description="Why it was cancelled or timed out (or why a restart failed it).")
 
 
 class NotebookRunFilters(Query):
