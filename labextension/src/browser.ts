@@ -1,7 +1,8 @@
 /**
  * The workspace browser: agents, sessions (state and activity timeline),
- * sinks (newest items, search), background jobs (runs, trigger, enable),
- * execution deliveries and approval policies (time left, delete) of one workspace. Redrawn when that workspace's events
+ * sinks (newest items, search), background jobs (runs, trigger, enable), notebook
+ * runs (status, the output notebook, cancel), execution deliveries and approval policies (time left, delete) of one
+ * workspace. Redrawn when that workspace's events
  * arrive, so what it shows is current without polling.
  */
 
@@ -11,13 +12,14 @@ import { ApiError, Doc, EventFeed, NotInstalled, OpenSinkApi } from './api';
 import { h, when } from './dom';
 import { jsonView } from './json';
 
-type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries' | 'requests' | 'policies';
+type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'runs' | 'deliveries' | 'requests' | 'policies';
 /** Each view, its label and the discovery count shown beside it. */
 const VIEWS: [View, string, string | null][] = [
   ['agents', 'Agents', 'agents'],
   ['sessions', 'Sessions', 'agent_sessions'],
   ['sinks', 'Sinks', 'sinks'],
   ['jobs', 'Background jobs', 'background_jobs'],
+  ['runs', 'Notebook runs', null],
   ['deliveries', 'Deliveries', null],
   ['requests', 'Requests', null],
   ['policies', 'Policies', null]
@@ -69,9 +71,14 @@ export class BrowserPanel extends Widget {
   private pending: number | null = null;
   private server = h('span', { className: 'jp-OpenSink-server' });
 
+  /**
+   * @param openPath opens a file of the server's root in the application (a run's output notebook);
+   *   without it, output paths are shown as text.
+   */
   constructor(
     private api: OpenSinkApi,
-    feed: EventFeed
+    feed: EventFeed,
+    private openPath: ((path: string) => void) | null = null
   ) {
     super();
     this.id = 'jp-opensink-browser';
@@ -180,6 +187,8 @@ export class BrowserPanel extends Widget {
         return this.sinks();
       case 'jobs':
         return this.jobs();
+      case 'runs':
+        return this.runs();
       case 'requests':
         return this.requests();
       case 'policies':
@@ -384,6 +393,61 @@ export class BrowserPanel extends Widget {
       );
     }
     return h('div', {}, table(['Job', 'Schedule', 'Next run', 'Last run', 'Runs', ''], rows), detail);
+  }
+
+  /** Notebook runs, newest first: how each ended (or how far it is), its output notebook, and why it failed. */
+  private async runs(): Promise<HTMLElement> {
+    const runs = await this.list('notebook-runs');
+    const cancel = (run: Doc) => async () => {
+      try {
+        await this.api.request(`notebook-runs/${run.id}/cancel`, { method: 'POST', body: {}, workspace: this.workspace });
+        await this.redraw();
+      } catch (error) {
+        this.problem(error);
+      }
+    };
+    const why = (run: Doc): string => {
+      if (run.error) {
+        const where = run.error.cell_index != null ? `cell ${run.error.cell_index}: ` : '';
+        return `${where}${run.error.ename}: ${run.error.evalue}`;
+      }
+      return run.reason ?? '';
+    };
+    const output = (run: Doc): HTMLElement =>
+      this.openPath
+        ? h(
+            'a',
+            { className: 'jp-OpenSink-output', title: `Open ${run.output_path}`, onclick: () => this.openPath?.(run.output_path) },
+            run.output_path
+          )
+        : h('code', {}, run.output_path);
+    return h(
+      'div',
+      {},
+      table(
+        ['Notebook', 'Started', 'Status', 'Duration', 'Output', 'Error', ''],
+        runs.map(r =>
+          h(
+            'tr',
+            { 'data-id': r.id, className: ['failed', 'timeout'].includes(r.status) ? 'jp-OpenSink-failed' : '' },
+            h('td', {}, h('code', {}, r.path)),
+            h('td', {}, r.started_at ? when(r.started_at) : `queued ${when(r.created_at)}`),
+            h('td', {}, status(r.status)),
+            h('td', {}, r.duration_ms != null ? `${(r.duration_ms / 1000).toFixed(1)} s` : '—'),
+            h('td', {}, output(r)),
+            h('td', { className: 'jp-OpenSink-run-error' }, why(r)),
+            h(
+              'td',
+              {},
+              ['queued', 'running'].includes(r.status)
+                ? h('button', { className: 'jp-mod-styled', 'data-action': 'cancel', onclick: cancel(r) }, 'Cancel')
+                : null
+            )
+          )
+        )
+      ),
+      runs.length ? null : h('p', { className: 'jp-OpenSink-empty' }, 'No notebook runs yet.')
+    );
   }
 
   private async deliveries(): Promise<HTMLElement> {
