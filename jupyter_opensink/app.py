@@ -260,6 +260,7 @@ class OpenSinkApp(ExtensionApp):
         self.state_purge.start()
         self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
+        self.services.notebook_runs.server_id = self.kernel_key_owner()
         await self.services.notebook_runs.fail_interrupted_runs()
         if self.notebook_runner.kernel_spec_manager is None:  # made before the server had one
             self.notebook_runner.kernel_spec_manager = getattr(serverapp, "kernel_spec_manager", None)

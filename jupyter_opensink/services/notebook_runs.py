@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound
-from ..models.notebooks import DEFAULT_TIMEOUT_SECONDS
+from ..models.notebooks import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 from ..runtime.events import EventBus
 from ..runtime.notebooks import Execution, Finished, Outcome, Started
 from ..store import Page, Store, TableSpec
@@ -68,6 +68,8 @@ class NotebookRuns:
         self.root_dir: Path | None = None
         self.output_dir: Path | None = None
         self.runner: Runner | None = None
+        #: Who this server is on a database others may share (the app sets it): each run records its runner.
+        self.server_id: str | None = None
         self._ends: dict[str, asyncio.Future] = {}  # run id -> the finished run, for a job waiting on it
         self._started: dict[str, float] = {}  # run id -> perf_counter at start (its duration)
 
@@ -151,6 +153,7 @@ class NotebookRuns:
         run = await self.store.insert("notebook_runs", {
             "id": run_id, "workspace_id": workspace_id, "path": target["path"], "job_id": job_id,
             "agent_id": agent_id, "session_id": session_id, "made_session": made_session, "status": "queued",
+            "runner": self.server_id,
             "parameters": merged, "started_at": None, "finished_at": None, "duration_ms": None,
             "output_path": self._shown_path(output), "error": None, "reason": None})
         self._ends[run_id] = asyncio.get_running_loop().create_future()
@@ -240,12 +243,16 @@ class NotebookRuns:
         return await self.get(workspace_id, run_id)
 
     async def fail_interrupted_runs(self) -> int:
-        """Runs left queued or running by a server that stopped without recording their end (a crash)."""
+        """Runs left queued or running by a server that stopped without recording their end (a crash).
+
+        On a database shared with other servers, another server's run may be going on: only this server's
+        own (it has just started, so none of them runs) and runs older than the longest timeout are failed.
+        """
         stale = [r for status in ("queued", "running") for r in await self.store.all("notebook_runs",
                                                                                     {"status": status})]
-        if self.store.shared:  # another server's runs may be going on: only those older than their limit
-            cutoff = time.time() - 7 * 86400
-            stale = [r for r in stale if ids.parse_time(r["created_at"]).timestamp() < cutoff]
+        if self.store.shared:
+            cutoff = ids.format_time(time.time() - MAX_TIMEOUT_SECONDS - 60)
+            stale = [r for r in stale if r.get("runner") == self.server_id or r["created_at"] < cutoff]
         for run in stale:
             await self.store.update("notebook_runs", run["id"], {
                 "status": "failed", "finished_at": ids.now_iso(), "reason": INTERRUPTED,
