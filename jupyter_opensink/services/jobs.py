@@ -65,8 +65,11 @@ class BackgroundJobs:
             next_run = ids.to_iso(schedule_of(job).next_after(datetime.now(timezone.utc)))
         return {**{k: v for k, v in job.items() if k != "signing_secret"}, "next_run_at": next_run}
 
-    async def _check(self, workspace_id: str, job: dict[str, Any]) -> dict[str, Any]:
-        """Validate a whole job (after a create or a patch); returns it with defaults filled."""
+    async def _check(self, workspace_id: str, job: dict[str, Any], *, new_notebook: bool = True) -> dict[str, Any]:
+        """Validate a whole job (after a create or a patch); returns it with defaults filled.
+
+        A notebook target is checked when it is set (``new_notebook``): a job whose notebook was removed since
+        can still be changed (disabled, pointed elsewhere); its runs fail, saying why."""
         schedule = build_schedule(job)
         if job.get("cron") is not None:
             job["timezone"] = schedule.timezone
@@ -81,7 +84,7 @@ class BackgroundJobs:
             if any(job.get(f) is not None for f in ("method", "headers", "body")):
                 raise Invalid("method, headers and body go with url; an agent_id job calls the agent's "
                               "execution endpoint (or notebook) as configured, a notebook job runs the notebook")
-        if has_notebook:
+        if has_notebook and new_notebook:
             job["notebook"] = self.notebook_runs.check_target(job["notebook"])
         elif has_agent:
             agent = await self.agents.get_doc(workspace_id, job["agent_id"])
@@ -142,7 +145,7 @@ class BackgroundJobs:
             for field in ("url", "method", "headers", "body", "agent_id"):
                 if field not in changes:
                     merged[field] = None
-        job = await self._check(workspace_id, merged)
+        job = await self._check(workspace_id, merged, new_notebook=changes.get("notebook") is not None)
         doc = await self.store.update("background_jobs", job_id,
                                       {k: job.get(k) for k in (*SCHEDULE_FIELDS, *TARGET_FIELDS, "name", "enabled")})
         rendered = self.render(doc)

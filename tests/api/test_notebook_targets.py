@@ -123,3 +123,12 @@ async def test_an_unknown_run_is_404_and_listings_filter(api, notebooks):
     listed = await api("GET", "/v1/notebook-runs", params={"status": "running"})
     assert listed.status == 200 and listed.body == {"items": [], "trail": None}
     assert (await api("GET", "/v1/notebook-runs", params={"status": "sleeping"})).status == 400
+
+
+async def test_a_job_whose_notebook_is_gone_can_still_be_changed(api, notebooks):
+    job = (await api("POST", "/v1/background-jobs", job_body("report.ipynb"))).body
+    (notebooks / "report.ipynb").unlink()
+    disabled = await api("PATCH", f"/v1/background-jobs/{job['id']}", {"enabled": False, "name": "orphan"})
+    assert disabled.status == 200 and disabled.body["notebook"]["path"] == "report.ipynb", disabled.body
+    moved = await api("PATCH", f"/v1/background-jobs/{job['id']}", {"notebook": {"path": "reports/daily.ipynb"}})
+    assert moved.status == 200 and moved.body["notebook"]["path"] == "reports/daily.ipynb", moved.body
