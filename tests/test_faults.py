@@ -20,6 +20,7 @@ from .servers import free_port, start_server
 WORKERS = 3
 ROUNDS = 4
 MAX_OPS = 400  # per worker, over all rounds
+PER_ROUND = 30  # acknowledged operations each round waits for before its kill
 ROOT = Path(__file__).parents[1]
 
 
@@ -47,6 +48,14 @@ def finished_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+def wait_for_acknowledged(logs: list[Path], count: int, timeout: float) -> None:
+    """Until the workers' logs hold ``count`` acknowledged operations in all (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while sum(finished_lines(log) for log in logs) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} operations acknowledged in {timeout} s"
+        time.sleep(0.05)
+
+
 def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), CallbackLog)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -67,7 +76,10 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
             workers = [subprocess.Popen([sys.executable, "-m", "tests.fault_worker", server.api, key, f"w{w}",
                                          str(logs[w]), str(MAX_OPS), callback_url], cwd=ROOT)
                        for w in range(WORKERS)]
-            time.sleep(rng.uniform(1.5, 4.0))
+            # Each round kills after the load has really run (a busy machine starts workers slowly), at a
+            # random moment past that.
+            wait_for_acknowledged(logs, (kills[-1] if kills else 0) + PER_ROUND, timeout=90)
+            time.sleep(rng.uniform(0.0, 1.5))
             kills.append(sum(len(read_log(log)) for log in logs))
             server.stop(signal.SIGKILL)
             for worker in workers:
