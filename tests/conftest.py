@@ -373,6 +373,11 @@ def objects(api, opensink_app):
         as_user = Principal(workspace_id=webhook["workspace_id"], is_user=True)
         await opensink_app.services.webhooks.invoke("walked-hook", as_user, {}, b'{"title": "walked"}')
         invocation = (await api("GET", "/v1/webhook-invocations")).body["items"][0]
+        channel = await post("/v1/notification-channels", {"name": "walked", "url": "json://127.0.0.1:9/walked",
+                                                            "enabled": False})
+        tested = await api("POST", f"/v1/notification-channels/{channel['id']}/test")  # refused: a failed attempt
+        assert tested.status == 200 and tested.body["delivered"] is False, tested.body
+        notified = (await api("GET", "/v1/notification-deliveries")).body["items"][0]
         await opensink_app.services.request_log.flush()  # so the request log lists these calls
         return {"states": "walked-ns", "webhooks": webhook["id"], "webhook-invocations": invocation["id"],
                 "hook-path": "walked-hook", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
@@ -381,7 +386,8 @@ def objects(api, opensink_app):
                 "background-jobs": job["id"], "background-job-runs": run["id"], "workspaces": workspace["id"],
                 "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
                 "public-slug": public["public_slug"], "public-sinks": public["id"],
-                "link-requests": link_request["id"], "approval-links": link["id"]}
+                "link-requests": link_request["id"], "approval-links": link["id"],
+                "notification-channels": channel["id"], "notification-deliveries": notified["id"]}
 
     return make
 

@@ -36,6 +36,13 @@ def test_only_the_store_imports_psycopg():
             assert not any(name.startswith(("psycopg", "psycopg_pool")) for name in imports(path)), path
 
 
+def test_only_the_notifier_imports_apprise():
+    """Apprise (blocking, with URLs that hold credentials) is used behind one runtime module."""
+    for path in PACKAGE.rglob("*.py"):
+        if path != PACKAGE / "runtime" / "notifier.py":
+            assert not any(name.startswith("apprise") for name in imports(path)), path
+
+
 def test_psycopg_is_imported_lazily():
     """TinyDB users need not install the postgres extra: importing the package never imports psycopg."""
     import subprocess

@@ -85,6 +85,9 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
                                                             "title": "/title"}},
         "PATCH /webhooks/{id}": {"secret": "a-secret-of-sixteen-or-more"},
         "POST /hooks/{path}": {"title": "walked"},
+        "POST /notification-channels": {"name": "walked", "url": "json://127.0.0.1:9/walked"},
+        "PATCH /notification-channels/{id}": {"name": "changed"},
+        "POST /notification-channels/{id}/test": {},
     }
     return bodies[name(route)]
 
