@@ -20,8 +20,8 @@ from .events import Event, EventBus
 
 log = logging.getLogger(__name__)
 
-#: (request, after: POSIX seconds) -> (due time, follow-up name) or None
-NextDue = Callable[[dict[str, Any], float], "tuple[float, str] | None"]
+#: (request, after: POSIX seconds) -> (due time, the follow-ups due then) or None
+NextDue = Callable[[dict[str, Any], float], "tuple[float, list[str]] | None"]
 #: (request, now) -> names of follow-ups that fell due unsent while no server ran
 Missed = Callable[[dict[str, Any], float], list[str]]
 #: (request id, follow-up name) -> whether more may follow (the request is still pending)
@@ -54,7 +54,7 @@ class FollowUpScheduler:
             if request["id"] in self._timers:
                 continue  # created (and armed) while the pending ones were read
             for name in self._missed(request, now):
-                self._spawn(request, name, rearm=False)
+                self._spawn(request, name)
             self._arm(request, now)
 
     def _on_event(self, event: Event) -> None:
@@ -76,22 +76,22 @@ class FollowUpScheduler:
         due = self._next_due(request, after)
         if due is None:
             return
-        when, name = due
+        when, names = due
         loop = asyncio.get_running_loop()
-        self._timers[request["id"]] = loop.call_later(max(0.0, when - time.time()), self._due, request, when, name)
+        self._timers[request["id"]] = loop.call_later(max(0.0, when - time.time()), self._due, request, when, names)
 
-    def _due(self, request: dict[str, Any], when: float, name: str) -> None:
+    def _due(self, request: dict[str, Any], when: float, names: list[str]) -> None:
         self._timers.pop(request["id"], None)
-        self._spawn(request, name, rearm=True, after=when)
+        self._arm(request, when)  # the next one is armed before these are sent: a slow send never delays it
+        for name in names:
+            self._spawn(request, name)
 
-    def _spawn(self, request: dict[str, Any], name: str, *, rearm: bool, after: float = 0.0) -> None:
-        task = asyncio.ensure_future(self._run(request, name, rearm, after))
+    def _spawn(self, request: dict[str, Any], name: str) -> None:
+        task = asyncio.ensure_future(self._run(request, name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, request: dict[str, Any], name: str, rearm: bool, after: float) -> None:
-        if rearm:  # the next one is armed before this one is sent: a slow send never delays it
-            self._arm(request, after)
+    async def _run(self, request: dict[str, Any], name: str) -> None:
         try:
             more = await self._fire(request["id"], name)
         except Exception:

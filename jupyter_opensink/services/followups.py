@@ -53,8 +53,8 @@ def _due_times(request: dict[str, Any], after: float, until: float) -> list[tupl
     every = request.get("remind_every_seconds")
     if every:
         first = max(1, int((after - created) // every) + 1)
-        for n in range(first, first + 2):  # the callers' windows hold at most two
-            if created + n * every <= end:
+        for n in range(max(1, first - 1), first + 2):  # around the first; float rounding may move it by one
+            if after < created + n * every <= end:
                 due.append((created + n * every, f"{REMINDER}:{n}"))
     escalate = request.get("escalate_after_seconds")
     if escalate and after < created + escalate <= end:
@@ -62,13 +62,16 @@ def _due_times(request: dict[str, Any], after: float, until: float) -> list[tupl
     return sorted(due)
 
 
-def next_due(request: dict[str, Any], after: float) -> tuple[float, str] | None:
-    """The first follow-up due after ``after`` (POSIX seconds), or None when none is left."""
+def next_due(request: dict[str, Any], after: float) -> tuple[float, list[str]] | None:
+    """The first time after ``after`` (POSIX seconds) that follow-ups fall due, with every one due then (a
+    reminder and the escalation may share a moment), or None when none is left."""
     every = request.get("remind_every_seconds") or 0
     escalate = request.get("escalate_after_seconds") or 0
-    horizon = after + max(every, 0) + max(escalate, 0) + 1
-    found = _due_times(request, after, horizon)
-    return found[0] if found else None
+    found = _due_times(request, after, after + every + escalate + 1)
+    if not found:
+        return None
+    first = found[0][0]
+    return first, [name for when, name in found if when == first]
 
 
 def missed(request: dict[str, Any], now: float) -> list[str]:

@@ -200,7 +200,8 @@ class Notifications:
             await self._notify(request["workspace_id"], "input_request.escalated", request,
                                also=list(request.get("escalate_to") or ()))
         else:
-            await self._notify(request["workspace_id"], "input_request.reminder", request)
+            await self._notify(request["workspace_id"], "input_request.reminder", request,
+                               count=int(name.partition(":")[2]))
         return True
 
     async def purge_expired(self) -> int:
@@ -230,13 +231,14 @@ class Notifications:
         return chosen
 
     async def _notify(self, workspace_id: str, event: str, subject: dict[str, Any],
-                      also: list[str] | None = None) -> None:
+                      also: list[str] | None = None, count: int | None = None) -> None:
+        """Tell every channel concerned about ``event`` (``count``: which reminder this is)."""
         agent_id = subject.get("agent_id")
         channels = await self._channels(workspace_id, event, agent_id, also)
         if not channels:
             return
         agent_name = await self._agent_name(workspace_id, agent_id)
-        await asyncio.gather(*(self._deliver(channel, event, subject, agent_name) for channel in channels))
+        await asyncio.gather(*(self._deliver(channel, event, subject, agent_name, count) for channel in channels))
 
     async def _agent_name(self, workspace_id: str, agent_id: str | None) -> str:
         if agent_id is None:
@@ -246,10 +248,11 @@ class Notifications:
         except NotFound:
             return agent_id
 
-    async def _deliver(self, channel: dict[str, Any], event: str, subject: dict[str, Any], agent_name: str) -> None:
+    async def _deliver(self, channel: dict[str, Any], event: str, subject: dict[str, Any], agent_name: str,
+                       count: int | None = None) -> None:
         """Compose and send to one channel, retrying a bounded number of times; every attempt recorded."""
         try:
-            title, body = await self._message(channel, event, subject, agent_name)
+            title, body = await self._message(channel, event, subject, agent_name, count)
         except Exception:  # never lose the whole notification over its wording
             log.exception("could not compose the %s notification", event)
             title, body = f"OpenSink: {event}", f"{agent_name}: {subject.get('title') or subject.get('id')}"
@@ -270,7 +273,7 @@ class Notifications:
                 pause *= 2
 
     async def _message(self, channel: dict[str, Any], event: str, subject: dict[str, Any],
-                       agent_name: str) -> tuple[str, str]:
+                       agent_name: str, count: int | None = None) -> tuple[str, str]:
         """(title, body) of one message: short, plain text, readable on a phone's lock screen."""
         if event == "session.failed":
             return (f"{agent_name}: session failed",
@@ -282,7 +285,7 @@ class Notifications:
                     f"The run of {name} started at {subject.get('started_at')} failed: "
                     f"{subject.get('error_message') or 'no reason given'}")
         lead = {"input_request.created": f"{agent_name} asks",
-                "input_request.reminder": f"Reminder: {agent_name} is still waiting",
+                "input_request.reminder": f"Reminder {count}: {agent_name} is still waiting",
                 "input_request.escalated": f"Escalated: {agent_name} has had no answer",
                 "input_request.expired": f"Expired: {agent_name} had no answer in time"}[event]
         lines = [f"{lead}: {subject['title']}", ""]
@@ -307,7 +310,7 @@ class Notifications:
                     lines += ["", f"Answer here: {url}"]
         title = f"{agent_name}: {subject['title']}"
         if event != "input_request.created":
-            title = f"{lead.split(':')[0]}: {title}"
+            title = f"{lead.split(':')[0]}: {title}"  # "Reminder 2: trader: Buy ACME?"
         return title, "\n".join(lines).strip()
 
     async def _fresh_link(self, channel: dict[str, Any], request: dict[str, Any]) -> str | None:

@@ -234,3 +234,33 @@ async def test_a_hanging_service_does_not_delay_the_request_that_causes_a_notifi
     assert time.monotonic() - started < 1.0
     records = await wait_deliveries(api, 1, timeout=10)
     assert records[0]["ok"] is False and "timed out" in records[0]["error"]
+
+
+@pytest.fixture
+def mailbox():
+    from ..mail import start_mailbox
+
+    box, controller = start_mailbox()
+    yield box
+    controller.stop()
+
+
+async def test_a_mailto_channel_mails_the_request_with_its_link(api, channel, ask, mailbox, jp_serverapp):
+    from ..mail import text_of
+
+    await jp_serverapp._post_start()
+    await channel(mailbox.url())
+    _, _, request = await ask()
+    deadline = time.monotonic() + 15
+    while not mailbox.messages:
+        assert time.monotonic() < deadline, "no mail arrived"
+        await asyncio.sleep(0.05)
+    (mail,) = mailbox.messages
+    assert mail["To"] == "approver@example.com" and mail["Subject"] == "trader: Buy ACME?"
+    text = text_of(mail)
+    assert "trader asks: Buy ACME?" in text and "quantity: 100" in text
+    link = re.search(r"Answer here: (\S+)", text).group(1)
+    page = await api("GET", link[link.index("/opensink/"):])
+    assert page.status == 200 and "Buy ACME?" in page.body
+    (record,) = await wait_deliveries(api, 1, request_id=request["id"])
+    assert record["ok"] is True
