@@ -87,3 +87,10 @@ def test_mcp_benchmark():
     for era in ("auto", "legacy"):
         assert result["mcp"][era]["write_item_ms"]["n"] == 3
         assert result["mcp"][era]["answer_after_resolve_sent_ms"]["p50"] > 0
+
+
+def test_notifications_benchmark():
+    result = run("notifications.py", "--count", "5", "--timeout", "1")
+    assert result["notification_after_create_sent_ms"]["p50"] > 0
+    assert set(result["create_request_ms"]) == {"no_channel", "healthy_channel", "hanging_channel"}
+    assert "timed out" in result["a_hanging_attempt_recorded"]

@@ -14,6 +14,7 @@ imports Apprise (tests/test_layers.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import socket
@@ -46,9 +47,11 @@ class SendResult:
     duration_ms: float
 
 
-def _secret_parts(url: str) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _secret_parts(url: str) -> tuple[str, ...]:
     """Every part of ``url`` that may be a credential: the user's password, path segments and query values
-    that Apprise's privacy form hides, and header values (``-Name=value``). Longest first, for scrubbing."""
+    that Apprise's privacy form hides, and the values of headers and fields it sends (``+Name=value``...).
+    Longest first, for scrubbing. Kept per URL: a channel's URL is read for every message it is sent."""
     parts = urlsplit(url)
     found: set[str] = set()
     if parts.password:
@@ -72,10 +75,10 @@ def _secret_parts(url: str) -> list[str]:
     for name, value in query:
         if name[:1] in "+-:" and value:  # headers, query parameters or payload fields to send: tokens...
             found.add(value)
-    return sorted(found, key=len, reverse=True)
+    return tuple(sorted(found, key=len, reverse=True))
 
 
-def scrub(text: str, secrets: list[str]) -> str:
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if len(secret) >= MIN_SCRUBBED:
             text = text.replace(secret, MASK)
@@ -105,7 +108,11 @@ class Notifier:
         keep_apprise_quiet()
         self.timeout = timeout
         self.permitted = permitted
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="opensink-notify")
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="opensink-notify")
+        # Sends beyond the pool's threads wait here, on the loop, so a send's timeout counts its own time only.
+        self._slots: asyncio.Semaphore | None = None
+        self._closing = False
         self._asset = apprise.AppriseAsset(async_mode=False, secure_logging=True)
 
     # -- URLs -------------------------------------------------------------------------------------
@@ -154,14 +161,19 @@ class Notifier:
         refused = await self._refused(plugin)
         if refused:
             return result(refused)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._send_blocking, plugin, title, body)
-        try:
-            error = await asyncio.wait_for(asyncio.shield(future), self.timeout + 1.0)
-        except asyncio.TimeoutError:
-            return result(f"timed out after {self.timeout:g} s")
-        except Exception as exc:  # a plugin bug: still one failed attempt
-            return result(f"the notification could not be sent: {type(exc).__name__}")
+        if self._slots is None:  # made lazily: it belongs to the running loop
+            self._slots = asyncio.Semaphore(self.workers)
+        async with self._slots:
+            if self._closing:
+                return result("not sent: the server was stopping")
+            started = time.perf_counter()  # the time waited for a free thread is not the service's
+            future = asyncio.get_running_loop().run_in_executor(self._pool, self._send_blocking, plugin, title, body)
+            try:
+                error = await asyncio.wait_for(asyncio.shield(future), self.timeout + 1.0)
+            except asyncio.TimeoutError:
+                return result(f"timed out after {self.timeout:g} s")
+            except Exception as exc:  # a plugin bug: still one failed attempt
+                return result(f"the notification could not be sent: {type(exc).__name__}")
         if error and time.perf_counter() - started >= self.timeout * 0.95 and not error.startswith("timed out"):
             error = f"timed out after {self.timeout:g} s ({error})"  # the socket's timeout, in Apprise's words
         return result(error)
@@ -205,5 +217,11 @@ class Notifier:
                 return f"{host} resolves to {address}, which the server's URL policy blocks"
         return None
 
+    def stop_waiting(self) -> None:
+        """Sends still waiting for a thread give up at once (the server is stopping); those running finish
+        within their timeout."""
+        self._closing = True
+
     async def close(self) -> None:
+        self._closing = True
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -326,5 +326,7 @@ class Notifications:
         return self.link_url(link["token"])
 
     def stop(self) -> None:
-        """Pending retries give up (the dispatcher then waits only for attempts in flight)."""
+        """Pending retries and sends waiting for a thread give up (the dispatcher then waits only for the
+        attempts in flight, each bounded by notification_timeout)."""
         self._stopping.set()
+        self.notifier.stop_waiting()
