@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 
 from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
-                    BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ExecutionDelivery, InputRequest,
-                    ManyItems, NewApiKey, NewApprovalLink, Page, Sink, SinkItem, State, Webhook,
-                    WebhookInvocation, Workspace)
+                    BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ChannelTest, ExecutionDelivery,
+                    InputRequest, ManyItems, NewApiKey, NewApprovalLink, NotificationChannel, NotificationDelivery,
+                    Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
 
 #: One object of a namespace, as its replies show it.
@@ -202,6 +202,15 @@ class Webhooks(Resource[ModeT, Webhook]):
         return ApiCall("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id, **filters}))
 
 
+class NotificationChannels(Resource[ModeT, NotificationChannel]):
+    """The Jupyter user's (a kernel of the server's): API keys get 403."""
+
+    @endpoint
+    def test(self, id: str) -> ApiCall[ChannelTest]:
+        """Send a test message now: ``{"delivered": bool, "error": str | None}``."""
+        return ApiCall("POST", f"{self.path}/{id}/test", json={})
+
+
 class Namespaces(Namespace[ModeT]):
     """What both clients are made of: one attribute per resource, and ``discovery()``.
 
@@ -226,6 +235,10 @@ class Namespaces(Namespace[ModeT]):
                                                                                  "/execution-deliveries")
         self.api_keys: ApiKeys[ModeT] = ApiKeys(self, "/api-keys")
         self.workspaces: Workspaces[ModeT] = Workspaces(self, "/workspaces")
+        self.notification_channels: NotificationChannels[ModeT] = NotificationChannels(self,
+                                                                                        "/notification-channels")
+        self.notification_deliveries: Resource[ModeT, NotificationDelivery] = Resource(self,
+                                                                                       "/notification-deliveries")
 
     @endpoint
     def discovery(self) -> ApiCall[DiscoveryReply]:
