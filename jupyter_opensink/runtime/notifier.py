@@ -184,7 +184,9 @@ class Notifier:
         plugin.socket_read_timeout = self.timeout
         sender = apprise.Apprise(asset=self._asset)
         sender.add(plugin)
-        with sender.notify(body=body, title=title, timeout=self.timeout, log_level=logging.WARNING) as outcome:
+        # Plain text as written: left to guess, Apprise would render it as HTML and fold the lines of its text part.
+        with sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=self.timeout,
+                           log_level=logging.WARNING) as outcome:
             if outcome:
                 return None
             if outcome.timeout_count:

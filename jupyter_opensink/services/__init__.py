@@ -58,8 +58,7 @@ class Services:
         self.request_log = RequestLog(store)
         self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events)
         notifier = notifier or Notifier(timeout=outbound.timeout, permitted=outbound.permitted)
-        self.notifications = Notifications(store, notifier, events, self.agents, self.input_requests,
-                                           self.approval_links)
+        self.notifications = Notifications(store, notifier, events, self.agents, self.approval_links)
 
     async def purge_expired(self) -> int:
         """Give back the storage of everything expired (states, webhook de-duplication values and

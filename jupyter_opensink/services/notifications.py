@@ -31,7 +31,6 @@ from .agents import Agents
 from .expiring import purge_expired
 from .links import ApprovalLinks
 from .scoping import get_owned, scoped
-from .sessions import InputRequests
 
 log = logging.getLogger(__name__)
 CHANNELS = followups.CHANNELS
@@ -56,12 +55,11 @@ def _fact(value: Any) -> str:
 
 class Notifications:
     def __init__(self, store: Store, notifier: Notifier, events: EventBus, agents: Agents,
-                 input_requests: InputRequests, approval_links: ApprovalLinks):
+                 approval_links: ApprovalLinks):
         self.store = store
         self.notifier = notifier
         self.events = events
         self.agents = agents
-        self.input_requests = input_requests
         self.approval_links = approval_links
         #: Retries after a failed attempt, and the first pause between attempts (doubled each time).
         self.retries = 2
