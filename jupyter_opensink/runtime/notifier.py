@@ -113,7 +113,8 @@ class Notifier:
         # Sends beyond the pool's threads wait here, on the loop, so a send's timeout counts its own time only.
         self._slots: asyncio.Semaphore | None = None
         self._closing = False
-        self._asset = apprise.AppriseAsset(async_mode=False, secure_logging=True)
+        # service_timeout=0: no deadline of Apprise's own, which would move each send to Apprise's thread pool.
+        self._asset = apprise.AppriseAsset(async_mode=False, secure_logging=True, service_timeout=0)
 
     # -- URLs -------------------------------------------------------------------------------------
     def load(self, url: str) -> apprise.NotifyBase:
@@ -163,17 +164,21 @@ class Notifier:
             return result(refused)
         if self._slots is None:  # made lazily: it belongs to the running loop
             self._slots = asyncio.Semaphore(self.workers)
-        async with self._slots:
-            if self._closing:
-                return result("not sent: the server was stopping")
-            started = time.perf_counter()  # the time waited for a free thread is not the service's
-            future = asyncio.get_running_loop().run_in_executor(self._pool, self._send_blocking, plugin, title, body)
-            try:
-                error = await asyncio.wait_for(asyncio.shield(future), self.timeout + 1.0)
-            except asyncio.TimeoutError:
-                return result(f"timed out after {self.timeout:g} s")
-            except Exception as exc:  # a plugin bug: still one failed attempt
-                return result(f"the notification could not be sent: {type(exc).__name__}")
+        await self._slots.acquire()
+        if self._closing:
+            self._slots.release()
+            return result("not sent: the server was stopping")
+        started = time.perf_counter()  # the time waited for a free thread is not the service's
+        future = asyncio.get_running_loop().run_in_executor(self._pool, self._send_blocking, plugin, title, body)
+        # The slot is the thread's: it is free again when the send ends, not when the loop stops waiting for
+        # it, so no more than ``workers`` sends ever occupy threads and the rest wait here, on the loop.
+        future.add_done_callback(lambda _: self._slots.release())
+        try:
+            error = await asyncio.wait_for(asyncio.shield(future), self.timeout + 1.0)
+        except asyncio.TimeoutError:
+            return result(f"timed out after {self.timeout:g} s")
+        except Exception as exc:  # a plugin bug: still one failed attempt
+            return result(f"the notification could not be sent: {type(exc).__name__}")
         if error and time.perf_counter() - started >= self.timeout * 0.95 and not error.startswith("timed out"):
             error = f"timed out after {self.timeout:g} s ({error})"  # the socket's timeout, in Apprise's words
         return result(error)
@@ -185,12 +190,12 @@ class Notifier:
         sender = apprise.Apprise(asset=self._asset)
         sender.add(plugin)
         # Plain text as written: left to guess, Apprise would render it as HTML and fold the lines of its text part.
-        with sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=self.timeout,
+        # No call deadline: with one, Apprise would run the send on a pool of its own; this thread is the pool,
+        # and the socket timeouts above bound it.
+        with sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT,
                            log_level=logging.WARNING) as outcome:
             if outcome:
                 return None
-            if outcome.timeout_count:
-                return f"timed out after {self.timeout:g} s"
             reasons = [entry.message for entry in outcome.logs()]  # warnings and errors of this call only
         return "; ".join(dict.fromkeys(reasons)) or "the service did not accept the notification"
 
