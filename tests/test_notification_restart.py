@@ -75,11 +75,15 @@ def test_a_reminder_due_while_the_server_was_down_is_sent_once_at_start(tmp_path
         with server.client() as api:
             reply = api.post(f"/agent-session-input-requests/{request['id']}/resolve", json={"response": {}})
             assert reply.status_code == 200, reply.text
-            assert time.time() < created + 2 * REMIND_EVERY, "too slow to tell: the second reminder was due"
+            answered = time.time()
+            time.sleep(1.0)  # a reminder sent just before the answer is recorded
             records = api.get("/notification-deliveries", params={"request_id": request["id"]}).json()["items"]
-        time.sleep(1.0)
-        assert messages.titles == ["nightly: Deploy?", "Reminder 1: nightly: Deploy?"]
-        assert sorted(r["event"] for r in records) == ["input_request.created", "input_request.reminder"]
+        assert messages.titles[:2] == ["nightly: Deploy?", "Reminder 1: nightly: Deploy?"]
+        # On a slow machine the second start may come after reminder 2 fell due: it is sent then, once.
+        reminders = [t for t in messages.titles if t.startswith("Reminder")]
+        assert len(reminders) == len(set(reminders)) <= int((answered - created) // REMIND_EVERY), messages.titles
+        assert sorted(r["event"] for r in records) == ["input_request.created"] + ["input_request.reminder"] * len(
+            reminders)
         logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "work").glob("server-*.log"))
         assert "json://" not in logs and PASSWORD not in logs  # the channel's URL never reaches the server's log
     finally:
