@@ -64,8 +64,6 @@ class Notifications:
         #: Retries after a failed attempt, and the first pause between attempts (doubled each time).
         self.retries = 2
         self.retry_seconds = 5.0
-        #: The shortest reminder interval a request may ask for.
-        self.min_remind_seconds = 60.0
         #: Turns an approval link's token into the page's absolute URL (set by the app, which knows the
         #: server's address); None: messages carry no link.
         self.link_url: Callable[[str], str] | None = None
@@ -114,10 +112,6 @@ class Notifications:
         doc = await self.get(workspace_id, channel_id)
         await self.store.batch([Delete(CHANNELS, channel_id)])
         return doc
-
-    async def exists(self, workspace_id: str, channel_id: str) -> bool:
-        doc = await self.store.get(CHANNELS, channel_id)
-        return doc is not None and doc["workspace_id"] == workspace_id
 
     async def test(self, workspace_id: str, channel_id: str) -> dict[str, Any]:
         """One test message, now (no retry: the person asking is waiting); recorded like any attempt."""
