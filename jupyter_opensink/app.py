@@ -26,10 +26,12 @@ from .runtime.expiry import ExpiryScheduler
 from .runtime.followups import FollowUpScheduler
 from .runtime.notifier import Notifier
 from .runtime.kernels import JupyterKernels
+from .runtime.notebooks import NotebookRunner
 from .runtime.periodic import Periodic
 from .api.links import PAGE_PATH
 from .services import TABLES, Services, followups
 from .services.jobs import specs_of
+from .services.notebook_runs import STOPPED_BY_SERVER
 from .store import Store, TinyStore, open_postgres
 
 #: How often notebook agents' kernels are looked at (a stopped or restarted kernel puts its agent offline).
@@ -130,6 +132,14 @@ class OpenSinkApp(ExtensionApp):
         86400.0, config=True,
         help="How long an answer to a notebook agent whose kernel stopped waits for an agent of the same name to "
              "serve again (a re-run of its cell) before its session fails.")
+    notebook_max_concurrent = Int(
+        2, min=1, config=True,
+        help="Notebook runs (jobs' and agents' notebooks) that may have a kernel at once; the others wait in "
+             "the order they came.")
+    notebook_output_dir = Unicode(
+        "opensink-runs", config=True,
+        help="Where each notebook run's executed copy is written: relative to the server's root_dir (so it "
+             "opens in JupyterLab), or absolute.")
     notification_timeout = Float(
         10.0, config=True,
         help="Seconds one attempt to send a notification (email, Slack, ntfy...) may take before it counts as "
@@ -169,6 +179,9 @@ class OpenSinkApp(ExtensionApp):
                             permitted=self.outbound.permitted)
         self.services = Services(self.store, self.events, self.outbound, notifier)
         self.services.notebook_agents.hold_seconds = self.notebook_agent_hold_seconds
+        self.notebook_runner = NotebookRunner(getattr(self.serverapp, "kernel_spec_manager", None),
+                                              max_concurrent=self.notebook_max_concurrent)
+        self._configure_notebook_runs()
         self.services.input_requests.min_remind_seconds = self.notification_min_remind_seconds
         self.services.notifications.retries = self.notification_retries
         self.services.notifications.retry_seconds = self.notification_retry_seconds
@@ -217,6 +230,14 @@ class OpenSinkApp(ExtensionApp):
         self.settings["log_function"] = wrap_log_function(web_settings.get("log_function"), surfaces.REDACTORS)
         self.log.info("OpenSink database: %s (fsync=%s)", self._describe_database(), self.fsync)
         self._wired = True
+
+    def _configure_notebook_runs(self) -> None:
+        runs = self.services.notebook_runs
+        runs.runner = self.notebook_runner
+        root = getattr(self.serverapp, "root_dir", None)
+        if root:
+            runs.root_dir = Path(root).expanduser().resolve()
+            runs.output_dir = runs.root_dir / Path(self.notebook_output_dir).expanduser()
 
     def _open_store(self) -> Store:
         if self.database_url:
@@ -271,6 +292,11 @@ class OpenSinkApp(ExtensionApp):
         self.state_purge.start()
         self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
+        self.services.notebook_runs.server_id = self.kernel_key_owner()
+        await self.services.notebook_runs.fail_interrupted_runs()
+        if self.notebook_runner.kernel_spec_manager is None:  # made before the server had one
+            self.notebook_runner.kernel_spec_manager = getattr(serverapp, "kernel_spec_manager", None)
+        self._configure_notebook_runs()
         # Notebook agents of kernels that ended with the last server are offline before any callback is retried.
         self.services.agents.kernels = JupyterKernels(getattr(serverapp, "kernel_manager", None),
                                                       self.kernel_key_owner())
@@ -299,6 +325,8 @@ class OpenSinkApp(ExtensionApp):
         if self.mcp is not None:
             # calls waiting for a human answer with a pending handle, then MCP sessions end
             await self.mcp.stop(self.shutdown_timeout)
+        # Runs in flight end as cancelled and their kernels are shut down: nothing is left running.
+        await self.notebook_runner.stop(STOPPED_BY_SERVER)
         await self.scheduler.stop()  # nothing fires after this
         left = await self.api_context.drain(self.shutdown_timeout)  # requests in flight get their answers
         if left:

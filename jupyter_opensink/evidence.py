@@ -5,8 +5,14 @@ can create a request decides its content: it must never run, load or restyle any
 reads it. So each item is shown by the richest type this module can make safe, in this order: a PNG or
 JPEG (a ``data:`` image), SVG (sanitized, then a ``data:`` image: a browser runs no script and loads
 nothing inside an image), HTML (sanitized by nh3: no script, event handler, style, frame, object, form or
-``javascript:`` link), Markdown (rendered without raw HTML, then the same sanitizer), JSON and Vega-Lite
-(pretty-printed text), plain text (escaped).
+``javascript:`` link), Markdown (rendered without raw HTML, then the same sanitizer), JSON (pretty-printed
+text), plain text (escaped), and last a Vega-Lite spec as text.
+
+A notebook widget can do better than HTML: ``display_outputs`` gives the same items as display data for an
+``ipywidgets.Output``, so JupyterLab's own renderers draw them (HTML tables styled as notebook outputs,
+Vega-Lite as a chart). An output area in a widget is trusted, so those bundles hold only sanitized or inert
+types: HTML and SVG cleaned as above, Markdown as cleaned HTML, Vega-Lite only when ``vegalite_problem``
+finds nothing in it that runs or loads.
 
 Pure (nh3, markdown-it-py and the standard library; never a server, tornado or ipywidgets), so the
 approval page on the server and the notebook widget in the kernel show the same evidence the same way.
@@ -27,8 +33,10 @@ import nh3
 from markdown_it import MarkdownIt
 
 #: The types shown, richest first: an item is shown by the first of them it holds that can be made safe.
+#: A Vega-Lite chart is not drawn here (that needs Vega's script): its fallback text comes first, and its spec
+#: is shown as text only when the item has nothing else.
 PREFERENCE = ("image/png", "image/jpeg", "image/svg+xml", "text/html", "text/markdown", "application/json",
-              "application/vnd.vegalite.v5+json", "text/plain")
+              "text/plain", "application/vnd.vegalite.v5+json")
 #: Tags HTML evidence keeps: text structure, tables, lists, emphasis, code, links and inline images.
 #: Never script, style, iframe, object, embed, form, input, or anything that loads or runs.
 HTML_TAGS = set("""
@@ -75,6 +83,13 @@ STYLE = """
 .opensink-context table { border-collapse: collapse; }
 .opensink-context th, .opensink-context td { border: 1px solid #d0d7de; padding: .2rem .45rem; }
 """
+
+VEGALITE = "application/vnd.vegalite.v5+json"
+#: Vega-Lite keys that evaluate an expression or fetch something: a chart holding one is not drawn from a
+#: request (its fallback type is shown), since Vega compiles expressions to code and loads URLs itself.
+VEGALITE_ACTIVE_KEYS = {"url", "expr", "calculate", "signals", "href", "loader"}
+#: Keys whose value is an expression when it is a string (a predicate object is inert).
+VEGALITE_PREDICATE_KEYS = {"filter", "test"}
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -205,6 +220,77 @@ def show(item: dict[str, Any]) -> Evidence:
             if shown is not None:
                 return Evidence(title, mime, shown)
     return Evidence(title, "", "<p><em>This item cannot be shown here.</em></p>")
+
+
+def vegalite_problem(spec: Any, path: str = "") -> str | None:
+    """Why a Vega-Lite spec may not be drawn from a request (an expression, a URL it would load, a link it
+    would follow), or None for a chart of inline data only. The answer names the first such place."""
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            where = f"{path}/{key}"
+            if key in VEGALITE_ACTIVE_KEYS or key.endswith("Expr"):
+                return f"'{key}' at {where}"
+            if key in VEGALITE_PREDICATE_KEYS and isinstance(value, str):
+                return f"an expression at {where}"
+            found = vegalite_problem(value, where)
+            if found:
+                return found
+    elif isinstance(spec, list):
+        for index, value in enumerate(spec):
+            found = vegalite_problem(value, f"{path}/{index}")
+            if found:
+                return found
+    return None
+
+
+def safe_bundle(data: dict[str, Any]) -> dict[str, Any]:
+    """A display bundle with only what a trusted output area may render: images whose base64 decodes, SVG
+    and HTML sanitized, Markdown as sanitized HTML, JSON, inert Vega-Lite, plain text. Empty when nothing is
+    left."""
+    bundle: dict[str, Any] = {}
+    for mime in ("image/png", "image/jpeg"):
+        image = _base64(data.get(mime))
+        if image:
+            bundle[mime] = image
+    svg = _text(data.get("image/svg+xml"))
+    if svg is not None and "<svg" in (cleaned := clean_svg(svg)):
+        bundle["image/svg+xml"] = cleaned
+    page = _text(data.get("text/html"))
+    markdown = _text(data.get("text/markdown"))
+    if page is not None:
+        bundle["text/html"] = clean_html(page)
+    elif markdown is not None:
+        bundle["text/html"] = render_markdown(markdown)
+    if isinstance(data.get("application/json"), (dict, list)):
+        bundle["application/json"] = data["application/json"]
+    chart = data.get(VEGALITE)
+    if isinstance(chart, dict) and vegalite_problem(chart) is None:
+        bundle[VEGALITE] = chart
+    text = _text(data.get("text/plain"))
+    if text is not None:
+        bundle["text/plain"] = text
+    elif markdown is not None:
+        bundle["text/plain"] = markdown
+    return bundle
+
+
+def display_outputs(context: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A request's context as notebook outputs for an ``ipywidgets.Output``: each item's title (escaped) as
+    a line of its own, then its ``safe_bundle``; an item with nothing safe says so instead."""
+    outputs: list[dict[str, Any]] = []
+    for item in context or ():
+        if not isinstance(item, dict):
+            continue
+        title = item.get("title") if isinstance(item.get("title"), str) else None
+        if title:
+            outputs.append(_display({"text/html": f"<strong>{html.escape(title)}</strong>", "text/plain": title}))
+        bundle = safe_bundle(item.get("data") if isinstance(item.get("data"), dict) else {})
+        outputs.append(_display(bundle or {"text/plain": "(this item cannot be shown here)"}))
+    return outputs
+
+
+def _display(bundle: dict[str, Any]) -> dict[str, Any]:
+    return {"output_type": "display_data", "data": bundle, "metadata": {}}
 
 
 def show_all(context: Iterable[dict[str, Any]] | None) -> list[Evidence]:

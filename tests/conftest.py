@@ -27,7 +27,8 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi_server.py", "test_benchmarks.py",
                   "test_labextension.py", "test_mcp_process.py", "test_server_process.py", "test_hostile_clients.py",
                   "test_fuzz.py", "test_agent.py", "test_examples.py", "test_install.py", "store/test_durability.py",
-                  "store/test_model", "test_docs_site.py", "test_notebook_agents.py", "integrations/")
+                  "store/test_model", "test_docs_site.py", "test_notebook_agents.py", "integrations/",
+                  "test_notebook_runs.py")
 
 
 def pytest_configure(config):
@@ -373,6 +374,15 @@ def objects(api, opensink_app):
         as_user = Principal(workspace_id=webhook["workspace_id"], is_user=True)
         await opensink_app.services.webhooks.invoke("walked-hook", as_user, {}, b'{"title": "walked"}')
         invocation = (await api("GET", "/v1/webhook-invocations")).body["items"][0]
+        policy = await post("/v1/approval-policies", {"name": "p", "decision": "approve", "enabled": False,
+                                                        "agent_id": agent["id"]})
+        # A queued notebook run of the job and the agent, written as the service records one (a real run needs a
+        # kernel: tests/test_notebook_runs.py runs them); cancelling it records its end.
+        notebook_run = await opensink_app.store.insert("notebook_runs", {
+            "workspace_id": job["workspace_id"], "path": "walked.ipynb", "job_id": job["id"], "agent_id": agent["id"],
+            "session_id": session["id"], "status": "queued", "parameters": {"walked": True}, "started_at": None,
+            "finished_at": None, "duration_ms": None, "output_path": "opensink-runs/walked.ipynb", "error": None,
+            "reason": None})
         channel = await post("/v1/notification-channels", {"name": "walked", "url": "json://127.0.0.1:9/walked",
                                                             "enabled": False})
         tested = await api("POST", f"/v1/notification-channels/{channel['id']}/test")  # refused: a failed attempt
@@ -387,6 +397,8 @@ def objects(api, opensink_app):
                 "api-keys": key["id"], "execution-deliveries": deliveries[0]["id"],
                 "public-slug": public["public_slug"], "public-sinks": public["id"],
                 "link-requests": link_request["id"], "approval-links": link["id"],
+                "approval-policies": policy["id"],
+                "notebook-runs": notebook_run["id"],
                 "notification-channels": channel["id"], "notification-deliveries": notified["id"]}
 
     return make

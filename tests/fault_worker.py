@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 RESOLVE_EVERY = 4  # every 4th operation asks and answers an input request
+#: Every other of those asks with key "auto" and a proposal: the test's approval policy decides it as it is created.
+POLICY_EVERY = 2 * RESOLVE_EVERY
 
 
 class ServerGone(Exception):
@@ -57,7 +59,7 @@ def main(url: str, key: str, name: str, log_path: str, max_ops: int, callback_ur
             title = f"{name}-{op}"
             try:
                 if op % RESOLVE_EVERY == RESOLVE_EVERY - 1:
-                    record = ask_and_answer(client, title, agent)
+                    record = ask_and_answer(client, title, agent, by_policy=op % POLICY_EVERY == POLICY_EVERY - 1)
                 else:
                     status, item = post(client, "/sink-items", {"sink_id": sink["id"], "title": title}, title)
                     record = {"kind": "item", "status": status, "id": item.get("id")}
@@ -68,15 +70,19 @@ def main(url: str, key: str, name: str, log_path: str, max_ops: int, callback_ur
             time.sleep(0.002)
 
 
-def ask_and_answer(client: httpx.Client, title: str, agent: dict) -> dict:
+def ask_and_answer(client: httpx.Client, title: str, agent: dict, by_policy: bool = False) -> dict:
     status, session = post(client, "/agent-sessions", {"agent_id": agent["id"]}, f"{title}-session")
     if status == 409:
         return {"kind": "resolve", "status": 409, "step": "session"}
+    proposal = {"key": "auto", "defaults": {}, "decisions": ["approve"]} if by_policy else {"key": "go"}
     status, request = post(client, "/agent-session-input-requests", {
-        "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": title, "message": "ok?",
-        "schema": {"type": "object"}}, f"{title}-request")
+        "session_id": session["id"], "agent_id": agent["id"], "title": title, "message": "ok?",
+        "schema": {"type": "object"}, **proposal}, f"{title}-request")
     if status == 409:
         return {"kind": "resolve", "status": 409, "step": "request", "session_id": session["id"]}
+    if by_policy:  # decided as it was created (200: acknowledged as resolved)
+        return {"kind": "resolve", "status": 200 if request.get("status") == "resolved" else 0,
+                "id": request.get("id"), "session_id": session["id"], "by": request.get("resolved_by")}
     status, resolved = post(client, f"/agent-session-input-requests/{request['id']}/resolve", {"response": {}},
                             f"{title}-resolve")
     return {"kind": "resolve", "status": status, "id": request["id"], "session_id": session["id"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -48,6 +49,22 @@ class RunningServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+async def until_listening(port: int, timeout: float = 30.0) -> None:
+    """Once something accepts connections on 127.0.0.1:``port`` (a process just started may take seconds to
+    bind on a loaded machine); AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on port {port} after {timeout} s") from None
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
 
 
 def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",

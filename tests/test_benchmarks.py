@@ -89,6 +89,13 @@ def test_mcp_benchmark():
         assert result["mcp"][era]["answer_after_resolve_sent_ms"]["p50"] > 0
 
 
+def test_notebook_runs_benchmark():
+    result = run("notebook_runs.py", "--count", "2")
+    assert result["runs"] == 2
+    assert result["trigger_to_first_cell_ms"]["p50"] > 0 and result["kernel_ms"]["p50"] > 0
+    assert result["trigger_to_finished_event_ms"]["max"] >= result["kernel_ms"]["max"] * 0.5
+
+
 def test_notifications_benchmark():
     result = run("notifications.py", "--count", "5", "--timeout", "1")
     assert result["notification_after_create_sent_ms"]["p50"] > 0

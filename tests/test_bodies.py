@@ -16,7 +16,7 @@ from jupyter_opensink.errors import Invalid
 from jupyter_opensink.models.agents import ActivityCreate, AgentCreate, InputRequestCreate
 from jupyter_opensink.models.keys import ApiKeyCreate
 from jupyter_opensink.models.links import LinkCreate
-from jupyter_opensink.models.sinks import ItemCreate, ItemFilters, ItemsMany, SinkCreate
+from jupyter_opensink.models.sinks import ItemCreate, ItemFilters, ItemsBulk, ItemsMany, SinkCreate
 from jupyter_opensink.models.webhooks import WebhookCreate
 from jupyter_opensink.models.workspaces import WorkspaceCreate
 
@@ -89,6 +89,18 @@ def test_invalid_input_requests(body, expected):
 ])
 def test_invalid_many_items(body, expected):
     assert expected in refusal(ItemsMany, body)
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param([], "the request body: List should have at least 1 item", id="no-items"),
+    pytest.param([{}] * 1001, "the request body: List should have at most 1000 items", id="1001-items"),
+    pytest.param({"items": [{}]}, "the request body must be a JSON array", id="the-many-form"),
+    pytest.param(b"", "the request body must be a JSON array", id="nothing"),
+    pytest.param(b"null", "the request body must be a JSON array", id="null"),
+])
+def test_invalid_bulk_items(body, expected):
+    """/sink-items/bulk: the items of /many as the body itself (each item is checked by the service)."""
+    assert refusal(ItemsBulk, body).startswith(expected)
 
 
 @pytest.mark.parametrize("expires_in", [59, 7 * 86400 + 1, "3600", 3600.5, True], ids=repr)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jupyter_opensink.client import typegen
 
 
@@ -50,6 +52,7 @@ follow_imports = skip
 """
 
 
+@pytest.mark.system  # a whole type checker run over the client (about ten seconds of one core)
 def test_mypy_sees_the_reply_types_and_reports_a_misspelt_key(tmp_path):
     """The sample's results are the TypedDicts (``assert_type``), and only its marked lines are errors.
 

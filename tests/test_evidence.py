@@ -4,7 +4,9 @@ nothing from a request that runs, loads from elsewhere or restyles the page."""
 from __future__ import annotations
 
 import base64
+import json
 import re
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -107,3 +109,46 @@ def test_text_stored_as_lines_is_read_as_notebooks_store_it(mime):
     value = ["<b>one</b>\n", "two"] if mime != "image/svg+xml" else ['<svg viewBox="0 0 1 1">', "</svg>"]
     shown = evidence.show({"data": {mime: value}})
     assert shown.mime == mime and ("one" in shown.html or "svg" in shown.html)
+
+
+VEGALITE_CASES = json.loads((Path(__file__).parent / "fixtures" / "vegalite-cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", VEGALITE_CASES, ids=[c["name"] for c in VEGALITE_CASES])
+def test_a_chart_is_drawn_only_when_it_evaluates_and_loads_nothing(case):
+    """The same table holds the Lab inbox's rule (labextension/test/vegalite.test.mjs)."""
+    problem = evidence.vegalite_problem(case["spec"])
+    if case["problem"] is None:
+        assert problem is None
+    else:
+        assert problem is not None and case["problem"] in problem
+
+
+def test_a_widget_output_bundle_holds_only_inert_types():
+    png = tiny_png()
+    chart = VEGALITE_CASES[0]["spec"]
+    active = next(c["spec"] for c in VEGALITE_CASES if c["problem"])
+    bundle = evidence.safe_bundle({"image/png": png[:10] + "\n" + png[10:], "image/jpeg": "not base64!",
+                                   "text/html": HOSTILE_HTML, "image/svg+xml": HOSTILE_SVG,
+                                   "application/json": {"a": 1}, evidence.VEGALITE: chart, "text/plain": "p"})
+    assert bundle["image/png"] == png and "image/jpeg" not in bundle
+    assert not RUNS.search(bundle["text/html"]) and "<table>" in bundle["text/html"]
+    ElementTree.fromstring(bundle["image/svg+xml"])  # well-formed, cleaned
+    assert "script" not in bundle["image/svg+xml"] and "onload" not in bundle["image/svg+xml"]
+    assert bundle["application/json"] == {"a": 1} and bundle[evidence.VEGALITE] == chart
+    # Markdown becomes sanitized HTML (a trusted output would render its raw HTML), its source the text.
+    markdown = evidence.safe_bundle({"text/markdown": "**up** <script>alert(1)</script>"})
+    assert markdown == {"text/html": "<p><strong>up</strong> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n",
+                        "text/plain": "**up** <script>alert(1)</script>"}
+    # A chart that evaluates or loads is left out; its fallback stays.
+    assert evidence.safe_bundle({evidence.VEGALITE: active, "text/plain": "chart"}) == {"text/plain": "chart"}
+
+
+def test_context_as_widget_outputs_puts_each_title_before_its_item():
+    outputs = evidence.display_outputs([{"title": "<i>Chart</i>", "data": {"text/plain": "x"}},
+                                        {"data": {"application/x-unknown": "?"}}, "not an item"])
+    assert [o["output_type"] for o in outputs] == ["display_data"] * 3
+    assert outputs[0]["data"] == {"text/html": "<strong>&lt;i&gt;Chart&lt;/i&gt;</strong>", "text/plain": "<i>Chart</i>"}
+    assert outputs[1]["data"] == {"text/plain": "x"}
+    assert outputs[2]["data"] == {"text/plain": "(this item cannot be shown here)"}
+    assert evidence.display_outputs(None) == []

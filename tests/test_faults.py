@@ -1,6 +1,7 @@
 """A server under concurrent load from several client processes, killed with SIGKILL at random
-moments, restarted on the same database: nothing acknowledged is lost or doubled, and every answered
-input request has its callback delivered or its session failed."""
+moments, restarted on the same database: nothing acknowledged is lost or doubled, every answered
+input request has its callback delivered or its session failed, and the audit log's chain verifies
+with one record for every acknowledged answer."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
     server = start_server(tmp_path / "work", tmp_path / "db", *options, port=port, token=token)
     with server.client() as admin:
         key = admin.post("/api-keys", json={"name": "load"}).json()["key"]
+        # the workers' "auto" requests are decided by it as they are created: that write is killed too
+        assert admin.post("/approval-policies", json={"name": "auto", "decision": "approve",
+                                                      "request_key": "auto"}).status_code == 201
     logs = [tmp_path / f"worker-{w}.log" for w in range(WORKERS)]
     kills = []
     try:
@@ -70,6 +74,7 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
                 worker.wait(timeout=60)
             server = start_server(tmp_path / "work", tmp_path / "db", *options, port=port, token=token)
             check_everything_acknowledged_is_there_once(server, logs)
+            check_audit_chain(server, logs)
         check_callbacks_settled(server, logs)
     finally:
         server.stop()
@@ -104,6 +109,19 @@ def check_everything_acknowledged_is_there_once(server, logs: list[Path]) -> Non
         for request in requests:
             per_title[request["title"]] = per_title.get(request["title"], 0) + 1
         assert all(n == 1 for n in per_title.values()), per_title  # no input request asked twice
+
+
+def check_audit_chain(server, logs: list[Path]) -> None:
+    """The chain verifies after the kill, and each acknowledged answer has exactly one record."""
+    with server.client() as admin:
+        verified = admin.get("/audit-log/verify").json()
+        assert verified["ok"] and verified["first_bad"] is None, verified
+        exported = admin.get("/audit-log", params={"format": "jsonl"}).text.splitlines()
+    recorded = [json.loads(line)["request_id"] for line in exported]
+    assert len(recorded) == verified["records"] and len(set(recorded)) == len(recorded)
+    answered = {e["id"] for log in logs for e in read_log(log) if e["kind"] == "resolve" and e["status"] == 200}
+    assert answered <= set(recorded), f"{len(answered - set(recorded))} acknowledged answers have no record"
+    assert any((e.get("by") or "").startswith("policy:") for log in logs for e in read_log(log))
 
 
 def check_callbacks_settled(server, logs: list[Path]) -> None:

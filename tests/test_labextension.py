@@ -40,5 +40,7 @@ def test_form_rules_unit_tests_pass():
     # The shared case table (tests/fixtures/form-cases.json) runs as subtests: one per case, one per entry.
     cases = json.loads((Path(__file__).parent / "fixtures" / "form-cases.json").read_text())["cases"]
     table = len(cases) + sum(len(case["tests"]) for case in cases)
+    # The shared Vega-Lite case table (tests/fixtures/vegalite-cases.json): one test per case.
+    table += len(json.loads((Path(__file__).parent / "fixtures" / "vegalite-cases.json").read_text())["cases"])
     assert written >= 7 and "# fail 0" in run.stdout, run.stdout
     assert re.search(rf"^# pass {written + table}$", run.stdout, re.M), run.stdout

@@ -215,6 +215,41 @@ def test_a_job_fires_once_per_due_time(own_two_servers, hits):
     assert hits.paths["/job"] == len(fired) >= 7
 
 
+def test_two_servers_answering_at_once_keep_one_audit_chain(two_servers):
+    """Answers given on both servers at the same moment are appended to one chain: each server's appends wait
+    on the chain's head row, so neither forks it, and every answer has exactly one record."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = two_servers
+    with a.client() as on_a:
+        agent = on_a.post("/agents", json={"name": "audited"}).json()
+        session = on_a.post("/agent-sessions", json={"agent_id": agent["id"]}).json()
+        requests = [on_a.post("/agent-session-input-requests", json={
+            "session_id": session["id"], "agent_id": agent["id"], "key": "go", "title": f"Go {n}?", "message": "m",
+            "schema": SCHEMA, "defaults": {"ok": True}, "decisions": ["approve", "reject"]}).json()
+            for n in range(60)]
+
+    def answer(pair: tuple[int, dict]) -> int:
+        n, request = pair
+        server = (a, b)[n % 2]
+        with server.client() as client:
+            return client.post(f"/agent-session-input-requests/{request['id']}/resolve",
+                               json={"decision": "approve", "response": {"ok": True}}).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(answer, enumerate(requests)))
+    assert statuses == [200] * len(requests)
+    for server in (a, b):
+        with server.client() as client:
+            verified = client.get("/audit-log/verify").json()
+            assert verified["ok"] and verified["first_bad"] is None, verified
+            exported = [json.loads(line) for line in client.get("/audit-log", params={"format": "jsonl"}).text
+                        .splitlines()]
+    assert [r["seq"] for r in exported] == list(range(1, len(exported) + 1))
+    ours = Counter(r["request_id"] for r in exported if r["agent_id"] == agent["id"])
+    assert ours == Counter({r["id"]: 1 for r in requests})
+
+
 def test_each_reminder_is_sent_once_by_one_of_the_servers(two_servers, hits):
     """Both servers arm the request's reminders (the relay tells b of a's new request); each due time is
     claimed once in the shared database, so every reminder arrives once."""

@@ -76,4 +76,5 @@ def test_there_are_notebooks():
     assert [n.name for n in NOTEBOOKS] == ["01-quickstart.ipynb", "02-approve-in-a-notebook.ipynb",
                                            "03-prototype-an-agent-in-cells.ipynb", "04-background-jobs.ipynb",
                                            "05-external-agent.ipynb", "06-decide-with-evidence.ipynb",
-                                           "07-langgraph-approval.ipynb"]
+                                           "07-langgraph-approval.ipynb",
+                                           "08-daily-report-asks-before-publishing.ipynb"]

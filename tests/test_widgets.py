@@ -272,13 +272,15 @@ def test_the_widget_opens_with_the_proposal_shows_the_evidence_sanitized_and_app
         assert form.submit_button is None and list(form.decision_buttons) == ["approve", "respond", "reject"]
         assert [b.description for b in form.decision_buttons.values()] == ["Approve", "Reply", "Reject"]
         assert form.comment is not None and "reply" in form.comment.placeholder
-        shown = form.context.value
-        assert isinstance(form.context, w.HTML) and form.context in form.children
-        assert f'<img src="data:image/png;base64,{png}" alt="Chart">' in shown
-        assert "<p>Filled <b>3</b></p>" in shown and "<strong>beat</strong>" in shown
-        assert "<figcaption>Fills &lt;i&gt;today&lt;/i&gt;</figcaption>" in shown
+        # The evidence is display data in an Output, drawn by the front end's renderers, made inert first.
+        assert isinstance(form.context, w.Output) and form.context in form.children
+        shown = [output["data"] for output in form.context.outputs]
+        assert shown[0]["text/plain"] == "Chart" and shown[1] == {"image/png": png}
+        assert shown[2]["text/html"] == "<strong>Fills &lt;i&gt;today&lt;/i&gt;</strong>"
+        assert shown[3]["text/html"].startswith("<p>Filled <b>3</b></p>")
+        assert shown[5] == {"text/html": "<p>Earnings <strong>beat</strong>.</p>\n", "text/plain": "beat"}
         for gone in ("<script", "onerror", "javascript:", "alert("):
-            assert gone not in shown, gone
+            assert gone not in shown[3]["text/html"], gone
         form.approve_button.click()  # as proposed
         assert "Approved by widget tests at" in form.status.value, form.error.value
         stored = client.input_requests.get(request["id"])
@@ -322,7 +324,7 @@ def test_reject_and_reply_through_the_widget(server):
     assert (stored["decision"], stored["comment"], stored["response"]) == ("respond", "Buy half now.", None)
 
     plain = RequestForm(new_request(client, ORDER, defaults=PROPOSAL), client)
-    assert plain.decision_buttons == {} and plain.comment is None and plain.context.value == ""
+    assert plain.decision_buttons == {} and plain.comment is None and plain.context.outputs == ()
     plain.submit_button.click()
     stored = client.input_requests.get(plain.request["id"])
     assert stored["decision"] is None and stored["response"] == PROPOSAL and stored["changes"] == []
@@ -343,3 +345,37 @@ def test_server_violations_are_shown_beside_their_fields(server):
     form.approve_button.click()
     assert desk.problem.value == "" and client.input_requests.get(form.request["id"])["decision"] == "approve"
     client.close()
+
+
+def test_approve_and_remember_from_the_widget_creates_the_policy(server):
+    """Checked "Remember", Approve also makes the policy approving the same proposal of this agent and key; a key
+    (not the Jupyter user) is told it cannot, and nothing is answered."""
+    as_user = Client(server.url, server.token)  # the Jupyter user, as the kernels' own key acts
+    request = new_request(as_user, ORDER, defaults=PROPOSAL, decisions=DECIDE)
+    form = RequestForm(request, as_user)
+    assert form.remember is not None and form.remember.value is False
+    assert [label for label, _ in form.remember_for.options] == ["for an hour", "for a day", "for a week"]
+    form.remember.value = True
+    form.remember_for.value = 7 * 86400
+    form.approve_button.click()
+    assert "Approved" in form.status.value, form.error.value
+    (policy,) = [p for p in as_user.approval_policies.list()["items"] if p["remembered_from"] == request["id"]]
+    assert (policy["agent_id"], policy["request_key"], policy["decision"]) == (request["agent_id"], "k", "approve")
+    left = dt.datetime.fromisoformat(policy["expires_at"].replace("Z", "+00:00")) - dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(days=6, hours=23) < left <= dt.timedelta(days=7)
+    session = as_user.agent_sessions.create(agent_id=request["agent_id"])
+    again = as_user.input_requests.create(session_id=session["id"], agent_id=request["agent_id"], key="k",
+                                          title="Please decide", message="again", schema=ORDER, defaults=PROPOSAL,
+                                          decisions=DECIDE)
+    assert again["status"] == "resolved" and again["resolved_by"] == f"policy:{policy['id']}"
+
+    as_key = Client(server.url, server.key)
+    keyed = RequestForm(new_request(as_key, ORDER, defaults=PROPOSAL, decisions=DECIDE), as_key)
+    keyed.remember.value = True
+    keyed.approve_button.click()
+    assert "only the Jupyter user" in keyed.error.value
+    assert as_key.input_requests.get(keyed.request["id"])["status"] == "pending"
+    reject_only = RequestForm(new_request(as_key, ORDER, defaults=PROPOSAL, decisions=["reject"]), as_key)
+    assert reject_only.remember is None  # only an approval is remembered
+    as_user.close()
+    as_key.close()

@@ -10,6 +10,7 @@ from ..models.agents import (Activity, ActivityCreate, ActivityFilters, Agent, A
 from ..models.common import page_of
 from .call import Call
 from .crud import create, listing, one, patch
+from .notebooks import notebook_guarded
 from .routing import Json, Page, Route, Secret
 from .validation import Empty
 
@@ -44,10 +45,14 @@ async def active_configuration(call: Call) -> dict:
 
 async def resolve_input_request(call: Call) -> dict:
     body = call.body(Resolve)
+    if body.remember is not None:  # it creates an approval policy: an agent must not approve itself
+        call.principal.require_user("remember an approval (it creates an approval policy)")
     return await call.services.input_requests.resolve(call.workspace_id, call.params["id"], body.response,
                                                       decision=body.decision, comment=body.comment,
                                                       resolved_by=call.principal.label,
-                                                      resolved_by_name=call.principal.readable)
+                                                      resolved_by_name=call.principal.readable,
+                                                      remember_seconds=body.remember.seconds if body.remember
+                                                      else None)
 
 
 # -- execution deliveries -----------------------------------------------------
@@ -63,14 +68,14 @@ SESSIONS, REQUESTS, ACTIVITIES = "agent-sessions", "agent-session-input-requests
 DELIVERIES = "execution-deliveries"
 
 ROUTES = [
-    Route("POST", "/agents", create(lambda s: s.agents.create, AgentCreate), "agents:write",
+    Route("POST", "/agents", notebook_guarded("agents.create", AgentCreate, "execution_notebook", patch=False), "agents:write",
           "Create an agent (and its default configuration); the reply shows its execution secret this once.",
           Secret(AgentWithSecret, 201), body=AgentCreate, tag=AGENTS),
     Route("GET", "/agents", listing(lambda s: s.agents.list), "agents:read", "List agents.", Page(Agent),
           tag=AGENTS),
     Route("GET", "/agents/{id}", one(lambda s: s.agents.get), "agents:read", "Get an agent.", Json(Agent),
           tag=AGENTS),
-    Route("PATCH", "/agents/{id}", patch(lambda s: s.agents.update, AgentUpdate), "agents:write",
+    Route("PATCH", "/agents/{id}", notebook_guarded("agents.update", AgentUpdate, "execution_notebook", patch=True), "agents:write",
           "Change an agent; config_id activates any of its configurations.", Json(Agent), body=AgentUpdate,
           tag=AGENTS),
     Route("POST", "/agents/{id}/rotate-secret", rotate_agent_secret, "agents:write",

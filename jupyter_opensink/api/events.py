@@ -19,7 +19,7 @@ EVENT_RESOURCES = {
     "item": "sink_items", "sink": "sinks", "agent": "agents", "configuration": "agent_configurations",
     "session": "agent_sessions", "input_request": "agent_session_input_requests",
     "activity": "agent_session_activities", "job": "background_jobs", "execution": "agents",
-    "state": "states", "webhook": "webhooks",
+    "state": "states", "webhook": "webhooks", "notebook_run": "background_jobs",
 }
 
 

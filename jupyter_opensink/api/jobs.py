@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..models.jobs import (BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, JobCreate, JobUpdate,
                            RunFilters)
 from .call import Call
-from .crud import create, listing, one, patch
+from .crud import listing, one
+from .notebooks import notebook_guarded
 from .routing import Json, Page, Route, Secret
 from .validation import Empty
 
@@ -22,15 +23,16 @@ async def rotate_job_secret(call: Call) -> dict:
 
 JOBS, RUNS = "background-jobs", "background-job-runs"
 ROUTES = [
-    Route("POST", "/background-jobs", create(lambda s: s.jobs.create, JobCreate), "background_jobs:write",
+    Route("POST", "/background-jobs", notebook_guarded("jobs.create", JobCreate, "notebook", patch=False),
+          "background_jobs:write",
           "Create a job: a schedule (interval_minutes + start_minute, or cron + timezone) and a target "
-          "(url, or agent_id); the reply shows its signing secret this once.",
+          "(url, agent_id, or a notebook: the Jupyter user only); the reply shows its signing secret this once.",
           Secret(BackgroundJobWithSecret, 201), body=JobCreate, tag=JOBS),
     Route("GET", "/background-jobs", listing(lambda s: s.jobs.list), "background_jobs:read", "List jobs.",
           Page(BackgroundJob), tag=JOBS),
     Route("GET", "/background-jobs/{id}", one(lambda s: s.jobs.get), "background_jobs:read", "Get a job.",
           Json(BackgroundJob), tag=JOBS),
-    Route("PATCH", "/background-jobs/{id}", patch(lambda s: s.jobs.update, JobUpdate),
+    Route("PATCH", "/background-jobs/{id}", notebook_guarded("jobs.update", JobUpdate, "notebook", patch=True),
           "background_jobs:write", "Change a job; it is rescheduled at once.", Json(BackgroundJob),
           body=JobUpdate, tag=JOBS),
     Route("DELETE", "/background-jobs/{id}", one(lambda s: s.jobs.delete), "background_jobs:write",

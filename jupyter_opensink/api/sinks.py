@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from ..models.sinks import (ItemCreate, ItemFields, ItemFilters, ItemsMany, ItemUpdate, ManyItems, PublicSink,
-                            Sink, SinkCreate, SinkItem, SinkUpdate)
+from ..models.sinks import (ItemCreate, ItemFields, ItemFilters, ItemsBulk, ItemsMany, ItemUpdate, ManyItems,
+                            PublicSink, Sink, SinkCreate, SinkItem, SinkUpdate)
 from .auth import SINK_SECRET
 from .call import Call
-from .crud import create, listing, one, patch
+from .crud import listing, one, patch
 from .paging import render_page
 from .routing import PUBLIC, Json, Page, Route
 
 ROOT = "/opensink"
+
+
+async def create_sink(call: Call) -> dict:
+    return await call.services.sinks.create(call.workspace_id, call.body(SinkCreate).values(),
+                                            owner_id=call.principal.owner_id)
 
 
 async def create_item(call: Call) -> dict:
@@ -30,6 +35,11 @@ async def create_items(call: Call) -> dict:
     return await call.services.sink_items.create_many(call.workspace_id, body.items)
 
 
+async def create_items_bulk(call: Call) -> dict:
+    """/sink-items/many for clients that send the items as a bare array (the hosted API's memory skill)."""
+    return await call.services.sink_items.create_many(call.workspace_id, call.body(ItemsBulk).root)
+
+
 async def list_items(call: Call) -> dict:
     query, paging = call.query(ItemFilters), call.paging()
     page = await call.services.sink_items.list(
@@ -44,7 +54,7 @@ async def public_sink(call: Call) -> dict:
 
 
 ROUTES = [
-    Route("POST", "/sinks", create(lambda s: s.sinks.create, SinkCreate), "sinks:write", "Create a sink.",
+    Route("POST", "/sinks", create_sink, "sinks:write", "Create a sink (its owner_id: who calls).",
           Json(Sink, 201), body=SinkCreate, tag="sinks", errors=(409,)),
     Route("GET", "/sinks", listing(lambda s: s.sinks.list), "sinks:read", "List sinks.", Page(Sink),
           tag="sinks"),
@@ -61,6 +71,10 @@ ROUTES = [
           body=ItemCreate, tag="sink-items"),
     Route("POST", "/sink-items/many", create_items, "sink_items:write",
           "Create up to 1000 items: all of them, or none if any is invalid.", Json(ManyItems), body=ItemsMany,
+          tag="sink-items"),
+    Route("POST", "/sink-items/bulk", create_items_bulk, "sink_items:write",
+          "Alias of POST /sink-items/many taking the items as a plain JSON array instead of {\"items\": [...]}: "
+          "the same limits (1 to 1000 items), all or none, the same reply.", Json(ManyItems), body=ItemsBulk,
           tag="sink-items"),
     Route("GET", "/sink-items", list_items, "sink_items:read",
           "List items (filters: sink_id, type, q, occurred_after, occurred_before).", Page(SinkItem),

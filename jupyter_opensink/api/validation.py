@@ -27,6 +27,8 @@ def parse_body(model: type[M], raw: bytes) -> M:
     if not raw.strip():
         if model is Empty:
             raw = b"{}"
+        elif model.model_json_schema().get("type") == "array":  # a root model of a list
+            raise Invalid("the request body must be a JSON array")
         else:
             raise Invalid("the request body must be a JSON object")
     try:

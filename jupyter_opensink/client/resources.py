@@ -13,9 +13,10 @@ from typing import Any, Generic, TypeVar
 
 from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
-                    BackgroundJob, BackgroundJobRun, BackgroundJobWithSecret, ChannelTest, ExecutionDelivery,
-                    InputRequest, ManyItems, NewApiKey, NewApprovalLink, NotificationChannel, NotificationDelivery,
-                    Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
+                    ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun,
+                    BackgroundJobWithSecret, ChannelTest, ExecutionDelivery, InputRequest, ManyItems, NewApiKey,
+                    NewApprovalLink, NotebookRun, NotificationChannel, NotificationDelivery, Page, Sink, SinkItem,
+                    State, Webhook, WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
 
 #: One object of a namespace, as its replies show it.
@@ -84,11 +85,15 @@ class AgentConfigurations(Resource[ModeT, AgentConfiguration]):
 class InputRequests(Resource[ModeT, InputRequest]):
     @endpoint
     def resolve(self, id: str, response: dict[str, Any] | None = None, *, decision: str | None = None,
-                comment: str | None = None) -> ApiCall[InputRequest]:
+                comment: str | None = None, remember_seconds: int | None = None) -> ApiCall[InputRequest]:
         """Answer a request: with its ``response`` (a request without ``decisions``), or with a ``decision``
-        (``approve`` with the response, ``reject`` with a ``comment`` saying why, ``respond`` with words)."""
-        body = {k: v for k, v in (("response", response), ("decision", decision), ("comment", comment))
-                if v is not None}
+        (``approve`` with the response, ``reject`` with a ``comment`` saying why, ``respond`` with words).
+        ``remember_seconds`` with an approval (the Jupyter user only): approve the same again, without
+        asking, for that long (an approval policy)."""
+        body: dict[str, Any] = {k: v for k, v in (("response", response), ("decision", decision),
+                                                  ("comment", comment)) if v is not None}
+        if remember_seconds is not None:
+            body["remember"] = {"seconds": remember_seconds}
         return ApiCall("POST", f"{self.path}/{id}/resolve", json=body)
 
     @endpoint
@@ -140,6 +145,15 @@ class BackgroundJobs(_RotatesSecret[ModeT, BackgroundJob, BackgroundJobWithSecre
     @endpoint
     def runs(self, /, job_id: str | None = None, **filters: Any) -> ApiCall[Page[BackgroundJobRun]]:
         return ApiCall("GET", "/background-job-runs", params=_clean({"job_id": job_id, **filters}))
+
+
+class NotebookRuns(Resource[ModeT, NotebookRun]):
+    """Runs of notebooks (jobs' and agents'): ``list(job_id=, agent_id=, status=)``, ``get``, ``cancel``."""
+
+    @endpoint
+    def cancel(self, id: str) -> ApiCall[NotebookRun]:
+        """Stop a queued or running run (its kernel is shut down); replies with the ended run."""
+        return ApiCall("POST", f"{self.path}/{id}/cancel", json={})
 
 
 class Workspaces(_RotatesSecret[ModeT, Workspace, Workspace]):
@@ -202,6 +216,22 @@ class Webhooks(Resource[ModeT, Webhook]):
         return ApiCall("GET", "/webhook-invocations", params=_clean({"webhook_id": webhook_id, **filters}))
 
 
+class AuditLog(Namespace[ModeT]):
+    """Every decision, hash-chained (the Jupyter user only)."""
+
+    @endpoint
+    def list(self, /, since: str | None = None, until: str | None = None,
+             workspace_id: str | None = None) -> ApiCall[Page[AuditRecord]]:
+        """The records decided at or after ``since`` and before ``until``, oldest first (all in one reply)."""
+        return ApiCall("GET", self.path, params=_clean({"since": since, "until": until,
+                                                        "workspace_id": workspace_id}))
+
+    @endpoint
+    def verify(self) -> ApiCall[AuditVerification]:
+        """Recompute the chain: ``{"ok", "records", "first_bad"}``."""
+        return ApiCall("GET", f"{self.path}/verify")
+
+
 class NotificationChannels(Resource[ModeT, NotificationChannel]):
     """The Jupyter user's (a kernel of the server's): API keys get 403."""
 
@@ -231,10 +261,13 @@ class Namespaces(Namespace[ModeT]):
         self.input_requests: InputRequests[ModeT] = InputRequests(self, "/agent-session-input-requests")
         self.activities: Resource[ModeT, Activity] = Resource(self, "/agent-session-activities")
         self.background_jobs: BackgroundJobs[ModeT] = BackgroundJobs(self, "/background-jobs")
+        self.notebook_runs: NotebookRuns[ModeT] = NotebookRuns(self, "/notebook-runs")
         self.execution_deliveries: Resource[ModeT, ExecutionDelivery] = Resource(self,
                                                                                  "/execution-deliveries")
         self.api_keys: ApiKeys[ModeT] = ApiKeys(self, "/api-keys")
         self.workspaces: Workspaces[ModeT] = Workspaces(self, "/workspaces")
+        self.approval_policies: Resource[ModeT, ApprovalPolicy] = Resource(self, "/approval-policies")
+        self.audit_log: AuditLog[ModeT] = AuditLog(self, "/audit-log")
         self.notification_channels: NotificationChannels[ModeT] = NotificationChannels(self,
                                                                                         "/notification-channels")
         self.notification_deliveries: Resource[ModeT, NotificationDelivery] = Resource(self,

@@ -50,6 +50,8 @@ class Agent(Stored):
     #: The status of the agent's newest session; null without one.
     status: Literal["running", "waiting_for_input", "processing_input", "completed", "failed"] | None
     execution_endpoint: ExecutionEndpoint | None
+    #: The notebook each callback runs: {path, parameters, kernel_name, timeout_seconds}.
+    execution_notebook: NotRequired[dict[str, Any] | None]
     #: The kernel serving this notebook agent, if any.
     kernel_id: NotRequired[str | None]
     #: A notebook agent whose kernel stopped or restarted: answers to it wait until it serves again.
@@ -113,8 +115,8 @@ class InputRequest(Stored):
     status: Literal["pending", "resolved", "expired"]
     expires_at: str | None
     resolved_at: str | None
-    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>", "link:<approval link id>" or "system"
-    #: (on_expiry: reject); null until resolved.
+    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>", "link:<approval link id>",
+    #: "policy:<approval policy id>" or "system" (on_expiry: reject); null until resolved.
     resolved_by: NotRequired[str | None]
     #: Who answered, as a person reads it: the Jupyter user's name, the key's name, the name typed on an
     #: approval link's page.
@@ -192,6 +194,8 @@ class BackgroundJob(Stored):
     headers: dict[str, str] | None
     body: dict[str, Any] | None
     agent_id: str | None
+    #: The notebook it runs: {path, parameters, kernel_name, timeout_seconds}.
+    notebook: NotRequired[dict[str, Any] | None]
     #: Null while the job is disabled.
     next_run_at: str | None
     last_run_at: str | None
@@ -221,6 +225,8 @@ class BackgroundJobRun(Stored):
     duration_ms: float | None
     response_status: int | None
     error_message: str | None
+    #: The notebook run it started (a notebook target, or an agent that is a notebook).
+    notebook_run_id: NotRequired[str | None]
 
 
 class ApiKey(Stored):
@@ -288,6 +294,36 @@ class HumanAnswer(TypedDict):
     next: Literal["done", "poll", "ask_again"]
 
 
+class NotebookRunError(TypedDict):
+    """Where a failed run stopped."""
+    #: The failing cell's index in the executed notebook (the injected-parameters cell counts); null when no
+    #: cell ran.
+    cell_index: int | None
+    ename: str
+    evalue: str
+
+
+class NotebookRun(Stored):
+    """One run of a notebook, from queued to its end."""
+    workspace_id: str
+    path: str
+    job_id: str | None
+    agent_id: str | None
+    #: The session the kernel asks on (OPENSINK_SESSION_ID).
+    session_id: str | None
+    status: Literal["queued", "running", "success", "failed", "timeout", "cancelled"]
+    parameters: dict[str, Any]
+    #: When its kernel started; null while queued.
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    #: The executed notebook, relative to root_dir (opens in JupyterLab).
+    output_path: str
+    error: NotebookRunError | None
+    #: Why it was cancelled or timed out (or why a restart failed it).
+    reason: str | None
+
+
 class NotificationChannel(Stored):
     workspace_id: str
     name: str
@@ -319,6 +355,60 @@ class NotificationDelivery(Stored):
     #: 1 for the first try; retries count up.
     attempt: int
     duration_ms: float
+
+
+class ApprovalPolicy(Stored):
+    """A standing answer: the first enabled, unexpired match (by priority) decides a request at its
+    creation.
+    """
+    workspace_id: str
+    name: str
+    agent_id: str | None
+    request_key: str | None
+    when: dict[str, Any]
+    decision: Literal["approve", "reject"]
+    comment: str | None
+    priority: int
+    enabled: bool
+    expires_at: str | None
+    #: The request whose "approve and remember" made this policy; null otherwise.
+    remembered_from: NotRequired[str | None]
+
+
+class AuditRecord(TypedDict):
+    """One decision, sealed: ``hash`` = SHA-256 of ``prev_hash`` followed by the record's canonical JSON."""
+    id: str
+    #: 1 for the first record, +1 for each after it.
+    seq: int
+    #: When it was decided.
+    at: str
+    workspace_id: str
+    request_id: str
+    session_id: str
+    agent_id: str
+    agent_name: str | None
+    key: str
+    title: str
+    status: Literal["resolved", "expired"]
+    defaults: dict[str, Any] | None
+    response: dict[str, Any] | None
+    changes: list[dict[str, Any]] | None
+    decision: Literal["approve", "reject", "respond"] | None
+    comment: str | None
+    #: user:<name>, key:<id>, link:<id>, policy:<id> or system.
+    resolved_by: str | None
+    resolved_by_name: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditVerification(TypedDict):
+    #: Every record's hash holds and none is missing.
+    ok: bool
+    #: Records checked.
+    records: int
+    #: The first record that does not hold (or, when the newest are missing, the id the chain says came last).
+    first_bad: str | None
 
 
 class State(Stored):
@@ -399,6 +489,9 @@ class Sink(PublicSinkInfo):
     """A sink: where agents write items for people to read."""
     workspace_id: str
     is_public: bool
+    #: Who created the sink: the Jupyter user's name, or the id of the API key used. Set once, never changed
+    #: (PATCH does not take it); null for a sink stored before sinks recorded it.
+    owner_id: str | None
     #: Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without an API key. Shown
     #: only to callers holding sinks:write (the Jupyter user, a key with that scope); null for read-only keys,
     #: since it grants writing.
@@ -467,16 +560,19 @@ class WebhookInvocation(Stored):
     webhook_id: str
     workspace_id: str
     status: int
-    #: item_created, agent_called, deduplicated or refused.
+    #: item_created, agent_called, notebook_started, deduplicated or refused.
     outcome: str
     error: str | None
     item_id: str | None
     delivery_id: str | None
+    notebook_run_id: NotRequired[str | None]
 
 
 class InvocationReply(TypedDict):
     item: NotRequired[SinkItem | None]
     delivery: NotRequired[ExecutionDelivery | None]
+    #: The run started, when the agent is a notebook.
+    notebook_run: NotRequired[NotebookRun | None]
     deduplicated: NotRequired[bool | None]
 
 

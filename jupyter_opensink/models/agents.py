@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from .common import Model, Name, Query, Stored, Text, Time, Url, patch_of
+from .notebooks import NotebookTarget
 
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
 # Visible ASCII, space and tab only (RFC 9110 field values): no CR, LF or NUL that could start another
@@ -24,6 +25,9 @@ class AgentCreate(Model):
     name: Name
     description: Text | None = None
     execution_endpoint: ExecutionEndpoint | None = None
+    execution_notebook: NotebookTarget | None = Field(
+        default=None, description="Instead of an endpoint: each callback runs this notebook with session_id, "
+                                  "request_id and answer as parameters (setting it needs the Jupyter user).")
     kernel_id: str | None = Field(
         default=None, max_length=255,
         description="A notebook agent's kernel (one this server runs): while it runs the agent is online; when "
@@ -105,11 +109,20 @@ class InputRequestCreate(Model):
                                       "answered as a rejection, comment \"expired\", and the agent is called back).")
 
 
+class Remember(Model):
+    seconds: int = Field(ge=1, le=365 * 24 * 3600, description="How long to keep approving the same (at most a "
+                                                               "year).")
+
+
 class Resolve(Model):
     response: dict[str, Any] | None = Field(
         default=None, description="The answer; required without a decision and with approve.")
     decision: Decision | None = None
     comment: Comment | None = Field(default=None, description="Why (a rejection's reason, a reply's words).")
+    remember: Remember | None = Field(
+        default=None, description="Approve and remember (the Jupyter user only; 403 for API keys): also creates "
+                                  "an approval policy approving this agent's requests of this key whose defaults "
+                                  "equal this response, for this long.")
 
 
 ActivityType = Literal["session_started", "session_ended", "message", "input_request_created",
@@ -150,6 +163,8 @@ class Agent(Stored):
     status: SessionStatus | None = Field(
         description="The status of the agent's newest session; null without one.")
     execution_endpoint: ExecutionEndpoint | None
+    execution_notebook: dict[str, Any] | None = Field(
+        default=None, description="The notebook each callback runs: {path, parameters, kernel_name, timeout_seconds}.")
     kernel_id: str | None = Field(default=None, description="The kernel serving this notebook agent, if any.")
     offline: bool = Field(default=False, description="A notebook agent whose kernel stopped or restarted: "
                                                      "answers to it wait until it serves again.")
@@ -205,7 +220,8 @@ class InputRequest(Stored):
     resolved_at: datetime | None
     resolved_by: str | None = Field(
         default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\", "
-                                  "\"link:<approval link id>\" or \"system\" (on_expiry: reject); null until "
+                                  "\"link:<approval link id>\", \"policy:<approval policy id>\" or \"system\" "
+                                  "(on_expiry: reject); null until "
                                   "resolved.")
     resolved_by_name: str | None = Field(
         default=None, description="Who answered, as a person reads it: the Jupyter user's name, the key's "

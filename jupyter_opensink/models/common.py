@@ -111,7 +111,7 @@ def refusal(message: str) -> PydanticCustomError:
 
 
 def _where(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
+    return ".".join(str(part) for part in loc) or "the request body"
 
 
 def validation_messages(exc: ValidationError) -> list[str]:
@@ -124,6 +124,8 @@ def validation_messages(exc: ValidationError) -> list[str]:
             return [f"the request body is not valid JSON ({error.get('ctx', {}).get('error', 'syntax error')})"]
         if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
             return ["the request body must be a JSON object"]
+        if not loc and kind == "list_type":  # a body that is a list (a root model's)
+            return ["the request body must be a JSON array"]
         if kind == WHOLE_MESSAGE:
             problems.append(error["msg"])
         elif kind == "extra_forbidden":

@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints
 
 from .agents import HeaderName, HeaderValue
 from .common import Model, Name, Query, Stored, Url, patch_of
+from .notebooks import NotebookTarget
 
 CronExpr = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -23,6 +24,8 @@ class JobCreate(Model):
     headers: dict[HeaderName, HeaderValue] | None = None
     body: dict[str, Any] | None = None
     agent_id: str | None = None
+    notebook: NotebookTarget | None = Field(
+        default=None, description="Run this notebook (setting or changing it needs the Jupyter user).")
 
 
 JobUpdate = patch_of(JobCreate, "JobUpdate")
@@ -48,6 +51,8 @@ class BackgroundJob(Stored):
     headers: dict[str, str] | None
     body: dict[str, Any] | None
     agent_id: str | None
+    notebook: dict[str, Any] | None = Field(
+        default=None, description="The notebook it runs: {path, parameters, kernel_name, timeout_seconds}.")
     next_run_at: datetime | None = Field(description="Null while the job is disabled.")
     last_run_at: datetime | None
     total_runs: int
@@ -77,6 +82,8 @@ class BackgroundJobRun(Stored):
     duration_ms: float | None
     response_status: int | None
     error_message: str | None
+    notebook_run_id: str | None = Field(default=None, description="The notebook run it started (a notebook "
+                                                                  "target, or an agent that is a notebook).")
 
 
 class RunFilters(Query):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, RootModel, StringConstraints
 
 from .common import Model, Name, Query, QueryTime, Resource, Stored, Text, Time, Url, WriteSecret, patch_of
 
@@ -49,10 +49,18 @@ ItemUpdate = patch_of(ItemFields, "ItemUpdate", sink_id=(str, None))
 
 
 MAX_MANY = 1000
+#: The items of one batch: each is checked on its own by the service, so one bad item is reported, not a 400.
+ItemBatch = Annotated[list[Any], Field(min_length=1, max_length=MAX_MANY)]
 
 
 class ItemsMany(Model):
-    items: list[Any] = Field(min_length=1, max_length=MAX_MANY)
+    items: ItemBatch
+
+
+class ItemsBulk(RootModel[ItemBatch]):
+    """The items of ``POST /sink-items/many`` as a plain JSON array: the body of its alias ``/sink-items/bulk``."""
+
+    model_config = ConfigDict(strict=True)
 
 
 # -- replies --------------------------------------------------------------------
@@ -70,6 +78,9 @@ class Sink(PublicSinkInfo):
 
     workspace_id: str
     is_public: bool
+    owner_id: str | None = Field(
+        description="Who created the sink: the Jupyter user's name, or the id of the API key used. Set once, "
+                    "never changed (PATCH does not take it); null for a sink stored before sinks recorded it.")
     secret: Annotated[str | None, WriteSecret("sinks")] = Field(
         description="Ingest secret: send it as X-OpenSink-Sink-Secret to create items in this sink without "
                     "an API key. Shown only to callers holding sinks:write (the Jupyter user, a key with "

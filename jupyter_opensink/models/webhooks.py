@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .agents import ExecutionDelivery
 from .common import Model, Query, Resource, Stored, WriteSecret, patch_of
+from .notebooks import NotebookRun
 from .sinks import SinkItem
 
 #: RFC 6901: "" is the whole payload, "/a/0/b~1c" walks into it.
@@ -28,7 +29,8 @@ class CreateItem(Model):
 
 
 class RunAgent(Model):
-    """Start a run of an agent: its execution endpoint is called with the payload merged into the body."""
+    """Start a run of an agent: its execution endpoint is called with the payload merged into the body (an
+    agent that is a notebook runs it, with that body as the parameter ``payload``)."""
 
     type: Literal["run_agent"]
     agent_id: str
@@ -69,10 +71,11 @@ class WebhookInvocation(Stored):
     webhook_id: str
     workspace_id: str
     status: int
-    outcome: str = Field(description="item_created, agent_called, deduplicated or refused.")
+    outcome: str = Field(description="item_created, agent_called, notebook_started, deduplicated or refused.")
     error: str | None
     item_id: str | None
     delivery_id: str | None
+    notebook_run_id: str | None = None
 
 
 class HookPayload(BaseModel):
@@ -84,6 +87,7 @@ class HookPayload(BaseModel):
 class InvocationReply(Resource):
     item: SinkItem | None = None
     delivery: ExecutionDelivery | None = None
+    notebook_run: NotebookRun | None = Field(None, description="The run started, when the agent is a notebook.")
     deduplicated: bool | None = None
 
 

@@ -6,11 +6,12 @@ from ..runtime.events import EventBus
 from ..runtime.notifier import Notifier
 from ..runtime.outbound import Outbound
 from ..store import Store, TableSpec
-from . import (agents, deliveries, idempotency, jobs, keys, links, request_log, sessions, sinks, states, webhooks,
-               workspaces)
+from . import (agents, audit, deliveries, idempotency, jobs, keys, links, notebook_runs, policies, request_log,
+               sessions, sinks, states, webhooks, workspaces)
 from . import notifications
 from .agents import Agents, Configurations
 from .asking import Asking
+from .audit import AuditLog
 from .deliveries import ExecutionDeliveries
 from .discovery import Discovery
 from .idempotency import IdempotencyKeys
@@ -18,6 +19,8 @@ from .jobs import BackgroundJobs
 from .keys import ApiKeys
 from .links import ApprovalLinks
 from .notebook_agents import NotebookAgents
+from .notebook_runs import NotebookRuns
+from .policies import ApprovalPolicies
 from .notifications import Notifications
 from .sessions import Activities, InputRequests, Sessions
 from .request_log import RequestLog
@@ -28,7 +31,8 @@ from .workspaces import Workspaces
 
 TABLES: list[TableSpec] = [*workspaces.TABLES, *keys.TABLES, *sinks.TABLES, *agents.TABLES, *sessions.TABLES,
                            *links.TABLES, *deliveries.TABLES, *jobs.TABLES, *idempotency.TABLES,
-                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES, *notifications.TABLES]
+                           *states.TABLES, *request_log.TABLES, *webhooks.TABLES, *policies.TABLES, *audit.TABLES,
+                           *notebook_runs.TABLES, *notifications.TABLES]
 
 
 class Services:
@@ -45,18 +49,23 @@ class Services:
         self.configurations = Configurations(store, self.agents, events)
         self.sessions = Sessions(store, self.agents, events)
         self.activities = Activities(store, self.sessions, events)
-        self.input_requests = InputRequests(store, self.sessions, events)
+        self.approval_policies = ApprovalPolicies(store, self.agents, events)
+        self.audit_log = AuditLog(store)
+        self.input_requests = InputRequests(store, self.sessions, events, self.approval_policies, self.audit_log)
         self.asking = Asking(self.agents, self.sessions, self.input_requests)
         self.approval_links = ApprovalLinks(store, self.input_requests, self.agents)
         self.notebook_agents = NotebookAgents(store, self.agents, self.sessions)
+        self.notebook_runs = NotebookRuns(store, self.agents, self.sessions, events)
+        self.agents.check_notebook = self.notebook_runs.check_target
         self.deliveries = ExecutionDeliveries(store, outbound, self.workspaces, self.sessions, events,
-                                              self.notebook_agents)
-        self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events)
+                                              self.notebook_agents, self.notebook_runs)
+        self.jobs = BackgroundJobs(store, outbound, self.agents, self.deliveries, events, self.notebook_runs)
         self.idempotency = IdempotencyKeys(store)
         self.states = States(store, events)
         self.discovery = Discovery(store, self.workspaces)
         self.request_log = RequestLog(store)
-        self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events)
+        self.webhooks = Webhooks(store, self.sinks, self.sink_items, self.agents, self.deliveries, events,
+                                 self.notebook_runs)
         notifier = notifier or Notifier(timeout=outbound.timeout, permitted=outbound.permitted)
         self.notifications = Notifications(store, notifier, events, self.agents, self.approval_links)
 

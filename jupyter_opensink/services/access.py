@@ -101,6 +101,20 @@ class Principal:
         return f"link:{self.link_id}" if self.link_id else f"sink:{self.sink_id}"
 
     @property
+    def owner_id(self) -> str | None:
+        """Who this is, as what it creates records its owner: the Jupyter user's name, or the key's id.
+
+        The user's name is the identity provider's username, unless that is one made up for an anonymous
+        token login (a fresh one per browser) or the caller is the kernels' key: both stand for the person
+        the server runs as, named by the account's name.
+        """
+        if not self.is_user:
+            return self.key_id
+        if self.key_id is None and self.user_name and not _GENERATED_USERNAME.fullmatch(self.user_name):
+            return self.user_name
+        return account_name() or self.user_name
+
+    @property
     def readable(self) -> str:
         """A name for a person to read; never a hash (the label's kind when nothing better is known)."""
         if self.display_name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .scoping import get_owned, scoped
@@ -20,7 +21,7 @@ TABLES = [
 ]
 #: What belongs to an agent and goes with it.
 AGENT_CHILDREN = ("agent_configurations", "approval_links", "input_requests", "activities", "execution_deliveries",
-                  "agent_sessions")
+                  "agent_sessions", "approval_policies")
 
 
 def render_configuration(doc: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +53,22 @@ class Agents:
         self.events = events
         #: Set by the app: without it (no Jupyter server), a ``kernel_id`` is taken on trust.
         self.kernels: Kernels | None = None
+        #: Checks an ``execution_notebook`` and fills its defaults (the notebook runs' service sets it).
+        self.check_notebook: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def _targets(self, values: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An agent is called at an endpoint or runs a notebook, never both; a notebook target is checked."""
+        merged = {**(current or {}), **values}
+        if merged.get("execution_endpoint") is not None and merged.get("execution_notebook") is not None:
+            if "execution_notebook" in values and "execution_endpoint" not in values:
+                values = {**values, "execution_endpoint": None}  # switching to a notebook
+            elif "execution_endpoint" in values and "execution_notebook" not in values:
+                values = {**values, "execution_notebook": None}  # switching to an endpoint
+            else:
+                raise Invalid("give execution_endpoint or execution_notebook, not both")
+        if values.get("execution_notebook") is not None and self.check_notebook is not None:
+            values = {**values, "execution_notebook": self.check_notebook(values["execution_notebook"])}
+        return values
 
     async def render(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The agent with its derived ``status`` (its newest session's, or null), without its secret:
@@ -95,7 +112,7 @@ class Agents:
         secret = new_execution_secret()
         agent, config = await self.store.batch([
             Insert("agents", {"id": agent_id, "workspace_id": workspace_id, "config_id": config_id,
-                              **self._registered(values), "execution_secret": secret}),
+                              **self._registered(self._targets(values)), "execution_secret": secret}),
             Insert("agent_configurations", {
                 "id": config_id, "agent_id": agent_id, "workspace_id": workspace_id, "variant": "default",
                 "version": 1, "variant_version": 1, "schema_version": 1, "schema": {}, "value": {},
@@ -123,7 +140,8 @@ class Agents:
         return page
 
     async def update(self, workspace_id: str, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        await self.get_doc(workspace_id, agent_id)
+        current = await self.get_doc(workspace_id, agent_id)
+        changes = self._targets(changes, current)
         if "config_id" in changes:
             config = await self.store.get("agent_configurations", changes["config_id"])
             if config is None or config["agent_id"] != agent_id:

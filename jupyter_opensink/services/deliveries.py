@@ -14,6 +14,7 @@ from ..runtime.outbound import Outbound, Outcome
 from ..store import Delete, Page, Store, TableSpec
 from .decisions import answer
 from .notebook_agents import NotebookAgents
+from .notebook_runs import NotebookRuns
 from .secrets import agent_callback_secret
 from .sessions import OUTBOX, Sessions
 from .workspaces import Workspaces
@@ -44,13 +45,14 @@ def callback_request(endpoint: dict[str, Any], secret: str, *, session_id: str |
 
 class ExecutionDeliveries:
     def __init__(self, store: Store, outbound: Outbound, workspaces: Workspaces, sessions: Sessions,
-                 events: EventBus, notebook_agents: NotebookAgents):
+                 events: EventBus, notebook_agents: NotebookAgents, notebook_runs: NotebookRuns):
         self.store = store
         self.outbound = outbound
         self.workspaces = workspaces
         self.sessions = sessions
         self.events = events
         self.notebook_agents = notebook_agents
+        self.notebook_runs = notebook_runs
 
     async def call_agent(self, agent: dict[str, Any], *, session_id: str | None = None,
                          request_id: str | None = None, trigger: str = "input_request",
@@ -92,7 +94,9 @@ class ExecutionDeliveries:
         if agent is not None and not await self.notebook_agents.reachable(agent):
             await self.notebook_agents.hold(request, agent)  # its outbox entry stays: delivered when it is back
             return
-        if agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
+        if agent is not None and agent.get("execution_notebook"):
+            await self._run_notebook(agent, request)
+        elif agent is not None and agent.get("execution_endpoint"):  # without one, the agent polls instead
             endpoint = agent["execution_endpoint"]
             try:
                 record = await self.call_agent(agent, session_id=request["session_id"], request_id=request["id"],
@@ -110,6 +114,21 @@ class ExecutionDeliveries:
                 await self.store.batch([Delete(OUTBOX, request["id"])])
             except NotFound:
                 pass  # cleared at the same moment (a shared database)
+
+    async def _run_notebook(self, agent: dict[str, Any], request: dict[str, Any]) -> None:
+        """An agent that is a notebook: the answer starts a run of it, with what a callback's body carries as
+        parameters, asking on the request's session. The run is recorded before this returns, so the answer is
+        handed over (its outbox entry can go); a run that cannot start fails the session, saying why."""
+        try:
+            await self.notebook_runs.start(agent["workspace_id"], agent["execution_notebook"], agent_id=agent["id"],
+                                           session_id=request["session_id"], parameters={
+                                               "session_id": request["session_id"], "request_id": request["id"],
+                                               "answer": answer(request)})
+        except Exception as exc:
+            log.warning("the notebook of agent %s could not start for request %s: %s", agent["id"], request["id"],
+                        exc)
+            await self.sessions.fail(request["workspace_id"], request["session_id"],
+                                     f"execution notebook {agent['execution_notebook'].get('path')}: {exc}")
 
     async def on_agent_updated(self, agent: dict[str, Any]) -> None:
         """A notebook agent serving again (online, with an endpoint): its held answers are delivered, once."""

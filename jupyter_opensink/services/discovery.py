@@ -21,7 +21,7 @@ TABLE_OF = {
     "background_jobs": "background_jobs", "states": "states", "webhooks": "webhooks",
 }
 FEATURES = ("events", "idempotency_keys", "states", "webhooks", "execution_deliveries", "request_log", "openapi",
-            "docs_page", "approval_links", "mcp")
+            "docs_page", "approval_links", "mcp", "approval_policies", "audit_log", "notebook_runs")
 
 
 class Discovery:

@@ -16,6 +16,7 @@ from ..store import Delete, Insert, Page, Store, TableSpec, Update
 from .agents import Agents
 from .cascade import delete_with_children
 from .deliveries import ExecutionDeliveries
+from .notebook_runs import NotebookRuns, describe_end
 from .schedules import Schedule, build_schedule
 from .secrets import new_execution_secret
 
@@ -28,7 +29,7 @@ TABLES = [
 ]
 CLAIM_KEEP_SECONDS = 3600  # claims older than this (per job) are deleted when the job fires again
 SCHEDULE_FIELDS = ("interval_minutes", "start_minute", "cron", "timezone")
-TARGET_FIELDS = ("url", "method", "headers", "body", "agent_id")
+TARGET_FIELDS = ("url", "method", "headers", "body", "agent_id", "notebook")
 STATS = ("total_runs", "successful_runs", "failed_runs", "skipped_runs")
 
 
@@ -46,12 +47,13 @@ def specs_of(job: dict[str, Any]) -> tuple[tuple[str, ...], str] | None:
 
 class BackgroundJobs:
     def __init__(self, store: Store, outbound: Outbound, agents: Agents, deliveries: ExecutionDeliveries,
-                 events: EventBus):
+                 events: EventBus, notebook_runs: NotebookRuns):
         self.store = store
         self.outbound = outbound
         self.agents = agents
         self.deliveries = deliveries
         self.events = events
+        self.notebook_runs = notebook_runs
         self._running: set[str] = set()  # job ids with a run in flight
         self._manual: set[asyncio.Task] = set()  # manually triggered runs in flight
 
@@ -63,8 +65,11 @@ class BackgroundJobs:
             next_run = ids.to_iso(schedule_of(job).next_after(datetime.now(timezone.utc)))
         return {**{k: v for k, v in job.items() if k != "signing_secret"}, "next_run_at": next_run}
 
-    async def _check(self, workspace_id: str, job: dict[str, Any]) -> dict[str, Any]:
-        """Validate a whole job (after a create or a patch); returns it with defaults filled."""
+    async def _check(self, workspace_id: str, job: dict[str, Any], *, new_notebook: bool = True) -> dict[str, Any]:
+        """Validate a whole job (after a create or a patch); returns it with defaults filled.
+
+        A notebook target is checked when it is set (``new_notebook``): a job whose notebook was removed since
+        can still be changed (disabled, pointed elsewhere); its runs fail, saying why."""
         schedule = build_schedule(job)
         if job.get("cron") is not None:
             job["timezone"] = schedule.timezone
@@ -72,15 +77,20 @@ class BackgroundJobs:
             job["start_minute"] = job.get("start_minute") or 0
             job["timezone"] = None
         has_url, has_agent = job.get("url") is not None, job.get("agent_id") is not None
-        if has_url == has_agent:
-            raise Invalid("give exactly one target: url (with method, headers, body) or agent_id")
-        if has_agent:
+        has_notebook = job.get("notebook") is not None
+        if has_url + has_agent + has_notebook != 1:
+            raise Invalid("give exactly one target: url (with method, headers, body), agent_id or notebook")
+        if has_agent or has_notebook:
             if any(job.get(f) is not None for f in ("method", "headers", "body")):
                 raise Invalid("method, headers and body go with url; an agent_id job calls the agent's "
-                              "execution endpoint as configured")
+                              "execution endpoint (or notebook) as configured, a notebook job runs the notebook")
+        if has_notebook and new_notebook:
+            job["notebook"] = self.notebook_runs.check_target(job["notebook"])
+        elif has_agent:
             agent = await self.agents.get_doc(workspace_id, job["agent_id"])
-            if not agent.get("execution_endpoint"):
-                raise Invalid(f"agent_id: agent {agent['id']} has no execution_endpoint to call")
+            if not agent.get("execution_endpoint") and not agent.get("execution_notebook"):
+                raise Invalid(f"agent_id: agent {agent['id']} has no execution_endpoint (or execution_notebook) "
+                              "to call")
         else:
             job["method"] = job.get("method") or "POST"
             job["headers"] = job.get("headers") or {}
@@ -129,7 +139,13 @@ class BackgroundJobs:
             merged.update(url=None, method=None, headers=None, body=None)
         if changes.get("url") is not None and "agent_id" not in changes:
             merged["agent_id"] = None
-        job = await self._check(workspace_id, merged)
+        if (changes.get("url") is not None or changes.get("agent_id") is not None) and "notebook" not in changes:
+            merged["notebook"] = None
+        if changes.get("notebook") is not None:
+            for field in ("url", "method", "headers", "body", "agent_id"):
+                if field not in changes:
+                    merged[field] = None
+        job = await self._check(workspace_id, merged, new_notebook=changes.get("notebook") is not None)
         doc = await self.store.update("background_jobs", job_id,
                                       {k: job.get(k) for k in (*SCHEDULE_FIELDS, *TARGET_FIELDS, "name", "enabled")})
         rendered = self.render(doc)
@@ -185,14 +201,15 @@ class BackgroundJobs:
                 pass  # another server cleaned up at the same time
         return True
 
-    def _lease_seconds(self) -> float:
-        """How long a run can really last: its call is bounded by the outbound timeout."""
-        return self.outbound.timeout + 60
+    def _lease_seconds(self, job: dict[str, Any] | None = None) -> float:
+        """How long a run can really last: its call is bounded by the outbound timeout, a notebook's by its own."""
+        notebook = (job or {}).get("notebook") or {}
+        return max(self.outbound.timeout, notebook.get("timeout_seconds") or 0) + 60
 
     async def _running_elsewhere(self, job: dict[str, Any]) -> bool:
         if not self.store.shared:
             return False
-        since = ids.format_time(time.time() - self._lease_seconds())
+        since = ids.format_time(time.time() - self._lease_seconds(job))
         page = await self.store.query("background_job_runs", {"job_id": job["id"], "status": "running"}, limit=1,
                                       match=lambda r: r["started_at"] >= since)
         return bool(page.items)
@@ -201,7 +218,7 @@ class BackgroundJobs:
         """Record the run (or a skipped one if the job is still running); returns (run, completion)."""
         now = ids.format_time(fired)
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
-                "scheduled_for": ids.format_time(due) if due is not None else None}
+                "scheduled_for": ids.format_time(due) if due is not None else None, "notebook_run_id": None}
         if job["id"] in self._running or await self._running_elsewhere(job):
             run = (await self._record(job["id"], Insert("background_job_runs", {
                 **base, "status": "skipped", "finished_at": now, "duration_ms": 0, "response_status": None,
@@ -222,7 +239,7 @@ class BackgroundJobs:
     async def _finish_run(self, job: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            status_code, error = await self._call_target(job)
+            status_code, error = await self._call_target(job, run)
         except Exception as exc:  # a bug, not the target's fault: still record it
             status_code, error = None, f"the run failed inside the server: {type(exc).__name__}"
         finally:
@@ -259,9 +276,26 @@ class BackgroundJobs:
                 continue  # counted by another run meanwhile: read again
         raise Conflict(f"background job {job_id}: could not count the run (too many concurrent changes)")
 
-    async def _call_target(self, job: dict[str, Any]) -> tuple[int | None, str | None]:
+    async def _run_notebook(self, job: dict[str, Any], run: dict[str, Any], target: dict[str, Any],
+                            agent_id: str | None) -> tuple[int | None, str | None]:
+        """Run the notebook (in a session made for the run) and wait for its end: the job's run lasts as long."""
+        try:
+            started = await self.notebook_runs.start(job["workspace_id"], target, job_id=job["id"], agent_id=agent_id)
+        except Invalid as exc:  # the notebook was moved, removed or replaced by a link leading out
+            return None, exc.message
+        try:
+            await self.store.update("background_job_runs", run["id"], {"notebook_run_id": started["id"]})
+        except NotFound:
+            pass
+        return None, describe_end(await self.notebook_runs.wait(started["id"]))
+
+    async def _call_target(self, job: dict[str, Any], run: dict[str, Any]) -> tuple[int | None, str | None]:
+        if job.get("notebook"):
+            return await self._run_notebook(job, run, job["notebook"], None)
         if job.get("agent_id"):
             agent = await self.store.get("agents", job["agent_id"])
+            if agent is not None and agent.get("execution_notebook"):
+                return await self._run_notebook(job, run, agent["execution_notebook"], agent["id"])
             if agent is None or not agent.get("execution_endpoint"):
                 return None, "the agent is gone or has no execution_endpoint"
             record = await self.deliveries.call_agent(agent, trigger="job")

@@ -4,11 +4,13 @@ Entries hold no bodies, query strings, credentials or secrets: time, method,
 path, status, duration, key id or user, workspace and sizes. They are
 buffered and written in one batch per flush (the server flushes every
 second), so logging adds no write to any request; retention is bounded by
-count and age, enforced at each flush.
+count and age, enforced at each flush. A read writes what is buffered first:
+someone looking for the call that just failed finds it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -26,6 +28,9 @@ class RequestLog:
         self.max_entries = max_entries
         self.max_age = max_age
         self._pending: list[dict[str, Any]] = []
+        #: Held while buffered entries are on their way to the store: a read that flushes waits for a
+        #: periodic flush already writing, or it could miss the entries that flush took from the buffer.
+        self._writing = asyncio.Lock()
 
     def record(self, *, method: str, path: str, status: int, duration_ms: float, key_id: str | None,
                user: str | None, workspace_id: str | None, request_bytes: int, response_bytes: int | None) -> None:
@@ -39,10 +44,15 @@ class RequestLog:
         })
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        if pending:
-            await self.store.batch([Insert("request_logs", entry) for entry in pending])
+        await self._write_pending()
         await self._enforce_retention()
+
+    async def _write_pending(self) -> None:
+        """Store every entry recorded so far (those of requests answered before this call, at least)."""
+        async with self._writing:
+            pending, self._pending = self._pending, []
+            if pending:
+                await self.store.batch([Insert("request_logs", entry) for entry in pending])
 
     async def _enforce_retention(self) -> None:
         cutoff = ids.to_iso(dt.datetime.now(dt.timezone.utc) - self.max_age)
@@ -57,6 +67,8 @@ class RequestLog:
                 return
 
     async def list(self, filters: dict[str, Any], *, limit: int, after: str | None, order: str) -> Page:
+        """A page of entries, the buffered ones included (written first; retention waits for the periodic
+        flush, so reading costs no purge)."""
         where: dict[str, Any] = {}
         if filters.get("status"):
             status = ids.parse_digits(str(filters["status"]), 3)
@@ -75,5 +87,6 @@ class RequestLog:
         def wanted(entry: dict[str, Any]) -> bool:
             return (not path or entry["path"].startswith(path)) and (not since or entry["at"] >= since)
 
+        await self._write_pending()
         return await self.store.query("request_logs", where, limit=limit, after=after, order=order,
                                       match=wanted if path or since else None)

@@ -13,9 +13,11 @@ from ..runtime.events import EventBus
 from ..store import Insert, Op, Page, Store, TableSpec, Update
 from .access import Principal
 from .agents import Agents
+from .audit import AuditLog, decision_entry
 from .cascade import delete_with_children
 from . import followups
 from .decisions import answer, check_proposal, settle
+from .policies import ApprovalPolicies
 from .schemas import check_schema
 
 #: Resolved requests whose callback is not settled yet (sent, or the session failed). Written in the
@@ -151,15 +153,19 @@ class Activities:
                                       order=order)
 
 
-#: Who answers a request whose ``on_expiry`` is ``reject`` when its time runs out.
+#: Who answers a request whose ``on_expiry`` is ``reject`` when its time runs out, and the name it goes by.
 SYSTEM = "system"
+NO_ANSWER_IN_TIME = "no answer in time"
 
 
 class InputRequests:
-    def __init__(self, store: Store, sessions: Sessions, events: EventBus):
+    def __init__(self, store: Store, sessions: Sessions, events: EventBus, policies: ApprovalPolicies,
+                 audit: AuditLog):
         self.store = store
         self.sessions = sessions
         self.events = events
+        self.policies = policies
+        self.audit = audit
         #: The shortest ``remind_every_seconds`` a request may ask for (OpenSinkApp.notification_min_remind_seconds).
         self.min_remind_seconds = 60.0
 
@@ -167,7 +173,11 @@ class InputRequests:
         return await get_owned(self.store, "input_requests", request_id, workspace_id, "input request")
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A pending request; the session waits for input and the timeline says so."""
+        """A pending request; the session waits for input and the timeline says so.
+
+        When an approval policy decides it, it is created already decided, in the same batch: the session
+        goes on at once, the timeline says which policy decided, and the callback is sent as for a person.
+        """
         session = await self.sessions.get(workspace_id, values["session_id"])
         if session["agent_id"] != values["agent_id"]:
             raise Invalid("agent_id: this agent does not own the session")
@@ -182,19 +192,55 @@ class InputRequests:
                    "workspace_id": workspace_id, "response": None, "status": "pending", "resolved_at": None,
                    "expires_at": values.get("expires_at"), "resolved_by": None, "resolved_by_name": None,
                    "decision": None, "comment": None, "changes": None}
-        ops: list[Op] = [Insert("input_requests", request),
-                         *status_change(session, {"status": "waiting_for_input"}),
-                         system_activity(session, "input_request_created", f"Asked: {values['title']}",
-                                         related_entity_id=request["id"])]
-        done = await self.store.batch(ops)
+        created = system_activity(session, "input_request_created", f"Asked: {values['title']}",
+                                  related_entity_id=request["id"])
+        agent_name = None
+        policy = None
+        if request["decisions"]:
+            agent_name = await self._agent_name(request)
+            policy = await self.policies.deciding(request, agent_name)
+        if policy is None:
+            done = await self.store.batch([Insert("input_requests", request),
+                                           *status_change(session, {"status": "waiting_for_input"}), created])
+            self.events.emit("input_request.created", workspace_id, done[0])
+            self.events.emit("session.updated", workspace_id, done[1])
+            self.sessions.emit_activities(workspace_id, done[2:])
+            return done[0]
+        answered = settle(request, request["defaults"], policy["decision"], policy.get("comment"))
+        decided = {**request, **answered, "status": "resolved", "resolved_at": ids.now_iso(),
+                   "resolved_by": f"policy:{policy['id']}", "resolved_by_name": policy["name"]}
+        verb = {"approve": "Approved", "reject": "Rejected"}[policy["decision"]]
+        ops: list[Op] = [Insert("input_requests", decided),
+                         *status_change(session, {"status": "processing_input"}), created,
+                         self._resolved_activity(session, decided, f"{verb} by policy '{policy['name']}': "
+                                                                   f"{request['title']}"),
+                         Insert(OUTBOX, {"id": request["id"], "workspace_id": workspace_id,
+                                         "created_at": decided["resolved_at"]})]
+        done = await self.audit.commit(ops, [decision_entry(decided, agent_name)])
         self.events.emit("input_request.created", workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
-        self.sessions.emit_activities(workspace_id, done[2:])
+        self.sessions.emit_activities(workspace_id, done[2:-1])
+        self._emit_resolved(workspace_id, done[0])
         return done[0]
 
     async def _channel_exists(self, workspace_id: str, channel_id: str) -> bool:
         channel = await self.store.get(followups.CHANNELS, channel_id)
         return channel is not None and channel["workspace_id"] == workspace_id
+
+    def _emit_resolved(self, workspace_id: str, request: dict[str, Any]) -> None:
+        """The event carries the answer as the callback body does, so a follower of the stream reads it the
+        same way (the request's own fields are there too), whoever decided."""
+        self.events.emit("input_request.resolved", workspace_id, {**request, "answer": answer(request)})
+
+    async def _agent_name(self, request: dict[str, Any]) -> str | None:
+        """What policies match and the audit log keeps of the asking agent (None once it is deleted)."""
+        return (await self.store.get("agents", request["agent_id"]) or {}).get("name")
+
+    @staticmethod
+    def _resolved_activity(session: dict[str, Any], request: dict[str, Any], message: str) -> Insert:
+        who = {"resolved_by": request["resolved_by"], "resolved_by_name": request["resolved_by_name"]}
+        return system_activity(session, "input_request_resolved", message, related_entity_id=request["id"],
+                               payload={**who, "answer": answer(request)})
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
@@ -207,13 +253,15 @@ class InputRequests:
     async def resolve(self, workspace_id: str, request_id: str, response: dict[str, Any] | None, *,
                       decision: str | None = None, comment: str | None = None,
                       resolved_by: str | None = None, resolved_by_name: str | None = None,
-                      also: tuple[Op, ...] = ()) -> dict[str, Any]:
+                      also: tuple[Op, ...] = (), remember_seconds: int | None = None) -> dict[str, Any]:
         """Answer a pending request (the decision rules are ``decisions.settle``'s), then the session resumes.
 
         ``resolved_by`` says who answered (``user:<name>``, ``key:<id>``, ``link:<id>``) and
         ``resolved_by_name`` as a person reads it; ``also`` are writes that must happen in the same batch
         or not at all (an approval link being used up): a ``Conflict`` from one of them is raised as it is
-        while the request is still pending.
+        while the request is still pending. ``remember_seconds`` ("approve and remember", the Jupyter user's
+        alone: the caller checks) adds the policy approving the same again for that long. The audit record
+        is written in the same batch.
         """
         request = await self.get(workspace_id, request_id)
         if request["status"] != "pending":
@@ -222,39 +270,48 @@ class InputRequests:
             await self.expire(workspace_id, request_id)
             raise Conflict(f"input request {request_id} expired at {request['expires_at']}")
         answered = settle(request, response, decision, comment)
+        if remember_seconds is not None:
+            if decision != "approve":
+                raise Invalid("remember: only an approval is remembered (decision approve)")
+            also = (*also, self.policies.remembered(request, answered["response"], remember_seconds))
         session = await self.sessions.get(workspace_id, request["session_id"])
         verb = {"approve": "Approved", "reject": "Rejected", "respond": "Replied to"}.get(decision or "", "Answered")
         message = f"{verb}: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
         try:
-            return await self._write_answer(request, session, answered, message, resolved_by=resolved_by,
+            done = await self._write_answer(request, session, answered, message, resolved_by=resolved_by,
                                             resolved_by_name=resolved_by_name, also=also)
         except Conflict:
             current = await self.get(workspace_id, request_id)
             if current["status"] != "pending" or not also:
                 raise self._not_pending(current) from None
             raise  # one of ``also`` refused
+        if remember_seconds is not None:
+            self.events.emit("approval_policy.created", workspace_id, done[-1])
+        return done[0]
 
     async def _write_answer(self, request: dict[str, Any], session: dict[str, Any], answered: dict[str, Any],
                             message: str, *, resolved_by: str | None, resolved_by_name: str | None,
-                            also: tuple[Op, ...] = ()) -> dict[str, Any]:
-        """Resolve ``request`` in one batch (request, session, activity, the callback's outbox entry and
-        ``also``), then announce it; ``Conflict`` when it is no longer pending."""
+                            also: tuple[Op, ...] = ()) -> list[dict[str, Any]]:
+        """Resolve ``request`` in one batch with its audit record (request, session, activity, the callback's
+        outbox entry and ``also``), then announce it; ``Conflict`` when it is no longer pending. Returns what
+        the batch wrote, the request first."""
         workspace_id, request_id = request["workspace_id"], request["id"]
         now = ids.now_iso()
-        who = {"resolved_by": resolved_by, "resolved_by_name": resolved_by_name}
-        changes = {"status": "resolved", "resolved_at": now, **answered, **who}
-        done = await self.store.batch([
+        changes = {"status": "resolved", "resolved_at": now, **answered, "resolved_by": resolved_by,
+                   "resolved_by_name": resolved_by_name}
+        decided = {**request, **changes}
+        agent_name = await self._agent_name(request)
+        done = await self.audit.commit([
             Update("input_requests", request_id, changes, expect={"status": "pending"}),
             *status_change(session, {"status": "processing_input"}),
-            system_activity(session, "input_request_resolved", message, related_entity_id=request_id,
-                            payload={**who, "answer": answer({**request, **changes})}),
+            self._resolved_activity(session, decided, message),
             Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
             *also,
-        ])
-        self.events.emit("input_request.resolved", workspace_id, done[0])
+        ], [decision_entry(decided, agent_name)])
+        self._emit_resolved(workspace_id, done[0])
         self.events.emit("session.updated", workspace_id, done[1])
         self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
-        return done[0]
+        return done
 
     async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:
         """A pending request whose time ran out: it expires and its session fails saying so; or, when it
@@ -267,18 +324,22 @@ class InputRequests:
         if request.get("on_expiry") == "reject" and session is not None:
             answered = {"response": None, "decision": "reject", "comment": "expired", "changes": None}
             try:
-                return await self._write_answer(request, session, answered,
+                done = await self._write_answer(request, session, answered,
                                                 f"Rejected: {request['title']} (expired without an answer)",
-                                                resolved_by=SYSTEM, resolved_by_name=SYSTEM)
+                                                resolved_by=SYSTEM, resolved_by_name=NO_ANSWER_IN_TIME)
             except Conflict:
                 return None  # answered at the same moment
+            return done[0]
         message = (f"input request {request['key']!r} expired at {request['expires_at']} "
                    "without an answer")
         ops: list[Op] = [Update("input_requests", request_id, {"status": "expired"}, expect={"status": "pending"})]
         if session is not None:
             ops += status_change(session, {"status": "failed", "error_message": message})
+        agent_name = await self._agent_name(request)
+        entry = decision_entry({**request, "status": "expired", "resolved_at": ids.now_iso(), "resolved_by": SYSTEM,
+                                "resolved_by_name": NO_ANSWER_IN_TIME}, agent_name)
         try:
-            done = await self.store.batch(ops)
+            done = await self.audit.commit(ops, [entry])
         except Conflict:
             return None  # resolved at the same moment
         self.events.emit("input_request.expired", workspace_id, done[0])

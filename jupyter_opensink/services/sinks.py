@@ -27,16 +27,23 @@ TABLES = [
 PUBLIC_ITEMS = 50
 
 
+def render(doc: dict[str, Any]) -> dict[str, Any]:
+    """The sink as every read shows it: one stored before sinks recorded their creator has no owner."""
+    return doc if "owner_id" in doc else {**doc, "owner_id": None}
+
+
 class Sinks:
     def __init__(self, store: Store, events: EventBus):
         self.store = store
         self.events = events
 
-    async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, workspace_id: str, values: dict[str, Any], *,
+                     owner_id: str | None) -> dict[str, Any]:
+        """``owner_id``: who creates it (``Principal.owner_id``), kept for the sink's life."""
         if values.get("public_slug") is not None:
             await self._slug_free(values["public_slug"])
         doc = await self.store.insert("sinks", {
-            "workspace_id": workspace_id, **values, "secret": "sks_" + new_token(24),
+            "workspace_id": workspace_id, **values, "owner_id": owner_id, "secret": "sks_" + new_token(24),
         })
         self.events.emit("sink.created", workspace_id, doc)
         return doc
@@ -47,24 +54,26 @@ class Sinks:
             raise Conflict(f"public_slug {slug!r} is already taken")
 
     async def get(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
-        return await get_owned(self.store, "sinks", sink_id, workspace_id, "sink")
+        return render(await get_owned(self.store, "sinks", sink_id, workspace_id, "sink"))
 
     async def list(self, workspace_id: str, filters: dict[str, Any] | None = None, *, limit: int,
                    after: str | None, order: str) -> Page:
-        return await self.store.query("sinks", scoped(workspace_id, filters), limit=limit, after=after,
+        page = await self.store.query("sinks", scoped(workspace_id, filters), limit=limit, after=after,
                                       order=order)
+        return Page([render(doc) for doc in page.items], page.next_after)
 
     async def update(self, workspace_id: str, sink_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         await self.get(workspace_id, sink_id)
         if changes.get("public_slug") is not None:
             await self._slug_free(changes["public_slug"], sink_id)
-        doc = await self.store.update("sinks", sink_id, changes)
+        doc = render(await self.store.update("sinks", sink_id, changes))
         self.events.emit("sink.updated", workspace_id, doc)
         return doc
 
     async def delete(self, workspace_id: str, sink_id: str) -> dict[str, Any]:
         await self.get(workspace_id, sink_id)
-        doc = await delete_with_children(self.store, "sinks", sink_id, [("sink_items", {"sink_id": sink_id})])
+        doc = render(await delete_with_children(self.store, "sinks", sink_id,
+                                                [("sink_items", {"sink_id": sink_id})]))
         self.events.emit("sink.deleted", workspace_id, doc)
         return doc
 

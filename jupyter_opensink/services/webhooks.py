@@ -38,6 +38,7 @@ from .access import Principal
 from .agents import Agents
 from .deliveries import ExecutionDeliveries
 from .expiring import purge_expired
+from .notebook_runs import NotebookRuns
 from .scoping import get_owned, scoped
 from .sinks import SinkItems, Sinks
 
@@ -102,8 +103,9 @@ def signed_message(secret: str, signature: Signature, body: bytes) -> tuple[str,
 
 class Webhooks:
     def __init__(self, store: Store, sinks: Sinks, sink_items: SinkItems, agents: Agents,
-                 deliveries: ExecutionDeliveries, events: EventBus):
+                 deliveries: ExecutionDeliveries, events: EventBus, notebook_runs: NotebookRuns):
         self.store = store
+        self.notebook_runs = notebook_runs
         self.sinks = sinks
         self.sink_items = sink_items
         self.agents = agents
@@ -116,8 +118,9 @@ class Webhooks:
             await self.sinks.get(workspace_id, action["sink_id"])
         else:
             agent = await self.agents.get(workspace_id, action["agent_id"])
-            if not agent.get("execution_endpoint"):
-                raise Invalid(f"action.agent_id: agent {agent['id']} has no execution_endpoint to call")
+            if not agent.get("execution_endpoint") and not agent.get("execution_notebook"):
+                raise Invalid(f"action.agent_id: agent {agent['id']} has no execution_endpoint (or "
+                              "execution_notebook) to call")
 
     async def create(self, workspace_id: str, values: dict[str, Any]) -> dict[str, Any]:
         await self._check_target(workspace_id, values["action"])
@@ -222,7 +225,12 @@ class Webhooks:
                 item = await self._create_item(hook, payload)
                 await self._record(hook, 201, "item_created", item_id=item["id"])
                 return 201, {"item": item}
-            delivery = await self._run_agent(hook, payload)
+            agent = await self.agents.get_doc(hook["workspace_id"], hook["action"]["agent_id"])  # with its secret
+            if agent.get("execution_notebook"):
+                run = await self._run_notebook(hook, agent, payload)
+                await self._record(hook, 201, "notebook_started", notebook_run_id=run["id"])
+                return 201, {"notebook_run": run}
+            delivery = await self._run_agent(hook, agent, payload)
             await self._record(hook, 201, "agent_called", delivery_id=delivery["id"], error=delivery["error"])
             return 201, {"delivery": delivery}
         except (Invalid, NotFound) as exc:
@@ -320,16 +328,24 @@ class Webhooks:
             raise Invalid("the payload does not make a valid item: " + "; ".join(validation_messages(exc))) from None
         return await self.sink_items.create(hook["workspace_id"], action["sink_id"], item.values())
 
-    async def _run_agent(self, hook: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-        agent = await self.agents.get_doc(hook["workspace_id"], hook["action"]["agent_id"])  # with its secret
+    async def _run_notebook(self, hook: dict[str, Any], agent: dict[str, Any],
+                            payload: dict[str, Any]) -> dict[str, Any]:
+        """A notebook agent's run: what an endpoint's body would hold is the parameter ``payload`` (its keys
+        need not be Python names), in a session made for the run."""
+        extra = {**(hook["action"].get("body") or {}), **payload}
+        return await self.notebook_runs.start(hook["workspace_id"], agent["execution_notebook"], agent_id=agent["id"],
+                                              parameters={"payload": extra})
+
+    async def _run_agent(self, hook: dict[str, Any], agent: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         if not agent.get("execution_endpoint"):
             raise Invalid(f"agent {agent['id']} has no execution_endpoint")
         extra = {**(hook["action"].get("body") or {}), **payload}
         return await self.deliveries.call_agent(agent, trigger="webhook", extra_body=extra)
 
     async def _record(self, hook: dict[str, Any], status: int, outcome: str, *, error: str | None = None,
-                      item_id: str | None = None, delivery_id: str | None = None) -> None:
+                      item_id: str | None = None, delivery_id: str | None = None,
+                      notebook_run_id: str | None = None) -> None:
         doc = await self.store.insert("webhook_invocations", {
             "webhook_id": hook["id"], "workspace_id": hook["workspace_id"], "status": status, "outcome": outcome,
-            "error": error, "item_id": item_id, "delivery_id": delivery_id})
+            "error": error, "item_id": item_id, "delivery_id": delivery_id, "notebook_run_id": notebook_run_id})
         self.events.emit("webhook.invoked", hook["workspace_id"], doc)

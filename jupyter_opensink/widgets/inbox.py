@@ -38,6 +38,8 @@ DONE = {"approve": "Approved", "reject": "Rejected", "respond": "Reply sent", No
 MAX_NOTES = 20
 #: Longest comment, as the API takes it.
 COMMENT_MAX = 4000
+#: "Approve and remember": how long the same approval is given again without asking (label, seconds).
+REMEMBER_CHOICES = (("for an hour", 3600), ("for a day", 86400), ("for a week", 7 * 86400))
 NO_REPLY = "Comment: write your reply: it is what the agent receives instead of a decision"
 
 
@@ -72,10 +74,10 @@ class RequestForm(w.VBox):
             f"<div>{html.escape(request.get('message') or '')}</div>"
             f"<small>asked by {html.escape(agent_name or self._agent_name(request['agent_id']))} · "
             f"{html.escape(local_time(request.get('created_at')))}</small>")
-        # Evidence is sanitized HTML in an HTML widget, never the request's own HTML in an Output: a running
-        # kernel's outputs are trusted, so a script in them would run.
-        shown = evidence.show_all(request.get("context"))
-        self.context = w.HTML(f"<style>{evidence.STYLE}</style>{evidence.as_html(shown)}" if shown else "")
+        # Evidence as notebook outputs, drawn by the front end's own renderers (tables, images, charts). An
+        # Output's outputs are trusted, so they hold only what ``evidence.safe_bundle`` made inert.
+        self.context = w.Output()
+        self.context.outputs = tuple(evidence.display_outputs(request.get("context")))
         self.submit_button: w.Button | None = None
         if not self.decisions:
             self.submit_button = w.Button(description="Submit", button_style="primary", icon="check")
@@ -92,6 +94,16 @@ class RequestForm(w.VBox):
         self.reject_button = self.decision_buttons.get("reject")
         buttons: list[w.Widget] = [*([self.submit_button] if self.submit_button else []),
                                    *self.decision_buttons.values()]
+        #: "Approve and remember": checked, Approve also creates a policy approving the same proposal of this
+        #: agent and key for the chosen time.
+        self.remember: w.Checkbox | None = None
+        self.remember_for: w.Dropdown | None = None
+        if self.approve_button is not None:
+            self.remember = w.Checkbox(value=False, description="Remember", indent=False,
+                                       layout=w.Layout(width="auto"),
+                                       tooltip="Approve the same proposal of this agent again without asking")
+            self.remember_for = w.Dropdown(options=REMEMBER_CHOICES, value=86400, layout=w.Layout(width="9em"))
+            buttons.insert(buttons.index(self.approve_button) + 1, w.HBox([self.remember, self.remember_for]))
         self.comment: w.Textarea | None = None
         self.comment_problem = w.HTML()
         comment_box: list[w.Widget] = []
@@ -156,9 +168,11 @@ class RequestForm(w.VBox):
             except ValueError as exc:
                 self._show_error(str(exc))
                 return None
+        remember = (self.remember_for.value if decision == "approve" and self.remember is not None
+                    and self.remember.value and self.remember_for is not None else None)
         try:
             resolved = self.client.input_requests.resolve(self.request["id"], response, decision=decision,
-                                                          comment=comment)
+                                                          comment=comment, remember_seconds=remember)
         except OpenSinkError as exc:
             said = self._show_violations(exc.body)
             self._show_error("; ".join(said) if said else exc.message)

@@ -1,7 +1,8 @@
 /**
  * The workspace browser: agents, sessions (state and activity timeline),
- * sinks (newest items, search), background jobs (runs, trigger, enable), and
- * deliveries (execution-endpoint calls and notification attempts) of one
+ * sinks (newest items, search), background jobs (runs, trigger, enable), notebook
+ * runs (status, the output notebook, cancel), deliveries (execution-endpoint calls and notification attempts)
+ * and approval policies (time left, delete) of one
  * workspace. Redrawn when that workspace's events
  * arrive, so what it shows is current without polling.
  */
@@ -12,15 +13,17 @@ import { ApiError, Doc, EventFeed, NotInstalled, OpenSinkApi } from './api';
 import { h, when } from './dom';
 import { jsonView } from './json';
 
-type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'deliveries' | 'requests';
+type View = 'agents' | 'sessions' | 'sinks' | 'jobs' | 'runs' | 'deliveries' | 'requests' | 'policies';
 /** Each view, its label and the discovery count shown beside it. */
 const VIEWS: [View, string, string | null][] = [
   ['agents', 'Agents', 'agents'],
   ['sessions', 'Sessions', 'agent_sessions'],
   ['sinks', 'Sinks', 'sinks'],
   ['jobs', 'Background jobs', 'background_jobs'],
+  ['runs', 'Notebook runs', null],
   ['deliveries', 'Deliveries', null],
-  ['requests', 'Requests', null]
+  ['requests', 'Requests', null],
+  ['policies', 'Policies', null]
 ];
 const LIMIT = '50';
 
@@ -31,6 +34,26 @@ function table(headings: string[], rows: HTMLElement[]): HTMLElement {
     h('thead', {}, h('tr', {}, headings.map(t => h('th', {}, t)))),
     h('tbody', {}, rows)
   );
+}
+
+/** How long a policy still decides: "never expires", "expired", "2 d 3 h left", "59 min left". */
+export function timeLeft(expiresAt: string | null | undefined, now: number = Date.now()): string {
+  if (!expiresAt) {
+    return 'never expires';
+  }
+  const minutes = Math.floor((new Date(expiresAt).getTime() - now) / 60000);
+  if (isNaN(minutes)) {
+    return expiresAt;
+  }
+  if (minutes < 0) {
+    return 'expired';
+  }
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  if (days) {
+    return `${days} d ${hours} h left`;
+  }
+  return hours ? `${hours} h ${minutes % 60} min left` : `${Math.max(minutes, 1)} min left`;
 }
 
 function status(value: string | null | undefined): HTMLElement {
@@ -49,9 +72,14 @@ export class BrowserPanel extends Widget {
   private pending: number | null = null;
   private server = h('span', { className: 'jp-OpenSink-server' });
 
+  /**
+   * @param openPath opens a file of the server's root in the application (a run's output notebook);
+   *   without it, output paths are shown as text.
+   */
   constructor(
     private api: OpenSinkApi,
-    feed: EventFeed
+    feed: EventFeed,
+    private openPath: ((path: string) => void) | null = null
   ) {
     super();
     this.id = 'jp-opensink-browser';
@@ -160,8 +188,12 @@ export class BrowserPanel extends Widget {
         return this.sinks();
       case 'jobs':
         return this.jobs();
+      case 'runs':
+        return this.runs();
       case 'requests':
         return this.requests();
+      case 'policies':
+        return this.policies();
       default:
         return this.deliveries();
     }
@@ -364,6 +396,61 @@ export class BrowserPanel extends Widget {
     return h('div', {}, table(['Job', 'Schedule', 'Next run', 'Last run', 'Runs', ''], rows), detail);
   }
 
+  /** Notebook runs, newest first: how each ended (or how far it is), its output notebook, and why it failed. */
+  private async runs(): Promise<HTMLElement> {
+    const runs = await this.list('notebook-runs');
+    const cancel = (run: Doc) => async () => {
+      try {
+        await this.api.request(`notebook-runs/${run.id}/cancel`, { method: 'POST', body: {}, workspace: this.workspace });
+        await this.redraw();
+      } catch (error) {
+        this.problem(error);
+      }
+    };
+    const why = (run: Doc): string => {
+      if (run.error) {
+        const where = run.error.cell_index != null ? `cell ${run.error.cell_index}: ` : '';
+        return `${where}${run.error.ename}: ${run.error.evalue}`;
+      }
+      return run.reason ?? '';
+    };
+    const output = (run: Doc): HTMLElement =>
+      this.openPath
+        ? h(
+            'a',
+            { className: 'jp-OpenSink-output', title: `Open ${run.output_path}`, onclick: () => this.openPath?.(run.output_path) },
+            run.output_path
+          )
+        : h('code', {}, run.output_path);
+    return h(
+      'div',
+      {},
+      table(
+        ['Notebook', 'Started', 'Status', 'Duration', 'Output', 'Error', ''],
+        runs.map(r =>
+          h(
+            'tr',
+            { 'data-id': r.id, className: ['failed', 'timeout'].includes(r.status) ? 'jp-OpenSink-failed' : '' },
+            h('td', {}, h('code', {}, r.path)),
+            h('td', {}, r.started_at ? when(r.started_at) : `queued ${when(r.created_at)}`),
+            h('td', {}, status(r.status)),
+            h('td', {}, r.duration_ms != null ? `${(r.duration_ms / 1000).toFixed(1)} s` : '—'),
+            h('td', {}, output(r)),
+            h('td', { className: 'jp-OpenSink-run-error' }, why(r)),
+            h(
+              'td',
+              {},
+              ['queued', 'running'].includes(r.status)
+                ? h('button', { className: 'jp-mod-styled', 'data-action': 'cancel', onclick: cancel(r) }, 'Cancel')
+                : null
+            )
+          )
+        )
+      ),
+      runs.length ? null : h('p', { className: 'jp-OpenSink-empty' }, 'No notebook runs yet.')
+    );
+  }
+
   private async deliveries(): Promise<HTMLElement> {
     return h('div', {}, await this.callbacks(), await this.notifications());
   }
@@ -417,6 +504,44 @@ export class BrowserPanel extends Widget {
             )
           )
         : h('p', { className: 'jp-OpenSink-empty' }, 'No notifications sent yet (channels: /v1/notification-channels).')
+    );
+  }
+
+  /** Approval policies: what each decides, for whom, and how long it still does; a button deletes one. */
+  private async policies(): Promise<HTMLElement> {
+    const names = await this.agentNames();
+    const policies = await this.list('approval-policies');
+    const remove = (id: string) => async () => {
+      try {
+        await this.api.request(`approval-policies/${id}`, { method: 'DELETE', workspace: this.workspace });
+        await this.redraw();
+      } catch (error) {
+        this.problem(error);
+      }
+    };
+    if (!policies.length) {
+      return h(
+        'p',
+        { className: 'jp-OpenSink-empty' },
+        'No approval policies. "Remember" beside Approve in the inbox makes one; POST /v1/approval-policies makes others.'
+      );
+    }
+    return table(
+      ['Policy', 'Decides', 'Agent', 'Key', 'Priority', 'Time left', ''],
+      policies.map(p => {
+        const left = timeLeft(p.expires_at);
+        return h(
+          'tr',
+          { 'data-id': p.id, className: !p.enabled || left === 'expired' ? 'jp-OpenSink-policy-off' : '' },
+          h('td', {}, p.name),
+          h('td', {}, status(p.decision), p.enabled ? null : ' (disabled)'),
+          h('td', {}, p.agent_id ? names.get(p.agent_id) ?? p.agent_id : 'any'),
+          h('td', {}, p.request_key ? h('code', {}, p.request_key) : 'any'),
+          h('td', {}, String(p.priority)),
+          h('td', { className: 'jp-OpenSink-time-left', title: p.expires_at ? when(p.expires_at) : '' }, left),
+          h('td', {}, h('button', { className: 'jp-mod-styled jp-mod-warn', 'data-action': 'delete', onclick: remove(p.id) }, 'Delete'))
+        );
+      })
     );
   }
 

@@ -5,13 +5,15 @@
  * The bundle comes from an agent, not from the person, so it is drawn as an output of a notebook the
  * person has not trusted: HTML and Markdown go through the app's sanitizer, and no script in them ever
  * runs. An SVG is shown as an image (an `<img>` never runs the scripts an SVG may hold), which is how
- * JupyterLab draws a trusted SVG; its own SVG renderer refuses untrusted ones outright.
+ * JupyterLab draws a trusted SVG; its own SVG renderer refuses untrusted ones outright. A Vega-Lite chart
+ * is drawn only when it evaluates and loads nothing (`vegalite.ts`); otherwise its fallback type shows.
  */
 
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { h } from './dom';
+import { withoutActiveChart } from './vegalite';
 
 export type Bundle = { [mime: string]: unknown };
 
@@ -70,14 +72,14 @@ export function safestRichest(registry: IRenderMimeRegistry, data: Bundle): stri
 
 /** One item's body, and the renderer to dispose with it (if one was made). */
 function drawBody(item: ContextItem, registry: IRenderMimeRegistry | null): [HTMLElement, { dispose(): void } | null] {
-  const data = item.data;
+  const data = withoutActiveChart(item.data);
   if (!registry) {
     const picture = [...IMAGES, SVG].find(mime => mime in data);
-    return [picture ? image(picture, data[picture], item.title) : asText(data), null];
+    return [picture ? image(picture, data[picture], item.title) : asText(item.data), null];
   }
   const mime = safestRichest(registry, data);
   if (mime === undefined) {
-    return [asText(data), null];
+    return [asText(item.data), null];
   }
   if (mime === SVG) {
     return [image(SVG, data[SVG], item.title), null];

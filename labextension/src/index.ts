@@ -74,10 +74,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(COMMANDS.browser, {
       label: 'Open the agent workspace browser',
-      caption: 'Agents, sessions, sinks, background jobs and deliveries',
+      caption: 'Agents, sessions, sinks, background jobs, notebook runs and deliveries',
       execute: () => {
         if (!browser || browser.isDisposed) {
-          browser = new MainAreaWidget({ content: new BrowserPanel(api, feed) });
+          const openPath = (path: string) => void app.commands.execute('docmanager:open', { path });
+          browser = new MainAreaWidget({ content: new BrowserPanel(api, feed, openPath) });
           browser.id = 'jp-opensink-browser-main';
           browser.title.label = 'Agent workspace';
           browser.title.icon = inboxIcon;

@@ -20,6 +20,12 @@ const DECISIONS: [Decision, string, string][] = [
   ['reject', 'Reject', 'jp-mod-warn'],
   ['respond', 'Reply', '']
 ];
+/** "Approve and remember": how long the same approval is given again without asking. */
+export const REMEMBER_CHOICES: [number, string][] = [
+  [3600, 'for an hour'],
+  [86400, 'for a day'],
+  [7 * 86400, 'for a week']
+];
 /** A resolve's comment is at most this long (the server refuses more). */
 const MAX_COMMENT = 4000;
 
@@ -103,6 +109,7 @@ export function drawQuestion(request: Doc, options: QuestionOptions): Card {
   const offered = Array.isArray(request.decisions) ? DECISIONS.filter(([d]) => request.decisions.includes(d)) : [];
   const comment = offered.some(([d]) => d !== 'approve') ? commentBox(offered.some(([d]) => d === 'respond')) : null;
   const buttons: HTMLButtonElement[] = [];
+  const remember = offered.some(([d]) => d === 'approve') ? rememberChoice() : null;
   const send = async (decision: Decision | null) => {
     error.textContent = '';
     form.show([]);
@@ -129,6 +136,9 @@ export function drawQuestion(request: Doc, options: QuestionOptions): Card {
     }
     if (said) {
       body.comment = said;
+    }
+    if (decision === 'approve' && remember?.box.checked) {
+      body.remember = { seconds: Number(remember.duration.value) };
     }
     buttons.forEach(b => (b.disabled = true));
     try {
@@ -163,6 +173,7 @@ export function drawQuestion(request: Doc, options: QuestionOptions): Card {
   } else {
     buttons.push(h('button', { type: 'button', className: 'jp-mod-styled jp-mod-accept', onclick: () => void send(null) }, 'Submit'));
   }
+  const approveAt = buttons.findIndex(b => b.dataset.decision === 'approve');
   const linkBox = h('div', { className: 'jp-OpenSink-link', hidden: true });
   const copyLink = async () => {
     error.textContent = '';
@@ -225,10 +236,35 @@ export function drawQuestion(request: Doc, options: QuestionOptions): Card {
     error,
     form.node,
     comment?.node,
-    h('div', { className: 'jp-OpenSink-buttons' }, buttons),
+    h(
+      'div',
+      { className: 'jp-OpenSink-buttons' },
+      remember ? [...buttons.slice(0, approveAt + 1), remember.node, ...buttons.slice(approveAt + 1)] : buttons
+    ),
     linkBox
   );
   return { node, pending: true, dispose: () => context?.dispose() };
+}
+
+/**
+ * "Approve and remember": checked, Approve also creates an approval policy that approves the same proposal
+ * of this agent and key, without asking, for the chosen time (the Jupyter user's: this panel acts as it).
+ */
+function rememberChoice(): { node: HTMLElement; box: HTMLInputElement; duration: HTMLSelectElement } {
+  const box = h('input', { type: 'checkbox', className: 'jp-OpenSink-remember-box' });
+  const duration = h(
+    'select',
+    { className: 'jp-OpenSink-remember-for', 'aria-label': 'Remember for how long' },
+    REMEMBER_CHOICES.map(([seconds, label]) => h('option', { value: String(seconds), selected: seconds === 86400 }, label))
+  );
+  const node = h(
+    'span',
+    { className: 'jp-OpenSink-remember', title: 'Approve the same proposal of this agent again without asking' },
+    h('label', {}, box, ' Remember'),
+    ' ',
+    duration
+  );
+  return { node, box, duration };
 }
 
 /** The comment a decision carries: why it is rejected, or (required) the reply itself. */

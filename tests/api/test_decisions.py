@@ -24,8 +24,11 @@ async def propose(api, agent, **fields):
     return reply
 
 
-async def test_an_edited_approval_reaches_the_agent_with_its_patch(api, ask, receiver):
+async def test_an_edited_approval_reaches_the_agent_with_its_patch(api, ask, receiver, opensink_app):
     agent, _, _ = await ask({"url": receiver.url("/trader")})
+    resolved_events = []
+    stop = opensink_app.events.subscribe(
+        lambda event: resolved_events.append(event.data) if event.type == "input_request.resolved" else None)
     created = await propose(api, agent, defaults=PROPOSAL, context=CONTEXT, decisions=["approve", "reject"])
     assert created.status == 201, created.body
     request = created.body
@@ -46,6 +49,9 @@ async def test_an_edited_approval_reaches_the_agent_with_its_patch(api, ask, rec
                             params={"session_id": request["session_id"], "type": "input_request_resolved"})).body
     (resolved,) = activities["items"]
     assert resolved["payload"]["answer"] == call.json["answer"] and resolved["message"].startswith("Approved:")
+    stop()
+    (event,) = resolved_events
+    assert event["answer"] == call.json["answer"] and event["id"] == request["id"]
 
 
 async def test_a_rejection_and_the_refusals_on_the_wire(api, ask):

@@ -34,7 +34,6 @@ async def test_the_request_log_records_requests_without_secrets(api, make_key, o
     await api("POST", "/v1/sinks", {"name": "logged", "description": "a secret body"}, key=key)
     await api("GET", "/v1/sinks/does-not-exist", key=key, params={"token": "should-not-appear"})
     await api("GET", "/v1/sinks", auth=None)
-    await opensink_app.services.request_log.flush()
     entries = (await api("GET", "/v1/request-logs", params={"$limit": 500})).body["items"]
     def first(status: int, path_end: str) -> dict:
         return next(e for e in entries if e["status"] == status and e["path"].endswith(path_end))
@@ -71,3 +70,42 @@ async def test_the_request_log_is_bounded_by_count_and_age(api, opensink_app):
     await asyncio.sleep(0.01)  # times have millisecond steps: an entry of this very millisecond is not older
     await log.flush()
     assert await opensink_app.store.count("request_logs") == 0
+
+
+async def test_a_read_of_the_request_log_shows_the_request_just_made(api, make_key, jp_base_url):
+    """The log buffers its writes (a flush a second); a read writes the buffer first, so the call an operator
+    is debugging is there (here nothing flushes by itself: the periodic flush runs only in a started server)."""
+    key = await make_key(scopes=["sinks:read"])
+    failed = await api("GET", "/v1/sinks/just-failed", key=key)
+    assert failed.status == 404
+    entries = (await api("GET", "/v1/request-logs", params={"path": f"{jp_base_url}opensink/api/v1/sinks/just-failed"}))
+    assert entries.status == 200, entries.body
+    [entry] = entries.body["items"]
+    assert entry["status"] == 404 and entry["method"] == "GET" and entry["key_id"]
+    # The read itself is logged as it ends: the next read shows it.
+    reads = (await api("GET", "/v1/request-logs", params={"path": f"{jp_base_url}opensink/api/v1/request-logs"})).body
+    assert [e["status"] for e in reads["items"]] == [200]
+
+
+async def test_a_read_waits_for_a_flush_already_writing(api, opensink_app, monkeypatch):
+    """A periodic flush takes the buffer, then writes it: a read meanwhile must not list the store without it.
+    (The store is the real one; its write is held until the read has had every chance to overtake it.)"""
+    log = opensink_app.services.request_log
+    log.record(method="GET", path="/in-flight", status=500, duration_ms=1.0, key_id=None, user="u",
+               workspace_id=None, request_bytes=0, response_bytes=None)
+    held, write = asyncio.Event(), log.store.batch
+
+    async def held_write(operations):
+        await held.wait()
+        return await write(operations)
+
+    monkeypatch.setattr(log.store, "batch", held_write)
+    writing = asyncio.ensure_future(log.flush())
+    await asyncio.sleep(0)  # the flush has taken the entry from the buffer
+    reading = asyncio.ensure_future(log.list({"path": "/in-flight"}, limit=10, after=None, order="desc"))
+    await asyncio.sleep(0.2)
+    assert not reading.done()  # it waits for the write in flight...
+    held.set()
+    page = await asyncio.wait_for(reading, 10)
+    assert [e["status"] for e in page.items] == [500]  # ...so it lists the entry
+    await asyncio.wait_for(writing, 10)

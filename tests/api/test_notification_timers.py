@@ -89,7 +89,7 @@ async def test_on_expiry_reject_answers_as_a_rejection_and_calls_the_agent_back(
     callback = next(c.json for c in receiver.calls if c.path == "/agent")
     assert callback["request_id"] == request["id"]
     assert callback["answer"] == {"decision": "reject", "comment": "expired", "response": None, "changes": None,
-                                  "resolved_by_name": "system"}
+                                  "resolved_by_name": "no answer in time"}
     resolved = (await api("GET", f"/v1/agent-session-input-requests/{request['id']}")).body
     assert resolved["status"] == "resolved" and resolved["resolved_by"] == "system"
     assert resolved["decision"] == "reject" and resolved["comment"] == "expired"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..servers import free_port
+from ..servers import free_port, until_listening
 
 PAGE = Path(__file__).parents[2] / "docs" / "reference" / "callbacks.md"
 
@@ -30,7 +30,7 @@ async def test_the_documented_receiver_verifies_real_callbacks(api):
         secret = agent["execution_secret"] if right else "whsec_" + "A" * 44
         proc = subprocess.Popen([sys.executable, "-c", receiver_code(secret, port)], stderr=subprocess.DEVNULL)
         try:
-            await asyncio.sleep(0.5)
+            await until_listening(port)
             session = (await api("POST", "/v1/agent-sessions", {"agent_id": agent["id"]})).body
             request = (await api("POST", "/v1/agent-session-input-requests", {
                 "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "t", "message": "m",

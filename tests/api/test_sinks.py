@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
 
 
@@ -223,3 +225,92 @@ async def test_item_created_event_is_emitted(api, new_sink, opensink_app):
     unsubscribe()
     created = [e for e in seen if e.type == "item.created"]
     assert len(created) == 1 and created[0].data == item and created[0].workspace_id == sink["workspace_id"]
+
+
+async def test_bulk_is_many_with_a_plain_array(api, new_sink, make_key):
+    """The hosted API's memory skill sends its items as a bare array: the same batch rules and reply as /many."""
+    sink = await new_sink()
+    good = [{"sink_id": sink["id"], "title": f"memory {i}", "fields": {"n": i}} for i in range(3)]
+    bulk = await api("POST", "/v1/sink-items/bulk", good)
+    many = await api("POST", "/v1/sink-items/many", {"items": good})
+    assert bulk.status == many.status == 200, bulk.body
+    assert [i["title"] for i in bulk.body["created"]] == [i["title"] for i in many.body["created"]] == [
+        "memory 0", "memory 1", "memory 2"]
+    assert bulk.body["failed"] == bulk.body["invalid"] == []
+    assert set(bulk.body["created"][0]) == set(many.body["created"][0])
+
+    # One bad item: none is created, and each bad item is named as /many names it.
+    bad = [*good, {"sink_id": sink["id"]}, {"sink_id": "missing", "title": "x"}, 2 ** 70]
+    bulk, many = await api("POST", "/v1/sink-items/bulk", bad), await api("POST", "/v1/sink-items/many", {"items": bad})
+    assert bulk.status == many.status == 200
+    assert bulk.body == many.body and bulk.body["created"] == [] and len(bulk.body["invalid"]) == 3
+    listed = await api("GET", "/v1/sink-items", params={"sink_id": sink["id"], "$limit": "100"})
+    assert len(listed.body["items"]) == 6  # the two good batches only
+
+    # The same limits: 1 to 1000 items; the body is the array itself.
+    for items in ([], [{"sink_id": sink["id"], "title": "t"}] * 1001):
+        bulk, many = await api("POST", "/v1/sink-items/bulk", items), await api("POST", "/v1/sink-items/many",
+                                                                                 {"items": items})
+        assert bulk.status == many.status == 400, bulk.body
+        assert bulk.error.startswith("the request body: List should have") and many.error.startswith("items:")
+        assert bulk.error.partition(": ")[2] == many.error.partition(": ")[2]
+    for body, expected in (({"items": good}, "the request body must be a JSON array"),
+                           (None, "the request body must be a JSON array")):
+        reply = await api("POST", "/v1/sink-items/bulk", body)
+        assert reply.status == 400 and reply.error == expected, reply.body
+
+    # The same scope, and an Idempotency-Key replays it as it does any POST.
+    reader = await make_key(scopes=["sink_items:read"])
+    reply = await api("POST", "/v1/sink-items/bulk", good, key=reader)
+    assert reply.status == 403 and reply.error == "this API key lacks the scope sink_items:write"
+    writer = await make_key(scopes=["sink_items:write"])
+    once = {"Idempotency-Key": "bulk-once"}
+    first = await api("POST", "/v1/sink-items/bulk", good[:1], key=writer, headers=once)
+    again = await api("POST", "/v1/sink-items/bulk", good[:1], key=writer, headers=once)
+    assert first.status == again.status == 200 and first.body == again.body and len(first.body["created"]) == 1
+    assert len((await api("GET", "/v1/sink-items", params={"sink_id": sink["id"], "$limit": "100"})).body["items"]) == 7
+
+
+async def test_bulk_is_described_as_the_alias_of_many(api):
+    paths = (await api("GET", "/v1/openapi.json")).body["paths"]
+    bulk, many = paths["/api/v1/sink-items/bulk"]["post"], paths["/api/v1/sink-items/many"]["post"]
+    assert bulk["summary"].startswith("Alias of POST /sink-items/many")
+    assert bulk["responses"] == many["responses"] and bulk["x-required-scope"] == many["x-required-scope"]
+    schemas = (await api("GET", "/v1/openapi.json")).body["components"]["schemas"]
+    body = schemas[bulk["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert body["type"] == "array" and (body["minItems"], body["maxItems"]) == (1, 1000)
+
+
+async def test_a_sink_records_who_created_it(api, new_sink, make_key, opensink_app):
+    by_user = await new_sink()
+    assert by_user["owner_id"] == getpass.getuser()  # a token login: the account the server runs as
+    key = await make_key(scopes=["sinks:all"])
+    key_id = (await api("GET", "/v1/discovery", key=key)).body["caller"]["key_id"]
+    by_key = (await api("POST", "/v1/sinks", {"name": "the agent's"}, key=key)).body
+    assert by_key["owner_id"] == key_id
+    assert (await api("GET", f"/v1/sinks/{by_key['id']}")).body["owner_id"] == key_id
+    listed = (await api("GET", "/v1/sinks")).body["items"]
+    assert {s["id"]: s["owner_id"] for s in listed} == {by_user["id"]: getpass.getuser(), by_key["id"]: key_id}
+
+    # Nobody sets it: not on create, not by PATCH (refused as every field a sink does not take is).
+    reply = await api("POST", "/v1/sinks", {"name": "mine", "owner_id": "someone else"})
+    assert reply.status == 400 and reply.error == "unknown field: owner_id"
+    reply = await api("PATCH", f"/v1/sinks/{by_key['id']}", {"owner_id": "someone else", "color": "red"})
+    assert reply.status == 400 and reply.error == "unknown field: owner_id"
+    patched = await api("PATCH", f"/v1/sinks/{by_key['id']}", {"color": "red"}, key=key)
+    assert patched.body["owner_id"] == key_id and patched.body["color"] == "red"
+    deleted = await api("DELETE", f"/v1/sinks/{by_key['id']}")
+    assert deleted.body["owner_id"] == key_id
+
+
+async def test_a_sink_stored_before_owners_were_recorded_has_none(api, opensink_app):
+    workspace_id = (await api("GET", "/v1/discovery")).body["workspace"]["id"]
+    old = await opensink_app.store.insert("sinks", {  # as a sink was stored before owner_id existed
+        "workspace_id": workspace_id, "name": "from before", "description": None, "color": "neutral",
+        "is_public": False, "public_slug": None, "secret": "sks_old"})
+    got = await api("GET", f"/v1/sinks/{old['id']}")
+    assert got.status == 200 and got.body["owner_id"] is None
+    assert [s["owner_id"] for s in (await api("GET", "/v1/sinks")).body["items"]] == [None]
+    patched = await api("PATCH", f"/v1/sinks/{old['id']}", {"name": "renamed"})
+    assert patched.body["owner_id"] is None and patched.body["name"] == "renamed"
+    assert (await api("DELETE", f"/v1/sinks/{old['id']}")).body["owner_id"] is None

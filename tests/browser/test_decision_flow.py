@@ -13,6 +13,9 @@ from .conftest import open_lab
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ok
 
 PRICES = [181.2, 182.0, 180.7, 183.9, 185.1, 184.6, 187.3]
+VEGALITE = "application/vnd.vegalite.v5+json"
+#: A chart JupyterLab's own renderer draws (in the inbox and in the widget's output).
+CHART = ".jp-RenderedVegaCommon5 canvas, .jp-RenderedVegaCommon5 svg"
 SCHEMA = {"type": "object", "required": ["symbol", "quantity"], "properties": {
     "symbol": {"type": "string", "title": "Symbol"},
     "quantity": {"type": "integer", "title": "Quantity", "minimum": 1, "maximum": 1000},
@@ -30,7 +33,13 @@ def evidence() -> list[dict]:
                        for day, price in enumerate(PRICES, 1)) + "</tbody></table>")
     return [{"title": "Last 7 closes", "data": {"image/svg+xml": chart}},
             {"title": "The numbers", "data": {"text/html": table}},
-            {"title": "Why", "data": {"text/markdown": "Seven days of higher closes, up **3.4%**; volume rising."}}]
+            {"title": "Why", "data": {"text/markdown": "Seven days of higher closes, up **3.4%**; volume rising."}},
+            {"title": "Closes as a chart", "data": {VEGALITE: {
+                "data": {"values": [{"day": day, "close": price} for day, price in enumerate(PRICES, 1)]},
+                "mark": "line", "width": 240, "height": 80,
+                "encoding": {"x": {"field": "day", "type": "ordinal"},
+                             "y": {"field": "close", "type": "quantitative", "scale": {"zero": False}}}},
+                "text/plain": "Closes rose from 181.2 to 187.3 over seven days."}}]
 
 
 async def open_in_lab(page, lab, path: str) -> None:
@@ -82,6 +91,8 @@ def test_one_decision_in_every_surface(lab):
                 await page.set_viewport_size({"width": 900, "height": 1100})
                 await page.goto(link["url"])
                 await expect(page.get_by_role("button", name="Approve")).to_be_visible()
+                # the page draws no chart (that needs a script): the chart's own text stands in for it
+                await expect(page.get_by_text("Closes rose from 181.2 to 187.3")).to_be_visible()
                 await page.screenshot(path=str(steps.folder / "approval-page.png"), full_page=True)
                 await page.set_viewport_size({"width": 1400, "height": 900})
 
@@ -92,6 +103,8 @@ def test_one_decision_in_every_surface(lab):
                     await page.locator(INBOX_TAB).click()
                 card = page.locator(f'form[data-request-id="{request["id"]}"]')
                 await expect(card.locator('input[name="quantity"]')).to_have_value("100", timeout=60_000)
+                await expect(card.locator(CHART).first).to_be_visible(timeout=30_000)
+                await expect(card.locator("table td").first).to_have_text("Dec 1")
                 await page.locator("#jp-opensink-inbox").screenshot(path=str(steps.folder / "lab-inbox.png"))
 
                 # the notebook widget: the person halves the quantity and approves
@@ -103,6 +116,9 @@ def test_one_decision_in_every_surface(lab):
                 await expect(approve).to_be_visible(timeout=90_000)
                 quantity = output.locator(".widget-text input").nth(1)
                 await expect(quantity).to_have_value("100")
+                # the evidence drawn by the notebook's own renderers: the chart, the table as an output
+                await expect(output.locator(CHART).first).to_be_visible(timeout=30_000)
+                await expect(output.locator(".jp-RenderedHTMLCommon table td").first).to_have_text("Dec 1")
                 await quantity.fill("50")
                 await page.set_viewport_size({"width": 1100, "height": 1700})
                 await page.locator(".jp-Cell-outputArea").first.screenshot(path=str(steps.folder / "notebook-widget.png"))
@@ -132,16 +148,21 @@ HOSTILE = [{"title": "Notes", "data": {"text/html": (
 
 
 def test_the_widget_runs_no_script_of_a_request(lab):
-    """Evidence in the notebook widget, in a real browser: its safe part shows, and nothing of it runs
-    (the Lab inbox and the approval page have the same check in their own tests)."""
+    """Evidence in the notebook widget, in a real browser: its safe part shows, and nothing of it runs or
+    loads (the Lab inbox and the approval page have the same check in their own tests)."""
     async def main() -> None:
+        tracker, http = start_receiver()
+        hostile = [*HOSTILE, {"title": "Tracked chart", "data": {
+            VEGALITE: {"data": {"url": tracker.url("/chart.csv")}, "mark": "bar",
+                       "transform": [{"calculate": "datum.a * 2", "as": "b"}]},
+            "text/plain": "a chart that would load its data"}}]
         async with api_client(lab) as api:
             agent = await ok(await api.post("/agents", json={"name": "hostile"}))
             session = await ok(await api.post("/agent-sessions", json={"agent_id": agent["id"]}))
             request = await ok(await api.post("/agent-session-input-requests", json={
                 "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "Look?",
                 "message": "m", "schema": {"type": "object", "properties": {}}, "decisions": ["approve"],
-                "context": HOSTILE}))
+                "context": hostile}))
             await save_form_notebook(api, lab, "hostile.ipynb", request["id"])
             async with open_lab(lab, "widget-hostile", "lab/tree/hostile.ipynb") as (page, steps):
                 await run_the_notebook(page)
@@ -152,7 +173,12 @@ def test_the_widget_runs_no_script_of_a_request(lab):
                 assert await page.evaluate("() => window.__pwned") is None
                 assert await output.locator("script").count() == 0
                 assert await output.locator("[onerror], [onload], a[href^='javascript:']").count() == 0
+                # the chart that would load and evaluate is not drawn: its text stands in, nothing was fetched
+                await expect(output.get_by_text("a chart that would load its data")).to_be_visible()
+                assert await output.locator(".jp-RenderedVegaCommon5").count() == 0
+                assert tracker.calls == []
                 await steps.shot("sanitized")
                 await page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:shutdown'); }")
+        http.stop()
 
     asyncio.run(main())

@@ -208,7 +208,13 @@ def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
                 await page.click(INBOX_TAB)
                 await expect(page.locator("#jp-opensink-inbox .jp-OpenSink-count")).to_have_text("0 pending requests")
 
-                request = await ask_decision(api, agent, session, "Sell 100 AAPL?", context=HOSTILE_CONTEXT)
+                # and a chart that would fetch its data and evaluate an expression: not drawn, nothing fetched
+                tracked = {"title": "Tracked chart", "data": {
+                    "application/vnd.vegalite.v5+json": {"data": {"url": receiver.url("/chart.csv")}, "mark": "bar",
+                                                         "transform": [{"calculate": "datum.a * 2", "as": "b"}]},
+                    "text/plain": "a chart that would load its data"}}
+                request = await ask_decision(api, agent, session, "Sell 100 AAPL?",
+                                             context=[*HOSTILE_CONTEXT, tracked])
                 card = page.locator(f'form[data-request-id="{request["id"]}"]')
                 await card.wait_for()
                 # the proposal fills the form
@@ -223,9 +229,11 @@ def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
 
                 # the context, each item under its title, drawn by JupyterLab's renderers, sanitized
                 items = card.locator(".jp-OpenSink-context-item")
-                await expect(items).to_have_count(5)
+                await expect(items).to_have_count(6)
                 await expect(items.locator(".jp-OpenSink-context-title")).to_have_text(
-                    ["Why now", "Trend", "Price", "Notes", "Order"])
+                    ["Why now", "Trend", "Price", "Notes", "Order", "Tracked chart"])
+                await expect(items.nth(5)).to_contain_text("a chart that would load its data")
+                assert await items.nth(5).locator(".jp-RenderedVegaCommon5").count() == 0
                 html = items.nth(0).locator(".jp-RenderedHTMLCommon")
                 await expect(html.locator("p.why")).to_have_text("Earnings beat expectations")
                 await expect(items.nth(1).locator('img[src^="data:image/svg+xml"]')).to_be_visible()
@@ -237,6 +245,7 @@ def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
                 assert await items.nth(2).locator("img").evaluate("img => img.naturalWidth") == 1
                 await page.wait_for_timeout(1000)  # time for a broken image's onerror, had it survived
                 assert await page.evaluate("window.__pwned") is None
+                assert not [call for call in receiver.calls if call.path == "/chart.csv"]
                 await steps.shot("proposal-and-context")
                 await card.locator('input[name="symbol"]').press("Enter")  # a decision is given by its button only
                 await page.wait_for_timeout(500)

@@ -9,6 +9,7 @@ principal is for their object.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import time
 
 import pytest
@@ -37,7 +38,7 @@ def hooks(services, workspace_id, jp_asyncio_loop):
     """Two webhooks with a secret ("guarded", "other") and one without ("keys-only"), into one sink."""
 
     async def make():
-        sink = await services.sinks.create(workspace_id, {"name": "s"})
+        sink = await services.sinks.create(workspace_id, {"name": "s"}, owner_id="tester")
         action = {"type": "create_item", "sink_id": sink["id"], "title": "/t"}
         made = {}
         for path, secret in (("guarded", SECRET), ("other", SECRET + "-other"), ("keys-only", None)):
@@ -184,3 +185,15 @@ async def test_a_link_spent_after_its_token_was_checked_no_longer_opens(services
     with pytest.raises(Gone) as gone:
         await links.open(principal)
     assert (gone.value.reason, gone.value.message) == ("answered", GONE["answered"])
+
+
+@pytest.mark.parametrize("principal, owner", [
+    pytest.param(Principal("w", is_user=False, key_id="key-1"), "key-1", id="an API key: its id"),
+    pytest.param(Principal("w", is_user=True, user_name="ada"), "ada", id="a named Jupyter user"),
+    pytest.param(Principal("w", is_user=True, user_name="0123456789abcdef0123456789abcdef"), getpass.getuser(),
+                 id="an anonymous token login: the account"),
+    pytest.param(Principal("w", is_user=True, key_id="kernel-key", user_name="kernel"), getpass.getuser(),
+                 id="the kernels' key: the account"),
+])
+def test_who_owns_what_a_principal_creates(principal, owner):
+    assert principal.owner_id == owner
