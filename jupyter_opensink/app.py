@@ -23,10 +23,13 @@ from .runtime.outbound import DEFAULT_ALLOWED, DEFAULT_BLOCKED, Outbound
 from .runtime.scheduler import JobScheduler
 from .runtime.streams import EventStreams
 from .runtime.expiry import ExpiryScheduler
+from .runtime.followups import FollowUpScheduler
+from .runtime.notifier import Notifier
 from .runtime.kernels import JupyterKernels
 from .runtime.notebooks import NotebookRunner
 from .runtime.periodic import Periodic
-from .services import TABLES, Services
+from .api.links import PAGE_PATH
+from .services import TABLES, Services, followups
 from .services.jobs import specs_of
 from .services.notebook_runs import STOPPED_BY_SERVER
 from .store import Store, TinyStore, open_postgres
@@ -137,6 +140,20 @@ class OpenSinkApp(ExtensionApp):
         "opensink-runs", config=True,
         help="Where each notebook run's executed copy is written: relative to the server's root_dir (so it "
              "opens in JupyterLab), or absolute.")
+    notification_timeout = Float(
+        10.0, config=True,
+        help="Seconds one attempt to send a notification (email, Slack, ntfy...) may take before it counts as "
+             "failed. Sending never delays the request that caused it.")
+    notification_retries = Int(
+        2, min=0, config=True, help="Retries after a failed notification attempt (each attempt is recorded).")
+    notification_retry_seconds = Float(
+        5.0, config=True, help="Seconds before the first retry of a failed notification; doubled for each next one.")
+    notification_workers = Int(
+        4, min=1, config=True,
+        help="Threads sending notifications (Apprise blocks): at most this many sends run at once, the rest wait.")
+    notification_min_remind_seconds = Float(
+        60.0, config=True,
+        help="The shortest remind_every_seconds an input request may ask for (requests asking for less get 400).")
     compact_min_bytes = Int(
         32 * 1024 * 1024, config=True,
         help="Journal size that triggers background compaction into the snapshot "
@@ -158,14 +175,26 @@ class OpenSinkApp(ExtensionApp):
                                  blocked=self.callback_blocked_networks)
         self.store = self._open_store()
         self.events = EventBus(replay_size=self.event_replay_size)
-        self.services = Services(self.store, self.events, self.outbound)
+        notifier = Notifier(timeout=self.notification_timeout, workers=self.notification_workers,
+                            permitted=self.outbound.permitted)
+        self.services = Services(self.store, self.events, self.outbound, notifier)
         self.services.notebook_agents.hold_seconds = self.notebook_agent_hold_seconds
         self.notebook_runner = NotebookRunner(getattr(self.serverapp, "kernel_spec_manager", None),
                                               max_concurrent=self.notebook_max_concurrent)
         self._configure_notebook_runs()
+        self.services.input_requests.min_remind_seconds = self.notification_min_remind_seconds
+        self.services.notifications.retries = self.notification_retries
+        self.services.notifications.retry_seconds = self.notification_retry_seconds
         self.dispatcher = Dispatcher(self.events, {"input_request.resolved": self.services.deliveries.on_resolved,
                                                    "agent.updated": self.services.deliveries.on_agent_updated})
         self.dispatcher.start()
+        # Notifications go out on a dispatcher of their own: a restart's re-sent callbacks never notify again.
+        self.notify_dispatcher = Dispatcher(self.events, self.services.notifications.reactions)
+        self.notify_dispatcher.start()
+        notifications = self.services.notifications
+        self.follow_ups = FollowUpScheduler(self.events, pending=notifications.pending_with_follow_ups,
+                                            wanted=followups.has_follow_ups, next_due=followups.next_due,
+                                            missed=followups.missed, fire=notifications.follow_up)
         self.scheduler = JobScheduler(self.events, run=self.services.jobs.run_scheduled, specs=specs_of)
         self.services.request_log.max_entries = self.request_log_max_entries
         self.services.request_log.max_age = datetime.timedelta(days=self.request_log_max_days)
@@ -257,6 +286,9 @@ class OpenSinkApp(ExtensionApp):
         default = await self.services.workspaces.get(await self.services.workspaces.default_id())
         os.environ["OPENSINK_EXECUTION_SECRET"] = default["execution_secret"]
         await self.expiry.start()
+        link_root = self.approval_link_url or serverapp.connection_url
+        self.services.notifications.link_url = lambda token: link_root.rstrip("/") + "/" + PAGE_PATH + token
+        await self.follow_ups.start()
         self.state_purge.start()
         self.request_log_flush.start()
         await self.services.jobs.fail_interrupted_runs()
@@ -301,6 +333,8 @@ class OpenSinkApp(ExtensionApp):
             self.log.warning("OpenSink: %d request(s) still running after %.0f s; stopping anyway",
                              left, self.shutdown_timeout)
         await self.expiry.stop()
+        self.services.notifications.stop()  # retries waiting for their turn give up
+        await self.follow_ups.stop()
         await self.state_purge.stop()
         await self.request_log_flush.stop()
         try:
@@ -308,6 +342,7 @@ class OpenSinkApp(ExtensionApp):
         except Exception as exc:  # the database went first (a networked one): the log is not worth failing for
             self.log.warning("OpenSink: the last request-log entries were not written: %s", exc)
         await self.dispatcher.stop()  # callbacks in flight finish (bounded by callback_timeout)
+        await self.notify_dispatcher.stop()  # notifications in flight finish (bounded by notification_timeout)
         await self.services.stop()
         if self.relay is not None:
             await self.relay.stop()

@@ -383,6 +383,12 @@ def objects(api, opensink_app):
             "session_id": session["id"], "status": "queued", "parameters": {"walked": True}, "started_at": None,
             "finished_at": None, "duration_ms": None, "output_path": "opensink-runs/walked.ipynb", "error": None,
             "reason": None})
+        channel = await post("/v1/notification-channels", {"name": "walked", "url": "json://127.0.0.1:9/walked",
+                                                            "enabled": False})
+        tested = await api("POST", f"/v1/notification-channels/{channel['id']}/test")  # refused: a failed attempt
+        assert tested.status == 200 and tested.body["delivered"] is False, tested.body
+        notified = (await api("GET", "/v1/notification-deliveries")).body["items"][0]
+        await opensink_app.services.request_log.flush()  # so the request log lists these calls
         return {"states": "walked-ns", "webhooks": webhook["id"], "webhook-invocations": invocation["id"],
                 "hook-path": "walked-hook", "sinks": sink["id"], "sink-items": item["id"], "agents": agent["id"],
                 "agent-configurations": agent["config_id"], "agent-sessions": session["id"],
@@ -392,7 +398,8 @@ def objects(api, opensink_app):
                 "public-slug": public["public_slug"], "public-sinks": public["id"],
                 "link-requests": link_request["id"], "approval-links": link["id"],
                 "approval-policies": policy["id"],
-                "notebook-runs": notebook_run["id"]}
+                "notebook-runs": notebook_run["id"],
+                "notification-channels": channel["id"], "notification-deliveries": notified["id"]}
 
     return make
 

@@ -94,3 +94,10 @@ def test_notebook_runs_benchmark():
     assert result["runs"] == 2
     assert result["trigger_to_first_cell_ms"]["p50"] > 0 and result["kernel_ms"]["p50"] > 0
     assert result["trigger_to_finished_event_ms"]["max"] >= result["kernel_ms"]["max"] * 0.5
+
+
+def test_notifications_benchmark():
+    result = run("notifications.py", "--count", "5", "--timeout", "1")
+    assert result["notification_after_create_sent_ms"]["p50"] > 0
+    assert set(result["create_request_ms"]) == {"no_channel", "healthy_channel", "hanging_channel"}
+    assert "timed out" in result["a_hanging_attempt_recorded"]

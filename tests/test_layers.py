@@ -42,6 +42,13 @@ def test_only_the_store_imports_psycopg():
             assert not any(name.startswith(("psycopg", "psycopg_pool")) for name in imports(path)), path
 
 
+def test_only_the_notifier_imports_apprise():
+    """Apprise (blocking, with URLs that hold credentials) is used behind one runtime module."""
+    for path in PACKAGE.rglob("*.py"):
+        if path != PACKAGE / "runtime" / "notifier.py":
+            assert not any(name.startswith("apprise") for name in imports(path)), path
+
+
 @pytest.fixture(scope="module")
 def imported_with_the_package() -> set[str]:
     """Every module a fresh interpreter holds once it has imported the server side, the kernel side and the

@@ -62,7 +62,7 @@ pytestmark = pytest.mark.xdist_group("multi_server")
 def server_pair(base: Path, database_url: str):
     """Two servers on one PostgreSQL database, stopped at the end."""
     args = (f"--OpenSinkApp.database_url={database_url}", "--OpenSinkApp.fsync=never",
-            "--OpenSinkApp.callback_timeout=5")
+            "--OpenSinkApp.callback_timeout=5", "--OpenSinkApp.notification_min_remind_seconds=1")
     servers = []
     try:
         for name in ("a", "b"):
@@ -248,3 +248,34 @@ def test_two_servers_answering_at_once_keep_one_audit_chain(two_servers):
     assert [r["seq"] for r in exported] == list(range(1, len(exported) + 1))
     ours = Counter(r["request_id"] for r in exported if r["agent_id"] == agent["id"])
     assert ours == Counter({r["id"]: 1 for r in requests})
+
+
+def test_each_reminder_is_sent_once_by_one_of_the_servers(two_servers, hits):
+    """Both servers arm the request's reminders (the relay tells b of a's new request); each due time is
+    claimed once in the shared database, so every reminder arrives once."""
+    a, b = two_servers
+    with a.client() as api:
+        assert api.post("/notification-channels", json={
+            "name": "team", "url": f"json://127.0.0.1:{hits.port}/remind"}).status_code == 201
+        agent = api.post("/agents", json={"name": "reminded"}).json()
+        session = api.post("/agent-sessions", json={"agent_id": agent["id"]}).json()
+        request = api.post("/agent-session-input-requests", json={
+            "session_id": session["id"], "agent_id": agent["id"], "key": "k", "title": "Still there?",
+            "message": "m", "schema": {"type": "object"}, "remind_every_seconds": 1}).json()
+
+    def reminders() -> list[str]:
+        return [body["title"] for path, body in list(hits.bodies) if path == "/remind" and "Reminder" in body["title"]]
+
+    assert wait_until(lambda: len(reminders()) >= 4, timeout=30), reminders()
+    with b.client() as api:
+        assert api.post(f"/agent-session-input-requests/{request['id']}/resolve",
+                        json={"response": {}}).status_code == 200
+    time.sleep(1.5)
+    seen = Counter(reminders())
+    assert seen and all(count == 1 for count in seen.values()), seen
+    numbers = sorted(int(title.split()[1].rstrip(":")) for title in seen)
+    assert numbers == list(range(1, len(numbers) + 1)), numbers  # none skipped either
+    with a.client() as api:
+        api.delete(f"/agent-sessions/{session['id']}")
+        for channel in api.get("/notification-channels").json()["items"]:
+            api.delete(f"/notification-channels/{channel['id']}")

@@ -6,8 +6,8 @@ Other surfaces (``mcp/``, ``approval/``) build on this package; it imports neith
 
 from __future__ import annotations
 
-from . import (agents, events, jobs, keys, links, meta, notebooks, openapi, policies, sinks, states, webhooks,
-               workspaces)
+from . import (agents, events, jobs, keys, links, meta, notebooks, notifications, openapi, policies, sinks, states,
+               webhooks, workspaces)
 from .docs import docs_handlers
 from .handler import ApiContext, NotFoundHandler, OpenSinkHandler
 from .routing import API_ROOT, Route, group_by_path
@@ -15,7 +15,7 @@ from .routing import API_ROOT, Route, group_by_path
 #: The JSON API's own routes (other surfaces add theirs to ``ApiContext.routes``).
 ROUTES: list[Route] = [*keys.ROUTES, *workspaces.ROUTES, *sinks.ROUTES, *agents.ROUTES, *links.ROUTES,
                        *jobs.ROUTES, *notebooks.ROUTES, *states.ROUTES, *webhooks.ROUTES, *events.ROUTES, *meta.ROUTES,
-                       *openapi.ROUTES, *policies.ROUTES]
+                       *openapi.ROUTES, *policies.ROUTES, *notifications.ROUTES]
 
 
 def build_handlers(context: ApiContext) -> list[tuple]:

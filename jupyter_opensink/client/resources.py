@@ -14,8 +14,9 @@ from typing import Any, Generic, TypeVar
 from .calls import ApiCall, ModeT, Namespace, endpoint, every_page
 from .types import (Activity, Agent, AgentConfiguration, AgentSession, AgentWithSecret, ApiKey, ApprovalLink,
                     ApprovalPolicy, AuditRecord, AuditVerification, BackgroundJob, BackgroundJobRun,
-                    BackgroundJobWithSecret, ExecutionDelivery, InputRequest, ManyItems, NewApiKey, NewApprovalLink,
-                    NotebookRun, Page, Sink, SinkItem, State, Webhook, WebhookInvocation, Workspace)
+                    BackgroundJobWithSecret, ChannelTest, ExecutionDelivery, InputRequest, ManyItems, NewApiKey,
+                    NewApprovalLink, NotebookRun, NotificationChannel, NotificationDelivery, Page, Sink, SinkItem,
+                    State, Webhook, WebhookInvocation, Workspace)
 from .types import Discovery as DiscoveryReply
 
 #: One object of a namespace, as its replies show it.
@@ -231,6 +232,15 @@ class AuditLog(Namespace[ModeT]):
         return ApiCall("GET", f"{self.path}/verify")
 
 
+class NotificationChannels(Resource[ModeT, NotificationChannel]):
+    """The Jupyter user's (a kernel of the server's): API keys get 403."""
+
+    @endpoint
+    def test(self, id: str) -> ApiCall[ChannelTest]:
+        """Send a test message now: ``{"delivered": bool, "error": str | None}``."""
+        return ApiCall("POST", f"{self.path}/{id}/test", json={})
+
+
 class Namespaces(Namespace[ModeT]):
     """What both clients are made of: one attribute per resource, and ``discovery()``.
 
@@ -258,6 +268,10 @@ class Namespaces(Namespace[ModeT]):
         self.workspaces: Workspaces[ModeT] = Workspaces(self, "/workspaces")
         self.approval_policies: Resource[ModeT, ApprovalPolicy] = Resource(self, "/approval-policies")
         self.audit_log: AuditLog[ModeT] = AuditLog(self, "/audit-log")
+        self.notification_channels: NotificationChannels[ModeT] = NotificationChannels(self,
+                                                                                        "/notification-channels")
+        self.notification_deliveries: Resource[ModeT, NotificationDelivery] = Resource(self,
+                                                                                       "/notification-deliveries")
 
     @endpoint
     def discovery(self) -> ApiCall[DiscoveryReply]:

@@ -115,8 +115,8 @@ class InputRequest(Stored):
     status: Literal["pending", "resolved", "expired"]
     expires_at: str | None
     resolved_at: str | None
-    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>", "link:<approval link id>" or
-    #: "policy:<approval policy id>"; null until resolved.
+    #: Who answered: "user:<name>" (the Jupyter user), "key:<key id>", "link:<approval link id>",
+    #: "policy:<approval policy id>" or "system" (on_expiry: reject); null until resolved.
     resolved_by: NotRequired[str | None]
     #: Who answered, as a person reads it: the Jupyter user's name, the key's name, the name typed on an
     #: approval link's page.
@@ -130,6 +130,10 @@ class InputRequest(Stored):
     #: RFC 6902 JSON Patch from defaults to response ([] when approved as proposed; null without defaults or
     #: response).
     changes: NotRequired[list[dict[str, Any]] | None]
+    remind_every_seconds: NotRequired[int | None]
+    escalate_after_seconds: NotRequired[int | None]
+    escalate_to: NotRequired[list[str] | None]
+    on_expiry: NotRequired[Literal["expire", "reject"]]
 
 
 class ActivityLink(TypedDict):
@@ -318,6 +322,39 @@ class NotebookRun(Stored):
     error: NotebookRunError | None
     #: Why it was cancelled or timed out (or why a restart failed it).
     reason: str | None
+
+
+class NotificationChannel(Stored):
+    workspace_id: str
+    name: str
+    #: The Apprise URL with its credentials masked (shown whole only when sent).
+    url: str
+    events: list[Literal["input_request.created", "input_request.reminder", "input_request.escalated", "input_request.expired", "session.failed", "job.run.failed"]]
+    agent_ids: list[str] | None
+    include_link: bool
+    enabled: bool
+
+
+class ChannelTest(TypedDict):
+    delivered: bool
+    #: Why the service did not take the test message; null when it did.
+    error: str | None
+
+
+class NotificationDelivery(Stored):
+    """One attempt to tell a channel something, whatever came of it."""
+    workspace_id: str
+    channel_id: str
+    #: One of the channel events, or channel.test.
+    event: str
+    #: The input request it was about, if any.
+    request_id: str | None
+    ok: bool
+    #: Why the attempt failed (never the channel's credentials).
+    error: str | None
+    #: 1 for the first try; retries count up.
+    attempt: int
+    duration_ms: float
 
 
 class ApprovalPolicy(Stored):

@@ -65,6 +65,8 @@ CONTEXT_TYPES = ("text/plain", "text/markdown", "text/html", "image/png", "image
 MAX_CONTEXT_ITEMS = 20
 MAX_CONTEXT_BYTES = 2 * 1024 * 1024
 Decision = Literal["approve", "reject", "respond"]
+OnExpiry = Literal["expire", "reject"]
+MAX_FOLLOW_UP_SECONDS = 365 * 86400
 Comment = Annotated[str, StringConstraints(max_length=4000)]
 
 
@@ -93,6 +95,18 @@ class InputRequestCreate(Model):
     decisions: list[Decision] | None = Field(
         default=None, min_length=1, max_length=3,
         description="Which answers the person may give; absent, one submit answers with the form.")
+    remind_every_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_FOLLOW_UP_SECONDS,
+        description="While pending, remind the notification channels told of it every this many seconds "
+                    "(at least 60, or the server's notification_min_remind_seconds).")
+    escalate_after_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_FOLLOW_UP_SECONDS,
+        description="If still pending after this many seconds, tell the escalate_to channels (once).")
+    escalate_to: list[str] | None = Field(default=None, min_length=1, max_length=50,
+                                          description="Notification channel ids an escalation goes to.")
+    on_expiry: OnExpiry = Field(
+        default="expire", description="At expires_at: expire (the session fails) or reject (the request is "
+                                      "answered as a rejection, comment \"expired\", and the agent is called back).")
 
 
 class Remember(Model):
@@ -206,7 +220,8 @@ class InputRequest(Stored):
     resolved_at: datetime | None
     resolved_by: str | None = Field(
         default=None, description="Who answered: \"user:<name>\" (the Jupyter user), \"key:<key id>\", "
-                                  "\"link:<approval link id>\" or \"policy:<approval policy id>\"; null until "
+                                  "\"link:<approval link id>\", \"policy:<approval policy id>\" or \"system\" "
+                                  "(on_expiry: reject); null until "
                                   "resolved.")
     resolved_by_name: str | None = Field(
         default=None, description="Who answered, as a person reads it: the Jupyter user's name, the key's "
@@ -220,6 +235,10 @@ class InputRequest(Stored):
     changes: list[dict[str, Any]] | None = Field(
         default=None, description="RFC 6902 JSON Patch from defaults to response ([] when approved as "
                                   "proposed; null without defaults or response).")
+    remind_every_seconds: int | None = None
+    escalate_after_seconds: int | None = None
+    escalate_to: list[str] | None = None
+    on_expiry: OnExpiry = "expire"
 
 
 class Activity(Stored):

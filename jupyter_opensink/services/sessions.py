@@ -15,6 +15,7 @@ from .access import Principal
 from .agents import Agents
 from .audit import AuditLog, decision_entry
 from .cascade import delete_with_children
+from . import followups
 from .decisions import answer, check_proposal, settle
 from .policies import ApprovalPolicies
 from .schemas import check_schema
@@ -152,6 +153,11 @@ class Activities:
                                       order=order)
 
 
+#: Who answers a request whose ``on_expiry`` is ``reject`` when its time runs out, and the name it goes by.
+SYSTEM = "system"
+NO_ANSWER_IN_TIME = "no answer in time"
+
+
 class InputRequests:
     def __init__(self, store: Store, sessions: Sessions, events: EventBus, policies: ApprovalPolicies,
                  audit: AuditLog):
@@ -160,6 +166,8 @@ class InputRequests:
         self.events = events
         self.policies = policies
         self.audit = audit
+        #: The shortest ``remind_every_seconds`` a request may ask for (OpenSinkApp.notification_min_remind_seconds).
+        self.min_remind_seconds = 60.0
 
     async def get(self, workspace_id: str, request_id: str) -> dict[str, Any]:
         return await get_owned(self.store, "input_requests", request_id, workspace_id, "input request")
@@ -177,7 +185,10 @@ class InputRequests:
         check_proposal(values)
         if values.get("expires_at") and values["expires_at"] <= ids.now_iso():
             raise Invalid("expires_at must be in the future")
-        request = {"id": ids.new_id(), "defaults": None, "context": None, "decisions": None, **values,
+        await followups.check(values, min_remind_seconds=self.min_remind_seconds,
+                              channel_exists=lambda channel_id: self._channel_exists(workspace_id, channel_id))
+        request = {"id": ids.new_id(), "defaults": None, "context": None, "decisions": None,
+                   "remind_every_seconds": None, "escalate_after_seconds": None, "escalate_to": None, **values,
                    "workspace_id": workspace_id, "response": None, "status": "pending", "resolved_at": None,
                    "expires_at": values.get("expires_at"), "resolved_by": None, "resolved_by_name": None,
                    "decision": None, "comment": None, "changes": None}
@@ -211,6 +222,10 @@ class InputRequests:
         self.sessions.emit_activities(workspace_id, done[2:-1])
         self._emit_resolved(workspace_id, done[0])
         return done[0]
+
+    async def _channel_exists(self, workspace_id: str, channel_id: str) -> bool:
+        channel = await self.store.get(followups.CHANNELS, channel_id)
+        return channel is not None and channel["workspace_id"] == workspace_id
 
     def _emit_resolved(self, workspace_id: str, request: dict[str, Any]) -> None:
         """The event carries the answer as the callback body does, so a follower of the stream reads it the
@@ -260,47 +275,69 @@ class InputRequests:
                 raise Invalid("remember: only an approval is remembered (decision approve)")
             also = (*also, self.policies.remembered(request, answered["response"], remember_seconds))
         session = await self.sessions.get(workspace_id, request["session_id"])
-        now = ids.now_iso()
-        who = {"resolved_by": resolved_by, "resolved_by_name": resolved_by_name}
         verb = {"approve": "Approved", "reject": "Rejected", "respond": "Replied to"}.get(decision or "", "Answered")
         message = f"{verb}: {request['title']}" + (f" (by {resolved_by_name})" if resolved_by_name else "")
-        changes = {"status": "resolved", "resolved_at": now, **answered, **who}
-        decided = {**request, **changes}
-        agent_name = await self._agent_name(request)
         try:
-            done = await self.audit.commit([
-                Update("input_requests", request_id, changes, expect={"status": "pending"}),
-                *status_change(session, {"status": "processing_input"}),
-                self._resolved_activity(session, decided, message),
-                Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
-                *also,
-            ], [decision_entry(decided, agent_name)])
+            done = await self._write_answer(request, session, answered, message, resolved_by=resolved_by,
+                                            resolved_by_name=resolved_by_name, also=also)
         except Conflict:
             current = await self.get(workspace_id, request_id)
             if current["status"] != "pending" or not also:
                 raise self._not_pending(current) from None
             raise  # one of ``also`` refused
-        self._emit_resolved(workspace_id, done[0])
-        self.events.emit("session.updated", workspace_id, done[1])
-        self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
         if remember_seconds is not None:
             self.events.emit("approval_policy.created", workspace_id, done[-1])
         return done[0]
 
+    async def _write_answer(self, request: dict[str, Any], session: dict[str, Any], answered: dict[str, Any],
+                            message: str, *, resolved_by: str | None, resolved_by_name: str | None,
+                            also: tuple[Op, ...] = ()) -> list[dict[str, Any]]:
+        """Resolve ``request`` in one batch with its audit record (request, session, activity, the callback's
+        outbox entry and ``also``), then announce it; ``Conflict`` when it is no longer pending. Returns what
+        the batch wrote, the request first."""
+        workspace_id, request_id = request["workspace_id"], request["id"]
+        now = ids.now_iso()
+        changes = {"status": "resolved", "resolved_at": now, **answered, "resolved_by": resolved_by,
+                   "resolved_by_name": resolved_by_name}
+        decided = {**request, **changes}
+        agent_name = await self._agent_name(request)
+        done = await self.audit.commit([
+            Update("input_requests", request_id, changes, expect={"status": "pending"}),
+            *status_change(session, {"status": "processing_input"}),
+            self._resolved_activity(session, decided, message),
+            Insert(OUTBOX, {"id": request_id, "workspace_id": workspace_id, "created_at": now}),
+            *also,
+        ], [decision_entry(decided, agent_name)])
+        self._emit_resolved(workspace_id, done[0])
+        self.events.emit("session.updated", workspace_id, done[1])
+        self.sessions.emit_activities(workspace_id, done[2:-1 - len(also)])
+        return done
+
     async def expire(self, workspace_id: str, request_id: str) -> dict[str, Any] | None:
-        """A pending request whose time ran out: it expires and its session fails saying so."""
+        """A pending request whose time ran out: it expires and its session fails saying so; or, when it
+        asked for ``on_expiry: reject``, the system rejects it and the agent is called back as for a person's
+        answer."""
         request = await self.store.get("input_requests", request_id)
         if request is None or request["status"] != "pending":
             return None
         session = await self.store.get("agent_sessions", request["session_id"])
+        if request.get("on_expiry") == "reject" and session is not None:
+            answered = {"response": None, "decision": "reject", "comment": "expired", "changes": None}
+            try:
+                done = await self._write_answer(request, session, answered,
+                                                f"Rejected: {request['title']} (expired without an answer)",
+                                                resolved_by=SYSTEM, resolved_by_name=NO_ANSWER_IN_TIME)
+            except Conflict:
+                return None  # answered at the same moment
+            return done[0]
         message = (f"input request {request['key']!r} expired at {request['expires_at']} "
                    "without an answer")
         ops: list[Op] = [Update("input_requests", request_id, {"status": "expired"}, expect={"status": "pending"})]
         if session is not None:
             ops += status_change(session, {"status": "failed", "error_message": message})
         agent_name = await self._agent_name(request)
-        entry = decision_entry({**request, "status": "expired", "resolved_at": ids.now_iso(), "resolved_by": "system",
-                                "resolved_by_name": "no answer in time"}, agent_name)
+        entry = decision_entry({**request, "status": "expired", "resolved_at": ids.now_iso(), "resolved_by": SYSTEM,
+                                "resolved_by_name": NO_ANSWER_IN_TIME}, agent_name)
         try:
             done = await self.audit.commit(ops, [entry])
         except Conflict:

@@ -1,7 +1,8 @@
 /**
  * The workspace browser: agents, sessions (state and activity timeline),
  * sinks (newest items, search), background jobs (runs, trigger, enable), notebook
- * runs (status, the output notebook, cancel), execution deliveries and approval policies (time left, delete) of one
+ * runs (status, the output notebook, cancel), deliveries (execution-endpoint calls and notification attempts)
+ * and approval policies (time left, delete) of one
  * workspace. Redrawn when that workspace's events
  * arrive, so what it shows is current without polling.
  */
@@ -451,6 +452,11 @@ export class BrowserPanel extends Widget {
   }
 
   private async deliveries(): Promise<HTMLElement> {
+    return h('div', {}, await this.callbacks(), await this.notifications());
+  }
+
+  /** Calls made to agents' execution endpoints. */
+  private async callbacks(): Promise<HTMLElement> {
     const names = await this.agentNames();
     const deliveries = await this.list('execution-deliveries');
     return table(
@@ -469,6 +475,35 @@ export class BrowserPanel extends Widget {
           h('td', {}, d.error ?? '')
         );
       })
+    );
+  }
+
+  /** Attempts to notify the workspace's channels (mail, chat, push), failures first in red. */
+  private async notifications(): Promise<HTMLElement> {
+    const channels = new Map((await this.list('notification-channels')).map(c => [c.id, c.name]));
+    const attempts = await this.list('notification-deliveries');
+    const failed = attempts.filter(a => !a.ok).length;
+    return h(
+      'section',
+      { className: 'jp-OpenSink-notifications' },
+      h('h3', {}, 'Notifications', failed ? h('span', { className: 'jp-OpenSink-failed-count' }, ` (${failed} failed)`) : null),
+      attempts.length
+        ? table(
+            ['When', 'Channel', 'Event', 'Request', 'Attempt', 'Outcome'],
+            attempts.map(a =>
+              h(
+                'tr',
+                { 'data-id': a.id, className: a.ok ? 'jp-OpenSink-ok' : 'jp-OpenSink-failed' },
+                h('td', {}, when(a.created_at)),
+                h('td', {}, channels.get(a.channel_id) ?? 'a deleted channel'),
+                h('td', {}, a.event),
+                h('td', {}, a.request_id ? h('code', {}, a.request_id.slice(-12)) : '—'),
+                h('td', {}, String(a.attempt)),
+                h('td', {}, a.ok ? 'sent' : a.error ?? 'failed')
+              )
+            )
+          )
+        : h('p', { className: 'jp-OpenSink-empty' }, 'No notifications sent yet (channels: /v1/notification-channels).')
     );
   }
 

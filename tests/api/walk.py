@@ -89,6 +89,9 @@ def valid_body(route: Route, ids: dict[str, str]) -> Any:
         "POST /approval-policies": {"name": "walked", "decision": "approve", "enabled": False},
         "PATCH /approval-policies/{id}": {"priority": 3},
         "POST /notebook-runs/{id}/cancel": {},
+        "POST /notification-channels": {"name": "walked", "url": "json://127.0.0.1:9/walked"},
+        "PATCH /notification-channels/{id}": {"name": "changed"},
+        "POST /notification-channels/{id}/test": {},
     }
     return bodies[name(route)]
 
