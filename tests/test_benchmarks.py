@@ -1,5 +1,6 @@
 """The benchmark scripts still run (tiny sizes: this checks they work, not how fast): `run_all.py --quick` runs
-them all once for the module; the HTTP benchmark runs again with PostgreSQL, and MCP's is not part of run_all."""
+them all once for the module (the HTTP one on TinyDB and PostgreSQL); the MCP, notebook-run and notification
+benchmarks are not part of run_all and run on their own."""
 
 from __future__ import annotations
 
@@ -57,9 +58,9 @@ def test_cron_benchmark(quick):
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk); .ci/run installs it")
-def test_http_items_benchmark():
-    result = run("http_items.py", "--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1",
-                 "--fsync", "never", "--postgres", "temp")
+def test_http_items_benchmark(quick):
+    """The quick run measures TinyDB and PostgreSQL both (one run of the script serves this test)."""
+    result = result_of(quick, "http")
     assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
     assert result["postgres"]["item_create_empty_sink"]["requests_per_s"] > 0
     assert result["postgres"]["item_create_empty_sink"]["non_2xx"] == 0
