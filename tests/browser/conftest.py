@@ -95,20 +95,45 @@ class Steps:
 
 
 @contextlib.asynccontextmanager
+async def _chromium_page(*, javascript: bool, width: int, height: int) -> AsyncIterator[object]:
+    """A page of Debian's Chromium, in a browser of its own that is closed whatever happens."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)", pytrace=False)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = await browser.new_context(java_script_enabled=javascript,
+                                                viewport={"width": width, "height": height})
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def open_link_page(name: str, *, width: int = 900, height: int = 1000) -> AsyncIterator[tuple[object, Steps]]:
+    """A stranger's browser for an approval link, as a phone opens one from a message: no Jupyter cookie or
+    token and no JavaScript at all. A failure inside is photographed as ``failure``."""
+    async with _chromium_page(javascript=False, width=width, height=height) as page:
+        steps = Steps(page, name)
+        try:
+            yield page, steps
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await steps.shot("failure")
+            raise
+
+
+@contextlib.asynccontextmanager
 async def open_lab(server: RunningServer, name: str, path: str = "lab",
                    requests: list[str] | None = None,
                    known_errors: tuple[str, ...] = ()) -> AsyncIterator[tuple[object, Steps]]:
     """A fresh browser on ``path`` of the server, signed in with the token, once JupyterLab has started
     (for a ``lab`` path). Every URL the page asks for is appended to ``requests``. An uncaught page error
     fails the test, except one whose message is in ``known_errors`` (a front end's own, named bug)."""
-    from playwright.async_api import async_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)", pytrace=False)
     root = server.url.removesuffix("opensink")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    async with _chromium_page(javascript=True, width=1400, height=900) as page:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         if requests is not None:
@@ -127,5 +152,3 @@ async def open_lab(server: RunningServer, name: str, path: str = "lab",
             with contextlib.suppress(Exception):
                 await steps.shot("failure")
             raise
-        finally:
-            await browser.close()

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from ..images import tiny_png
 from ..receivers import start_receiver
-from .conftest import ARTIFACTS, CHROMIUM, Steps, lab_server, open_lab
+from .conftest import ARTIFACTS, lab_server, open_lab, open_link_page
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
 
 TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
@@ -35,40 +35,28 @@ def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
             agent, session = await agent_with_session(api, "trade-bot", receiver.url("/agent"))
             request = await ask(api, agent, session, "Approve proposed trades", TRADES)
             link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
-            if not Path(CHROMIUM).exists():
-                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
             requests: list[str] = []
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                # A stranger's browser: no Jupyter cookie or token, and no JavaScript at all.
-                context = await browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 1000})
-                page = await context.new_page()
+            # A stranger's browser: no Jupyter cookie or token, and no JavaScript at all.
+            async with open_link_page("approval-link-page") as (page, steps):
                 page.on("request", lambda r: requests.append(r.url))
-                steps = Steps(page, "approval-link-page")
-                try:
-                    await page.goto(link["url"])
-                    await expect(page.locator("h1")).to_have_text("Approve proposed trades")
-                    await expect(page.locator(".meta")).to_contain_text("trade-bot")
-                    await expect(page.locator('fieldset[data-field="trade_0"] legend')).to_have_text("BUY 10 AAPL *")
-                    await expect(page.locator('fieldset[data-field="trade_1"]')).to_contain_text('"BTC"')
-                    await steps.shot("form")
-                    await page.locator('fieldset[data-field="trade_0"] input[type="checkbox"]').check()
-                    await page.get_by_label("Notes for the agent").fill("Buy yes, hold the BTC sale")
-                    await page.get_by_label("Your name (optional)").fill("Morgan (desk head)")
-                    await steps.shot("filled")
-                    await page.get_by_role("button", name="Submit").click()
-                    await expect(page.locator("h1")).to_contain_text("Answer sent")
-                    await expect(page.locator("main")).to_contain_text("Morgan (desk head)")
-                    await steps.shot("confirmation")
-                    await page.goto(link["url"])  # single use
-                    await expect(page.locator("h1")).to_have_text("Link no longer valid")
-                    await expect(page.locator("main")).to_contain_text("already been used")
-                    await steps.shot("used")
-                except BaseException:
-                    await steps.shot("failure")
-                    raise
-                finally:
-                    await browser.close()
+                await page.goto(link["url"])
+                await expect(page.locator("h1")).to_have_text("Approve proposed trades")
+                await expect(page.locator(".meta")).to_contain_text("trade-bot")
+                await expect(page.locator('fieldset[data-field="trade_0"] legend')).to_have_text("BUY 10 AAPL *")
+                await expect(page.locator('fieldset[data-field="trade_1"]')).to_contain_text('"BTC"')
+                await steps.shot("form")
+                await page.locator('fieldset[data-field="trade_0"] input[type="checkbox"]').check()
+                await page.get_by_label("Notes for the agent").fill("Buy yes, hold the BTC sale")
+                await page.get_by_label("Your name (optional)").fill("Morgan (desk head)")
+                await steps.shot("filled")
+                await page.get_by_role("button", name="Submit").click()
+                await expect(page.locator("h1")).to_contain_text("Answer sent")
+                await expect(page.locator("main")).to_contain_text("Morgan (desk head)")
+                await steps.shot("confirmation")
+                await page.goto(link["url"])  # single use
+                await expect(page.locator("h1")).to_have_text("Link no longer valid")
+                await expect(page.locator("main")).to_contain_text("already been used")
+                await steps.shot("used")
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert stored["status"] == "resolved" and stored["resolved_by"] == f"link:{link['id']}"
             assert stored["resolved_by_name"] == "Morgan (desk head)"
@@ -100,38 +88,25 @@ def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
             agent, session = await agent_with_session(api, "count-bot", "http://127.0.0.1:9/agent")
             request = await ask(api, agent, session, "How many?", schema)
             link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
-            if not Path(CHROMIUM).exists():
-                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                context = await browser.new_context(java_script_enabled=False,
-                                                    viewport={"width": 900, "height": 900})
-                page = await context.new_page()
-                steps = Steps(page, "approval-link-empty-number")
-                try:
-                    await page.goto(link["url"])
-                    quantity = page.get_by_label("Quantity *")
-                    await expect(quantity).to_have_value("")  # not 1, the minimum
-                    await expect(quantity).to_have_attribute("min", "1")
-                    await steps.shot("empty")
-                    await page.get_by_role("button", name="Submit").click()
-                    field = page.locator('label[data-field="quantity"]')
-                    await expect(field.locator(".problem")).to_have_text("Quantity: required")
-                    await expect(page.get_by_label("Quantity *")).to_have_value("")
-                    await steps.shot("blocked")
-                    stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
-                    assert stored["status"] == "pending"
-                    await page.get_by_label("Quantity *").fill("3")
-                    await page.get_by_label("Start").fill("2026-12-24T09:30")
-                    await page.get_by_label("Your time zone").select_option("+05:30")
-                    await page.get_by_role("button", name="Submit").click()
-                    await expect(page.locator("h1")).to_contain_text("Answer sent")
-                    await steps.shot("sent")
-                except BaseException:
-                    await steps.shot("failure")
-                    raise
-                finally:
-                    await browser.close()
+            async with open_link_page("approval-link-empty-number", width=900, height=900) as (page, steps):
+                await page.goto(link["url"])
+                quantity = page.get_by_label("Quantity *")
+                await expect(quantity).to_have_value("")  # not 1, the minimum
+                await expect(quantity).to_have_attribute("min", "1")
+                await steps.shot("empty")
+                await page.get_by_role("button", name="Submit").click()
+                field = page.locator('label[data-field="quantity"]')
+                await expect(field.locator(".problem")).to_have_text("Quantity: required")
+                await expect(page.get_by_label("Quantity *")).to_have_value("")
+                await steps.shot("blocked")
+                stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
+                assert stored["status"] == "pending"
+                await page.get_by_label("Quantity *").fill("3")
+                await page.get_by_label("Start").fill("2026-12-24T09:30")
+                await page.get_by_label("Your time zone").select_option("+05:30")
+                await page.get_by_role("button", name="Submit").click()
+                await expect(page.locator("h1")).to_contain_text("Answer sent")
+                await steps.shot("sent")
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert stored["response"] == {"quantity": 3, "start": "2026-12-24T04:00:00Z"}
 
@@ -158,38 +133,26 @@ def test_the_link_page_shows_the_evidence_and_rejects_without_checking_the_form(
                 "schema": schema, "defaults": {"venue": "NYSE", "quantity": 40}, "context": context,
                 "decisions": ["approve", "reject", "respond"]}))
             link = await ok(await api.post(f"/agent-session-input-requests/{request['id']}/links", json={}))
-            if not Path(CHROMIUM).exists():
-                pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
             console: list[str] = []
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                context_ = await browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 1100})
-                page = await context_.new_page()
+            async with open_link_page("approval-link-evidence", width=900, height=1100) as (page, steps):
                 page.on("console", lambda message: console.append(message.text))
-                steps = Steps(page, "approval-link-evidence")
-                try:
-                    await page.goto(link["url"])
-                    figure = page.locator(".opensink-context figure").first
-                    await expect(figure.locator("figcaption")).to_have_text("Spread")
-                    box = await figure.locator("img").bounding_box()
-                    assert box and (round(box["width"]), round(box["height"])) == (40, 20), box  # drawn, not alt text
-                    await expect(page.locator(".opensink-context")).to_contain_text("Filled 3")
-                    await expect(page.get_by_label("Venue *")).to_have_value("0")  # the proposal, NYSE
-                    await expect(page.get_by_label("Quantity")).to_have_value("40")
-                    await steps.shot("form")
-                    await page.get_by_role("button", name="Reply").click()
-                    await expect(page.locator(".comment .problem")).to_contain_text("write your reply")
-                    await steps.shot("reply-refused")
-                    await page.get_by_label("Venue *").select_option("")  # a required choice emptied
-                    await page.get_by_label("Comment").fill("Wait for the open.")
-                    await page.get_by_role("button", name="Reject").click()
-                    await expect(page.locator("h1")).to_contain_text("Rejected")
-                    await steps.shot("rejected")
-                except BaseException:
-                    await steps.shot("failure")
-                    raise
-                finally:
-                    await browser.close()
+                await page.goto(link["url"])
+                figure = page.locator(".opensink-context figure").first
+                await expect(figure.locator("figcaption")).to_have_text("Spread")
+                box = await figure.locator("img").bounding_box()
+                assert box and (round(box["width"]), round(box["height"])) == (40, 20), box  # drawn, not alt text
+                await expect(page.locator(".opensink-context")).to_contain_text("Filled 3")
+                await expect(page.get_by_label("Venue *")).to_have_value("0")  # the proposal, NYSE
+                await expect(page.get_by_label("Quantity")).to_have_value("40")
+                await steps.shot("form")
+                await page.get_by_role("button", name="Reply").click()
+                await expect(page.locator(".comment .problem")).to_contain_text("write your reply")
+                await steps.shot("reply-refused")
+                await page.get_by_label("Venue *").select_option("")  # a required choice emptied
+                await page.get_by_label("Comment").fill("Wait for the open.")
+                await page.get_by_role("button", name="Reject").click()
+                await expect(page.locator("h1")).to_contain_text("Rejected")
+                await steps.shot("rejected")
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Wait for the open.", None)
             assert not [text for text in console if "Content Security Policy" in text], console

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from ..mail import start_mailbox, text_of
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import CHROMIUM, Steps
+from .conftest import open_link_page
 from .test_lab import PROPOSAL, agent_with_session, api_client, ask_decision, ok
 
 
@@ -28,8 +27,6 @@ def server(tmp_path_factory):
 
 
 def test_the_link_in_the_mail_opens_the_page_and_answers_the_request(server):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"browser tests need Chromium at {CHROMIUM}", pytrace=False)
     box, smtp = start_mailbox()
 
     async def main() -> None:
@@ -46,25 +43,14 @@ def test_the_link_in_the_mail_opens_the_page_and_answers_the_request(server):
                 text = text_of(box.messages[0])
                 assert "trade-bot asks: Sell 100 AAPL?" in text and "quantity: 100" in text
                 link = re.search(r"Answer here: (\S+)", text).group(1)
-                async with async_playwright() as pw:
-                    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                    # A phone's browser: no Jupyter cookie or token, and no JavaScript.
-                    context = await browser.new_context(java_script_enabled=False,
-                                                        viewport={"width": 420, "height": 900})
-                    page = await context.new_page()
-                    steps = Steps(page, "notification-link")
-                    try:
-                        await page.goto(link)
-                        await expect(page.locator("h1")).to_have_text("Sell 100 AAPL?")
-                        await steps.shot("opened-from-mail")
-                        await page.get_by_role("button", name="Approve").click()
-                        await expect(page.locator("h1")).to_contain_text("Approved")
-                        await steps.shot("answered")
-                    except BaseException:
-                        await steps.shot("failure")
-                        raise
-                    finally:
-                        await browser.close()
+                # A phone's browser: no Jupyter cookie or token, and no JavaScript.
+                async with open_link_page("notification-link", width=420, height=900) as (page, steps):
+                    await page.goto(link)
+                    await expect(page.locator("h1")).to_have_text("Sell 100 AAPL?")
+                    await steps.shot("opened-from-mail")
+                    await page.get_by_role("button", name="Approve").click()
+                    await expect(page.locator("h1")).to_contain_text("Approved")
+                    await steps.shot("answered")
                 stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
                 assert stored["status"] == "resolved" and stored["decision"] == "approve"
                 assert stored["resolved_by"].startswith("link:") and stored["response"] == PROPOSAL
