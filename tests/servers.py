@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -49,6 +51,18 @@ class RunningServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def until(check: Callable[[], Any], timeout: float = 20.0, what: str = "the condition") -> Any:
+    """What ``check()`` returns once it is truthy, asked every 0.1 s for at most ``timeout`` seconds (then an
+    AssertionError naming ``what``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 async def until_listening(port: int, timeout: float = 30.0) -> None:

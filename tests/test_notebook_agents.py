@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 
-from .servers import start_server
+from .servers import start_server, until
 
 HOLD_SECONDS = 6
 CELL = textwrap.dedent("""
@@ -29,17 +27,6 @@ CELL = textwrap.dedent("""
 
     bot.serve()
 """)
-
-
-def until(what: Callable[[], Any], timeout: float = 20, message: str = "") -> Any:
-    """``what()`` once it is truthy, checked every 0.1 s for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(message or f"still not so after {timeout} s")
 
 
 class Kernels:
@@ -105,18 +92,18 @@ def test_answers_wait_for_a_notebook_agent_whose_kernel_restarted(server, tmp_pa
         session, request = ask(admin, agent)
 
         kernels.restart(kernel_id)  # same kernel id, a new process: the old endpoint is gone
-        until(lambda: held_agent(admin)["offline"], message="the agent never went offline")
+        until(lambda: held_agent(admin)["offline"], what="the agent to go offline")
         reply = admin.post(f"/agent-session-input-requests/{request['id']}/resolve", json={"response": {"ok": True}})
         assert reply.status_code == 200
         waits = until(lambda: [a for a in admin.get("/agent-session-activities", params={
-            "session_id": session["id"], "type": "message"}).json()["items"]], message="no word of the wait")
+            "session_id": session["id"], "type": "message"}).json()["items"]], what="word of the wait")
         assert "The answer waits for the notebook: 'held agent' is offline" in waits[0]["message"]
         assert admin.get(f"/agent-sessions/{session['id']}").json()["status"] == "processing_input"
         assert admin.get("/execution-deliveries", params={"session_id": session["id"]}).json()["items"] == []
 
         kernels.run(kernel_id, CELL)  # the cell runs again: the agent serves, the answer is delivered once
         done = until(lambda: (s := admin.get(f"/agent-sessions/{session['id']}").json())["status"] == "completed"
-                     and s, message="the held answer was never delivered")
+                     and s, what="the held answer to be delivered")
         assert done["state"] == {"handled": 1}
         assert not held_agent(admin)["offline"]
         time.sleep(1)  # a second delivery would come now
@@ -126,10 +113,10 @@ def test_answers_wait_for_a_notebook_agent_whose_kernel_restarted(server, tmp_pa
         # shut down for good: the answer waits HOLD_SECONDS, then the session fails saying why
         later, pending = ask(admin, held_agent(admin))
         kernels.shutdown(kernel_id)
-        until(lambda: held_agent(admin)["offline"], message="the agent never went offline")
+        until(lambda: held_agent(admin)["offline"], what="the agent to go offline")
         admin.post(f"/agent-session-input-requests/{pending['id']}/resolve", json={"response": {"ok": True}})
         failed = until(lambda: (s := admin.get(f"/agent-sessions/{later['id']}").json())["status"] == "failed"
-                       and s, timeout=HOLD_SECONDS + 15, message="the hold never ran out")
+                       and s, timeout=HOLD_SECONDS + 15, what="the hold to run out")
         assert f"waited {HOLD_SECONDS} s for the notebook agent 'held agent'" in failed["error_message"]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import nbformat
 import psutil
 import pytest
 
-from .servers import RunningServer, start_server
+from .servers import RunningServer, start_server, until
 
 OVER = ("success", "failed", "timeout", "cancelled")
 
@@ -64,17 +63,6 @@ def http(server):
         yield client
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 90, what: str = "the condition") -> Any:
-    """Poll ``check`` until it returns something truthy (bounded by ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
-
-
 def runs(http: httpx.Client, **filters: str) -> list[dict]:
     reply = http.get("/notebook-runs", params={"$order": "asc", **filters})
     assert reply.status_code == 200, reply.text
@@ -86,7 +74,7 @@ def ended(http: httpx.Client, run_id: str, timeout: float = 90) -> dict:
         run = http.get(f"/notebook-runs/{run_id}").json()
         return run if run["status"] in OVER else None
 
-    return wait_for(check, timeout, f"the end of notebook run {run_id}")
+    return until(check, timeout, f"the end of notebook run {run_id}")
 
 
 def job(http: httpx.Client, path: str, **notebook_fields: Any) -> dict:
@@ -100,7 +88,7 @@ def trigger(http: httpx.Client, job_id: str) -> dict:
     """Trigger a job and return its notebook run (recorded as soon as the job's run starts)."""
     reply = http.post(f"/background-jobs/{job_id}/trigger")
     assert reply.status_code == 201, reply.text
-    return wait_for(lambda: runs(http, job_id=job_id)[-1:], 30, "the notebook run")[0]
+    return until(lambda: runs(http, job_id=job_id)[-1:], 30, "the notebook run")[0]
 
 
 def output(server: RunningServer, run: dict) -> nbformat.NotebookNode:
@@ -116,7 +104,7 @@ def test_a_cron_notebook_runs_with_its_parameters_injected_as_literals(server, h
     sneaky = "x'); import os; os._exit(3) #\n\"\\"
     created = job(http, "reports/daily.ipynb", parameters={"region": sneaky, "limit": 21, "filters": {"a b": [1, None]}},
                   schedule={"cron": "*/2 * * * * *"})  # six fields: every two seconds
-    run = wait_for(lambda: [r for r in runs(http, job_id=created["id"]) if r["status"] in OVER], 60, "a cron run")[0]
+    run = until(lambda: [r for r in runs(http, job_id=created["id"]) if r["status"] in OVER], 60, "a cron run")[0]
     assert http.patch(f"/background-jobs/{created['id']}", json={"enabled": False}).status_code == 200
     assert run["status"] == "success", run
     assert run["parameters"] == {"region": sneaky, "limit": 21, "filters": {"a b": [1, None]}}
@@ -150,7 +138,7 @@ def test_a_notebook_agent_runs_on_each_answer_and_sees_it(server, http):
     resolved = http.post(f"/agent-session-input-requests/{request['id']}/resolve",
                          json={"decision": "approve", "response": {"n": 2}, "comment": "fine"})
     assert resolved.status_code == 200, resolved.text
-    run = ended(http, wait_for(lambda: runs(http, agent_id=agent["id"]), 30, "the agent's run")[0]["id"])
+    run = ended(http, until(lambda: runs(http, agent_id=agent["id"]), 30, "the agent's run")[0]["id"])
     assert run["status"] == "success" and run["session_id"] == session["id"], run
     seen = json.loads(printed(output(server, run)).split("ANSWER ", 1)[1])
     assert seen["session_id"] == session["id"] and seen["request_id"] == request["id"]
@@ -183,7 +171,7 @@ def test_a_failing_cell_fails_the_run_with_where_and_why(server, http):
     assert run["error"] == {"cell_index": 2, "ename": "ZeroDivisionError", "evalue": "division by zero"}
     book = output(server, run)
     assert book.cells[2].outputs[0]["ename"] == "ZeroDivisionError" and "never" not in printed(book)
-    job_run = wait_for(lambda: [r for r in http.get("/background-job-runs", params={"job_id": created["id"]})
+    job_run = until(lambda: [r for r in http.get("/background-job-runs", params={"job_id": created["id"]})
                                 .json()["items"] if r["status"] != "running"], 30, "the job run's end")[0]
     assert job_run["status"] == "failed" and "failed at cell 2: ZeroDivisionError" in job_run["error_message"]
     session = http.get(f"/agent-sessions/{run['session_id']}").json()
@@ -205,7 +193,7 @@ def kernel_processes(server: RunningServer) -> list[psutil.Process]:
 def test_a_run_past_its_timeout_stops_its_kernel(server, http):
     created = job(http, "sleepy.ipynb", timeout_seconds=4)
     run = trigger(http, created["id"])
-    wait_for(lambda: http.get(f"/notebook-runs/{run['id']}").json()["status"] == "running", 30, "the start")
+    until(lambda: http.get(f"/notebook-runs/{run['id']}").json()["status"] == "running", 30, "the start")
     run = ended(http, run["id"], 60)
     assert run["status"] == "timeout" and "timeout of 4 s" in run["reason"], run
     assert 4000 <= run["duration_ms"] < 30000
@@ -215,13 +203,13 @@ def test_a_run_past_its_timeout_stops_its_kernel(server, http):
 def test_cancel_stops_a_running_run_and_refuses_an_ended_one(server, http):
     created = job(http, "sleepy.ipynb")
     run = trigger(http, created["id"])
-    wait_for(lambda: http.get(f"/notebook-runs/{run['id']}").json()["status"] == "running", 30, "the start")
+    until(lambda: http.get(f"/notebook-runs/{run['id']}").json()["status"] == "running", 30, "the start")
     cancelled = http.post(f"/notebook-runs/{run['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["reason"].startswith("cancelled by")
     again = http.post(f"/notebook-runs/{run['id']}/cancel")
     assert again.status_code == 409, again.text
-    job_run = wait_for(lambda: [r for r in http.get("/background-job-runs", params={"job_id": created["id"]})
+    job_run = until(lambda: [r for r in http.get("/background-job-runs", params={"job_id": created["id"]})
                                 .json()["items"] if r["status"] != "running"], 30, "the job run's end")[0]
     assert job_run["status"] == "failed" and "was cancelled" in job_run["error_message"]
 
@@ -234,7 +222,7 @@ def test_two_run_at_once_and_the_third_waits_its_turn(server, http):
         statuses = [http.get(f"/notebook-runs/{r['id']}").json()["status"] for r in triggered]
         return statuses if sorted(statuses) == ["queued", "running", "running"] else None
 
-    statuses = wait_for(two_running_one_queued, 60, "two runs running and one queued")
+    statuses = until(two_running_one_queued, 60, "two runs running and one queued")
     assert statuses[2] == "queued"  # in the order they came
     done = [ended(http, r["id"]) for r in triggered]
     assert [r["status"] for r in done] == ["success"] * 3
@@ -245,7 +233,7 @@ def test_two_run_at_once_and_the_third_waits_its_turn(server, http):
 def test_cancel_of_a_queued_run_never_starts_it(server, http):
     created = [job(http, "sleepy.ipynb", parameters={"seconds": 3}) for _ in range(3)]
     triggered = [trigger(http, c["id"]) for c in created]
-    wait_for(lambda: http.get(f"/notebook-runs/{triggered[2]['id']}").json()["status"] == "queued" or None, 30,
+    until(lambda: http.get(f"/notebook-runs/{triggered[2]['id']}").json()["status"] == "queued" or None, 30,
              "the third run queued")
     cancelled = http.post(f"/notebook-runs/{triggered[2]['id']}/cancel").json()
     assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None
@@ -256,7 +244,7 @@ def test_cancel_of_a_queued_run_never_starts_it(server, http):
 def test_ask_inside_a_run_waits_for_the_answer_over_http(server, http):
     created = job(http, "asking.ipynb")
     run = trigger(http, created["id"])
-    pending = wait_for(lambda: http.get("/agent-session-input-requests", params={
+    pending = until(lambda: http.get("/agent-session-input-requests", params={
         "session_id": run["session_id"], "status": "pending"}).json()["items"], 60, "the question")[0]
     assert pending["title"] == "Publish the report?"
     time.sleep(0.5)
@@ -298,7 +286,7 @@ def test_a_stop_cancels_runs_in_flight_and_leaves_no_kernel(tmp_path):
         with server.client() as http:
             created = [job(http, "sleepy.ipynb") for _ in range(3)]
             triggered = [trigger(http, c["id"]) for c in created]
-            wait_for(lambda: len(kernel_processes(server)) == 2, 60, "two kernels running")
+            until(lambda: len(kernel_processes(server)) == 2, 60, "two kernels running")
             kernels = kernel_processes(server)
         assert server.stop(signal.SIGTERM) == 0, server.log()[-3000:]
         gone, alive = psutil.wait_procs(kernels, timeout=10)
@@ -325,7 +313,7 @@ def test_a_restart_fails_runs_a_crash_left_running(tmp_path):
     try:
         with server.client() as http:
             run = trigger(http, job(http, "sleepy.ipynb")["id"])
-            wait_for(lambda: kernel_processes(server), 60, "the kernel running")
+            until(lambda: kernel_processes(server), 60, "the kernel running")
             kernels = kernel_processes(server)
     finally:
         server.stop(signal.SIGKILL)  # a crash: nothing is recorded
