@@ -94,6 +94,20 @@ class Steps:
         await self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{label}.png"))
 
 
+async def put_notebook(api, server, name: str, sources: list[str], outputs: list[dict] | None = None) -> None:
+    """A notebook of code cells saved as ``name`` in the server's root through Jupyter's contents API.
+    ``outputs`` (saved outputs of the first cell) leave it untrusted: it is not signed, as a notebook written
+    elsewhere is not."""
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": source}
+             for source in sources]
+    cells[0]["outputs"] = outputs or []
+    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    contents = server.url.removesuffix("opensink") + f"api/contents/{name}"
+    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
+    assert reply.status_code in (200, 201), reply.text
+
+
 @contextlib.asynccontextmanager
 async def _chromium_page(*, javascript: bool, width: int, height: int) -> AsyncIterator[object]:
     """A page of Debian's Chromium, in a browser of its own that is closed whatever happens."""

@@ -10,7 +10,7 @@ import contextlib
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import expect
 
-from .conftest import open_lab
+from .conftest import open_lab, put_notebook
 from .test_lab import INBOX_TAB, api_client, ok, run_command
 
 ASK_AND_PRINT = [
@@ -23,19 +23,6 @@ SERVE_AGENT = [
     "from jupyter_opensink.agent import NotebookAgent\nbot = NotebookAgent('offline-bot', lambda call: None)\n"
     "bot.serve()\nprint('serving', bot.agent_id)",
 ]
-
-
-async def put_notebook(api, server, name: str, sources: list[str], outputs: list[dict] | None = None) -> None:
-    """A notebook of code cells; ``outputs`` (saved outputs of the first cell) leave it untrusted: it is not
-    signed, as a notebook written elsewhere is not."""
-    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": source}
-             for source in sources]
-    cells[0]["outputs"] = outputs or []
-    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-    contents = server.url.removesuffix("opensink") + f"api/contents/{name}"
-    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-    assert reply.status_code in (200, 201), reply.text
 
 
 async def kernel_ready(page, select_button: str = "Select") -> None:

@@ -9,7 +9,7 @@ import asyncio
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import open_lab
+from .conftest import open_lab, put_notebook
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ok
 
 PRICES = [181.2, 182.0, 180.7, 183.9, 185.1, 184.6, 187.3]
@@ -56,13 +56,7 @@ async def save_form_notebook(api, lab, name: str, request_id: str) -> None:
               "from jupyter_opensink.widgets import RequestForm\n"
               "client = Client()\n"
               f"RequestForm(client.input_requests.get({request_id!r}), client)")
-    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                           "source": source}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
-    contents = lab.url.removesuffix("opensink") + f"api/contents/{name}"
-    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-    assert reply.status_code in (200, 201), reply.text
+    await put_notebook(api, lab, name, [source])
 
 
 async def run_the_notebook(page) -> None:

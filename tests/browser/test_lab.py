@@ -11,7 +11,7 @@ import httpx
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import open_lab
+from .conftest import open_lab, put_notebook
 
 INBOX_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-opensink-inbox"]'
 SCHEMA = {
@@ -389,14 +389,8 @@ def test_notebook_widget_resolves_in_the_browser(lab):
             agent, session = await agent_with_session(api, "notebook-bot", receiver.url("/agent"))
             schema = {"type": "object", "properties": {"approved": {"type": "boolean"}, "note": {"type": "string"}}}
             request = await ask(api, agent, session, "Ship the release?", schema)
-            notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                   "source": "import jupyter_opensink\njupyter_opensink.inbox()"}],
-                        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                    "language": "python"}},
-                        "nbformat": 4, "nbformat_minor": 5}
-            contents = lab.url.removesuffix("opensink") + "api/contents/opensink-inbox.ipynb"
-            reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-            assert reply.status_code in (200, 201), reply.text
+            await put_notebook(api, lab, "opensink-inbox.ipynb",
+                               ["import jupyter_opensink\njupyter_opensink.inbox()"])
 
             async with open_lab(lab, "notebook-widget", "lab/tree/opensink-inbox.ipynb") as (page, steps):
                 await page.locator(".jp-Notebook .jp-Cell").first.wait_for()

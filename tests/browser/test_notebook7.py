@@ -13,9 +13,8 @@ from playwright.async_api import expect
 
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import front_end_env, open_lab
+from .conftest import front_end_env, open_lab, put_notebook
 from .test_ask_in_cell import ASK_AND_PRINT, approve_in_the_cell
-from .test_ask_in_cell import put_notebook as put_cells
 from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
                        ask_decision, ok, run_command)
 
@@ -43,16 +42,6 @@ def notebook7(tmp_path_factory):
 async def started(page) -> None:
     await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
     await page.evaluate("window.jupyterapp.started")
-
-
-async def put_notebook(api, server, name: str, source: str) -> None:
-    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                           "source": source}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
-    contents = server.url.removesuffix("opensink") + f"api/contents/{name}"
-    reply = await api.put(contents, json={"type": "notebook", "format": "json", "content": notebook})
-    assert reply.status_code in (200, 201), reply.text
 
 
 def test_agent_inbox_panel_in_notebook7(notebook7):
@@ -124,7 +113,8 @@ def test_inbox_widget_in_notebook7(notebook7):
         async with api_client(notebook7) as api:
             agent, session = await agent_with_session(api, "nb7-widget-bot", receiver.url("/agent"))
             request = await ask(api, agent, session, "Ship the release?", APPROVE)
-            await put_notebook(api, notebook7, "nb7-inbox.ipynb", "import jupyter_opensink\njupyter_opensink.inbox()")
+            await put_notebook(api, notebook7, "nb7-inbox.ipynb",
+                               ["import jupyter_opensink\njupyter_opensink.inbox()"])
             async with open_lab(notebook7, "notebook7-widget", "notebooks/nb7-inbox.ipynb",
                                  known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
                 await started(page)
@@ -143,7 +133,7 @@ def test_question_answered_in_its_cell_in_notebook7(notebook7):
     reads the decision."""
     async def main() -> None:
         async with api_client(notebook7) as api:
-            await put_cells(api, notebook7, "nb7-ask.ipynb", ASK_AND_PRINT[:2])
+            await put_notebook(api, notebook7, "nb7-ask.ipynb", ASK_AND_PRINT[:2])
             async with open_lab(notebook7, "notebook7-ask", "notebooks/nb7-ask.ipynb",
                                  known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
                 await started(page)
