@@ -72,6 +72,17 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_collect_file(file_path, parent):
+    """schemathesis's pytest plugin (which imports hypothesis too) costs every test process about a second of
+    CPU at start-up, and only the fuzzer's module uses it: pyproject's addopts keep it from loading
+    (``-p no:schemathesis``) and it is registered here, just before that module is collected."""
+    manager = parent.config.pluginmanager
+    if file_path.name == "test_fuzz.py" and not manager.has_plugin("opensink-schemathesis"):
+        from schemathesis.pytest import plugin
+
+        manager.register(plugin, "opensink-schemathesis")
+
+
 #: Folders whose modules share servers made once per test process (session fixtures): one xdist group each,
 #: so one worker starts them once instead of every worker that draws one of their tests.
 SHARED_SERVER_FOLDERS = {"browser/": "browser"}
@@ -413,3 +424,22 @@ def receiver(jp_asyncio_loop):
     yield recv
     server.stop()
     jp_asyncio_loop.run_until_complete(server.close_all_connections())
+
+
+@pytest.fixture
+def jp_nbconvert_templates():
+    """pytest-jupyter copies nbconvert's templates into every test's data directory; no test here exports."""
+
+
+def _cache_jupyters_sys_info() -> None:
+    """Every ``ServerApp`` asks ``get_sys_info``, which runs ``git`` when Jupyter's package lies inside a git
+    checkout (a ``.venv`` in this one does): a process started for each of the hundreds of servers the tests
+    make in one process. The answer cannot change while the process runs."""
+    import functools
+
+    from jupyter_server import serverapp
+
+    serverapp.get_sys_info = functools.cache(serverapp.get_sys_info)
+
+
+_cache_jupyters_sys_info()
