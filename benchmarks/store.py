@@ -2,12 +2,20 @@
 
 Prints one JSON object. Usage: ``python benchmarks/store.py [--sizes 1000,100000,1000000]``.
 Every loop is bounded by a count; the whole run takes a few minutes at 1M.
+
+``--compare REF`` measures durable writes/s only, alternating the journal of git revision REF
+(loaded from ``git show``) with the working tree's, ``--repeats`` times per writer count;
+``--busy N`` runs N CPU-bound processes beside the measurement (each bounded in time), to see the
+figure on a loaded machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -16,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_opensink.store import Insert, TableSpec, TinyStore
+from jupyter_opensink.store import tinystore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import percentile  # noqa: E402
@@ -156,6 +166,67 @@ async def run_size(base: Path, size: int, samples: int, writers: list[int], conc
     return result
 
 
+def journal_of_revision(ref: str):
+    """The ``Journal`` class of ``jupyter_opensink/store/journal.py`` at git revision ``ref``."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(["git", "show", f"{ref}:jupyter_opensink/store/journal.py"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout
+    spec = importlib.util.spec_from_loader("jupyter_opensink.store._journal_compared", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "jupyter_opensink.store"
+    exec(compile(source, f"{ref}:journal.py", "exec"), module.__dict__)
+    return module.Journal
+
+
+def busy_loop(seconds: float) -> None:
+    """A CPU-bound process beside the measurement; stops by itself after ``seconds``."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        for _ in range(10_000):
+            n += 1
+
+
+def start_busy(count: int, seconds: float) -> list[subprocess.Popen]:
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); " \
+           f"from benchmarks.store import busy_loop; busy_loop({seconds})"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+
+
+async def compare_journals(base: Path, ref: str, writers: list[int], total: int, repeats: int) -> dict:
+    """Durable writes/s with the journal of ``ref`` and with the current one, alternating."""
+    variants = {"before": journal_of_revision(ref), "after": tinystore.Journal}
+    if "executor" in inspect.signature(variants["before"]).parameters:  # a journal with an fsync executor
+        executor = ThreadPoolExecutor(1, thread_name_prefix="opensink-fsync")
+        variants["before"] = functools.partial(variants["before"], executor=executor)
+    rates: dict[str, dict[int, list[int]]] = {name: {n: [] for n in writers} for name in variants}
+    probes = []
+    for round_number in range(repeats):
+        order = list(variants) if round_number % 2 == 0 else list(variants)[::-1]
+        for n in writers:
+            for name in order:
+                directory = base / f"compare-{name}"
+                tinystore.Journal = variants[name]
+                try:
+                    store = TinyStore.open(directory, SPECS, fsync="always")
+                    try:
+                        rates[name][n].append((await concurrent_throughput(store, n, total))["writes_per_s"])
+                    finally:
+                        await store.close(snapshot=False)
+                finally:
+                    tinystore.Journal = variants["after"]
+                shutil.rmtree(directory)
+        probes.append(fsync_latency(base, 50))
+    result: dict = {"revision": ref, "repeats": repeats, "writes": total,
+                    "fsync_latency_p50_ms": round(statistics.median(p["p50_ms"] for p in probes), 3)}
+    for n in writers:
+        before, after = statistics.median(rates["before"][n]), statistics.median(rates["after"][n])
+        result[f"writers_{n}"] = {"before": rates["before"][n], "after": rates["after"][n],
+                                  "median_before": round(before), "median_after": round(after),
+                                  "ratio": round(after / before, 2)}
+    return result
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000,1000000")
@@ -166,9 +237,29 @@ async def main() -> None:
                         help="concurrent writers for the durable writes/s figure, one measurement each")
     parser.add_argument("--concurrent-writes", type=int, default=CONCURRENT_WRITES,
                         help="writes per concurrent measurement, shared by the writers")
+    parser.add_argument("--compare", metavar="REF", default=None,
+                        help="only durable writes/s: the journal of git revision REF against the current one")
+    parser.add_argument("--repeats", type=int, default=5, help="alternations for --compare")
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes to run beside (bounded)")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="opensink-bench-"))
+    busy = start_busy(args.busy, 600) if args.busy else []
+    try:
+        if args.compare:
+            result = await compare_journals(base, args.compare, [int(n) for n in args.writers.split(",")],
+                                            args.concurrent_writes, args.repeats)
+            print(json.dumps({"benchmark": "store-journal-compare", "busy_processes": args.busy,
+                              "load_average": os.getloadavg(), **result}, indent=2))
+            return
+        await run_sizes(args, base)
+    finally:
+        for proc in busy:
+            proc.terminate()
+            proc.wait()
+
+
+async def run_sizes(args: argparse.Namespace, base: Path) -> None:
+    sizes = [int(s) for s in args.sizes.split(",")]
     results = {"benchmark": "store", "sizes": []}
     for size in sizes:
         results["sizes"].append(await run_size(base, size, args.sample_writes,

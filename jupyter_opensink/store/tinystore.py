@@ -28,7 +28,7 @@ import orjson
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, StoreError
 from .base import Delete, Doc, Insert, Op, Order, Page, Store, TableSpec, Update, check_tables
-from .journal import Journal, list_segments, read_segment
+from .journal import Journal, list_segments, read_segment, segment_length
 from .lock import DirectoryLock
 from .snapshot import SNAPSHOT_NAME, SnapshotWriter, read_snapshot
 from .tables import Table, stored_json
@@ -51,7 +51,7 @@ class TinyStore(Store):
 
     def __init__(self, directory: Path, tables: dict[str, Table], journal: Journal, lock: DirectoryLock,
                  *, fsync: str, snapshot_bytes: int, journal_bytes: int, compact_min_bytes: int,
-                 compact_ratio: float, executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor]):
+                 compact_ratio: float, io_executor: ThreadPoolExecutor):
         self.directory = directory
         self.snapshot_path = directory / SNAPSHOT_NAME
         self._tables = tables
@@ -62,7 +62,7 @@ class TinyStore(Store):
         self._journal_bytes = journal_bytes  # in segments the current snapshot does not cover
         self.compact_min_bytes = compact_min_bytes
         self.compact_ratio = compact_ratio
-        self._sync_executor, self._io_executor = executors
+        self._io_executor = io_executor
         self._compaction: asyncio.Task | None = None
         self._closed = False
         #: Called with a stage name during compaction; fault-injection tests kill the process there.
@@ -94,7 +94,7 @@ class TinyStore(Store):
         newer = [(seq, path) for seq, path in segments if seq > snap.replay_after]
         journal_bytes = 0
         for _seq, path in newer:
-            size = path.stat().st_size
+            size = segment_length(path)  # without the zero tail of a preallocated segment
             if size == 0:
                 path.unlink()  # a segment opened but never written
                 continue
@@ -114,13 +114,12 @@ class TinyStore(Store):
             if table.order:
                 ids.observe(table.order[-1])
         last_seq = max([snap.replay_after] + [seq for seq, _ in segments])
-        executors = (ThreadPoolExecutor(1, thread_name_prefix="opensink-fsync"),
-                     ThreadPoolExecutor(1, thread_name_prefix="opensink-snapshot"))
-        journal = Journal(directory, last_seq + 1, fsync=fsync, executor=executors[0])
+        journal = Journal(directory, last_seq + 1, fsync=fsync)
         snapshot_bytes = snapshot_path.stat().st_size if snapshot_path.exists() else 0
         return cls(directory, tables, journal, lock, fsync=fsync, snapshot_bytes=snapshot_bytes,
                    journal_bytes=journal_bytes, compact_min_bytes=compact_min_bytes,
-                   compact_ratio=compact_ratio, executors=executors)
+                   compact_ratio=compact_ratio,
+                   io_executor=ThreadPoolExecutor(1, thread_name_prefix="opensink-snapshot"))
 
     @staticmethod
     def _replay(path: Path, payload: bytes, raw_tables: dict[str, dict[str, bytes]]) -> None:
@@ -333,7 +332,6 @@ class TinyStore(Store):
         finally:
             self._closed = True
             self._journal.close()
-            self._sync_executor.shutdown()
             self._io_executor.shutdown()
             self._lock.release()
 
