@@ -32,7 +32,10 @@ def percentile(values: list[float], q: float) -> float:
 def temporary_server(name: str, *extra: str) -> Iterator[RunningServer]:
     """A Jupyter server with the extension on a free loopback port and a fresh database."""
     work = Path(tempfile.mkdtemp(prefix=f"opensink-{name}-bench-"))
-    server = start_server(work, work / "db", *extra)
+    # The server runs the code of this checkout (an editable install may point at another one), unless
+    # PYTHONPATH says which code to run (to compare revisions).
+    server = start_server(work, work / "db", *extra,
+                          env={"PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)})
     profiler = profile(server, name)
     try:
         yield server

@@ -7,6 +7,7 @@ body and query through their models, headers, the principal) and return what the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
@@ -50,6 +51,20 @@ class SseResponse:
 
     async def comment(self, text: str) -> None:
         await self._write(f": {text}\n\n".encode())
+
+    @staticmethod
+    def frame(event_id: str | None, type: str, data: Any) -> bytes:
+        """An event as one chunk of the chunked body, ready for the function ``direct`` returns: built
+        once per event and sent as it is to every stream that shows it the same way."""
+        head = f"id: {event_id}\n" if event_id else ""
+        text = f"{head}event: {type}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+        return b"%x\r\n%b\r\n" % (len(text), text)
+
+    def direct(self) -> Callable[[bytes], bool] | None:
+        """After the first write: a function putting a ``frame`` straight on the connection while nothing
+        else is waiting to be sent (True), else refusing it (False: write it with ``event``); None when
+        the connection cannot take frames that way."""
+        return self._handler.chunk_sender()
 
 
 class Call:

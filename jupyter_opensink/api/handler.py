@@ -14,13 +14,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 
 from ..errors import NotFound, Unauthorized
 from ..runtime.streams import EventStreams
@@ -99,6 +100,37 @@ class OpenSinkHandler(LeanAccessLog, StreamedBody, APIHandler):
     def when_closed(self, callback: Any) -> None:
         """Call ``callback()`` if the client goes away before the reply is complete."""
         self._close_callbacks.append(callback)
+
+    def chunk_sender(self) -> Callable[[bytes], bool] | None:
+        """A function that puts one prepared chunk of this streamed reply straight on the socket, without
+        a write future or a flush: it returns False (and writes nothing) when the reply cannot take it that
+        way right now (earlier output still waiting for the client, a closed connection), and the caller
+        writes through ``write``/``flush`` instead. None when the reply is not a plain chunked HTTP/1.1
+        body on a plain socket (HTTP/1.0, TLS, compressed output): then every write goes the usual way.
+
+        Call it once the headers are flushed. A chunk is ``<size in hex>\r\n<data>\r\n``."""
+        connection = self.request.connection
+        stream = getattr(connection, "stream", None)
+        if (type(stream) is not IOStream or getattr(connection, "_chunking_output", None) is not True
+                or not self._headers_written or self._write_buffer
+                or any(getattr(t, "_gzipping", False) for t in self._transforms)):
+            return None
+        sock = stream.socket
+
+        def send(chunk: bytes) -> bool:
+            if stream.writing() or stream.closed():
+                return False
+            try:
+                sent = sock.send(chunk)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return False  # the client is gone: the usual write finds out and ends the stream
+            if sent < len(chunk):  # the socket's buffer is full: tornado sends the rest when it drains
+                stream.write(chunk[sent:])
+            return True
+
+        return send
 
     def on_finish(self) -> None:
         self.body_arrived()

@@ -51,6 +51,7 @@ class EventBus:
         self._seq = itertools.count(1)
         self.boot = secrets.token_hex(4)
         self._replay: deque[Event] = deque(maxlen=replay_size)
+        self.last_seq = 0  # of the last event emitted
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns the function that removes it."""
@@ -60,6 +61,7 @@ class EventBus:
     def emit(self, type: str, workspace_id: str, data: dict[str, Any], *, remote: bool = False,
              at: str | None = None) -> Event:
         event = Event(next(self._seq), type, workspace_id, data, at or ids.now_iso(), self.boot, remote)
+        self.last_seq = event.seq
         self._replay.append(event)
         for subscriber in list(self._subscribers):
             try:
