@@ -13,7 +13,9 @@ Subscribers are raw asyncio protocols that only timestamp and keep what they
 read; the streams are parsed after the run, so the client adds as little as
 possible to what it measures. Bounded by the counts and by ``--timeout``.
 Prints one JSON object. Usage:
-``python benchmarks/sse.py [--subscribers 100] [--events 500] [--interval-ms 50]``
+``python benchmarks/sse.py [--subscribers 100] [--events 500] [--interval-ms 50]``;
+``--subscribers 100,1000`` measures each count on a fresh server, the first at the top
+level of the output and the others under ``more_subscribers``.
 """
 
 from __future__ import annotations
@@ -232,16 +234,19 @@ def main() -> None:
         print(json.dumps(writes))
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--subscribers", default="100", help="one count, or several: 100,1000")
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--timeout", type=float, default=120.0, help="bound on the whole run, seconds")
     parser.add_argument("--fsync", default="always")
     args = parser.parse_args()
-    with temporary_server("sse", f"--OpenSinkApp.fsync={args.fsync}") as server:
-        result = asyncio.run(run(server.api, server.token, server.proc.pid, args.subscribers, args.events, args.interval_ms,
-                                 args.timeout))
-    print(json.dumps({"benchmark": "sse", "fsync": args.fsync, **result}, indent=2))
+    results = []
+    for subscribers in (int(n) for n in args.subscribers.split(",")):
+        with temporary_server("sse", f"--OpenSinkApp.fsync={args.fsync}") as server:
+            results.append(asyncio.run(run(server.api, server.token, server.proc.pid, subscribers, args.events,
+                                           args.interval_ms, args.timeout)))
+    more = {"more_subscribers": results[1:]} if len(results) > 1 else {}
+    print(json.dumps({"benchmark": "sse", "fsync": args.fsync, **results[0], **more}, indent=2))
 
 
 if __name__ == "__main__":
