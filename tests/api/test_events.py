@@ -98,6 +98,52 @@ async def test_a_subscriber_too_far_behind_is_dropped(api, stream, opensink_app)
     assert opensink_app.streams.count == 0  # nothing kept for it
 
 
+async def test_streams_waiting_for_events_get_them_straight_and_in_order(stream, opensink_app):
+    async with stream() as one, stream() as two:
+        await asyncio.sleep(0.1)
+        assert all(sub.deliver is not None for sub in opensink_app.streams._subscriptions)  # the direct path
+        workspace_id = await opensink_app.services.workspaces.default_id()
+        for i in range(30):
+            opensink_app.events.emit("item.created", workspace_id, {"n": i})
+            await asyncio.sleep(0)
+        for live in (one, two):
+            assert [e.data["n"] for e in await live.events(30)] == list(range(30))
+
+
+async def test_a_client_that_stops_reading_gets_what_was_sent_in_order_then_a_reset(
+        opensink_app, jp_serverapp, jp_base_url, http_server_port, http_server):
+    """Events go straight to the socket until it is full, then through the queue (5 here) until that
+    is full too: the stream ends with a reset, after a gap-free beginning."""
+    import re
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", http_server_port[1], limit=2**16)
+    token = jp_serverapp.identity_provider.token
+    writer.write(f"GET {jp_base_url}opensink/api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Authorization: token {token}\r\n\r\n".encode())
+    await asyncio.wait_for(reader.readuntil(b": connected\n\n"), 5)
+    workspace_id = await opensink_app.services.workspaces.default_id()
+    pad = "x" * 65536
+    for i in range(200):  # ~13 MB, more than the socket buffers hold; the client reads nothing meanwhile
+        opensink_app.events.emit("item.created", workspace_id, {"n": i, "pad": pad})
+        await asyncio.sleep(0)
+    received = bytearray()
+
+    async def read_until_reset():
+        while b"event: reset" not in received:
+            chunk = await reader.read(2**20)
+            if not chunk:
+                break
+            received.extend(chunk)
+
+    try:
+        await asyncio.wait_for(read_until_reset(), 20)
+    finally:
+        writer.close()
+    numbers = [int(n) for n in re.findall(rb'event: item.created\ndata: {"n":(\d+)', bytes(received))]
+    assert numbers == list(range(len(numbers))) and 0 < len(numbers) < 200
+    assert received.rindex(b"event: reset") > received.rindex(b"event: item.created")
+
+
 async def test_keep_alive_and_clean_close_on_stop(stream, opensink_app):
     async with stream() as idle:
         lines = []
