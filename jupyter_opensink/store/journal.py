@@ -120,6 +120,8 @@ def read_segment(path: Path) -> Iterator[bytes]:
 def _lines(fh, length: int) -> Iterator[bytes]:
     """The lines of the first ``length`` bytes of ``fh`` (the last one may lack its newline)."""
     left = length
+    if left <= 0:
+        return
     for line in fh:
         if len(line) >= left:
             yield line[:left]
