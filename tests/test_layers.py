@@ -49,6 +49,13 @@ def test_only_the_notifier_imports_apprise():
             assert not any(name.startswith("apprise") for name in imports(path)), path
 
 
+def test_only_the_outbound_transport_imports_aiohttp():
+    """Outbound calls speak httpx; aiohttp only carries them, behind one runtime module."""
+    for path in PACKAGE.rglob("*.py"):
+        if path != PACKAGE / "runtime" / "transport.py":
+            assert not any(name.startswith(("aiohttp", "yarl")) for name in imports(path)), path
+
+
 @pytest.fixture(scope="module")
 def imported_with_the_package() -> set[str]:
     """Every module a fresh interpreter holds once it has imported the server side, the kernel side and the
@@ -61,6 +68,12 @@ def imported_with_the_package() -> set[str]:
     names = set(done.stdout.split())
     assert {"jupyter_opensink.app", "jupyter_opensink.integrations", "tornado"} <= names  # the list is whole
     return names
+
+
+def test_aiohttp_is_imported_lazily(imported_with_the_package):
+    """Importing the package (a kernel's client, the server's CLI) does not pay for aiohttp's import: the
+    server imports it with its first outbound call."""
+    assert not [m for m in imported_with_the_package if m.startswith("aiohttp")]
 
 
 def test_psycopg_is_imported_lazily(imported_with_the_package):

@@ -1,6 +1,7 @@
 """Outbound HTTP for execution-endpoint callbacks and background jobs.
 
-One shared ``httpx.AsyncClient`` (pooled connections, no redirects), a URL
+One shared ``httpx.AsyncClient`` over an aiohttp transport (pooled connections, no redirects,
+see ``transport.py``), a URL
 policy checked against the address the name resolves to at send time (the
 request then goes to that very address, so a DNS answer cannot change
 between the check and the connection), Standard Webhooks signatures, and a
@@ -16,6 +17,7 @@ import hmac
 import ipaddress
 import os
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,9 +31,8 @@ DEFAULT_ALLOWED = ("0.0.0.0/0", "::/0")
 #: Link-local (cloud metadata lives there: 169.254.169.254) and the IPv6 metadata address.
 DEFAULT_BLOCKED = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 MAX_REPLY_BYTES = 64 * 1024
-#: httpcore scans every pooled connection for each request it assigns, so a big pool costs
-#: more than it saves under bursts (100 jobs firing at once): measured in benchmarks/cron.py.
-MAX_CONNECTIONS = 24
+MAX_CONNECTIONS = int(os.environ.get("OPENSINK_OUTBOUND_CONNECTIONS", "24"))
+KEEPALIVE_SECONDS = 5.0
 USER_AGENT = "jupyter-opensink"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -111,10 +112,17 @@ def reached_addresses(ip: IPAddress) -> list[IPAddress]:
 
 
 def _connect_reason(exc: BaseException) -> str:
-    """The operating system's reason ("connection refused"...) behind a connect error."""
+    """The operating system's reason ("connection refused"...) or the TLS one behind a connect error."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, OSError) and seen.errno:
+        # An SSL error's errno is OpenSSL's, not the system's. (aiohttp's own TLS errors are SSL errors
+        # without these attributes; the one they wrap has them.)
+        if isinstance(seen, ssl.SSLError):
+            if getattr(seen, "verify_message", None):
+                return f"certificate verify failed: {seen.verify_message}"
+            if getattr(seen, "reason", None):
+                return f"TLS handshake failed: {seen.reason}"
+        elif isinstance(seen, OSError) and seen.errno:
             return os.strerror(seen.errno).lower()
         seen = seen.__cause__ or seen.__context__
     return str(exc) or type(exc).__name__
@@ -131,10 +139,20 @@ class Outbound:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:  # made lazily: it must belong to the running loop
-            self._client = httpx.AsyncClient(
-                follow_redirects=False, timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
-                headers={"User-Agent": USER_AGENT})
+            limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
+                                  keepalive_expiry=KEEPALIVE_SECONDS)
+            if os.environ.get("OPENSINK_OUTBOUND_TRANSPORT", "aiohttp") == "aiohttp":
+                from .transport import AiohttpTransport, OutboundClient  # aiohttp's import: ~0.3 s, paid on first use
+
+                transport = AiohttpTransport(max_connections=MAX_CONNECTIONS, keepalive_seconds=KEEPALIVE_SECONDS,
+                                             ssl_context=httpx.create_ssl_context())
+                self._client = OutboundClient(
+                    follow_redirects=False, timeout=httpx.Timeout(self.timeout), limits=limits, transport=transport,
+                    headers={"User-Agent": USER_AGENT})
+            else:
+                self._client = httpx.AsyncClient(
+                    follow_redirects=False, timeout=httpx.Timeout(self.timeout), limits=limits,
+                    headers={"User-Agent": USER_AGENT})
         return self._client
 
     def permitted(self, address: str) -> bool:
