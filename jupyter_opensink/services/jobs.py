@@ -178,19 +178,21 @@ class BackgroundJobs:
         current = await self.store.get("background_jobs", job["id"])
         if current is None or not current.get("enabled"):
             return
-        if not await self._claim(current, due):
-            return  # another server sharing the database fires this one
-        _, finish = await self.start_run(current, "schedule", due, fired)
+        # The claim (this server takes the run due at ``due``) is written with the run itself: one
+        # durable write before the request goes out. A Conflict means another server sharing the
+        # database took it.
+        claim = Insert("background_job_claims", {"id": f"{current['id']}@{ids.format_time(due)}",
+                                                 "job_id": current["id"]})
+        try:
+            _, finish = await self.start_run(current, "schedule", due, fired, claim=claim)
+        except Conflict:
+            return
         if finish is not None:
             await finish
+        await self._forget_old_claims(current, due)
 
-    async def _claim(self, job: dict[str, Any], due: float) -> bool:
-        """Take the run due at ``due`` for this server; False when another server took it."""
-        try:
-            await self.store.insert("background_job_claims", {
-                "id": f"{job['id']}@{ids.format_time(due)}", "job_id": job["id"]})
-        except Conflict:
-            return False
+    async def _forget_old_claims(self, job: dict[str, Any], due: float) -> None:
+        """Claims are kept for CLAIM_KEEP_SECONDS (a late server must still see them); older ones go."""
         old = ids.format_time(due - CLAIM_KEEP_SECONDS)
         stale = await self.store.query("background_job_claims", {"job_id": job["id"]}, order="asc", limit=100,
                                        match=lambda c: c["id"].rpartition("@")[2] < old)
@@ -199,7 +201,6 @@ class BackgroundJobs:
                 await self.store.batch([Delete("background_job_claims", c["id"]) for c in stale.items])
             except NotFound:
                 pass  # another server cleaned up at the same time
-        return True
 
     def _lease_seconds(self, job: dict[str, Any] | None = None) -> float:
         """How long a run can really last: its call is bounded by the outbound timeout, a notebook's by its own."""
@@ -214,12 +215,18 @@ class BackgroundJobs:
                                       match=lambda r: r["started_at"] >= since)
         return bool(page.items)
 
-    async def start_run(self, job: dict[str, Any], trigger: str, due: float | None, fired: float):
-        """Record the run (or a skipped one if the job is still running); returns (run, completion)."""
+    async def start_run(self, job: dict[str, Any], trigger: str, due: float | None, fired: float,
+                        claim: Insert | None = None):
+        """Record the run (or a skipped one if the job is still running); returns (run, completion).
+
+        ``claim``, when given, is written before or with the run; its Conflict is raised as is.
+        """
         now = ids.format_time(fired)
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
                 "scheduled_for": ids.format_time(due) if due is not None else None, "notebook_run_id": None}
         if job["id"] in self._running or await self._running_elsewhere(job):
+            if claim is not None:  # on its own: the skipped run's write retries on the job's Conflict
+                await self.store.batch([claim])
             run = (await self._record(job["id"], Insert("background_job_runs", {
                 **base, "status": "skipped", "finished_at": now, "duration_ms": 0, "response_status": None,
                 "error_message": "the previous run was still going"}), {"skipped_runs": 1}))[0]
@@ -227,9 +234,9 @@ class BackgroundJobs:
             return run, None
         self._running.add(job["id"])
         try:
-            run = await self.store.insert("background_job_runs", {
+            run = (await self.store.batch([*([claim] if claim is not None else []), Insert("background_job_runs", {
                 **base, "status": "running", "finished_at": None, "duration_ms": None, "response_status": None,
-                "error_message": None})
+                "error_message": None})]))[-1]
         except BaseException:
             self._running.discard(job["id"])
             raise
