@@ -58,7 +58,7 @@ async def run(api: str, token: str, count: int) -> dict:
         url = httpx.URL(api)
         reader, writer = await asyncio.open_connection(url.host, url.port)
         body = json.dumps({"response": {"ok": True}}).encode()
-        latencies, resolve_ms = [], []
+        latencies, resolve_ms, after_answer = [], [], []
         for request_id in requests:
             head = (f"POST {url.raw_path.decode()}/agent-session-input-requests/{request_id}/resolve HTTP/1.1\r\n"
                     f"Host: {url.host}:{url.port}\r\nAuthorization: Bearer {key}\r\n"
@@ -79,6 +79,7 @@ async def run(api: str, token: str, count: int) -> dict:
                 await asyncio.sleep(0.0005)
             latencies.append((arrivals[request_id] - sent) * 1000)
             resolve_ms.append((answered - sent) * 1000)
+            after_answer.append((arrivals[request_id] - answered) * 1000)
         writer.close()
     server.stop()
     return {
@@ -87,6 +88,11 @@ async def run(api: str, token: str, count: int) -> dict:
                                            "p99": percentile(latencies, 0.99), "max": round(max(latencies), 2),
                                            "mean": round(statistics.mean(latencies), 2)},
         "resolve_round_trip_ms": {"p50": percentile(resolve_ms, 0.5), "p99": percentile(resolve_ms, 0.99)},
+        # The outbound part alone: the callback's arrival minus the resolve's answer (the durable write
+        # is over by then). Can be negative: the call is started before the answer is written out.
+        "callback_after_resolve_answered_ms": {"p50": percentile(after_answer, 0.5),
+                                               "p90": percentile(after_answer, 0.9),
+                                               "p99": percentile(after_answer, 0.99)},
     }
 
 
