@@ -31,7 +31,10 @@ DEFAULT_ALLOWED = ("0.0.0.0/0", "::/0")
 #: Link-local (cloud metadata lives there: 169.254.169.254) and the IPv6 metadata address.
 DEFAULT_BLOCKED = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 MAX_REPLY_BYTES = 64 * 1024
-MAX_CONNECTIONS = int(os.environ.get("OPENSINK_OUTBOUND_CONNECTIONS", "24"))
+#: Connections kept open at most (across targets): as many as a due second's requests to one target in
+#: benchmarks/cron.py (100 jobs), so they all go out at once. aiohttp's pool is keyed by address, port and
+#: TLS settings, so its size does not slow each request down (httpcore's did: it was 24).
+MAX_CONNECTIONS = 100
 KEEPALIVE_SECONDS = 5.0
 USER_AGENT = "jupyter-opensink"
 
@@ -141,18 +144,15 @@ class Outbound:
         if self._client is None:  # made lazily: it must belong to the running loop
             limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
                                   keepalive_expiry=KEEPALIVE_SECONDS)
-            if os.environ.get("OPENSINK_OUTBOUND_TRANSPORT", "aiohttp") == "aiohttp":
-                from .transport import AiohttpTransport, OutboundClient  # aiohttp's import: ~0.3 s, paid on first use
+            from .transport import AiohttpTransport, OutboundClient  # aiohttp's import (~0.3 s) on first use
 
-                transport = AiohttpTransport(max_connections=MAX_CONNECTIONS, keepalive_seconds=KEEPALIVE_SECONDS,
-                                             ssl_context=httpx.create_ssl_context())
-                self._client = OutboundClient(
-                    follow_redirects=False, timeout=httpx.Timeout(self.timeout), limits=limits, transport=transport,
-                    headers={"User-Agent": USER_AGENT})
-            else:
-                self._client = httpx.AsyncClient(
-                    follow_redirects=False, timeout=httpx.Timeout(self.timeout), limits=limits,
-                    headers={"User-Agent": USER_AGENT})
+            # The same TLS trust as httpx's own transport (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
+            transport = AiohttpTransport(max_connections=MAX_CONNECTIONS, keepalive_seconds=KEEPALIVE_SECONDS,
+                                         ssl_context=httpx.create_ssl_context())
+            # ``limits`` serves the transports httpx mounts for proxies named in the environment.
+            self._client = OutboundClient(
+                follow_redirects=False, timeout=httpx.Timeout(self.timeout), limits=limits, transport=transport,
+                headers={"User-Agent": USER_AGENT})
         return self._client
 
     def permitted(self, address: str) -> bool:
