@@ -302,6 +302,9 @@ class OpenSinkApp(ExtensionApp):
                                                       self.kernel_key_owner())
         await self.services.notebook_agents.watch()
         self.kernel_watch.start()
+        # The outbound client (its transport's import and the CA bundle: ~0.3 s) is made now, not by the
+        # first callback or job.
+        self.outbound.client  # noqa: B018
         await self._resubmit_unsent()  # callbacks a stop or crash interrupted
         if self.store.shared:
             self.outbox_sweep.start()

@@ -72,7 +72,7 @@ def imported_with_the_package() -> set[str]:
 
 def test_aiohttp_is_imported_lazily(imported_with_the_package):
     """Importing the package (a kernel's client, the server's CLI) does not pay for aiohttp's import: the
-    server imports it with its first outbound call."""
+    server makes its outbound client, and imports it, when it starts."""
     assert not [m for m in imported_with_the_package if m.startswith("aiohttp")]
 
 

@@ -144,7 +144,8 @@ class Outbound:
         if self._client is None:  # made lazily: it must belong to the running loop
             limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
                                   keepalive_expiry=KEEPALIVE_SECONDS)
-            from .transport import AiohttpTransport, OutboundClient  # aiohttp's import (~0.3 s) on first use
+            # Imported here: importing the package (the server's CLI, a kernel) does not import aiohttp (~0.3 s).
+            from .transport import AiohttpTransport, OutboundClient
 
             # The same TLS trust as httpx's own transport (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
             transport = AiohttpTransport(max_connections=MAX_CONNECTIONS, keepalive_seconds=KEEPALIVE_SECONDS,

@@ -1,10 +1,10 @@
 """An httpx transport that sends through one aiohttp session.
 
 httpx stays the interface of outbound calls (``Outbound``); this carries its requests. httpcore,
-httpx's own transport, rescans its whole pool for every request it assigns and costs ~0.8 ms of
-CPU per request against a local receiver; aiohttp's pool is a dictionary keyed by
-address, port, TLS settings and TLS server name, and a request costs well under half of that
-(benchmarks/callbacks.py and benchmarks/cron.py, docs/developers/benchmarks.md).
+httpx's own transport, rescans its whole pool for every request it assigns; aiohttp's pool is keyed
+by address, port, TLS settings and TLS server name (a connection is never reused for another name).
+A whole ``Outbound.send`` (signature and socket write included) took about half the CPU with this
+transport and the client's cookie jar left out (docs/developers/benchmarks.md, "Where the time goes").
 
 What the URL policy relies on is kept: the request goes to the URL's host as given (the checked
 address: aiohttp resolves nothing for an IP address), the ``Host`` header is sent as httpx built

@@ -219,7 +219,8 @@ class BackgroundJobs:
                         claim: Insert | None = None):
         """Record the run (or a skipped one if the job is still running); returns (run, completion).
 
-        ``claim``, when given, is written before or with the run; its Conflict is raised as is.
+        ``claim``, when given, is written with the run (or just before a skipped one); its Conflict is
+        raised as is.
         """
         now = ids.format_time(fired)
         base = {"job_id": job["id"], "workspace_id": job["workspace_id"], "trigger": trigger, "started_at": now,
@@ -233,10 +234,10 @@ class BackgroundJobs:
             self.events.emit("job.run.finished", job["workspace_id"], run)
             return run, None
         self._running.add(job["id"])
+        started = Insert("background_job_runs", {**base, "status": "running", "finished_at": None,
+                                                  "duration_ms": None, "response_status": None, "error_message": None})
         try:
-            run = (await self.store.batch([*([claim] if claim is not None else []), Insert("background_job_runs", {
-                **base, "status": "running", "finished_at": None, "duration_ms": None, "response_status": None,
-                "error_message": None})]))[-1]
+            run = (await self.store.batch([claim, started] if claim is not None else [started]))[-1]
         except BaseException:
             self._running.discard(job["id"])
             raise
