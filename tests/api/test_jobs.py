@@ -6,6 +6,9 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import tornado.httpserver
+import tornado.web
+from tornado.testing import bind_unused_port
 
 from jupyter_opensink import ids
 
@@ -214,3 +217,44 @@ async def test_a_job_signs_with_its_own_secret_never_an_agents(api, job, receive
     reader = await make_key(scopes=["background_jobs:read"])
     refused = await api("POST", f"/v1/background-jobs/{created.body['id']}/rotate-secret", key=reader)
     assert refused.status == 403
+
+
+class _Gate(tornado.web.RequestHandler):
+    """Holds each request until ``expected`` are in flight at once (or the hold ends), then answers."""
+
+    def initialize(self, gate: dict) -> None:
+        self.gate = gate
+
+    async def post(self, _job: str) -> None:
+        gate = self.gate
+        gate["in_flight"] += 1
+        gate["most"] = max(gate["most"], gate["in_flight"])
+        if gate["in_flight"] >= gate["expected"]:
+            gate["all_in"].set()
+        try:
+            await asyncio.wait_for(gate["all_in"].wait(), 8)
+        except asyncio.TimeoutError:
+            pass
+        gate["in_flight"] -= 1
+        self.finish("ok")
+
+
+async def test_the_requests_of_jobs_firing_together_are_all_in_flight_at_once(api, job, started):
+    """More jobs than the outbound pool once had connections (24): every request is sent without waiting
+    for another's reply. The receiver answers none until all are in."""
+    count = 30
+    gate = {"expected": count, "in_flight": 0, "most": 0, "all_in": asyncio.Event()}
+    sock, port = bind_unused_port()
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/job/(.*)", _Gate, {"gate": gate})]))
+    server.add_sockets([sock])
+    try:
+        created = [await job(cron=EVERY_SECOND, url=f"http://127.0.0.1:{port}/job/{i}") for i in range(count)]
+        try:
+            await asyncio.wait_for(gate["all_in"].wait(), 30)
+        finally:
+            for each in created:
+                await api("PATCH", f"/v1/background-jobs/{each['id']}", {"enabled": False})
+        assert gate["most"] == count
+    finally:
+        server.stop()
+        await server.close_all_connections()
