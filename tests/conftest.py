@@ -151,7 +151,9 @@ def jp_server_config(tmp_path, opensink_config, store_backend):
             "jpserver_extensions": {"jupyter_opensink": True},
             "reraise_server_extension_failures": True,
         },
-        "OpenSinkApp": {"db_dir": str(tmp_path / "opensink-db"), **opensink_config, **store_backend},
+        # Many servers start in one test process: frozen objects of finished tests would never be freed.
+        "OpenSinkApp": {"db_dir": str(tmp_path / "opensink-db"), "freeze_heap_at_start": False,
+                        **opensink_config, **store_backend},
     }
 
 

@@ -1,0 +1,118 @@
+"""Item create over HTTP with an API key: two checkouts of the extension side by side.
+
+Starts the bare tornado app of ``http_items.py`` and one Jupyter server per checkout
+(``--a`` and ``--b``: directories holding a ``jupyter_opensink`` package, put first on
+the server's ``PYTHONPATH``), then drives bare, A and B with wrk one after the other,
+``--rounds`` times, so that a change in the machine's load falls on all three. Each
+server gets ``--prefill`` creates first (the event replay buffer fills as in a long run).
+Prints one JSON object: every run, and per side the median requests/s and latency
+percentiles and the ratios to bare tornado and of B to A.
+
+Usage: ``python benchmarks/http_ab.py --a /path/to/old --b . [--rounds 4] [--seconds 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from benchmarks.common import profile  # noqa: E402
+from benchmarks.http_items import BARE_APP, ITEM, wrk  # noqa: E402
+from tests.servers import free_port, start_server  # noqa: E402
+
+
+def start(code: Path, work: Path, label: str, fsync: str):
+    path = os.pathsep.join(filter(None, [str(code.resolve()), os.environ.get("PYTHONPATH")]))
+    server = start_server(work / label, work / label / "db", f"--OpenSinkApp.fsync={fsync}",
+                          env={"PYTHONPATH": path})
+    with server.client() as admin:
+        key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
+        sink = admin.post("/sinks", json={"name": "bench"}).json()
+    return server, {"Authorization": f"Bearer {key}"}, sink["id"], profile(server, f"http-ab-{label}")
+
+
+def summary(runs: list[dict]) -> dict:
+    return {name: statistics.median(r[name] for r in runs)
+            for name in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--a", required=True, help="checkout A (the reference)")
+    parser.add_argument("--b", required=True, help="checkout B")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--prefill", type=int, default=10_000, help="creates before the measured runs")
+    parser.add_argument("--fsync", default="always")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="opensink-http-ab-"))
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    bare_url = f"http://127.0.0.1:{port}/items"
+    servers, profilers = [], []
+    runs: dict[str, list[dict]] = {"bare": [], "a": [], "b": []}
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(bare_url, json={"x": 1}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        targets = {}
+        for label in ("a", "b"):
+            server, auth, sink_id, profiler = start(Path(getattr(args, label)), work, label, args.fsync)
+            servers.append(server)
+            profilers.append(profiler)
+            targets[label] = (server.api + "/sink-items", {**ITEM, "sink_id": sink_id}, auth)
+        # Fill each replay buffer about as a long run would (not measured): prefill creates at ~1k/s each.
+        for label, (url, body, auth) in targets.items():
+            fill_s = max(2, min(60, args.prefill // 800))
+            wrk(url, body, auth, fill_s, args.connections)
+        load = [os.getloadavg()[0]]
+        for _ in range(args.rounds):
+            runs["bare"].append(wrk(bare_url, ITEM, {}, args.seconds, args.connections))
+            for label, (url, body, auth) in targets.items():
+                runs[label].append(wrk(url, body, auth, args.seconds, args.connections))
+            load.append(os.getloadavg()[0])
+    finally:
+        for server in servers:
+            server.stop()
+        for profiler in profilers:
+            if profiler:
+                profiler.wait(timeout=60)
+        bare.terminate()
+        bare.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    result: dict = {"benchmark": "http_ab", "a": str(args.a), "b": str(args.b), "seconds": args.seconds,
+                    "connections": args.connections, "fsync": args.fsync, "load_average_1m": load, "runs": runs}
+    for label in runs:
+        result[label] = summary(runs[label])
+    for label in ("a", "b"):
+        result[f"{label}_over_bare"] = round(result[label]["requests_per_s"] / result["bare"]["requests_per_s"], 2)
+        result[f"{label}_p99_over_bare_p99"] = round(result[label]["p99_ms"] / result["bare"]["p99_ms"], 1)
+    # Per round (same load for both): B's rate over A's, the median of the rounds.
+    result["b_over_a_per_round"] = [round(b["requests_per_s"] / a["requests_per_s"], 2)
+                                    for a, b in zip(runs["a"], runs["b"])]
+    result["b_over_a"] = statistics.median(result["b_over_a_per_round"])
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
