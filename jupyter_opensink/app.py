@@ -95,6 +95,11 @@ class OpenSinkApp(ExtensionApp):
     request_log_max_entries = Int(
         100_000, config=True, help="Request-log entries kept (the oldest go first); 0 turns the log off.")
     request_log_max_days = Float(7.0, config=True, help="Days a request-log entry is kept.")
+    api_key_cache_seconds = Float(
+        2.0, config=True,
+        help="Seconds an API key found valid is trusted before the database is asked again. Revoking the "
+             "key ends it at once, on every server sharing the database; the bound applies only when a "
+             "revocation relayed from another server is lost (0: ask on every request).")
     state_purge_seconds = Float(
         60.0, config=True,
         help="Seconds between purges of expired states, webhook de-duplication values and remembered "
@@ -186,6 +191,7 @@ class OpenSinkApp(ExtensionApp):
                             permitted=self.outbound.permitted)
         self.services = Services(self.store, self.events, self.outbound, notifier)
         self.services.notebook_agents.hold_seconds = self.notebook_agent_hold_seconds
+        self.services.api_keys.cache_seconds = self.api_key_cache_seconds
         self.notebook_runner = NotebookRunner(getattr(self.serverapp, "kernel_spec_manager", None),
                                               max_concurrent=self.notebook_max_concurrent)
         self._configure_notebook_runs()

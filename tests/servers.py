@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -102,7 +104,9 @@ def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/
     ]
     if os.geteuid() == 0:
         args.append("--allow-root")
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}
+    # This checkout's package first, whichever one the environment has installed.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "PYTHONPATH": path, **(env or {})}
     log_file = open(log_path, "ab")
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     log_file.close()

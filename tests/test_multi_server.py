@@ -59,10 +59,10 @@ pytestmark = pytest.mark.xdist_group("multi_server")
 
 
 @contextlib.contextmanager
-def server_pair(base: Path, database_url: str):
+def server_pair(base: Path, database_url: str, *extra: str):
     """Two servers on one PostgreSQL database, stopped at the end."""
     args = (f"--OpenSinkApp.database_url={database_url}", "--OpenSinkApp.fsync=never",
-            "--OpenSinkApp.callback_timeout=5", "--OpenSinkApp.notification_min_remind_seconds=1")
+            "--OpenSinkApp.callback_timeout=5", "--OpenSinkApp.notification_min_remind_seconds=1", *extra)
     servers = []
     try:
         for name in ("a", "b"):
@@ -175,6 +175,23 @@ def test_a_key_revoked_on_one_server_ends_its_stream_and_mcp_session_on_the_othe
     assert ": closed: the API key was revoked" in rest and ended < 2, (rest, ended)
     assert mcp_ended and mcp_ended[0] - revoked < 2
     assert listing.status_code == 401
+
+
+def test_a_key_revoked_on_one_server_is_refused_at_once_on_the_other(tmp_path, pg_database):
+    """The other server remembers the key as checked (for an hour here, so only the relayed revocation can
+    end that), yet refuses it as soon as the revocation arrives."""
+    with server_pair(tmp_path, pg_database, "--OpenSinkApp.api_key_cache_seconds=3600") as (a, b):
+        with a.client() as on_a:
+            made = on_a.post("/api-keys", json={"name": "agent", "scopes": ["all:read"]}).json()
+        with b.client(made["key"]) as on_b, a.client() as on_a:
+            for _ in range(3):
+                assert on_b.get("/sinks").status_code == 200
+            assert on_a.delete(f"/api-keys/{made['id']}").status_code == 200
+            revoked = time.monotonic()
+            assert wait_until(lambda: on_b.get("/sinks").status_code == 401, timeout=10, step=0.02)
+            refused_after = time.monotonic() - revoked
+            assert on_b.get("/sinks").status_code == 401
+    assert refused_after < 5, refused_after
 
 
 def test_request_made_on_one_resolved_on_the_other_calls_the_agent_once(two_servers, hits):
