@@ -133,7 +133,7 @@ class Principal:
         if not self.has(scope):
             raise Forbidden(f"this API key lacks the scope {scope}")
 
-    @property
+    @functools.cached_property  # a key's principal serves every request its remembered check answers
     def withheld(self) -> frozenset[str]:
         """The resources whose write-granting secrets this caller may not see (it may not write them)."""
         return frozenset(r for r in RESOURCES if not self.has(f"{r}:write"))

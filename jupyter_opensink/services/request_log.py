@@ -57,6 +57,10 @@ class RequestLog:
     async def _enforce_retention(self) -> None:
         cutoff = ids.to_iso(dt.datetime.now(dt.timezone.utc) - self.max_age)
         overflow = await self.store.count("request_logs") - self.max_entries
+        if overflow <= 0:  # the usual case: look at the oldest entry alone before reading a page of them
+            oldest = await self.store.query("request_logs", {}, limit=1, order="asc")
+            if not oldest.items or oldest.items[0]["at"] >= cutoff:
+                return
         while True:
             oldest = await self.store.query("request_logs", {}, limit=PURGE_PAGE, order="asc")
             doomed = [e["id"] for i, e in enumerate(oldest.items) if i < overflow or e["at"] < cutoff]
