@@ -5,8 +5,9 @@ Starts the bare tornado app of ``http_items.py`` and one Jupyter server per chec
 the server's ``PYTHONPATH``), then drives bare, A and B with wrk one after the other,
 ``--rounds`` times, so that a change in the machine's load falls on all three. Each
 server gets ``--prefill`` creates first (the event replay buffer fills as in a long run).
-Prints one JSON object: every run, and per side the median requests/s and latency
-percentiles and the ratios to bare tornado and of B to A.
+Prints one JSON object: every run, and per side the median requests/s, latency
+percentiles and server CPU time per request (which, unlike the rate, hardly moves when
+other work takes the cores), the ratios to bare tornado and of B to A.
 
 Usage: ``python benchmarks/http_ab.py --a /path/to/old --b . [--rounds 4] [--seconds 10]``.
 """
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 
 from benchmarks.common import profile  # noqa: E402
 from benchmarks.http_items import BARE_APP, ITEM, wrk  # noqa: E402
@@ -45,8 +47,24 @@ def start(code: Path, work: Path, label: str, fsync: str):
 
 
 def summary(runs: list[dict]) -> dict:
-    return {name: statistics.median(r[name] for r in runs)
-            for name in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms")}
+    return {name: statistics.median(r[name] for r in runs if name in r)
+            for name in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "server_cpu_us_per_request")
+            if any(name in r for r in runs)}
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def measured(server, url: str, body: dict, auth: dict, args: argparse.Namespace) -> dict:
+    """A wrk run, with the server process's CPU time per request: unlike the rate, it hardly moves
+    when other work on the machine takes the cores."""
+    proc = psutil.Process(server.proc.pid)
+    before = cpu_seconds(proc)
+    run = wrk(url, body, auth, args.seconds, args.connections)
+    run["server_cpu_us_per_request"] = round((cpu_seconds(proc) - before) * 1e6 / max(1, run["requests"]), 1)
+    return run
 
 
 def main() -> None:
@@ -80,16 +98,16 @@ def main() -> None:
             server, auth, sink_id, profiler = start(Path(getattr(args, label)), work, label, args.fsync)
             servers.append(server)
             profilers.append(profiler)
-            targets[label] = (server.api + "/sink-items", {**ITEM, "sink_id": sink_id}, auth)
+            targets[label] = (server, server.api + "/sink-items", {**ITEM, "sink_id": sink_id}, auth)
         # Fill each replay buffer about as a long run would (not measured): prefill creates at ~1k/s each.
-        for label, (url, body, auth) in targets.items():
+        for label, (_, url, body, auth) in targets.items():
             fill_s = max(2, min(60, args.prefill // 800))
             wrk(url, body, auth, fill_s, args.connections)
         load = [os.getloadavg()[0]]
         for _ in range(args.rounds):
             runs["bare"].append(wrk(bare_url, ITEM, {}, args.seconds, args.connections))
-            for label, (url, body, auth) in targets.items():
-                runs[label].append(wrk(url, body, auth, args.seconds, args.connections))
+            for label, (server, url, body, auth) in targets.items():
+                runs[label].append(measured(server, url, body, auth, args))
             load.append(os.getloadavg()[0])
     finally:
         for server in servers:
@@ -111,6 +129,8 @@ def main() -> None:
     result["b_over_a_per_round"] = [round(b["requests_per_s"] / a["requests_per_s"], 2)
                                     for a, b in zip(runs["a"], runs["b"])]
     result["b_over_a"] = statistics.median(result["b_over_a_per_round"])
+    result["b_over_a_server_cpu_per_request"] = round(
+        result["b"]["server_cpu_us_per_request"] / result["a"]["server_cpu_us_per_request"], 2)
     print(json.dumps(result, indent=2))
 
 

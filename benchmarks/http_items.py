@@ -76,9 +76,10 @@ def wrk(url: str, body: dict, headers: dict[str, str], seconds: int, connections
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
                          capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     pct = {int(p): float(v) for p, v in re.findall(r"PCT (\d+) ([\d.]+)", out)}
     status = re.search(r"STATUS non2xx=(\d+) errors=(\d+)", out)
-    return {"requests_per_s": round(rps), "p50_ms": pct[50], "p90_ms": pct[90], "p99_ms": pct[99],
+    return {"requests_per_s": round(rps), "requests": total, "p50_ms": pct[50], "p90_ms": pct[90], "p99_ms": pct[99],
             "non_2xx": int(status.group(1)), "socket_errors": int(status.group(2))}
 
 
