@@ -9,7 +9,7 @@ Prints one JSON object: every run, and per side the median requests/s, latency
 percentiles and server CPU time per request (which, unlike the rate, hardly moves when
 other work takes the cores), the ratios to bare tornado and of B to A.
 
-Usage: ``python benchmarks/http_ab.py --a /path/to/old --b . [--rounds 4] [--seconds 10]``.
+Usage: ``python benchmarks/http_ab.py --a /path/to/old --b . [--rounds 4] [--seconds 10] [--postgres]``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from benchmarks.http_items import BARE_APP, ITEM, wrk  # noqa: E402
 from tests.servers import free_port, start_server  # noqa: E402
 
 
-def start(code: Path, work: Path, label: str, fsync: str):
+def start(code: Path, work: Path, label: str, fsync: str, *extra: str):
     path = os.pathsep.join(filter(None, [str(code.resolve()), os.environ.get("PYTHONPATH")]))
-    server = start_server(work / label, work / label / "db", f"--OpenSinkApp.fsync={fsync}",
+    server = start_server(work / label, work / label / "db", f"--OpenSinkApp.fsync={fsync}", *extra,
                           env={"PYTHONPATH": path})
     with server.client() as admin:
         key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--prefill", type=int, default=10_000, help="creates before the measured runs")
     parser.add_argument("--fsync", default="always")
+    parser.add_argument("--postgres", action="store_true",
+                        help="each server on a database of its own in one throwaway local PostgreSQL server "
+                             "(fsync on when --fsync is always; needs PostgreSQL's server binaries)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
@@ -84,6 +87,7 @@ def main() -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
     bare_url = f"http://127.0.0.1:{port}/items"
     servers, profilers = [], []
+    cluster = None
     runs: dict[str, list[dict]] = {"bare": [], "a": [], "b": []}
     try:
         deadline = time.monotonic() + 20
@@ -94,8 +98,13 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         targets = {}
+        if args.postgres:
+            from tests.postgres import PgCluster
+
+            cluster = PgCluster(durable=args.fsync == "always").start()
         for label in ("a", "b"):
-            server, auth, sink_id, profiler = start(Path(getattr(args, label)), work, label, args.fsync)
+            extra = (f"--OpenSinkApp.database_url={cluster.create_database()}",) if cluster else ()
+            server, auth, sink_id, profiler = start(Path(getattr(args, label)), work, label, args.fsync, *extra)
             servers.append(server)
             profilers.append(profiler)
             targets[label] = (server, server.api + "/sink-items", {**ITEM, "sink_id": sink_id}, auth)
@@ -117,9 +126,12 @@ def main() -> None:
                 profiler.wait(timeout=60)
         bare.terminate()
         bare.wait()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     result: dict = {"benchmark": "http_ab", "a": str(args.a), "b": str(args.b), "seconds": args.seconds,
-                    "connections": args.connections, "fsync": args.fsync, "load_average_1m": load, "runs": runs}
+                    "connections": args.connections, "fsync": args.fsync, "postgres": args.postgres,
+                    "load_average_1m": load, "runs": runs}
     for label in runs:
         result[label] = summary(runs[label])
     for label in ("a", "b"):
