@@ -104,7 +104,8 @@ def main() -> None:
             cluster = PgCluster(durable=args.fsync == "always").start()
         for label in ("a", "b"):
             extra = (f"--OpenSinkApp.database_url={cluster.create_database()}",) if cluster else ()
-            server, auth, sink_id, profiler = start(Path(getattr(args, label)), work, label, args.fsync, *extra)
+            code = Path(getattr(args, label))
+            server, auth, sink_id, profiler = start(code, work, label, args.fsync, *extra)
             servers.append(server)
             profilers.append(profiler)
             targets[label] = (server, server.api + "/sink-items", {**ITEM, "sink_id": sink_id}, auth)
@@ -135,7 +136,8 @@ def main() -> None:
     for label in runs:
         result[label] = summary(runs[label])
     for label in ("a", "b"):
-        result[f"{label}_over_bare"] = round(result[label]["requests_per_s"] / result["bare"]["requests_per_s"], 2)
+        rate = result[label]["requests_per_s"]
+        result[f"{label}_over_bare"] = round(rate / result["bare"]["requests_per_s"], 2)
         result[f"{label}_p99_over_bare_p99"] = round(result[label]["p99_ms"] / result["bare"]["p99_ms"], 1)
     # Per round (same load for both): B's rate over A's, the median of the rounds.
     result["b_over_a_per_round"] = [round(b["requests_per_s"] / a["requests_per_s"], 2)

@@ -140,12 +140,12 @@ class ApiKeys:
         change of anything else must call ``forget``.
         """
         digest = hash_secret(secret)
-        now = time.time()
         checked = self._checked.get(digest)
         if checked is not None and time.monotonic() - checked.checked_at < self.cache_seconds:
             self._checked.move_to_end(digest)
         else:
             checked = await self._check(digest)
+        now = time.time()
         if checked.expires_at is not None and checked.expires_at <= now:
             raise Unauthorized("API key expired")
         self._touch(checked.key_id, checked.last_used_at, now)
@@ -166,8 +166,9 @@ class ApiKeys:
             principal = Principal(workspace_id=doc["workspace_id"], is_user=True, key_id=doc["id"],
                                   user_name="kernel", expires_at=expires_at, display_name=account_name())
         else:
-            principal = Principal(workspace_id=doc["workspace_id"], is_user=False, scopes=tuple(doc["scopes"]),
-                                  key_id=doc["id"], expires_at=expires_at, display_name=doc.get("name"))
+            principal = Principal(workspace_id=doc["workspace_id"], is_user=False,
+                                  scopes=tuple(doc["scopes"]), key_id=doc["id"], expires_at=expires_at,
+                                  display_name=doc.get("name"))
         checked = _Checked(principal, doc["id"], expires_at, doc.get("last_used_at"), started)
         # A revocation while the store answered may be this key's: its document may be from before.
         if revocations == self._revocations and doc["id"] not in self._revoked_ids:

@@ -73,8 +73,8 @@ async def test_a_revocation_relayed_from_another_server_forgets_the_check(servic
     await services.api_keys.authenticate(made["key"])
     # Another server deleted the key and its revocation arrives through the relay.
     await services.store.delete("api_keys", made["id"])
-    services.events.emit(KEY_REVOKED, made["workspace_id"], {"id": made["id"], "workspace_id": made["workspace_id"]},
-                         remote=True)
+    revocation = {"id": made["id"], "workspace_id": made["workspace_id"]}
+    services.events.emit(KEY_REVOKED, made["workspace_id"], revocation, remote=True)
     with pytest.raises(Unauthorized):
         await services.api_keys.authenticate(made["key"])
 
