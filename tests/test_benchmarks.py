@@ -102,3 +102,13 @@ def test_notifications_benchmark():
     assert result["notification_after_create_sent_ms"]["p50"] > 0
     assert set(result["create_request_ms"]) == {"no_channel", "healthy_channel", "hanging_channel"}
     assert "timed out" in result["a_hanging_attempt_recorded"]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk); .ci/run installs it")
+def test_http_ab_benchmark():
+    """Two checkouts side by side (here the same one twice)."""
+    root = str(BENCHMARKS.parent)
+    result = run("http_ab.py", "--a", root, "--b", root, "--rounds", "1", "--seconds", "1", "--prefill", "0",
+                 "--fsync", "never")
+    assert result["a"]["requests_per_s"] > 0 and result["b"]["server_cpu_us_per_request"] > 0
+    assert all(run["non_2xx"] == 0 for side in ("a", "b") for run in result["runs"][side])
