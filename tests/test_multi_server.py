@@ -177,20 +177,45 @@ def test_a_key_revoked_on_one_server_ends_its_stream_and_mcp_session_on_the_othe
     assert listing.status_code == 401
 
 
+def relaying(a, b, timeout: float = 20.0) -> None:
+    """Waits until b hears a's events: a server answers requests a moment before its relay listens."""
+    heard = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", b.api + "/events", params={"types": "sink.created"},
+                          headers={"Authorization": f"token {b.token}"}, timeout=httpx.Timeout(30, read=timeout)) as reply:
+            for line in reply.iter_lines():
+                if line.startswith("data:"):
+                    heard.set()
+                    return
+
+    threading.Thread(target=listen, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    with a.client() as on_a:
+        while not heard.wait(0.5) and time.monotonic() < deadline:
+            on_a.post("/sinks", json={"name": "relay check"})
+    assert heard.is_set(), "b never heard a's events"
+
+
 def test_a_key_revoked_on_one_server_is_refused_at_once_on_the_other(tmp_path, pg_database):
     """The other server remembers the key as checked (for an hour here, so only the relayed revocation can
     end that), yet refuses it as soon as the revocation arrives."""
     with server_pair(tmp_path, pg_database, "--OpenSinkApp.api_key_cache_seconds=3600") as (a, b):
+        relaying(a, b)
         with a.client() as on_a:
             made = on_a.post("/api-keys", json={"name": "agent", "scopes": ["all:read"]}).json()
-        with b.client(made["key"]) as on_b, a.client() as on_a:
+        def status_on_b() -> int:  # a new connection each time: the server closes one it answered 401 on
+            with b.client(made["key"]) as on_b:
+                return on_b.get("/sinks").status_code
+
+        with a.client() as on_a:
             for _ in range(3):
-                assert on_b.get("/sinks").status_code == 200
+                assert status_on_b() == 200
             assert on_a.delete(f"/api-keys/{made['id']}").status_code == 200
             revoked = time.monotonic()
-            assert wait_until(lambda: on_b.get("/sinks").status_code == 401, timeout=10, step=0.02)
+            assert wait_until(lambda: status_on_b() == 401, timeout=10, step=0.02)
             refused_after = time.monotonic() - revoked
-            assert on_b.get("/sinks").status_code == 401
+            assert status_on_b() == 401
     assert refused_after < 5, refused_after
 
 
