@@ -15,7 +15,7 @@ from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..models.common import shaper, validation_messages
 from ..models.sinks import ItemCreate, PublicSink
 from ..runtime.events import EventBus
-from ..store import Insert, Page, Store, TableSpec
+from ..store import Insert, Page, Require, Store, TableSpec
 from .access import Principal
 from .cascade import delete_with_children
 from .secrets import new_token
@@ -122,8 +122,10 @@ class SinkItems:
         return values
 
     async def create(self, workspace_id: str, sink_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        await self.sinks.get(workspace_id, sink_id)
-        doc = await self.store.insert("sink_items", self._new_doc(workspace_id, sink_id, values, ids.now_iso()))
+        # The sink must be this workspace's: checked by the insert itself (one database round trip).
+        sink = Require("sinks", sink_id, {"workspace_id": workspace_id}, f"sink {sink_id} not found")
+        doc = await self.store.insert("sink_items", self._new_doc(workspace_id, sink_id, values, ids.now_iso()),
+                                      requires=sink)
         self.events.emit("item.created", workspace_id, doc)
         return doc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .base import Delete, Doc, Insert, Op, Page, Store, TableSpec, Update
+from .base import Delete, Doc, Insert, Op, Page, Require, Store, TableSpec, Update
 from .tinystore import TinyStore
 
 
@@ -19,4 +19,4 @@ def open_postgres(url: str, tables: Iterable[TableSpec], **options) -> Store:
     return PgStore(url, tables, **options)
 
 
-__all__ = ["Delete", "Doc", "Insert", "Op", "Page", "Store", "TableSpec", "TinyStore", "Update", "open_postgres"]
+__all__ = ["Delete", "Doc", "Insert", "Op", "Page", "Require", "Store", "TableSpec", "TinyStore", "Update", "open_postgres"]

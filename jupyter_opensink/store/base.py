@@ -43,9 +43,30 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class Require:
+    """A document another write depends on: ``table`` holds ``id`` and it equals ``where``.
+
+    ``where`` names only indexed or unique fields of ``table`` (``ValueError`` otherwise),
+    so a backend can check it inside the write's own statement. When the document is
+    missing or differs, the write changes nothing and raises ``NotFound(message)``.
+    """
+
+    table: str
+    id: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    def missing(self) -> str:
+        return self.message or f"{self.table} {self.id} not found"
+
+
+@dataclass(frozen=True)
 class Insert:
+    """Add ``doc``; with ``requires``, only while that document exists as described (see ``Require``)."""
+
     table: str
     doc: Mapping[str, Any]
+    requires: Require | None = None
 
 
 @dataclass(frozen=True)
@@ -126,11 +147,13 @@ class Store(ABC):
         """Apply every op or none (also across a crash); returns each op's resulting doc.
 
         For ``Delete`` the result is the deleted document. Raises ``NotFound``
-        for a missing id and ``Conflict`` for a duplicate id or unique value.
+        for a missing id or an ``Insert`` whose ``requires`` does not hold, and
+        ``Conflict`` for a duplicate id or unique value.
         """
 
-    async def insert(self, table: str, doc: Mapping[str, Any]) -> Doc:
-        return (await self.batch([Insert(table, doc)]))[0]
+    async def insert(self, table: str, doc: Mapping[str, Any], *, requires: Require | None = None) -> Doc:
+        """One document; ``requires`` is checked in the same atomic step (e.g. its sink is in this workspace)."""
+        return (await self.batch([Insert(table, doc, requires)]))[0]
 
     async def update(self, table: str, id: str, changes: Mapping[str, Any],
                      expect: Mapping[str, Any] | None = None) -> Doc:
@@ -154,6 +177,11 @@ class Store(ABC):
     async def publish(self, message: str) -> None:
         """Send ``message`` to every server listening on this database (shared backends only)."""
         raise NotImplementedError(f"{type(self).__name__} is not shared between servers")
+
+    async def publish_many(self, messages: Sequence[str]) -> None:
+        """Send several messages, in order (a backend may send them in one round trip)."""
+        for message in messages:
+            await self.publish(message)
 
     async def listen(self, callback: Callable[[str], None]) -> Callable[[], Awaitable[None]]:
         """Call ``callback`` on the loop with every published message; returns the stop coroutine function."""

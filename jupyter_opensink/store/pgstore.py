@@ -40,7 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, StoreError
-from .base import Delete, Doc, Insert, Op, Order, Page, Store, TableSpec, Update, check_tables
+from .base import Delete, Doc, Insert, Op, Order, Page, Require, Store, TableSpec, Update, check_tables
 from .tables import search_text
 
 log = logging.getLogger(__name__)
@@ -442,6 +442,8 @@ class PgStore(Store):
             if not isinstance(op, (Insert, Update, Delete)):
                 raise TypeError(f"not a store operation: {op!r}")
             self._spec(op.table)
+            if isinstance(op, Insert) and op.requires is not None:
+                self._check_requirement(op.requires)
         pool = await self._ready()
         now = ids.now_iso()
         try:
@@ -522,9 +524,23 @@ class PgStore(Store):
                 raise ValueError("id must be a non-empty string")
             doc.setdefault("created_at", now)
             doc.setdefault("updated_at", doc["created_at"])
-            names, values = self._columns(spec, doc, _encode(doc))
-            await cur.execute(self._insert_sql(op.table, names), [doc_id, *values])
+            required = op.requires
+            try:
+                raw = _encode(doc)
+            except Invalid:
+                if required is not None and not await self._requirement_holds(cur, required):
+                    raise NotFound(required.missing()) from None  # as if checked first, like TinyStore
+                raise
+            names, values = self._columns(spec, doc, raw)
+            if required is None:
+                await cur.execute(self._insert_sql(op.table, names), [doc_id, *values])
+            else:  # the requirement is part of the same statement: no round trip of its own
+                keys = {f: _key(v) for f, v in required.where.items()}
+                await cur.execute(self._insert_required_sql(op.table, names, required.table, keys),
+                                  [doc_id, *values, required.id, *(k for k in keys.values() if k is not None)])
             if cur.rowcount != 1:
+                if required is not None and not await self._requirement_holds(cur, required):
+                    raise NotFound(required.missing())
                 raise Conflict(f"{op.table} {doc_id} already exists")
             return doc
         if isinstance(op, Update):
@@ -559,6 +575,40 @@ class PgStore(Store):
                 "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
                 self._t(table), sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols)))
         return found
+
+    def _check_requirement(self, required: Require) -> None:
+        spec = self._spec(required.table)
+        lookups = set(spec.indexes) | set(spec.unique)
+        unknown = [f for f in required.where if f not in lookups]
+        if unknown:
+            raise ValueError(f"a requirement may only name indexed fields of {required.table}: {unknown}")
+
+    def _insert_required_sql(self, table: str, names: list[str], required: str,
+                             keys: Mapping[str, str | None]) -> sql.Composed:
+        """``INSERT ... SELECT <values> WHERE EXISTS (<the required row>)``: one statement, one round trip."""
+        key = ("insert-required", table, required, tuple((f, k is None) for f, k in keys.items()))
+        found = self._sql_cache.get(key)
+        if found is None:
+            cols = [sql.Identifier("id"), *(sql.Identifier(n) for n in names)]
+            conds = [sql.SQL("id = %s")]
+            for f, k in keys.items():
+                col = sql.Identifier(column_of(f))
+                conds.append(sql.SQL("{} IS NULL").format(col) if k is None else sql.SQL("{} = %s").format(col))
+            found = self._sql_cache[key] = sql.SQL(
+                "INSERT INTO {} ({}) SELECT {} WHERE EXISTS (SELECT 1 FROM {} WHERE {}) "
+                "ON CONFLICT (id) DO NOTHING").format(
+                self._t(table), sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+                self._t(required), sql.SQL(" AND ").join(conds))
+        return found
+
+    async def _requirement_holds(self, cur: psycopg.AsyncCursor, required: Require) -> bool:
+        """After an insert that did nothing: was it the requirement (or the id already taken)?"""
+        await cur.execute(self._get_sql(required.table), (required.id,))
+        row = await cur.fetchone()
+        if row is None:
+            return False
+        found = orjson.loads(row[0])
+        return all(_key(found.get(f)) == _key(v) for f, v in required.where.items())
 
     def _update_sql(self, table: str, names: list[str]) -> sql.Composed:
         key = ("update", table)

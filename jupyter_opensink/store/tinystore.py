@@ -27,11 +27,11 @@ import orjson
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound, StoreError
-from .base import Delete, Doc, Insert, Op, Order, Page, Store, TableSpec, Update, check_tables
+from .base import Delete, Doc, Insert, Op, Order, Page, Require, Store, TableSpec, Update, check_tables
 from .journal import Journal, list_segments, read_segment, segment_length
 from .lock import DirectoryLock
 from .snapshot import SNAPSHOT_NAME, SnapshotWriter, read_snapshot
-from .tables import Table, stored_json
+from .tables import Table, index_key, stored_json
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,8 @@ class TinyStore(Store):
             doc_id = doc["id"]
             if not isinstance(doc_id, str) or not doc_id:
                 raise ValueError("id must be a non-empty string")
+            if op.requires is not None:
+                self._check_required(op.requires)
             if doc_id in table.docs:
                 raise Conflict(f"{op.table} {doc_id} already exists")
             doc.setdefault("created_at", now)
@@ -232,6 +234,16 @@ class TinyStore(Store):
         undo.append((table, doc_id, old, raw_old))
         lines.append(prefix + raw + b"]")
         return doc
+
+    def _check_required(self, required: Require) -> None:
+        table = self._table(required.table)
+        lookups = set(table.spec.indexes) | set(table.spec.unique)
+        unknown = [f for f in required.where if f not in lookups]
+        if unknown:
+            raise ValueError(f"a requirement may only name indexed fields of {required.table}: {unknown}")
+        found = table.get(required.id)
+        if found is None or any(index_key(found.get(f)) != index_key(v) for f, v in required.where.items()):
+            raise NotFound(required.missing())
 
     def _rollback(self, undo: list) -> None:
         for table, doc_id, old, raw_old in reversed(undo):

@@ -13,7 +13,7 @@ from tinydb import TinyDB
 
 from jupyter_opensink import ids
 from jupyter_opensink.errors import Conflict, CorruptDatabase, NotFound, StoreError, StoreLocked
-from jupyter_opensink.store import Delete, Insert, TinyStore, Update, open_postgres
+from jupyter_opensink.store import Delete, Insert, Require, TinyStore, Update, open_postgres
 from jupyter_opensink.store.journal import list_segments
 
 from .specs import SPECS
@@ -120,6 +120,42 @@ async def test_unique_fields(open_store):
     await store.update("sinks", b["id"], {"public_slug": "news"})  # freed by the rename
     await store.delete("sinks", b["id"])
     await store.insert("sinks", {"name": "c", "public_slug": "news"})  # freed by the delete
+
+
+async def test_an_insert_can_require_another_document(open_store):
+    store = await open_store()
+    sink = await store.insert("sinks", {"name": "s", "workspace_id": "w1"})
+    ours = Require("sinks", sink["id"], {"workspace_id": "w1"}, "sink not found")
+    item = await store.insert("items", {"sink_id": sink["id"], "n": 1}, requires=ours)
+    assert await store.get("items", item["id"]) == item
+    for other in (Require("sinks", sink["id"], {"workspace_id": "w2"}, "sink not found"),
+                  Require("sinks", sink["id"], {"workspace_id": None}, "sink not found"),
+                  Require("sinks", "missing", {}, "sink not found")):
+        with pytest.raises(NotFound, match="^sink not found$"):
+            await store.insert("items", {"sink_id": sink["id"], "n": 2}, requires=other)
+    assert await store.count("items") == 1
+    with pytest.raises(NotFound, match="sinks missing not found"):  # the default message
+        await store.insert("items", {"n": 3}, requires=Require("sinks", "missing"))
+    # The requirement is checked first: a document that could not be stored anyway is still NotFound.
+    with pytest.raises(NotFound):
+        await store.insert("items", {"n": 2**70}, requires=Require("sinks", "missing"))
+    # A taken id with the requirement met is the usual Conflict.
+    with pytest.raises(Conflict):
+        await store.insert("items", {"id": item["id"]}, requires=ours)
+    # JSON types stay apart, as in queries: "1" is not 1.
+    numbered = await store.insert("sinks", {"name": "n", "workspace_id": 1})
+    with pytest.raises(NotFound):
+        await store.insert("items", {"n": 4}, requires=Require("sinks", numbered["id"], {"workspace_id": "1"}))
+    await store.insert("items", {"n": 4}, requires=Require("sinks", numbered["id"], {"workspace_id": 1}))
+    # Only indexed fields can be required (a backend checks them in the write's own statement).
+    with pytest.raises(ValueError, match="indexed"):
+        await store.insert("items", {"n": 5}, requires=Require("sinks", sink["id"], {"name": "s"}))
+    # In a batch, a requirement that does not hold undoes every op.
+    with pytest.raises(NotFound):
+        await store.batch([Insert("items", {"id": "b1"}, ours),
+                           Insert("items", {"id": "b2"}, Require("sinks", sink["id"], {"workspace_id": "w2"}))])
+    assert await store.get("items", "b1") is None
+    assert await store.count("items") == 2
 
 
 async def test_query_pages_newest_first_and_oldest_first(open_store):
