@@ -218,7 +218,7 @@ class OpenSinkApp(ExtensionApp):
                                       pending=self.services.input_requests.pending_with_expiry)
         self.relay = None
         if self.store.shared:  # other servers on this database: hear their changes, share ours
-            self.relay = EventRelay(self.events, publish=self.store.publish, listen=self.store.listen)
+            self.relay = EventRelay(self.events, publish_many=self.store.publish_many, listen=self.store.listen)
         self.kernel_watch = Periodic("watching notebook agents' kernels", KERNEL_WATCH_SECONDS,
                                      self.services.notebook_agents.watch)
         # A server sharing the database may die with callbacks unsent: look for them now and then.

@@ -148,6 +148,22 @@ async def test_messages_reach_every_listening_store_in_order(stores):
     await stop_two()
 
 
+async def test_several_messages_published_at_once_arrive_in_order(stores, pg_database):
+    one, two = await stores(), await stores()
+    heard: list[str] = []
+    stop = await two.listen(heard.append)
+    sent = ["a", "b", "a", "x" * 20_000, "c", "d", "é" * 3000, "e"]  # "a" twice: both must arrive
+    await one.publish_many(sent)
+    await one.publish_many([])
+    for _ in range(100):
+        if len(heard) >= len(sent):
+            break
+        await asyncio.sleep(0.05)
+    assert heard == sent
+    assert sql_rows(pg_database, "SELECT count(*) FROM opensink.event_relay") == [(1,)]  # the one over 7000 bytes
+    await stop()
+
+
 def test_the_stores_own_table_names_are_refused():
     with pytest.raises(ValueError, match="schema_version"):
         PgStore("postgresql://unused", [TableSpec("schema_version")])
