@@ -22,7 +22,8 @@ from .secrets import new_token
 
 TABLES = [
     TableSpec("sinks", indexes=("workspace_id",), unique=("public_slug",)),
-    TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type"), search=("title", "body", "fields")),
+    TableSpec("sink_items", indexes=("sink_id", "workspace_id", "type"), search=("title", "body", "fields"),
+              walk=("sink_id",)),  # a page of one sink is one range of its index, however large the table
 ]
 PUBLIC_ITEMS = 50
 

@@ -30,16 +30,26 @@ class TableSpec:
     same non-null value (``Conflict``). ``search`` fields are what
     ``query(search=...)`` looks in: their string values (nested ones too) and
     their numbers and booleans as JSON text.
+
+    ``walk``: indexed fields whose index a page always walks when the query's
+    ``where`` names them (the first one named), whatever else it names: a
+    field whose value narrows the table most, such as a parent's id. A backend
+    that plans queries itself (PostgreSQL) then reads a page as one index range
+    from the cursor on, never a scan of the newest rows of the whole table that
+    filters out other parents' documents; results are the same either way.
     """
 
     name: str
     indexes: tuple[str, ...] = ()
     unique: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
+    walk: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME.match(self.name):
             raise ValueError(f"bad table name {self.name!r}")
+        if not set(self.walk) <= set(self.indexes):
+            raise ValueError(f"table {self.name!r}: walk names fields that are not indexes")
 
 
 @dataclass(frozen=True)

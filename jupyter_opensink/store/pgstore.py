@@ -360,6 +360,14 @@ class PgStore(Store):
                 rest.append((f, _key(value)))
         return conds, params, rest
 
+    @staticmethod
+    def _walked(spec: TableSpec, where: Mapping[str, Any]) -> str | None:
+        """The field whose index a page walks (``TableSpec.walk``), or None to leave the choice to the planner."""
+        for f in spec.walk:
+            if where.get(f) is not None:
+                return f
+        return None
+
     async def query(self, table: str, where: Mapping[str, Any] | None = None, *, limit: int = 50,
                     after: str | None = None, order: Order = "desc",
                     match: Callable[[Doc], bool] | None = None, search: str | None = None) -> Page:
@@ -368,7 +376,17 @@ class PgStore(Store):
         if order not in ("asc", "desc"):
             raise ValueError("order must be 'asc' or 'desc'")
         spec = self._spec(table)
-        conds, params, rest = self._split_where(spec, where or {})
+        where = where or {}
+        walked = self._walked(spec, where)
+        conds, params, rest = self._split_where(spec, {f: v for f, v in where.items() if f != walked})
+        if walked is not None:
+            # "k BETWEEN v AND v ... ORDER BY k, id": the same rows as "k = v ORDER BY id", but the planner no
+            # longer treats k as a constant, so only the (k, id) index yields that order without a sort and
+            # each page is one range of it, whatever the statistics say about v.
+            col = sql.Identifier(column_of(walked))
+            key = _key(where[walked])
+            conds.append(sql.SQL("{} >= %s AND {} <= %s").format(col, col))
+            params += [key, key]
         needle = None
         if search:
             if not spec.search:
@@ -393,8 +411,12 @@ class PgStore(Store):
                 statement = base
                 if all_conds:
                     statement = sql.SQL("{} WHERE {}").format(base, sql.SQL(" AND ").join(all_conds))
-                statement = sql.SQL("{} ORDER BY id {} LIMIT {}").format(
-                    statement, sql.SQL("DESC" if desc else "ASC"), sql.Literal(chunk))
+                direction = sql.SQL("DESC" if desc else "ASC")
+                if walked is None:
+                    statement = sql.SQL("{} ORDER BY id {} LIMIT {}").format(statement, direction, sql.Literal(chunk))
+                else:
+                    statement = sql.SQL("{} ORDER BY {} {}, id {} LIMIT {}").format(
+                        statement, sql.Identifier(column_of(walked)), direction, direction, sql.Literal(chunk))
                 cur = await conn.execute(statement, all_params)
                 rows = await cur.fetchall()
                 for doc_id, raw in rows:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from jupyter_opensink.errors import Conflict, StoreError
-from jupyter_opensink.store import TableSpec, Update
+from jupyter_opensink.store import Insert, TableSpec, Update
 from jupyter_opensink.store.pgstore import MIGRATIONS, PgStore
 
 from .specs import SPECS
@@ -182,3 +182,47 @@ async def test_a_restart_changes_nothing_and_a_store_without_tables_connects(sto
     await store.close()
     bare = await stores([])
     await bare.close()
+
+
+async def test_a_page_of_one_sink_walks_its_index(stores, pg_database, monkeypatch):
+    """A keyset page reads one range of the (sink, id) index from the cursor on: no scan of the table's
+    newest rows filtering out other sinks' items, no sort, whatever the sink's share of the table."""
+    specs = [TableSpec("items", indexes=("sink_id", "workspace_id", "type"), walk=("sink_id",))]
+    store = await stores(specs)
+    for sink in ("old", "new"):  # the old sink's items are all older than the new one's
+        for _ in range(6):
+            await store.batch([Insert("items", {"sink_id": sink, "workspace_id": "w", "type": "note", "n": i})
+                               for i in range(500)])
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("ANALYZE opensink.items")  # the statistics that make a scan of the newest rows look cheap
+    statements: list = []
+    execute = psycopg.AsyncConnection.execute
+
+    async def recording(self, query, params=None, **kwargs):
+        text = query.as_string(self) if hasattr(query, "as_string") else str(query)
+        if "ORDER BY" in text:
+            statements.append((text, params))
+        return await execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", recording)
+    pages = []
+    for sink in ("old", "new"):
+        for order in ("desc", "asc"):
+            first = await store.query("items", {"workspace_id": "w", "sink_id": sink}, limit=50, order=order)
+            second = await store.query("items", {"workspace_id": "w", "sink_id": sink}, limit=50, order=order,
+                                       after=first.next_after)
+            pages.append((first, second))
+    monkeypatch.undo()
+    for first, second in pages:  # the pages themselves: 50 + 50 of one sink, no overlap
+        got = first.items + second.items
+        assert len({d["id"] for d in got}) == 100 and len({d["sink_id"] for d in got}) == 1
+    assert len(statements) == 8
+    with psycopg.connect(pg_database) as conn:
+        sink_index = next(name for name, definition in conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items'") if "(k_sink_id, id)" in definition)
+        for statement, params in statements:
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + statement, params))
+            assert (f"Index Scan Backward using {sink_index} " in plan
+                    or f"Index Scan using {sink_index} " in plan), plan
+            assert "Seq Scan" not in plan and "Sort" not in plan and "Bitmap" not in plan, plan
+            assert "Rows Removed by Filter" not in plan, plan  # the range holds only this sink's rows
