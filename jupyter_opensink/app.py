@@ -62,6 +62,12 @@ class OpenSinkApp(ExtensionApp):
     database_pool_size = Int(
         10, config=True, help="Most PostgreSQL connections this server opens (with database_url).",
     )
+    database_prepare_threshold = Int(
+        5, allow_none=True, config=True,
+        help="PostgreSQL: a statement run this many times on a connection is prepared there (parsed once, then "
+             "sent by name). None: never prepare, for a pooler in transaction mode that cannot keep prepared "
+             "statements (PgBouncer before 1.21, or without max_prepared_statements).",
+    )
     fsync = Enum(
         ["always", "never"], "always", config=True,
         help="'always': every acknowledged write survives a power loss (writers share fsyncs). "
@@ -255,7 +261,8 @@ class OpenSinkApp(ExtensionApp):
     def _open_store(self) -> Store:
         if self.database_url:
             return open_postgres(self.database_url, TABLES, fsync=self.fsync, schema=self.database_schema,
-                                 max_size=self.database_pool_size)
+                                 max_size=self.database_pool_size,
+                                 prepare_threshold=self.database_prepare_threshold)
         return TinyStore.open(Path(self.db_dir), TABLES, fsync=self.fsync, compact_min_bytes=self.compact_min_bytes)
 
     def _describe_database(self) -> str:

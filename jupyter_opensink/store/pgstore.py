@@ -120,6 +120,8 @@ RESERVED_TABLES = {"schema_version", "tables", "event_relay"}  # the store's own
 ANALYZE_AFTER_ROWS = 5000  # rows inserted in bulk (batches of 50+) before the table's statistics are refreshed
 NOTIFY_MAX = 7000  # bytes; PostgreSQL's limit is 8000, larger messages go through event_relay
 RELAY_KEEP = "10 minutes"
+NOTIFY_SQL = ("SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, m) "
+              "FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i")
 
 
 class PgStore(Store):
@@ -128,7 +130,7 @@ class PgStore(Store):
     shared = True
 
     def __init__(self, url: str, tables: Iterable[TableSpec], *, fsync: str = "always", schema: str = "opensink",
-                 min_size: int = 1, max_size: int = 10):
+                 min_size: int = 1, max_size: int = 10, prepare_threshold: int | None = 5):
         self.url = url
         self.specs = check_tables(tables)
         reserved = set(self.specs) & RESERVED_TABLES
@@ -138,6 +140,9 @@ class PgStore(Store):
         self.schema = schema
         self._schema = sql.Identifier(schema)
         self._sizes = (min_size, max_size)
+        # psycopg prepares a statement on a connection once it has run there this many times (None: never).
+        # The store's statements are few and fixed per table, so each is parsed once per connection.
+        self._prepare_threshold = prepare_threshold
         self._pool: AsyncConnectionPool | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
@@ -167,7 +172,8 @@ class PgStore(Store):
                 except psycopg.Error as exc:
                     raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
                 pool = AsyncConnectionPool(self.url, min_size=self._sizes[0], max_size=self._sizes[1], open=False,
-                                           kwargs={"autocommit": True}, configure=self._configure,
+                                           kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
+                                           configure=self._configure,
                                            name="opensink")
                 try:
                     await pool.open(wait=True, timeout=30)
@@ -647,11 +653,11 @@ class PgStore(Store):
         return f"{self.schema}_events"
 
     async def publish(self, message: str) -> None:
+        if len(message.encode()) <= NOTIFY_MAX:
+            await self._notify([message])
+            return
         pool = await self._ready()
         async with pool.connection() as conn:
-            if len(message.encode()) <= NOTIFY_MAX:
-                await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, message))
-                return
             relay = sql.SQL("{}.event_relay").format(self._schema)
             self._published_large += 1
             if self._published_large % 100 == 1:
@@ -677,15 +683,13 @@ class PgStore(Store):
         await self._notify(small)
 
     async def _notify(self, messages: list[str]) -> None:
+        """One statement, its own transaction. A notification is no durable record (a server that was not
+        listening never gets it), so its commit does not wait for the WAL to reach the disk: no fsync."""
         if not messages:
-            return
-        if len(messages) == 1:
-            await self.publish(messages[0])
             return
         pool = await self._ready()
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_notify(%s, m) FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i",
-                               (self.channel, messages))
+            await conn.execute(NOTIFY_SQL, (self.channel, messages))
 
     async def listen(self, callback: Callable[[str], None]) -> Callable[[], Any]:
         await self._ready()

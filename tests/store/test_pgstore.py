@@ -226,3 +226,21 @@ async def test_a_page_of_one_sink_walks_its_index(stores, pg_database, monkeypat
                     or f"Index Scan using {sink_index} " in plan), plan
             assert "Seq Scan" not in plan and "Sort" not in plan and "Bitmap" not in plan, plan
             assert "Rows Removed by Filter" not in plan, plan  # the range holds only this sink's rows
+
+
+@pytest.mark.parametrize("threshold", [5, None])
+async def test_statements_are_prepared_unless_told_not_to(stores, threshold):
+    """Prepared after five runs on a connection by default; never with ``prepare_threshold=None`` (a pooler in
+    transaction mode cannot keep them)."""
+    store = await stores(min_size=1, max_size=1, prepare_threshold=threshold)
+    made = await store.insert("sinks", {"name": "a", "workspace_id": "w"})
+    for _ in range(7):
+        assert (await store.get("sinks", made["id"]))["name"] == "a"
+        assert len((await store.query("sinks", {"workspace_id": "w"})).items) == 1
+    async with store._pool.connection() as conn:
+        prepared = [row[0] for row in await (await conn.execute(
+            "SELECT statement FROM pg_prepared_statements", prepare=False)).fetchall()]
+    if threshold is None:
+        assert prepared == []
+    else:
+        assert any("SELECT doc FROM" in s for s in prepared) and any("ORDER BY" in s for s in prepared)
