@@ -230,8 +230,10 @@ def main() -> None:
             try:
                 if cluster is not None:
                     url = cluster.create_database()
-                results["postgres"] = measure(args, bare_url, "http-postgres",
-                                              (f"--OpenSinkApp.database_url={url}",))
+                results["postgres"] = pg = measure(args, bare_url, "http-postgres",
+                                                   (f"--OpenSinkApp.database_url={url}",))
+                pg["create_empty_over_tinydb"] = round(pg["item_create_empty_sink"]["requests_per_s"]
+                                                       / results["item_create_empty_sink"]["requests_per_s"], 2)
             finally:
                 if cluster is not None:
                     cluster.stop()

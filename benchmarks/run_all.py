@@ -41,9 +41,10 @@ class Bench:
 
 
 BENCHES = [
-    Bench("http", "http_items.py", ["--seconds", "10", "--connections", "16", "--medium", "100000", "--big", "0"],
+    Bench("http", "http_items.py", ["--seconds", "10", "--connections", "16", "--medium", "100000", "--big", "50000",
+                                    "--postgres", "temp"],
           ["--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1", "--fsync", "never",
-           "--postgres", "temp"], 900, needs="wrk"),
+           "--postgres", "temp"], 1800, needs="wrk"),
     Bench("callbacks", "callbacks.py", ["--count", "1000"], ["--count", "10", "--fsync", "never"], 600),
     Bench("cron", "cron.py", ["--jobs", "100", "--seconds", "30"],
           ["--jobs", "2", "--seconds", "2", "--fsync", "never"], 300),
@@ -125,6 +126,21 @@ FIGURES = [
            lambda r: (f"{r['create_medium_over_empty']:.2f}x ({fmt(r['item_create_medium_sink']['requests_per_s'])} "
                       f"req/s)"),
            ">= 0.9x", 0.9),
+    Figure("PostgreSQL item create vs TinyDB (same run)", "http",
+           lambda r: r["postgres"]["create_empty_over_tinydb"],
+           lambda r: (f"{r['postgres']['create_empty_over_tinydb']:.2f}x "
+                      f"({fmt(r['postgres']['item_create_empty_sink']['requests_per_s'])} vs "
+                      f"{fmt(r['item_create_empty_sink']['requests_per_s'])} req/s; p50/p90/p99 "
+                      f"{r['postgres']['item_create_empty_sink']['p50_ms']:g} / "
+                      f"{r['postgres']['item_create_empty_sink']['p90_ms']:g} / "
+                      f"{r['postgres']['item_create_empty_sink']['p99_ms']:g} ms)"),
+           ">= 0.8x", 0.8),
+    Figure("PostgreSQL list page of 50 at 50k items", "http",
+           lambda r: r["postgres"]["list_page_50_big_sink"]["median_ms"],
+           lambda r: (f"{r['postgres']['list_page_50_big_sink']['median_ms']} ms of server time (median; "
+                      f"{r['postgres']['list_page_50_big_sink']['items_in_sink']:,} items in the sink; TinyDB "
+                      f"{r['list_page_50_big_sink']['median_ms']} ms)"),
+           "<= 2 ms", 2, at_least=False),
     Figure("Callback latency p50 (resolve sent to endpoint called)", "callbacks",
            lambda r: r["callback_after_resolve_sent_ms"]["p50"],
            lambda r: (f"{r['callback_after_resolve_sent_ms']['p50']} ms (the resolve's own round trip "

@@ -64,6 +64,11 @@ def test_http_items_benchmark(quick):
     assert result["bare_tornado"]["requests_per_s"] > 0 and result["item_create_empty_sink"]["non_2xx"] == 0
     assert result["postgres"]["item_create_empty_sink"]["requests_per_s"] > 0
     assert result["postgres"]["item_create_empty_sink"]["non_2xx"] == 0
+    assert result["postgres"]["create_empty_over_tinydb"] > 0
+    assert result["postgres"]["list_page_50_big_sink"]["median_ms"] > 0
+    shown = {row["figure"]: row for row in quick["report"]["figures"]}
+    assert shown["PostgreSQL item create vs TinyDB (same run)"]["met"] is not None
+    assert shown["PostgreSQL list page of 50 at 50k items"]["met"] is not None
 
 
 def test_sse_benchmark(quick):
