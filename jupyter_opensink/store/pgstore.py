@@ -80,6 +80,20 @@ def _search_prefilter(text: str) -> str:
     return text.replace("\x00", "\x01")  # PostgreSQL text holds no NUL; the exact check runs in Python
 
 
+def _runs(ops: Sequence[Op]) -> list[Sequence[Op]]:
+    """``ops`` cut into runs, in order: consecutive plain inserts into one table together, anything else alone."""
+    runs: list[list[Op]] = []
+    for op in ops:
+        plain = isinstance(op, Insert) and op.requires is None
+        last = runs[-1] if runs else None
+        if (plain and last and isinstance(last[0], Insert) and last[0].requires is None
+                and last[0].table == op.table):
+            last.append(op)
+        else:
+            runs.append([op])
+    return runs
+
+
 # -- versioned migrations ---------------------------------------------------------------
 # Each entry runs once, in order, inside the locked migration transaction. Tables declared
 # by TableSpecs are reconciled after them on every start (idempotent DDL under the same lock).
@@ -481,7 +495,12 @@ class PgStore(Store):
                     async with conn.cursor() as cur:
                         return [await self._apply(cur, ops[0], now)]
                 async with conn.transaction(), conn.cursor() as cur:
-                    done = [await self._apply(cur, op, now) for op in ops]
+                    done = []
+                    for run in _runs(ops):
+                        if len(run) > 1:
+                            done += await self._insert_many(cur, run, now)
+                        else:
+                            done.append(await self._apply(cur, run[0], now))
             self._note_inserts(ops)
             return done
         except psycopg.errors.UniqueViolation as exc:
@@ -542,6 +561,28 @@ class PgStore(Store):
             values.append(_search_prefilter(search_text(doc, spec.search)))
         return names, values
 
+    async def _insert_many(self, cur: psycopg.AsyncCursor, ops: Sequence[Insert], now: str) -> list[Doc]:
+        """Inserts into one table sent together (psycopg pipelines ``executemany``: one round trip, not one each)."""
+        spec = self.specs[ops[0].table]
+        docs: list[Doc] = []
+        rows: list[list[Any]] = []
+        names: list[str] = []
+        for op in ops:
+            doc = {"id": op.doc.get("id") or ids.new_id(), **op.doc}
+            if not isinstance(doc["id"], str) or not doc["id"]:
+                raise ValueError("id must be a non-empty string")
+            doc.setdefault("created_at", now)
+            doc.setdefault("updated_at", doc["created_at"])
+            names, values = self._columns(spec, doc, _encode(doc))
+            docs.append(doc)
+            rows.append([doc["id"], *values])
+        await cur.executemany(self._insert_sql(spec.name, names, returning=True), rows, returning=True)
+        for doc in docs:  # one result per statement: the id, or nothing when the id was taken
+            if await cur.fetchone() is None:
+                raise Conflict(f"{spec.name} {doc['id']} already exists")
+            cur.nextset()
+        return docs
+
     async def _apply(self, cur: psycopg.AsyncCursor, op: Op, now: str) -> Doc:
         spec = self.specs[op.table]
         t = self._t(op.table)
@@ -594,14 +635,15 @@ class PgStore(Store):
             raise NotFound(f"{op.table} {op.id} not found")
         return orjson.loads(row[0])
 
-    def _insert_sql(self, table: str, names: list[str]) -> sql.Composed:
-        key = ("insert", table)
+    def _insert_sql(self, table: str, names: list[str], *, returning: bool = False) -> sql.Composed:
+        key = ("insert", table, returning)
         found = self._sql_cache.get(key)
         if found is None:
             cols = [sql.Identifier("id"), *(sql.Identifier(n) for n in names)]
             found = self._sql_cache[key] = sql.SQL(
-                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
-                self._t(table), sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING{}").format(
+                self._t(table), sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+                sql.SQL(" RETURNING id" if returning else ""))
         return found
 
     def _check_requirement(self, required: Require) -> None:

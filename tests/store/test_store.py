@@ -104,6 +104,16 @@ async def test_duplicate_id_is_a_conflict(open_store):
     await store.insert("sinks", {"id": "fixed", "name": "a"})
     with pytest.raises(Conflict):
         await store.insert("sinks", {"id": "fixed", "name": "b"})
+    # Many inserts in one batch (PostgreSQL sends them together): a taken id or a repeated one undoes them all.
+    for ids_ in (["n1", "n2", "fixed", "n3"], ["n1", "n2", "n1"]):
+        with pytest.raises(Conflict, match=f"sinks {'fixed' if 'fixed' in ids_ else 'n1'} already exists"):
+            await store.batch([Insert("sinks", {"id": i, "name": i}) for i in ids_])
+        assert await store.count("sinks") == 1
+    done = await store.batch([Insert("sinks", {"id": f"m{i}", "n": i}) for i in range(5)] + [
+        Insert("items", {"id": "i1"}), Update("sinks", "m0", {"n": 10}), Insert("sinks", {"id": "m5"})])
+    assert [d["id"] for d in done] == ["m0", "m1", "m2", "m3", "m4", "i1", "m0", "m5"]
+    assert [d["n"] for d in done[:5]] == [0, 1, 2, 3, 4] and done[6]["n"] == 10
+    assert await store.count("sinks") == 7 and (await store.get("sinks", "m3"))["n"] == 3
 
 
 async def test_unique_fields(open_store):
