@@ -89,9 +89,29 @@ def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/
                  token: str | None = None) -> RunningServer:
     """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config.
 
-    Ready once ``ready_path`` (under the base URL) answers 200 to the token.
+    Ready once ``ready_path`` (under the base URL) answers 200 to the token. A port picked here is free when
+    picked, but another process of the run may take it before the server binds it: the server then exits
+    saying so, and it is started again on another port (three tries).
     """
-    port = port or free_port()
+    if port is not None:
+        return _start_server(workdir, db_dir, *extra, base_url=base_url, timeout=timeout, app=app, env=env,
+                             ready_path=ready_path, port=port, token=token)
+    for attempt in range(3):
+        try:
+            return _start_server(workdir, db_dir, *extra, base_url=base_url, timeout=timeout, app=app, env=env,
+                                 ready_path=ready_path, port=free_port(), token=token)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    """The server exited because another process took its port first."""
+
+
+def _start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str, timeout: float, app: str,
+                  env: dict[str, str] | None, ready_path: str, port: int, token: str | None) -> RunningServer:
     token = token or secrets.token_hex(16)
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"server-{port}.log"
@@ -114,7 +134,9 @@ def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+            log = server.log()
+            kind = PortTaken if f"port {port} is not available" in log else RuntimeError
+            raise kind(f"server exited with {proc.returncode}:\n{log}")
         try:
             reply = httpx.get(f"http://127.0.0.1:{port}{base_url}{ready_path}", headers={"Authorization": f"token {token}"}, timeout=2)
             if reply.status_code == 200:
