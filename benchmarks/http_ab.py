@@ -19,21 +19,18 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from benchmarks.common import profile  # noqa: E402
-from benchmarks.http_items import BARE_APP, ITEM, wrk  # noqa: E402
-from tests.servers import free_port, start_server  # noqa: E402
+from benchmarks.http_items import ITEM, start_bare_tornado, wrk  # noqa: E402
+from tests.servers import start_server  # noqa: E402
 
 
 def start(code: Path, work: Path, label: str, fsync: str, *extra: str):
@@ -83,20 +80,11 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("this benchmark needs wrk (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="opensink-http-ab-"))
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
-    bare_url = f"http://127.0.0.1:{port}/items"
+    bare, bare_url = start_bare_tornado()
     servers, profilers = [], []
     cluster = None
     runs: dict[str, list[dict]] = {"bare": [], "a": [], "b": []}
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(bare_url, json={"x": 1}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         targets = {}
         if args.postgres:
             from tests.postgres import PgCluster

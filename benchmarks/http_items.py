@@ -57,6 +57,21 @@ BARE_APP = textwrap.dedent("""
 """)
 
 
+def start_bare_tornado() -> tuple[subprocess.Popen, str]:
+    """The bare tornado app on a free port, once it answers; returns its process and its items URL."""
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    url = f"http://127.0.0.1:{port}/items"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(url, json={"x": 1}, timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return bare, url
+
+
 def wrk(url: str, body: dict, headers: dict[str, str], seconds: int, connections: int) -> dict:
     """Drive POSTs at ``url`` for ``seconds``; requests/s and latency percentiles."""
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}",
@@ -208,17 +223,8 @@ def main() -> None:
     results: dict = {"benchmark": "http", "seconds": args.seconds, "connections": args.connections,
                      "fsync": args.fsync}
 
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
-    bare_url = f"http://127.0.0.1:{port}/items"
+    bare, bare_url = start_bare_tornado()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(bare_url, json={"x": 1}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         results.update(measure(args, bare_url, "http"))
         if args.postgres:
             cluster = None
