@@ -15,7 +15,7 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 from . import surfaces
 from .api import ApiContext
 from .api.access_log import wrap_log_function
-from .mcp import McpEndpoint
+from .mcp import OnDemandEndpoint
 from .runtime.credentials import CredentialWatch
 from .runtime.dispatcher import Dispatcher
 from .runtime.events import EventBus
@@ -234,11 +234,12 @@ class OpenSinkApp(ExtensionApp):
         self.credentials = CredentialWatch(self.events)
         self.streams = EventStreams(self.events, queue_size=self.event_queue_size,
                                     keepalive=self.event_keepalive_seconds, credentials=self.credentials)
-        self.mcp = (McpEndpoint(self.services, max_wait=self.mcp_max_wait_seconds, max_body_size=self.max_body_size,
-                                session_idle_timeout=self.mcp_session_idle_seconds,
-                                progress_interval=self.mcp_progress_seconds,
-                                sessions_per_credential=self.mcp_sessions_per_credential,
-                                credentials=self.credentials)
+        self.mcp = (OnDemandEndpoint(self.services, max_wait=self.mcp_max_wait_seconds,
+                                     max_body_size=self.max_body_size,
+                                     session_idle_timeout=self.mcp_session_idle_seconds,
+                                     progress_interval=self.mcp_progress_seconds,
+                                     sessions_per_credential=self.mcp_sessions_per_credential,
+                                     credentials=self.credentials)
                     if self.mcp_enabled else None)
         if self.mcp is None:
             self.services.discovery.features.remove("mcp")
@@ -329,8 +330,6 @@ class OpenSinkApp(ExtensionApp):
         if self.store.shared:
             self.outbox_sweep.start()
         self.scheduler.start(await self.services.jobs.all_jobs())
-        if self.mcp is not None:
-            await self.mcp.start()
         if self.freeze_heap_at_start:
             # What exists now lives as long as the server: full collections need not walk it again.
             # Objects that become garbage later in a reference cycle among these are never freed

@@ -11,10 +11,10 @@ from . import api, mcp
 from .api import ApiContext, Route, build_handlers
 from .api.access_log import Redact
 from .approval import approval_handlers, logged_path
-from .mcp import McpEndpoint
+from .mcp import OnDemandEndpoint
 
 
-def routes(mcp_endpoint: McpEndpoint | None) -> list[Route]:
+def routes(mcp_endpoint: OnDemandEndpoint | None) -> list[Route]:
     """The route table: the JSON API's routes and the MCP endpoint's (404 when it is switched off)."""
     return [*api.ROUTES, *mcp.routes(mcp_endpoint)]
 

@@ -2,9 +2,10 @@
 
 It depends on the JSON API core (``api/``: the route table, the handler that authenticates, the
 error mapping, paging and validation); the core never imports it. ``jupyter_opensink.surfaces``
-adds its routes to the table.
+adds its routes to the table. Importing this package does not import the MCP SDK: ``routes`` and
+``OnDemandEndpoint`` bring ``endpoint.McpEndpoint`` (and the SDK) in on the first MCP request.
 """
 
-from .endpoint import McpEndpoint, routes
+from .routes import OnDemandEndpoint, routes
 
-__all__ = ["McpEndpoint", "routes"]
+__all__ = ["OnDemandEndpoint", "routes"]

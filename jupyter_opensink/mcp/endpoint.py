@@ -37,9 +37,9 @@ from ..services import Services
 from ..services.access import Principal
 from ..api import errors
 from ..api.call import Call
-from ..api.routing import ANY, Route, Stream
 from . import resources as mcp_resources
 from .asgi import serve_asgi
+from .routes import STOPPING
 from .tools import TOOLS, TOOLS_BY_NAME, ToolCall
 
 log = logging.getLogger("jupyter_opensink.mcp")
@@ -189,7 +189,7 @@ class McpEndpoint:
             if not self.stopping.is_set():
                 await self.start()
             if self.stopping.is_set():
-                raise Unavailable("the server is stopping: connect again once it is back")
+                raise Unavailable(STOPPING)
             await self._answer(call)
         finally:
             self._answering -= counted
@@ -383,24 +383,3 @@ class McpEndpoint:
             raise MCPError(code, errors.message_for(exc, status), {"status": status}) from None
         return types.ReadResourceResult(contents=[types.TextResourceContents(
             uri=params.uri, mime_type=mcp_resources.JSON, text=orjson.dumps(value).decode())])
-
-
-SUMMARY = ("Model Context Protocol server (Streamable HTTP, JSON-RPC): POST messages, GET the server's event "
-           "stream, DELETE to end a session. Tools act with the calling credential's scopes.")
-MEDIA = ("application/json", "text/event-stream")
-
-
-def routes(endpoint: McpEndpoint | None) -> list[Route]:
-    """The MCP routes, answered by ``endpoint``; with None (switched off) each answers 404 saying so.
-
-    They are routes of the JSON API's table (same authentication, Host check, body limit and request
-    log), added to it by whoever wires the server (``jupyter_opensink.surfaces``).
-    """
-
-    async def serve_mcp(call: Call) -> None:
-        if endpoint is None:
-            raise NotFound("the MCP endpoint is switched off on this server (OpenSinkApp.mcp_enabled)")
-        await endpoint.serve(call)
-
-    return [Route(method, "/mcp", serve_mcp, ANY, SUMMARY, Stream(MEDIA), tag="mcp", base="/opensink")
-            for method in ("POST", "GET", "DELETE")]

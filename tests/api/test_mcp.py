@@ -367,6 +367,28 @@ async def test_the_endpoint_can_be_switched_off(api, make_key):
     assert "mcp" not in (await api("GET", "/v1/discovery")).body["features"]
 
 
+def test_a_server_starts_without_importing_the_mcp_sdk():
+    """The SDK (about 0.6 s of CPU to import) comes in with the first MCP request, not with the extension."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_opensink.app; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+@store_independent
+async def test_a_stop_before_any_mcp_request_refuses_the_next_one(api, make_key, opensink_app):
+    """Stopping a server whose endpoint was never asked has nothing to end; a request arriving during the
+    stop is told to come back (503), as one arriving at a running endpoint's stop is."""
+    await opensink_app.mcp.stop(1)
+    assert opensink_app.mcp.session_count == 0
+    reply = await api("POST", "/opensink/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      key=await make_key(), headers={"Accept": "application/json, text/event-stream"})
+    assert reply.status == 503 and "stopping" in reply.error
+
+
 @store_independent
 async def test_a_client_leaving_its_event_stream_frees_it(api, make_key, mcp_url):
     """A handshake session has one standalone event stream (GET); when its client goes away the SDK hears
