@@ -34,6 +34,8 @@ SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi
 def pytest_configure(config):
     config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
     config.addinivalue_line("markers", "opensink(**traits): OpenSinkApp traits for this test's server")
+    # pytest-xdist registers it too; here so `-p no:xdist` (one process, e.g. under a profiler) still runs.
+    config.addinivalue_line("markers", "xdist_group(name): the tests of a group run on one xdist worker")
     config.addinivalue_line("markers", "system: a slow test of a whole system (see SYSTEM_MODULES in "
                                        "tests/conftest.py); -m 'not system' leaves them out")
 
