@@ -35,7 +35,7 @@ def temporary_server(name: str, *extra: str) -> Iterator[RunningServer]:
     # The server runs the code of this checkout (an editable install may point at another one), unless
     # PYTHONPATH says which code to run (to compare revisions).
     server = start_server(work, work / "db", *extra,
-                          env={"PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)})
+                          env={"PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}, others=True)
     profiler = profile(server, name)
     try:
         yield server

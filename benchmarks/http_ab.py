@@ -36,7 +36,7 @@ from tests.servers import start_server  # noqa: E402
 def start(code: Path, work: Path, label: str, fsync: str, *extra: str):
     path = os.pathsep.join(filter(None, [str(code.resolve()), os.environ.get("PYTHONPATH")]))
     server = start_server(work / label, work / label / "db", f"--OpenSinkApp.fsync={fsync}", *extra,
-                          env={"PYTHONPATH": path})
+                          env={"PYTHONPATH": path}, others=True)
     with server.client() as admin:
         key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]
         sink = admin.post("/sinks", json={"name": "bench"}).json()

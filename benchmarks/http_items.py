@@ -144,7 +144,7 @@ def measure(args: argparse.Namespace, bare_url: str, label: str, extra: tuple[st
     server = None
     profiler = None
     try:
-        server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}", *extra)
+        server = start_server(work, work / "db", f"--OpenSinkApp.fsync={args.fsync}", *extra, others=True)
         profiler = profile(server, label)
         with server.client() as admin:
             key = admin.post("/api-keys", json={"name": "bench"}).json()["key"]

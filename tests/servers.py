@@ -18,6 +18,11 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The server extensions a Python environment with JupyterLab enables beside ours. ``jupyter server`` started
+#: by a test loads ours alone (nothing those tests check needs the others, and they cost about 0.9 s of CPU
+#: per start, almost half of it); ``jupyter lab`` and servers started with ``others=True`` (the benchmarks:
+#: they measure what a user runs) load every enabled one.
+OTHER_EXTENSIONS = ("jupyterlab", "notebook", "notebook_shim", "jupyter_lsp", "jupyter_server_terminals")
 
 
 def free_port() -> int:
@@ -86,13 +91,17 @@ async def until_listening(port: int, timeout: float = 30.0) -> None:
 def start_server(workdir: Path, db_dir: Path, *extra: str, base_url: str = "/jp/",
                  timeout: float = 60, app: str = "server", env: dict[str, str] | None = None,
                  ready_path: str = "opensink/api/v1/workspaces", port: int | None = None,
-                 token: str | None = None) -> RunningServer:
-    """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config.
+                 token: str | None = None, others: bool = False) -> RunningServer:
+    """``jupyter server`` (or ``jupyter lab``) with the extension enabled by its installed config; the other
+    enabled extensions only with ``app="lab"`` or ``others`` (see ``OTHER_EXTENSIONS``).
 
     Ready once ``ready_path`` (under the base URL) answers 200 to the token. A port picked here is free when
     picked, but another process of the run may take it before the server binds it: the server then exits
     saying so, and it is started again on another port (three tries).
     """
+    if app == "server" and not others:
+        off = ", ".join(f"'{name}': False" for name in OTHER_EXTENSIONS)
+        extra = (f"--ServerApp.jpserver_extensions={{{off}}}", *extra)
     if port is not None:
         return _start_server(workdir, db_dir, *extra, base_url=base_url, timeout=timeout, app=app, env=env,
                              ready_path=ready_path, port=port, token=token)
