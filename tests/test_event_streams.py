@@ -113,3 +113,21 @@ async def test_a_failing_direct_path_falls_back_to_the_queue(caplog):
     assert [e.seq for e in take(sub)] == [1] and sub.deliver is None
     assert "direct delivery of item.created failed" in caplog.text
     streams.close_all()
+
+
+def test_an_event_emitted_outside_the_loop_is_queued_for_a_waiting_stream():
+    """Synchronous code between loop runs may emit: a waiting stream then gets the event through its queue
+    (a direct delivery is settled at the end of a loop iteration, and no loop is running)."""
+    bus = EventBus()
+    streams = EventStreams(bus, queue_size=10)
+    direct: list[int] = []
+
+    async def opened():
+        sub = streams.open(lambda e: True)
+        sub.deliver = lambda event, shared: direct.append(event.seq) or True
+        return sub
+
+    sub = asyncio.run(opened())
+    bus.emit("item.created", "w", {})
+    assert direct == [] and [e.seq for e in take(sub)] == [1] and not sub.dropped
+    streams.close_all()

@@ -82,11 +82,15 @@ class EventStreams:
         if self.closing:
             return
         shared: dict = {}  # the event's frames, prepared once for every stream showing it the same way
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # emitted by synchronous code between loop runs: every stream gets it queued (a
+            loop = None       # direct delivery counts until the end of a loop iteration, and none is running)
         for sub in list(self._subscriptions):
             if sub.dropped or event.seq <= sub.after or not sub.accepts(event):
                 continue
             deliver = sub.deliver
-            if deliver is not None and sub.queue.empty():
+            if deliver is not None and loop is not None and sub.queue.empty():
                 if sub.backlog >= self.queue_size:
                     self._drop(sub, RESET)
                     continue
@@ -99,7 +103,7 @@ class EventStreams:
                     sub.active = True
                     if not sub.backlog:
                         if not self._backlogged:
-                            asyncio.get_running_loop().call_soon(self._settle)
+                            loop.call_soon(self._settle)
                         self._backlogged.append(sub)
                     sub.backlog += 1
                     continue
