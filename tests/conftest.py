@@ -85,9 +85,12 @@ def pytest_collect_file(file_path, parent):
         manager.register(plugin, "opensink-schemathesis")
 
 
-#: Folders whose modules share servers made once per test process (session fixtures): one xdist group each,
-#: so one worker starts them once instead of every worker that draws one of their tests.
-SHARED_SERVER_FOLDERS = {"browser/": "browser"}
+#: Folders whose modules share servers made once per test process (session fixtures, e.g. the browser tests'
+#: JupyterLab): each module is one xdist group, so its tests run on one worker, which starts such a server
+#: once for all the modules it draws. Not one group for the whole folder: its tests would then run one after
+#: another on one worker for minutes while the others end (each worker starting one more JupyterLab costs a
+#: few CPU-seconds).
+SHARED_SERVER_FOLDERS = ("browser/",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups it adds
@@ -96,9 +99,8 @@ def pytest_collection_modifyitems(config, items):
         where = item.path.relative_to(config.rootpath / "tests").as_posix()
         if where.startswith(SYSTEM_MODULES):
             item.add_marker(pytest.mark.system)
-        for folder, group in SHARED_SERVER_FOLDERS.items():
-            if where.startswith(folder):
-                item.add_marker(pytest.mark.xdist_group(group))
+        if where.startswith(SHARED_SERVER_FOLDERS):
+            item.add_marker(pytest.mark.xdist_group(where.removesuffix(".py").replace("/", "-")))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
