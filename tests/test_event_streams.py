@@ -16,6 +16,17 @@ def take(sub) -> list:
     return items
 
 
+def direct_stream(queue_size: int, takes=lambda seq: True):
+    """A bus, its streams, and one stream taking every event directly while ``takes(seq)`` (its socket took
+    the frame); the list holds the sequence numbers offered to it directly."""
+    bus = EventBus()
+    streams = EventStreams(bus, queue_size=queue_size)
+    offered: list[int] = []
+    sub = streams.open(lambda e: True)
+    sub.deliver = lambda event, shared: offered.append(event.seq) or takes(event.seq)
+    return bus, streams, sub, offered
+
+
 async def test_a_waiting_stream_takes_events_directly_and_each_frame_is_prepared_once():
     bus = EventBus()
     streams = EventStreams(bus, queue_size=10)
@@ -44,11 +55,7 @@ async def test_a_waiting_stream_takes_events_directly_and_each_frame_is_prepared
 
 
 async def test_a_busy_stream_gets_events_through_its_queue_in_order():
-    bus = EventBus()
-    streams = EventStreams(bus, queue_size=10)
-    direct: list[int] = []
-    sub = streams.open(lambda e: True)
-    sub.deliver = lambda event, shared: direct.append(event.seq) or event.seq < 2  # the socket fills at 2
+    bus, streams, sub, direct = direct_stream(10, takes=lambda seq: seq < 2)  # the socket fills at 2
     for i in range(4):
         bus.emit("item.created", "w", {"n": i})
     await asyncio.sleep(0)
@@ -58,11 +65,7 @@ async def test_a_busy_stream_gets_events_through_its_queue_in_order():
 
 
 async def test_a_burst_larger_than_the_queue_ends_even_a_direct_stream_with_a_reset():
-    bus = EventBus()
-    streams = EventStreams(bus, queue_size=3)
-    direct: list[int] = []
-    sub = streams.open(lambda e: True)
-    sub.deliver = lambda event, shared: direct.append(event.seq) or True
+    bus, streams, sub, direct = direct_stream(3)
     for i in range(6):  # one burst: the stream cannot have run in between
         bus.emit("item.created", "w", {"n": i})
     await asyncio.sleep(0)
@@ -71,10 +74,7 @@ async def test_a_burst_larger_than_the_queue_ends_even_a_direct_stream_with_a_re
 
 
 async def test_direct_deliveries_count_only_within_one_loop_iteration():
-    bus = EventBus()
-    streams = EventStreams(bus, queue_size=2)
-    sub = streams.open(lambda e: True)
-    sub.deliver = lambda event, shared: True
+    bus, streams, sub, _ = direct_stream(2)
     for _ in range(3):
         for i in range(2):
             bus.emit("item.created", "w", {"n": i})
@@ -118,16 +118,10 @@ async def test_a_failing_direct_path_falls_back_to_the_queue(caplog):
 def test_an_event_emitted_outside_the_loop_is_queued_for_a_waiting_stream():
     """Synchronous code between loop runs may emit: a waiting stream then gets the event through its queue
     (a direct delivery is settled at the end of a loop iteration, and no loop is running)."""
-    bus = EventBus()
-    streams = EventStreams(bus, queue_size=10)
-    direct: list[int] = []
-
     async def opened():
-        sub = streams.open(lambda e: True)
-        sub.deliver = lambda event, shared: direct.append(event.seq) or True
-        return sub
+        return direct_stream(10)
 
-    sub = asyncio.run(opened())
+    bus, streams, sub, direct = asyncio.run(opened())
     bus.emit("item.created", "w", {})
     assert direct == [] and [e.seq for e in take(sub)] == [1] and not sub.dropped
     streams.close_all()
