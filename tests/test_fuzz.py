@@ -76,10 +76,10 @@ def with_hostile_headers(spec: dict) -> dict:
 
 schema = schemathesis.openapi.from_dict(with_hostile_headers(SPEC))
 #: For the API key: generated examples only. schemathesis' deterministic boundary cases and method probes
-#: (its coverage phase, about three quarters of a credential's requests) exercise the parsing and validation
-#: every credential reaches; sent as the Jupyter user they reach all routes, while a key meets 403 on the
-#: Jupyter user's routes first. What differs between the credentials (authentication, scopes, workspaces)
-#: is walked route by route in tests/api/test_security.py.
+#: (its coverage phase, four fifths of the Jupyter user's 5,600 requests) exercise the parsing and
+#: validation every credential reaches; sent as the Jupyter user they reach all routes, while a key meets
+#: 403 on the Jupyter user's routes first. What differs between the credentials (authentication, scopes,
+#: workspaces) is walked route by route in tests/api/test_security.py.
 key_schema = schemathesis.openapi.from_dict(
     with_hostile_headers(SPEC), config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
