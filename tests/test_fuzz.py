@@ -80,8 +80,8 @@ schema = schemathesis.openapi.from_dict(with_hostile_headers(SPEC))
 #: validation every credential reaches; sent as the Jupyter user they reach all routes, while a key meets
 #: 403 on the Jupyter user's routes first. What differs between the credentials (authentication, scopes,
 #: workspaces) is walked route by route in tests/api/test_security.py.
-key_schema = schemathesis.openapi.from_dict(
-    with_hostile_headers(SPEC), config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}))
+WITHOUT_COVERAGE = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
+key_schema = schemathesis.openapi.from_dict(with_hostile_headers(SPEC), config=WITHOUT_COVERAGE)
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                 # the same examples on every run, so CI is reproducible (OPENSINK_FUZZ_RANDOM=1: new ones)
                 derandomize=not os.environ.get("OPENSINK_FUZZ_RANDOM"))
