@@ -108,6 +108,26 @@ async def put_notebook(api, server, name: str, sources: list[str], outputs: list
     assert reply.status_code in (200, 201), reply.text
 
 
+#: In the page: "dialog" while a dialog asks which kernel to use, "idle" once the current notebook's kernel is
+#: idle, else false.
+_KERNEL_STATE = """() => {
+    if (document.querySelector('.jp-Dialog .jp-mod-accept')) { return 'dialog'; }
+    const context = window.jupyterapp.shell.currentWidget?.sessionContext;
+    return context?.session?.kernel?.status === 'idle' ? 'idle' : false;
+}"""
+
+
+async def kernel_ready(page) -> None:
+    """The open notebook's kernel is idle, in JupyterLab or Notebook 7. Each starts the kernel the notebook's
+    metadata names, but may first ask which kernel to use: then its dialog's default choice is taken. Whichever
+    comes first is waited for (waiting a fixed time for a dialog that mostly never shows cost 5 to 30 s)."""
+    await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    state = await page.wait_for_function(_KERNEL_STATE, timeout=60_000)
+    if await state.json_value() == "dialog":
+        await page.locator(".jp-Dialog .jp-mod-accept").click()
+        await page.wait_for_function(f"() => ({_KERNEL_STATE})() === 'idle'", timeout=60_000)
+
+
 @contextlib.asynccontextmanager
 async def _chromium_page(*, javascript: bool, width: int, height: int) -> AsyncIterator[object]:
     """A page of Debian's Chromium, in a browser of its own that is closed whatever happens."""

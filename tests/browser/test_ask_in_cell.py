@@ -5,12 +5,10 @@ notebook agent whose kernel restarted is marked offline in the inbox and the wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import expect
 
-from .conftest import open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook
 from .test_lab import INBOX_TAB, api_client, ok, run_command
 
 ASK_AND_PRINT = [
@@ -23,14 +21,6 @@ SERVE_AGENT = [
     "from jupyter_opensink.agent import NotebookAgent\nbot = NotebookAgent('offline-bot', lambda call: None)\n"
     "bot.serve()\nprint('serving', bot.agent_id)",
 ]
-
-
-async def kernel_ready(page, select_button: str = "Select") -> None:
-    """The notebook's kernel is idle (JupyterLab may first ask which kernel to use)."""
-    await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    with contextlib.suppress(PlaywrightTimeout):
-        await page.locator(".jp-Dialog").get_by_role("button", name=select_button, exact=True).click(timeout=5_000)
-    await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
 
 
 def cell_output(page, index: int):

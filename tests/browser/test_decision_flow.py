@@ -9,7 +9,7 @@ import asyncio
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ok
 
 PRICES = [181.2, 182.0, 180.7, 183.9, 185.1, 184.6, 187.3]
@@ -61,10 +61,7 @@ async def save_form_notebook(api, lab, name: str, request_id: str) -> None:
 
 async def run_the_notebook(page) -> None:
     """Once the open notebook's kernel is idle (its kernel chosen, if JupyterLab asks), run all its cells."""
-    await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-    dialog = page.locator(".jp-Dialog")
-    if await dialog.count():
-        await dialog.get_by_role("button", name="Select", exact=True).click()
+    await kernel_ready(page)
     await page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 

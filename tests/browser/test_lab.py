@@ -11,7 +11,7 @@ import httpx
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook
 
 INBOX_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-opensink-inbox"]'
 SCHEMA = {
@@ -393,11 +393,8 @@ def test_notebook_widget_resolves_in_the_browser(lab):
                                ["import jupyter_opensink\njupyter_opensink.inbox()"])
 
             async with open_lab(lab, "notebook-widget", "lab/tree/opensink-inbox.ipynb") as (page, steps):
-                await page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-                dialog = page.locator(".jp-Dialog")  # JupyterLab may still ask which kernel to use
-                if await dialog.count():
-                    await dialog.get_by_role("button", name="Select", exact=True).click()
+                await kernel_ready(page)
+                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()  # the status bar says so
                 await answer_the_inbox_widget(page, steps, api, receiver, request)
         http.stop()
 

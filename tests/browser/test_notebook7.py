@@ -4,16 +4,14 @@ question answered in its own cell."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 
 import pytest
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import front_end_env, open_lab, put_notebook
+from .conftest import front_end_env, kernel_ready, open_lab, put_notebook
 from .test_ask_in_cell import ASK_AND_PRINT, approve_in_the_cell
 from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
                        ask_decision, ok, run_command)
@@ -118,10 +116,7 @@ def test_inbox_widget_in_notebook7(notebook7):
             async with open_lab(notebook7, "notebook7-widget", "notebooks/nb7-inbox.ipynb",
                                  known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
                 await started(page)
-                await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-                # Notebook 7 asks which kernel to start for a notebook that has no session yet.
-                with contextlib.suppress(PlaywrightTimeout):
-                    await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
+                await kernel_ready(page)
                 await answer_the_inbox_widget(page, steps, api, receiver, request, left_within=30_000)
         http.stop()
 
@@ -137,9 +132,7 @@ def test_question_answered_in_its_cell_in_notebook7(notebook7):
             async with open_lab(notebook7, "notebook7-ask", "notebooks/nb7-ask.ipynb",
                                  known_errors=NOTEBOOK_SHORTCUTS_BUG) as (page, steps):
                 await started(page)
-                await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-                with contextlib.suppress(PlaywrightTimeout):
-                    await page.locator(".jp-Dialog").get_by_role("button", name="Select Kernel").click(timeout=30_000)
+                await kernel_ready(page)
                 await approve_in_the_cell(page, steps, api)
                 await run_command(page, "kernelmenu:shutdown")
 
