@@ -7,12 +7,15 @@ Playwright only drives it. Screenshots of every step land in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +53,7 @@ def lab_server(base: Path, *extra: str, env: dict[str, str] | None = None, **kwa
 def lab(tmp_path_factory):
     running = lab_server(tmp_path_factory.mktemp("lab"))
     yield running
-    running.stop()
+    stop_visited(running)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +66,7 @@ def lab_without_opensink(tmp_path_factory):
         json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_opensink": False}}}))
     running = lab_server(base, env={"JUPYTER_CONFIG_DIR": str(config)}, ready_path="api/status")
     yield running
-    running.stop()
+    stop_visited(running)
 
 
 @pytest.fixture(autouse=True)
@@ -128,28 +131,110 @@ async def kernel_ready(page) -> None:
         await page.wait_for_function(f"() => ({_KERNEL_STATE})() === 'idle'", timeout=60_000)
 
 
-@contextlib.asynccontextmanager
-async def _chromium_page(*, javascript: bool, width: int, height: int) -> AsyncIterator[object]:
-    """A page of Debian's Chromium, in a browser of its own that is closed whatever happens."""
-    from playwright.async_api import async_playwright
+class SharedChromium:
+    """One Chromium per test process, on one event loop, with one JupyterLab tab that every ``open_lab`` of the
+    process navigates.
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)", pytrace=False)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    A fresh browser per test spent about 4 CPU-seconds loading JupyterLab (and 0.7 launching); the same tab
+    loads it again for about 2, its renderer keeping the scripts it compiled (a new tab or browser context
+    compiles them all again). Each test still starts from a fresh page (``?reset``, no layout kept) and leaves
+    it on ``about:blank`` with the permissions it granted taken back. Playwright's objects belong to the loop
+    that made them, so browser tests run their coroutine with ``run`` on this one's loop.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.playwright: Any = None
+        self.browser: Any = None
+        self.lab_tab: Any = None
+
+    async def launched(self) -> Any:
+        if self.browser is None or not self.browser.is_connected():
+            from playwright.async_api import async_playwright
+
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
+                            pytrace=False)
+            if self.playwright is None:
+                self.playwright = await async_playwright().start()
+            self.browser = await self.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            self.lab_tab = None
+        return self.browser
+
+    async def tab(self) -> Any:
+        """The JupyterLab tab, opened again if an earlier test lost it (a crash, a closed page)."""
+        browser = await self.launched()
+        if self.lab_tab is None or self.lab_tab.is_closed():
+            context = await browser.new_context(viewport={"width": 1400, "height": 900})
+            self.lab_tab = await context.new_page()
+            # Leaving a Lab whose notebook ran asks "leave the page?": yes.
+            self.lab_tab.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        return self.lab_tab
+
+    def close_tab(self) -> None:
+        """Closes the JupyterLab tab with its browser context (the next ``open_lab`` opens a new one)."""
+        if self.lab_tab is not None and not self.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(self.lab_tab.context.close())
+        self.lab_tab = None
+
+    def close(self) -> None:
+        async def close() -> None:
+            if self.browser is not None:
+                await self.browser.close()
+            if self.playwright is not None:
+                await self.playwright.stop()
+
         try:
-            context = await browser.new_context(java_script_enabled=javascript,
-                                                viewport={"width": width, "height": height})
-            yield await context.new_page()
+            self.loop.run_until_complete(close())
         finally:
-            await browser.close()
+            self.loop.close()
+
+
+_chromium: SharedChromium | None = None
+
+
+def _shared() -> SharedChromium:
+    global _chromium
+    if _chromium is None:
+        _chromium = SharedChromium()
+    return _chromium
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_shared_chromium():
+    yield
+    global _chromium
+    if _chromium is not None:
+        _chromium.close()
+        _chromium = None
+
+
+def stop_visited(server: RunningServer) -> None:
+    """Stops a server the JupyterLab tab may have visited, once the tab's browser context is closed: Chromium
+    keeps idle connections to a page's server open after it leaves the page, and a Jupyter server that
+    still holds one when it stops never exits (a thread Jupyter's contents manager started waits for the end
+    of the connection's task), so its stop waited 30 s and then killed it."""
+    if _chromium is not None:
+        _chromium.close_tab()
+    server.stop()
+
+
+def run(test: Coroutine[Any, Any, None]) -> None:
+    """Runs a browser test's coroutine to its end on the loop of this process's Chromium (see
+    ``SharedChromium``): what ``asyncio.run`` is to other tests."""
+    _shared().loop.run_until_complete(test)
 
 
 @contextlib.asynccontextmanager
 async def open_link_page(name: str, *, width: int = 900, height: int = 1000) -> AsyncIterator[tuple[object, Steps]]:
     """A stranger's browser for an approval link, as a phone opens one from a message: no Jupyter cookie or
-    token and no JavaScript at all. A failure inside is photographed as ``failure``."""
-    async with _chromium_page(javascript=False, width=width, height=height) as page:
+    token and no JavaScript at all (a browser context of its own, closed after). A failure inside is
+    photographed as ``failure``."""
+    browser = await _shared().launched()
+    context = await browser.new_context(java_script_enabled=False, viewport={"width": width, "height": height})
+    try:
+        page = await context.new_page()
         steps = Steps(page, name)
         try:
             yield page, steps
@@ -157,32 +242,65 @@ async def open_link_page(name: str, *, width: int = 900, height: int = 1000) -> 
             with contextlib.suppress(Exception):
                 await steps.shot("failure")
             raise
+    finally:
+        await context.close()
 
 
 @contextlib.asynccontextmanager
 async def open_lab(server: RunningServer, name: str, path: str = "lab",
                    requests: list[str] | None = None,
                    known_errors: tuple[str, ...] = ()) -> AsyncIterator[tuple[object, Steps]]:
-    """A fresh browser on ``path`` of the server, signed in with the token, once JupyterLab has started
+    """The JupyterLab tab on ``path`` of the server, signed in with the token, once JupyterLab has started
     (for a ``lab`` path). Every URL the page asks for is appended to ``requests``. An uncaught page error
     fails the test, except one whose message is in ``known_errors`` (a front end's own, named bug)."""
     root = server.url.removesuffix("opensink")
-    async with _chromium_page(javascript=True, width=1400, height=900) as page:
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = await _shared().tab()
+    errors: list[str] = []
+
+    def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    unanswered: set[Any] = set()
+
+    def on_request(request: Any) -> None:
+        unanswered.add(request)
         if requests is not None:
-            page.on("request", lambda request: requests.append(request.url))
-        steps = Steps(page, name)
-        try:
-            await page.goto(f"{root}{path}?reset&token={server.token}")  # reset: no layout from an earlier test
-            if path.startswith("lab"):
-                await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined",
-                                             timeout=60_000)
-                await page.evaluate("window.jupyterapp.started")
-                await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
-            yield page, steps
-            assert not [e for e in errors if e not in known_errors], errors
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await steps.shot("failure")
-            raise
+            requests.append(request.url)
+
+    def on_answer(request: Any) -> None:
+        unanswered.discard(request)
+
+    def on_response(response: Any) -> None:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            unanswered.discard(response.request)  # a stream: answered for as long as the page is open
+
+    listeners = {"pageerror": on_error, "request": on_request, "requestfinished": on_answer,
+                 "requestfailed": on_answer, "response": on_response}
+    for event, listener in listeners.items():
+        page.on(event, listener)
+    steps = Steps(page, name)
+    try:
+        await page.goto(f"{root}{path}?reset&token={server.token}")  # reset: no layout from an earlier test
+        if path.startswith("lab"):
+            await page.wait_for_function("window.jupyterapp && window.jupyterapp.started !== undefined",
+                                         timeout=60_000)
+            await page.evaluate("window.jupyterapp.started")
+            await page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+        yield page, steps
+        assert not [e for e in errors if e not in known_errors], errors
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await steps.shot("failure")
+        raise
+    finally:
+        # The page leaves once the server answered what it asked (15 s at most): a Jupyter server stopped while
+        # it still works on a request in a thread (JupyterLab asks for the export formats as a notebook opens,
+        # ~1 s of the server's CPU) never exits, and the stop waited 30 s before killing it.
+        deadline = time.monotonic() + 15
+        while unanswered and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
+        with contextlib.suppress(Exception):  # a page that crashed is opened again by the next test
+            await page.context.clear_permissions()
+            await page.goto("about:blank")

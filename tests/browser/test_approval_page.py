@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from ..images import tiny_png
 from ..receivers import start_receiver
-from .conftest import ARTIFACTS, lab_server, open_lab, open_link_page
+from .conftest import ARTIFACTS, lab_server, open_lab, open_link_page, run, stop_visited
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
 
 TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
@@ -24,7 +24,7 @@ def lab(tmp_path_factory):
     """A server of its own: the session's shared one expects to see only its own tests' requests and deliveries."""
     running = lab_server(tmp_path_factory.mktemp("lab-links"))
     yield running
-    running.stop()
+    stop_visited(running)
 
 
 def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
@@ -73,7 +73,7 @@ def test_the_link_page_answers_the_trade_approval_without_javascript(lab):
         http.stop()
         (ARTIFACTS / "approval-link-page" / "duration.txt").write_text(f"{time.monotonic() - started:.2f} s\n")
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
@@ -110,7 +110,7 @@ def test_the_link_page_leaves_a_bounded_number_empty_until_it_is_typed(lab):
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert stored["response"] == {"quantity": 3, "start": "2026-12-24T04:00:00Z"}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_the_link_page_shows_the_evidence_and_rejects_without_checking_the_form(lab):
@@ -157,7 +157,7 @@ def test_the_link_page_shows_the_evidence_and_rejects_without_checking_the_form(
             assert (stored["decision"], stored["comment"], stored["response"]) == ("reject", "Wait for the open.", None)
             assert not [text for text in console if "Content Security Policy" in text], console
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_the_lab_inbox_copies_an_approval_link(lab):
@@ -188,7 +188,7 @@ def test_the_lab_inbox_copies_an_approval_link(lab):
                 page_reply = await anyone.get(url)
                 assert page_reply.status_code == 200 and "Approve the rollout" in page_reply.text
 
-    asyncio.run(main())
+    run(main())
 
 
 def httpx_client():
@@ -229,4 +229,4 @@ def test_the_lab_inbox_leaves_a_bounded_number_empty_until_it_is_typed(lab):
             stored = await ok(await api.get(f"/agent-session-input-requests/{request['id']}"))
             assert stored["response"] == {"quantity": 3}  # the price left empty is not sent
 
-    asyncio.run(main())
+    run(main())

@@ -4,11 +4,10 @@ notebook agent whose kernel restarted is marked offline in the inbox and the wor
 
 from __future__ import annotations
 
-import asyncio
 
 from playwright.async_api import expect
 
-from .conftest import kernel_ready, open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook, run
 from .test_lab import INBOX_TAB, api_client, ok, run_command
 
 ASK_AND_PRINT = [
@@ -74,7 +73,7 @@ def test_the_question_is_answered_in_its_cell_and_follows_answers_given_elsewher
                 await steps.shot("answered-elsewhere")
                 await run_command(page, "kernelmenu:shutdown")
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_an_offline_notebook_agent_is_marked_in_the_inbox_and_the_browser(lab):
@@ -115,7 +114,7 @@ def test_an_offline_notebook_agent_is_marked_in_the_inbox_and_the_browser(lab):
                 await steps.shot("offline-in-the-browser")
                 await run_command(page, "kernelmenu:shutdown")
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_a_question_in_an_untrusted_notebook_shows_as_text(lab):
@@ -148,4 +147,4 @@ def test_a_question_in_an_untrusted_notebook_shows_as_text(lab):
                 await kernel_ready(page)  # the notebook started one: shut it down once it is up
                 await run_command(page, "kernelmenu:shutdown")
 
-    asyncio.run(main())
+    run(main())

@@ -4,12 +4,11 @@ the approval page, each showing the agent's proposal and evidence. The screensho
 
 from __future__ import annotations
 
-import asyncio
 
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import kernel_ready, open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook, run
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ok
 
 PRICES = [181.2, 182.0, 180.7, 183.9, 185.1, 184.6, 187.3]
@@ -126,7 +125,7 @@ def test_one_decision_in_every_surface(lab):
             assert call.json["answer"]["changes"] == stored["changes"]
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 HOSTILE = [{"title": "Notes", "data": {"text/html": (
@@ -172,4 +171,4 @@ def test_the_widget_runs_no_script_of_a_request(lab):
                 await page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:shutdown'); }")
         http.stop()
 
-    asyncio.run(main())
+    run(main())

@@ -11,7 +11,7 @@ import httpx
 from playwright.async_api import expect
 
 from ..receivers import start_receiver
-from .conftest import kernel_ready, open_lab, put_notebook
+from .conftest import kernel_ready, open_lab, put_notebook, run
 
 INBOX_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-opensink-inbox"]'
 SCHEMA = {
@@ -192,7 +192,7 @@ def test_inbox_shows_a_new_request_and_resolves_it(lab):
                 await steps.shot("browser-deliveries")
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
@@ -309,7 +309,7 @@ def test_inbox_decisions_on_a_proposal_beside_its_sanitized_context(lab):
                 await steps.shot("replied")
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_workspace_browser_sinks_jobs_and_failed_deliveries(lab):
@@ -379,7 +379,7 @@ def test_workspace_browser_sinks_jobs_and_failed_deliveries(lab):
         http.stop()
         failing_http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_notebook_widget_resolves_in_the_browser(lab):
@@ -398,7 +398,7 @@ def test_notebook_widget_resolves_in_the_browser(lab):
                 await answer_the_inbox_widget(page, steps, api, receiver, request)
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_without_the_server_extension_the_panels_explain_why(lab_without_opensink):
@@ -412,7 +412,7 @@ def test_without_the_server_extension_the_panels_explain_why(lab_without_opensin
                 "jupyter server extension enable jupyter_opensink")
             await steps.shot("clear-message")
 
-    asyncio.run(main())
+    run(main())
 
 
 
@@ -434,4 +434,4 @@ def test_api_docs_page_renders_every_operation_offline(lab):
         assert requests and all(url.startswith(origin) for url in requests), requests
         assert any(url.endswith("/openapi.json") for url in requests)
 
-    asyncio.run(main())
+    run(main())

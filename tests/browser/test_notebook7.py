@@ -3,7 +3,6 @@ question answered in its own cell."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 
 import pytest
@@ -11,7 +10,7 @@ from playwright.async_api import expect
 
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import front_end_env, kernel_ready, open_lab, put_notebook
+from .conftest import front_end_env, kernel_ready, open_lab, put_notebook, run, stop_visited
 from .test_ask_in_cell import ASK_AND_PRINT, approve_in_the_cell
 from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
                        ask_decision, ok, run_command)
@@ -34,7 +33,7 @@ def notebook7(tmp_path_factory):
     running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never",
                            "--JupyterNotebookApp.expose_app_in_browser=True", app="notebook", env=env)
     yield running
-    running.stop()
+    stop_visited(running)
 
 
 async def started(page) -> None:
@@ -100,7 +99,7 @@ def test_agent_inbox_panel_in_notebook7(notebook7):
                 await steps.shot("approved-as-proposed")
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_inbox_widget_in_notebook7(notebook7):
@@ -120,7 +119,7 @@ def test_inbox_widget_in_notebook7(notebook7):
                 await answer_the_inbox_widget(page, steps, api, receiver, request, left_within=30_000)
         http.stop()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_question_answered_in_its_cell_in_notebook7(notebook7):
@@ -136,4 +135,4 @@ def test_question_answered_in_its_cell_in_notebook7(notebook7):
                 await approve_in_the_cell(page, steps, api)
                 await run_command(page, "kernelmenu:shutdown")
 
-    asyncio.run(main())
+    run(main())

@@ -9,7 +9,7 @@ import httpx
 from playwright.async_api import expect
 
 from ..servers import free_port
-from .conftest import open_lab
+from .conftest import open_lab, run
 from .test_lab import agent_with_session, api_client, ask, ok, run_from_palette
 
 #: Records every desktop notification the page makes (the browser's own would show nothing headless).
@@ -75,4 +75,4 @@ def test_desktop_notifications_are_opt_in_and_the_browser_lists_failed_attempts(
                 await api.delete(f"/notification-channels/{channel['id']}")
                 await api.delete(f"/agent-sessions/{session['id']}")
 
-    asyncio.run(main())
+    run(main())

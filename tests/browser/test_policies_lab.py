@@ -3,11 +3,10 @@ delete), in a real JupyterLab and browser."""
 
 from __future__ import annotations
 
-import asyncio
 
 from playwright.async_api import expect
 
-from .conftest import open_lab
+from .conftest import open_lab, run
 from .test_lab import INBOX_TAB, PROPOSAL, agent_with_session, api_client, ask_decision, ok, run_command
 from ..receivers import start_receiver
 
@@ -58,4 +57,4 @@ def test_approve_and_remember_in_the_inbox_then_delete_the_policy_in_the_browser
                                         json={"decision": "reject", "comment": "enough"}))
         http.stop()
 
-    asyncio.run(main())
+    run(main())

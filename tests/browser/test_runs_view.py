@@ -10,7 +10,7 @@ import httpx
 import nbformat
 from playwright.async_api import expect
 
-from .conftest import open_lab
+from .conftest import open_lab, run
 from .test_lab import api_client, ok, run_command
 
 
@@ -88,4 +88,4 @@ def test_runs_view_shows_runs_and_opens_an_output_notebook(lab):
                 await steps.shot("output-notebook-opened")
                 await kernels_idle(lab)  # Lab started a kernel for the opened notebook: let it settle
 
-    asyncio.run(main())
+    run(main())
