@@ -53,7 +53,7 @@ def lab_server(base: Path, *extra: str, env: dict[str, str] | None = None, **kwa
 def lab(tmp_path_factory):
     running = lab_server(tmp_path_factory.mktemp("lab"))
     yield running
-    stop_visited(running)
+    running.stop()
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def lab_without_opensink(tmp_path_factory):
         json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_opensink": False}}}))
     running = lab_server(base, env={"JUPYTER_CONFIG_DIR": str(config)}, ready_path="api/status")
     yield running
-    stop_visited(running)
+    running.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -121,9 +121,10 @@ _KERNEL_STATE = """() => {
 
 
 async def kernel_ready(page) -> None:
-    """The open notebook's kernel is idle, in JupyterLab or Notebook 7. Each starts the kernel the notebook's
-    metadata names, but may first ask which kernel to use: then its dialog's default choice is taken. Whichever
-    comes first is waited for (waiting a fixed time for a dialog that mostly never shows cost 5 to 30 s)."""
+    """The open notebook's kernel is idle, in JupyterLab or Notebook 7. Each starts the kernel the
+    notebook's metadata names, but may first ask which kernel to use: then its dialog's default choice is
+    taken. Whichever comes first is waited for (waiting a fixed time for a dialog that mostly never shows
+    cost 5 to 30 s)."""
     await page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     state = await page.wait_for_function(_KERNEL_STATE, timeout=60_000)
     if await state.json_value() == "dialog":
@@ -132,8 +133,8 @@ async def kernel_ready(page) -> None:
 
 
 class SharedChromium:
-    """One Chromium per test process, on one event loop, with one JupyterLab tab that every ``open_lab`` of the
-    process navigates.
+    """One Chromium per test process, on one event loop, with one JupyterLab tab that every ``open_lab``
+    of the process navigates.
 
     A fresh browser per test spent about 4 CPU-seconds loading JupyterLab (and 0.7 launching); the same tab
     loads it again for about 2, its renderer keeping the scripts it compiled (a new tab or browser context
@@ -157,7 +158,8 @@ class SharedChromium:
                             pytrace=False)
             if self.playwright is None:
                 self.playwright = await async_playwright().start()
-            self.browser = await self.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            self.browser = await self.playwright.chromium.launch(executable_path=CHROMIUM,
+                                                                 args=["--no-sandbox"])
             self.lab_tab = None
         return self.browser
 
@@ -170,13 +172,6 @@ class SharedChromium:
             # Leaving a Lab whose notebook ran asks "leave the page?": yes.
             self.lab_tab.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         return self.lab_tab
-
-    def close_tab(self) -> None:
-        """Closes the JupyterLab tab with its browser context (the next ``open_lab`` opens a new one)."""
-        if self.lab_tab is not None and not self.loop.is_closed():
-            with contextlib.suppress(Exception):
-                self.loop.run_until_complete(self.lab_tab.context.close())
-        self.lab_tab = None
 
     def close(self) -> None:
         async def close() -> None:
@@ -210,16 +205,6 @@ def _close_the_shared_chromium():
         _chromium = None
 
 
-def stop_visited(server: RunningServer) -> None:
-    """Stops a server the JupyterLab tab may have visited, once the tab's browser context is closed: Chromium
-    keeps idle connections to a page's server open after it leaves the page, and a Jupyter server that
-    still holds one when it stops never exits (a thread Jupyter's contents manager started waits for the end
-    of the connection's task), so its stop waited 30 s and then killed it."""
-    if _chromium is not None:
-        _chromium.close_tab()
-    server.stop()
-
-
 def run(test: Coroutine[Any, Any, None]) -> None:
     """Runs a browser test's coroutine to its end on the loop of this process's Chromium (see
     ``SharedChromium``): what ``asyncio.run`` is to other tests."""
@@ -232,7 +217,8 @@ async def open_link_page(name: str, *, width: int = 900, height: int = 1000) -> 
     token and no JavaScript at all (a browser context of its own, closed after). A failure inside is
     photographed as ``failure``."""
     browser = await _shared().launched()
-    context = await browser.new_context(java_script_enabled=False, viewport={"width": width, "height": height})
+    context = await browser.new_context(java_script_enabled=False,
+                                        viewport={"width": width, "height": height})
     try:
         page = await context.new_page()
         steps = Steps(page, name)
@@ -293,9 +279,9 @@ async def open_lab(server: RunningServer, name: str, path: str = "lab",
             await steps.shot("failure")
         raise
     finally:
-        # The page leaves once the server answered what it asked (15 s at most): a Jupyter server stopped while
-        # it still works on a request in a thread (JupyterLab asks for the export formats as a notebook opens,
-        # ~1 s of the server's CPU) never exits, and the stop waited 30 s before killing it.
+        # The page leaves once the server answered what it asked (15 s at most): a Jupyter server stopped
+        # while it still works on a request in a thread (JupyterLab asks for the export formats as a notebook
+        # opens, ~1 s of the server's CPU) never exits, and its stop waited 30 s before killing it.
         deadline = time.monotonic() + 15
         while unanswered and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from ..images import tiny_png
 from ..receivers import start_receiver
-from .conftest import ARTIFACTS, lab_server, open_lab, open_link_page, run, stop_visited
+from .conftest import ARTIFACTS, lab_server, open_lab, open_link_page, run
 from .test_lab import INBOX_TAB, agent_with_session, api_client, ask, ok
 
 TRADES = json.loads((Path(__file__).parents[1] / "fixtures" / "trade-approval-schema.json").read_text())
@@ -24,7 +24,7 @@ def lab(tmp_path_factory):
     """A server of its own: the session's shared one expects to see only its own tests' requests and deliveries."""
     running = lab_server(tmp_path_factory.mktemp("lab-links"))
     yield running
-    stop_visited(running)
+    running.stop()
 
 
 def test_the_link_page_answers_the_trade_approval_without_javascript(lab):

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import front_end_env, kernel_ready, open_lab, put_notebook, run, stop_visited
+from .conftest import front_end_env, kernel_ready, open_lab, put_notebook, run
 from .test_ask_in_cell import ASK_AND_PRINT, approve_in_the_cell
 from .test_lab import (HOSTILE_CONTEXT, PROPOSAL, agent_with_session, answer_the_inbox_widget, api_client, ask,
                        ask_decision, ok, run_command)
@@ -33,7 +33,7 @@ def notebook7(tmp_path_factory):
     running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never",
                            "--JupyterNotebookApp.expose_app_in_browser=True", app="notebook", env=env)
     yield running
-    stop_visited(running)
+    running.stop()
 
 
 async def started(page) -> None:

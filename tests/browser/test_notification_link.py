@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from ..mail import start_mailbox, text_of
 from ..receivers import start_receiver
 from ..servers import start_server
-from .conftest import open_link_page, run, stop_visited
+from .conftest import open_link_page, run
 from .test_lab import PROPOSAL, agent_with_session, api_client, ask_decision, ok
 
 
@@ -23,7 +23,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("notify-link")
     running = start_server(base / "work", base / "db", "--OpenSinkApp.fsync=never")
     yield running
-    stop_visited(running)
+    running.stop()
 
 
 def test_the_link_in_the_mail_opens_the_page_and_answers_the_request(server):
