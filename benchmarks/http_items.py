@@ -4,7 +4,7 @@ Starts a real Jupyter server with the extension and, in the same run, a bare
 tornado app with a trivial JSON POST handler; drives both with wrk (Debian
 package ``wrk``) on 127.0.0.1 for a fixed duration, alternating bare and item
 create ``--repeat`` times before and after adding ``--medium`` items (medians),
-after a short warm-up of each. Prints one JSON object.
+after a warm-up of each (``--warmup`` seconds; 0 skips it). Prints one JSON object.
 
 Also reports how much the server's resident memory grows while ``--medium`` items are
 added. Usage: ``python benchmarks/http_items.py [--seconds 10] [--connections 16] [--big 1000000]
@@ -165,9 +165,10 @@ def measure(args: argparse.Namespace, bare_url: str, label: str, extra: tuple[st
             return bare_runs, create_runs
 
         with server.client(key) as agent:
-            # Warm both servers up (first requests, allocator, caches); not measured.
-            wrk(bare_url, ITEM, {}, min(2, args.seconds), args.connections)
-            wrk(create_url, {**ITEM, "sink_id": big["id"]}, auth, min(2, args.seconds), args.connections)
+            if args.warmup:  # both servers warmed up (first requests, allocator, caches); not measured
+                wrk(bare_url, ITEM, {}, min(args.warmup, args.seconds), args.connections)
+                wrk(create_url, {**ITEM, "sink_id": big["id"]}, auth, min(args.warmup, args.seconds),
+                    args.connections)
             bare_empty, create_empty = pairs(empty["id"])
             rss_before = server_rss(server)
             results["fill_medium_s"] = fill(agent, medium["id"], args.medium)
@@ -213,6 +214,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the list-page figure")
     parser.add_argument("--fsync", default="always")
     parser.add_argument("--repeat", type=int, default=3, help="bare/create pairs at each size (median)")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="seconds of load on each server before measuring (0: none, as in a smoke run)")
     parser.add_argument("--postgres", default="",
                         help="also measure on PostgreSQL: a database URL, or 'temp' for a throwaway local "
                              "server (fsync on when --fsync is always; needs PostgreSQL's server binaries, "

@@ -43,8 +43,8 @@ class Bench:
 BENCHES = [
     Bench("http", "http_items.py", ["--seconds", "10", "--connections", "16", "--medium", "100000", "--big", "50000",
                                     "--postgres", "temp"],
-          ["--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1", "--fsync", "never",
-           "--postgres", "temp"], 1800, needs="wrk"),
+          ["--seconds", "1", "--medium", "1000", "--big", "1000", "--repeat", "1", "--warmup", "0",
+           "--fsync", "never", "--postgres", "temp"], 1800, needs="wrk"),
     Bench("callbacks", "callbacks.py", ["--count", "1000"], ["--count", "10", "--fsync", "never"], 600),
     Bench("cron", "cron.py", ["--jobs", "100", "--seconds", "30"],
           ["--jobs", "2", "--seconds", "2", "--fsync", "never"], 300),
