@@ -32,7 +32,8 @@ SYSTEM_MODULES = ("browser/", "test_notebooks.py", "test_faults.py", "test_multi
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's extension")
+    config.addinivalue_line("markers", "with_jupyterlab: the test's server also loads JupyterLab's and the "
+                                       "terminals' extensions")
     config.addinivalue_line("markers", "opensink(**traits): OpenSinkApp traits for this test's server")
     # pytest-xdist registers it too; here so `-p no:xdist` (one process, e.g. under a profiler) still runs.
     config.addinivalue_line("markers", "xdist_group(name): the tests of a group run on one xdist worker")
@@ -152,7 +153,9 @@ def jp_server_cleanup(jp_asyncio_loop, store_backend):
 def jp_server_config(tmp_path, opensink_config, store_backend):
     return {
         "ServerApp": {
-            "jpserver_extensions": {"jupyter_opensink": True},
+            # pytest-jupyter adds the terminals' extension to every server unless told otherwise; only the walk
+            # of Jupyter's own routes needs it (``with_jupyterlab``), and linking and loading it cost every test.
+            "jpserver_extensions": {"jupyter_opensink": True, "jupyter_server_terminals": False},
             "reraise_server_extension_failures": True,
         },
         # Many servers start in one test process: frozen objects of finished tests would never be freed.

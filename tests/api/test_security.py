@@ -50,9 +50,10 @@ def opensink_config():
 
 @pytest.fixture
 def jp_server_config(jp_server_config, request):
-    """Tests marked ``with_jupyterlab`` also load JupyterLab's server extension (its routes are Jupyter's too)."""
+    """Tests marked ``with_jupyterlab`` also load JupyterLab's and the terminals' server extensions (their
+    routes are Jupyter's too)."""
     if request.node.get_closest_marker("with_jupyterlab"):
-        jp_server_config["ServerApp"]["jpserver_extensions"]["jupyterlab"] = True
+        jp_server_config["ServerApp"]["jpserver_extensions"].update(jupyterlab=True, jupyter_server_terminals=True)
     return jp_server_config
 
 
