@@ -16,12 +16,21 @@ from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
-from mcp_types import Implementation
 
 from .conftest import store_independent
+
+#: The module's tests run on one xdist worker, and the MCP SDK's client is imported by the first test that
+#: talks MCP: the SDK (its client here, its server in the extension at the first MCP request) is then loaded
+#: by that worker's process alone, instead of by every test process as it collects (about half a second each,
+#: a third of the quick loop's collection) and by every worker that runs one of these tests.
+pytestmark = pytest.mark.xdist_group("mcp")
+
+
+def mcp_error() -> type[Exception]:
+    """The SDK's error for a call the server refused."""
+    from mcp.shared.exceptions import MCPError
+
+    return MCPError
 
 TRADE = {"type": "object", "properties": {"approve": {"type": "boolean"},
                                           "size": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -45,6 +54,10 @@ def mcp_client(mcp_url, jp_serverapp, mode):
 
     @contextlib.asynccontextmanager
     async def connect(*, key: str | None = None, name: str = "research-bot"):
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp_types import Implementation
+
         token = f"Bearer {key}" if key else f"token {jp_serverapp.identity_provider.token}"
         async with httpx2.AsyncClient(headers={"Authorization": token}, timeout=30) as http:
             async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode,
@@ -210,7 +223,7 @@ async def test_errors_carry_the_http_apis_messages(mcp_client, make_key, api):
         assert http.status == 404 and http.error == "sink nope not found", http.body
         result = await client.call_tool("write_item", arguments)
         assert error_of(result) == http.error and result.structured_content["status"] == http.status
-        with pytest.raises(MCPError, match="no tool 'drop_tables'"):
+        with pytest.raises(mcp_error(), match="no tool 'drop_tables'"):
             await client.call_tool("drop_tables", {})
 
 
@@ -223,7 +236,7 @@ async def test_missing_scopes_are_refused(mcp_client, make_key, api):
         assert not (await client.call_tool("search_items", {})).is_error
         asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0})
         assert error_of(asked) == "this API key lacks the scope agent_session_input_requests:write"
-        with pytest.raises(MCPError, match="lacks the scope sinks:read"):
+        with pytest.raises(mcp_error(), match="lacks the scope sinks:read"):
             await client.read_resource(f"opensink://sinks/{sink['id']}")
     # asking without a session needs the scopes for what is made on the way (here: the agent)
     async with mcp_client(key=await make_key(scopes=["agent_session_input_requests:all"])) as client:
@@ -300,10 +313,10 @@ async def test_resources_sinks_and_sessions(mcp_client, make_key, api):
         assert [a["type"] for a in timeline["timeline"]] == ["session_started", "input_request_created"]
         index = json.loads((await client.read_resource("opensink://sinks")).contents[0].text)
         assert [s["name"] for s in index["sinks"]] == ["findings"]
-        with pytest.raises(MCPError, match=f"sink {hidden['id']} not found") as info:
+        with pytest.raises(mcp_error(), match=f"sink {hidden['id']} not found") as info:
             await client.read_resource(f"opensink://sinks/{hidden['id']}")
         assert info.value.code == -32002
-        with pytest.raises(MCPError, match="no resource opensink://jobs"):
+        with pytest.raises(mcp_error(), match="no resource opensink://jobs"):
             await client.read_resource("opensink://jobs")
 
 
@@ -428,7 +441,7 @@ async def test_another_workspaces_objects_are_not_found(mcp_client, make_key, ap
         asked = await client.call_tool("ask_human", {"title": "t", "message": "m", "timeout_seconds": 0,
                                                      "session_id": handle["session_id"]})
         assert error_of(asked) == f"agent session {handle['session_id']} not found"
-        with pytest.raises(MCPError, match=f"agent session {handle['session_id']} not found"):
+        with pytest.raises(mcp_error(), match=f"agent session {handle['session_id']} not found"):
             await client.read_resource(f"opensink://sessions/{handle['session_id']}")
         listed = {r.uri for r in (await client.list_resources()).resources}
         assert f"opensink://sessions/{handle['session_id']}" not in listed
