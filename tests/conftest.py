@@ -153,8 +153,8 @@ def jp_server_cleanup(jp_asyncio_loop, store_backend):
 def jp_server_config(tmp_path, opensink_config, store_backend):
     return {
         "ServerApp": {
-            # pytest-jupyter adds the terminals' extension to every server unless told otherwise; only the walk
-            # of Jupyter's own routes needs it (``with_jupyterlab``), and linking and loading it cost every test.
+            # pytest-jupyter adds the terminals' extension to every server unless told otherwise; only the
+            # walk of Jupyter's own routes needs it (``with_jupyterlab``); linking and loading it cost every test.
             "jpserver_extensions": {"jupyter_opensink": True, "jupyter_server_terminals": False},
             "reraise_server_extension_failures": True,
         },

@@ -53,7 +53,8 @@ def jp_server_config(jp_server_config, request):
     """Tests marked ``with_jupyterlab`` also load JupyterLab's and the terminals' server extensions (their
     routes are Jupyter's too)."""
     if request.node.get_closest_marker("with_jupyterlab"):
-        jp_server_config["ServerApp"]["jpserver_extensions"].update(jupyterlab=True, jupyter_server_terminals=True)
+        extensions = jp_server_config["ServerApp"]["jpserver_extensions"]
+        extensions.update(jupyterlab=True, jupyter_server_terminals=True)
     return jp_server_config
 
 

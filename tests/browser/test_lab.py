@@ -394,7 +394,8 @@ def test_notebook_widget_resolves_in_the_browser(lab):
 
             async with open_lab(lab, "notebook-widget", "lab/tree/opensink-inbox.ipynb") as (page, steps):
                 await kernel_ready(page)
-                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()  # the status bar says so
+                # and the status bar says so
+                await expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()
                 await answer_the_inbox_widget(page, steps, api, receiver, request)
         http.stop()
 
