@@ -154,7 +154,7 @@ def jp_server_config(tmp_path, opensink_config, store_backend):
     return {
         "ServerApp": {
             # pytest-jupyter adds the terminals' extension to every server unless told otherwise; only the
-            # walk of Jupyter's own routes needs it (``with_jupyterlab``); linking and loading it cost every test.
+            # walk of Jupyter's own routes needs it (``with_jupyterlab``), and it costs every test's start.
             "jpserver_extensions": {"jupyter_opensink": True, "jupyter_server_terminals": False},
             "reraise_server_extension_failures": True,
         },
