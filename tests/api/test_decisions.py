@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from .test_callbacks import ask
-from .test_mcp import error_of, mcp_client, mcp_url, mode, pending_request  # noqa: F401 (fixtures)
+from .test_mcp import (error_of, mcp_client, mcp_url, mode,  # noqa: F401 (fixtures)
+                       on_the_mcp_worker, pending_request)
 
 TRADE = {"type": "object", "required": ["symbol", "quantity"], "properties": {
     "symbol": {"type": "string", "title": "Symbol"},
@@ -82,7 +81,7 @@ async def test_bad_proposals_are_400_with_violations(api, ask):
     assert (await propose(api, agent, context=[{"data": {"text/plain": "x"}}] * 21)).status == 400
 
 
-@pytest.mark.xdist_group("mcp")  # with the MCP tests (tests/api/test_mcp.py)
+@on_the_mcp_worker
 async def test_ask_human_offers_decisions_and_returns_them(mcp_client, make_key, api):
     async with mcp_client(key=await make_key()) as client:
         call = asyncio.create_task(client.call_tool("ask_human", {

@@ -19,11 +19,13 @@ import pytest
 
 from .conftest import store_independent
 
-#: The module's tests run on one xdist worker, and the MCP SDK's client is imported by the first test that
-#: talks MCP: the SDK (its client here, its server in the extension at the first MCP request) is then loaded
-#: by that worker's process alone, instead of by every test process as it collects (about half a second each,
-#: a third of the quick loop's collection) and by every worker that runs one of these tests.
-pytestmark = pytest.mark.xdist_group("mcp")
+#: The tests that talk MCP run on one xdist worker, and the MCP SDK's client is imported by the first of
+#: them: the SDK's ``mcp`` package (its client here, its server in the extension at the first MCP request) is
+#: then loaded by that worker's process alone, instead of by every test process as it collects (about half a
+#: second each, a third of the quick loop's collection) and by every worker that runs one of these tests.
+#: (``mcp_types`` still comes with tests/services/test_mcp_tools.py.)
+on_the_mcp_worker = pytest.mark.xdist_group("mcp")
+pytestmark = on_the_mcp_worker
 
 
 def mcp_error() -> type[Exception]:
